@@ -1,0 +1,38 @@
+# vinex — `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+MO := vinex/locale/es/LC_MESSAGES/django.mo
+
+.PHONY: run test pytest lint bench messages clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+$(MO): vinex/locale/es/LC_MESSAGES/django.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -d vinex/locale -D django
+
+messages: $(MO)
+
+run: $(STAMP) $(MO)
+	$(BIN)/vinex up
+
+lint: $(STAMP)
+	$(BIN)/ruff check vinex tests bench
+	$(BIN)/mypy vinex
+
+pytest: $(STAMP) $(MO)
+	$(BIN)/pytest
+
+test: lint pytest
+
+bench: $(STAMP) $(MO)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

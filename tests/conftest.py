@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.support.smtp import SmtpServer
+from tests.support.twilio_fake import FakeTwilio, start_fake_twilio
+from vinex.custody.models import Agency, Facility
+from vinex.custody.services import apikey_create
+
+T0 = datetime.fromisoformat("2026-11-20T10:00:00+00:00")
+
+
+def event(event_id: str, type_: str, *, subject: str = "S-1", minutes: int = 0, facility: str = "main",
+          **extra: Any) -> dict[str, Any]:
+    """A custody event as an agency would post it."""
+    return {
+        "event_id": event_id,
+        "type": type_,
+        "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "facility_code": facility,
+        "subject": {"agency_subject_id": subject, "first_name": "Robin", "last_name": "Quill"},
+        **extra,
+    }
+
+
+@pytest.fixture
+def agency(db: None) -> Agency:
+    agency = Agency.objects.create(
+        code="pine", name="Pine County Sheriff", jurisdiction_code="US-XX-001",
+        support_name="Pine Victim Services", support_phone="+1 555 010 0100",
+    )
+    Facility.objects.create(agency=agency, code="main", name="Pine County Jail", phone="+1 555 010 0101",
+                            timezone="America/New_York")
+    Facility.objects.create(agency=agency, code="annex", name="Pine Annex", timezone="America/New_York")
+    return agency
+
+
+@pytest.fixture
+def other_agency(db: None) -> Agency:
+    agency = Agency.objects.create(code="state", name="State Prisons", jurisdiction_code="US-XX")
+    Facility.objects.create(agency=agency, code="north", name="North Prison", timezone="America/Chicago")
+    return agency
+
+
+@pytest.fixture
+def api_token(agency: Agency) -> str:
+    return apikey_create(agency=agency)[1]
+
+
+@pytest.fixture
+def api(api_token: str) -> Client:
+    return Client(headers={"Authorization": f"Bearer {api_token}"})
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_settings(settings: Any, smtp: SmtpServer) -> SmtpServer:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = smtp.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    return smtp
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    fake = start_fake_twilio()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def twilio_settings(settings: Any, fake_twilio: FakeTwilio) -> FakeTwilio:
+    settings.VINEX_SMS_PROVIDER = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+    settings.TWILIO_AUTH_TOKEN = "test-auth-token"
+    settings.TWILIO_FROM = "+15005550006"
+    settings.TWILIO_API_URL = fake_twilio.url
+    settings.VINEX_PUBLIC_URL = "https://vinex.example.org"
+    return fake_twilio

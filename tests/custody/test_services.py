@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import event
+from tests.factories import subscribe
+from vinex.custody.models import Agency, CustodyEvent, Subject
+from vinex.custody.schemas import EventIn
+from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
+from vinex.notify.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+
+def ingest(agency: Agency, *raws: dict[str, Any]) -> list[str]:
+    incoming = [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws]
+    return [o.status for o in event_ingest(agency=agency, events=incoming)]
+
+
+def subject(agency: Agency, key: str = "S-1") -> Subject:
+    return Subject.objects.get(agency=agency, agency_subject_id=key)
+
+
+def test_booking_creates_the_subject_in_custody(agency: Agency) -> None:
+    assert ingest(agency, event("b1", "BOOKED")) == ["accepted"]
+    s = subject(agency)
+    assert (s.status, s.facility.code if s.facility else None, s.first_name) == ("IN_CUSTODY", "main", "Robin")
+
+
+def test_resending_an_event_is_a_duplicate_and_changes_nothing(agency: Agency) -> None:
+    ingest(agency, event("b1", "BOOKED"))
+    assert ingest(agency, event("b1", "BOOKED"), event("b1", "BOOKED")) == ["duplicate", "duplicate"]
+    assert CustodyEvent.objects.count() == 1
+
+
+def test_the_same_id_twice_in_one_batch_is_recorded_once(agency: Agency) -> None:
+    assert ingest(agency, event("b1", "BOOKED"), event("b1", "BOOKED")) == ["accepted", "duplicate"]
+
+
+def test_an_impossible_transition_is_rejected_alone(agency: Agency) -> None:
+    statuses = ingest(agency, event("b1", "BOOKED"), event("r1", "RELEASED", minutes=1),
+                      event("r2", "RELEASED", minutes=2), event("b2", "BOOKED", subject="S-2"))
+    assert statuses == ["accepted", "accepted", "rejected", "accepted"]
+    assert subject(agency, "S-2").status == "IN_CUSTODY"
+
+
+def test_unknown_and_other_agencies_facilities_are_rejected(agency: Agency, other_agency: Agency) -> None:
+    assert ingest(agency, event("b1", "BOOKED", facility="north"), event("b2", "BOOKED", facility="nowhere")) == [
+        "rejected", "rejected"]
+    assert not Subject.objects.exists()
+
+
+def test_a_late_event_is_recorded_but_does_not_notify(agency: Agency) -> None:
+    ingest(agency, event("b1", "BOOKED"))
+    subscribe(agency, email="v@example.org")
+    ingest(agency, event("r1", "RELEASED", minutes=10))
+    assert Notification.objects.count() == 1
+    # The transfer happened before the release but arrives after it: history, not news.
+    assert ingest(agency, event("t1", "TRANSFERRED", minutes=5, to_facility_code="annex")) == ["accepted"]
+    assert Notification.objects.count() == 1
+    assert subject(agency).status == "RELEASED"
+    assert CustodyEvent.objects.get(event_id="t1").notified is False
+
+
+def test_only_the_newest_event_of_a_batch_notifies(agency: Agency) -> None:
+    ingest(agency, event("b0", "BOOKED"))
+    subscribe(agency, email="v@example.org")
+    ingest(agency, event("r1", "RELEASED", minutes=10), event("b1", "BOOKED", minutes=20),
+           event("t1", "TRANSFERRED", minutes=30, to_facility_code="annex"))
+    assert list(Notification.objects.values_list("event__event_id", flat=True)) == ["t1"]
+
+
+def test_an_event_that_changes_nothing_a_victim_knows_is_silent(agency: Agency) -> None:
+    ingest(agency, event("b0", "BOOKED"))
+    subscribe(agency, email="v@example.org")
+    ingest(agency, event("b1", "BOOKED", minutes=5))  # booked again into the same facility
+    assert Notification.objects.count() == 0
+
+
+def test_hearing_changes_notify_even_without_a_status_change(agency: Agency) -> None:
+    ingest(agency, event("b0", "BOOKED"))
+    subscribe(agency, email="v@example.org")
+    ingest(agency, event("h1", "HEARING_SCHEDULED", minutes=5, hearing_id="H-7",
+                         scheduled_for="2026-12-01T09:00:00-05:00", court_name="Pine Circuit Court"))
+    ingest(agency, event("h2", "HEARING_RESCHEDULED", minutes=6, hearing_id="H-7",
+                         scheduled_for="2026-12-08T09:00:00-05:00", court_name="Pine Circuit Court"))
+    assert list(Notification.objects.order_by("id").values_list("event__event_id", flat=True)) == ["h1", "h2"]
+
+
+def test_a_correction_of_a_wrong_release_tells_those_who_were_told(agency: Agency) -> None:
+    ingest(agency, event("b0", "BOOKED"))
+    subscribe(agency, email="v@example.org")
+    ingest(agency, event("r1", "RELEASED", minutes=5))
+    assert ingest(agency, event("c1", "CORRECTION", minutes=6, corrects_event_id="r1")) == ["accepted"]
+    assert subject(agency).status == "IN_CUSTODY"
+    assert list(Notification.objects.order_by("id").values_list("template", flat=True)) == [
+        "event/RELEASED", "event/CORRECTION"]
+
+
+def test_a_correction_naming_an_unknown_event_is_rejected(agency: Agency) -> None:
+    ingest(agency, event("b0", "BOOKED"))
+    assert ingest(agency, event("c1", "CORRECTION", minutes=6, corrects_event_id="nope")) == ["rejected"]
+
+
+def test_descriptive_fields_follow_the_newest_event(agency: Agency) -> None:
+    first = event("b0", "BOOKED")
+    later = event("r0", "RELEASED", minutes=5)
+    later["subject"] |= {"last_name": "Quill-Smith", "identifiers": {"a_number": "A-012-345-678"}}
+    ingest(agency, first, later)
+    s = subject(agency)
+    assert (s.last_name, s.a_number) == ("Quill-Smith", "012345678")
+
+
+def test_ingest_is_set_based(agency: Agency) -> None:
+    raws = [event(f"b{n}", "BOOKED", subject=f"S-{n}") for n in range(300)]
+    with CaptureQueriesContext(connection) as queries:
+        ingest(agency, *raws)
+    assert Subject.objects.count() == 300
+    assert len(queries) < 30, [q["sql"][:80] for q in queries]
+
+
+# --- Property: through the real service, any arrival order converges -------------------------------
+
+SCRIPT = [
+    event("e1", "BOOKED", minutes=0),
+    event("e2", "TRANSFERRED", minutes=10, to_facility_code="annex", facility="main"),
+    event("e3", "TEMPORARY_RELEASE", minutes=20, facility="annex"),
+    event("e4", "RETURNED_TO_CUSTODY", minutes=30, facility="annex"),
+    event("e5", "ESCAPED", minutes=40, facility="annex"),
+    event("e6", "RECAPTURED", minutes=50, facility="annex"),
+    event("e7", "RELEASE_SCHEDULED", minutes=55, facility="annex", scheduled_for="2026-12-24T12:00:00+00:00"),
+    event("e8", "RELEASED", minutes=60, facility="annex", reason="parole"),
+]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.randoms(use_true_random=False), st.integers(1, 4))
+def test_random_arrival_with_resends_reaches_the_in_order_state(agency: Agency, rng: random.Random,
+                                                                batch_size: int) -> None:
+    CustodyEvent.objects.all().delete()
+    Subject.objects.all().delete()
+    arrivals = SCRIPT + rng.sample(SCRIPT, k=3)  # some events are sent twice
+    rng.shuffle(arrivals)
+    pending = arrivals
+    for _ in range(100):  # an agency re-sends what was rejected, as it is told to
+        if not pending:
+            break
+        batch, pending = pending[:batch_size], pending[batch_size:]
+        statuses = ingest(agency, *batch)
+        pending += [raw for raw, status in zip(batch, statuses, strict=True) if status == "rejected"]
+    assert not pending, "some events were never accepted"
+    s = subject(agency)
+    assert (s.status, s.status_reason, s.facility.code if s.facility else None) == ("RELEASED", "parole", "annex")
+    assert CustodyEvent.objects.count() == len(SCRIPT)

@@ -1,0 +1,91 @@
+"""The JSON API under /api/v1/: one NinjaAPI, routers from each app, one error format.
+
+Every error is ``{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}``; bad input never gives 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+
+from vinex.custody.api import router as custody_router
+from vinex.custody.schemas import EventBatchDoc
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(loc: list[str | int], msg: str, kind: str) -> dict[str, Any]:
+    return {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
+
+
+class VinexAPI(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        # The batch endpoint validates item by item (one bad item must not reject the batch), so
+        # ninja sees a list of anything; publish the real item schema for clients and fuzzers.
+        doc = EventBatchDoc.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(doc.pop("$defs", {}))
+        components["EventBatch"] = doc
+        return schema
+
+
+api = VinexAPI(
+    title="vinex API",
+    version="1",
+    description="Victim Information and Notification Exchange: custody events in, notifications out.",
+    urls_namespace="api-v1",
+    docs_url="/docs",
+)
+api.add_router("/", custody_router)
+
+
+def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "invalid")), "type": str(e.get("type", "invalid"))}
+            for e in errors]
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return api.create_response(request, {"detail": _clean_validation_errors(exc.errors)}, status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = api.create_response(
+        request,
+        error_body(["header", "Authorization"], "a valid API key is required (Authorization: Bearer <key>)",
+                   "unauthenticated"),
+        status=401,
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="vinex"'
+    return response
+
+
+@api.exception_handler(AuthorizationError)
+def _forbidden(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
+    return api.create_response(request, error_body([], str(exc) or "forbidden", "forbidden"), status=403)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    loc: list[str | int] = ["body"] if exc.status_code == 400 else []
+    kind = "invalid_body" if exc.status_code == 400 else f"http_{exc.status_code}"
+    return api.create_response(request, error_body(loc, str(exc), kind), status=exc.status_code)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return api.create_response(
+        request, error_body(["body"], "request body is too large", "body_too_large"), status=413
+    )
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, error_body([], "not found", "not_found"), status=404)

@@ -1,0 +1,133 @@
+"""Demo data: two agencies, three facilities, fifty people in custody, a few verified registrants.
+
+Loading is idempotent: running it again changes nothing and creates no duplicate rows.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from vinex.custody.models import Agency, EventSource, Facility
+from vinex.custody.schemas import EventIn
+from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
+from vinex.notify.models import Channel, CreatedVia, Registrant, SubscriptionStatus, Tier
+from vinex.notify.services import contact_add, subscription_create
+
+AGENCIES = [
+    {
+        "code": "pine-county",
+        "name": "Pine County Sheriff's Office",
+        "jurisdiction_code": "US-XX-001",
+        "support_name": "Pine County Victim Services",
+        "support_phone": "+1 555 010 0100",
+        "facilities": [
+            ("pine-main", "Pine County Jail", "100 Main St, Pineville", "+1 555 010 0101", "America/New_York"),
+            ("pine-annex", "Pine County Jail Annex", "12 Annex Rd, Pineville", "+1 555 010 0102", "America/New_York"),
+        ],
+    },
+    {
+        "code": "state-doc",
+        "name": "State Department of Corrections",
+        "jurisdiction_code": "US-XX",
+        "support_name": "State Office of Victim Services",
+        "support_phone": "+1 555 010 0200",
+        "facilities": [
+            ("state-north", "North State Prison", "1 Prison Way, Northtown", "+1 555 010 0201", "America/Chicago"),
+        ],
+    },
+]
+
+FIRST = ["Alex", "Jordan", "Maria", "José", "Sam", "Taylor", "Ana", "Luis", "Chris", "Dana"]
+LAST = ["García", "Smith", "Johnson", "Martínez", "Brown", "López", "Davis", "Hernández", "Wilson", "Moore"]
+
+# Contacts use reserved example domains and fictional numbers.
+DEMO_REGISTRANTS = [
+    ("en", "email", "victim.one@example.org", "pine-county", "PC-0001"),
+    ("es", "email", "victima.dos@example.org", "pine-county", "PC-0002"),
+    ("en", "sms", "+12025550143", "pine-county", "PC-0001"),
+    ("es", "sms", "+12025550187", "state-doc", "SD-0001"),
+]
+
+
+@dataclass
+class DemoSummary:
+    agencies: int
+    facilities: int
+    subjects: int
+    registrants: int
+
+
+def _agencies() -> dict[str, Agency]:
+    agencies = {}
+    for spec in AGENCIES:
+        agency, _ = Agency.objects.update_or_create(
+            code=spec["code"],
+            defaults={k: spec[k] for k in ("name", "jurisdiction_code", "support_name", "support_phone")},
+        )
+        for code, name, address, phone, tz in spec["facilities"]:
+            Facility.objects.update_or_create(
+                agency=agency, code=code, defaults={"name": name, "address": address, "phone": phone, "timezone": tz}
+            )
+        agencies[agency.code] = agency
+    return agencies
+
+
+def _bookings(agency: Agency, prefix: str, count: int, rng: random.Random) -> list[IncomingEvent]:
+    facilities = list(agency.facilities.order_by("code"))
+    booked_at = timezone.now() - timedelta(days=3)
+    events = []
+    for n in range(1, count + 1):
+        raw = {
+            "event_id": f"demo-{prefix}-{n:04d}-booked",
+            "type": "BOOKED",
+            "occurred_at": (booked_at + timedelta(minutes=n)).isoformat(),
+            "facility_code": facilities[n % len(facilities)].code,
+            "subject": {
+                "agency_subject_id": f"{prefix}-{n:04d}",
+                "first_name": rng.choice(FIRST),
+                "last_name": rng.choice(LAST),
+                "date_of_birth": f"19{rng.randint(60, 99)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+                "country_of_birth": rng.choice(["US", "MX", "GT", "SV", "HN"]),
+                "identifiers": {"booking_number": f"B{n:06d}", "a_number": f"{rng.randint(0, 999_999_999):09d}"},
+            },
+        }
+        events.append(IncomingEvent(EventIn.model_validate(raw), payload_hash(raw), EventSource.MANUAL, "demo"))
+    return events
+
+
+def demo_load() -> DemoSummary:
+    rng = random.Random(20261125)  # noqa: S311 - reproducible fake names
+    with transaction.atomic():
+        agencies = _agencies()
+        event_ingest(agency=agencies["pine-county"], events=_bookings(agencies["pine-county"], "PC", 30, rng))
+        event_ingest(agency=agencies["state-doc"], events=_bookings(agencies["state-doc"], "SD", 20, rng))
+        for language, channel, value, agency_code, subject_id in DEMO_REGISTRANTS:
+            _demo_registrant(language, channel, value, agencies[agency_code], subject_id)
+    return DemoSummary(
+        agencies=len(agencies),
+        facilities=Facility.objects.filter(agency__in=agencies.values()).count(),
+        subjects=sum(a.subjects.count() for a in agencies.values()),
+        registrants=Registrant.objects.filter(created_via=CreatedVia.STAFF).count(),
+    )
+
+
+def _demo_registrant(language: str, channel: str, value: str, agency: Agency, subject_id: str) -> None:
+    from vinex.notify.services import contacts_find
+
+    if any(c.registrant.created_via == CreatedVia.STAFF for c in contacts_find(channel=channel, value=value)):
+        return
+    registrant = Registrant.objects.create(language=language, created_via=CreatedVia.STAFF)
+    contact_add(registrant=registrant, channel=Channel(channel), value=value, verified=True)
+    subject = agency.subjects.get(agency_subject_id=subject_id)
+    subscription_create(
+        registrant=registrant,
+        person=subject.person,
+        tier=Tier.VERIFIED_VICTIM,
+        created_via=CreatedVia.STAFF,
+        status=SubscriptionStatus.ACTIVE,
+    )

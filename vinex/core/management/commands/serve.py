@@ -1,0 +1,48 @@
+"""``vinex serve``: the web server (gunicorn), configured from the environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from vinex.wsgi import application
+
+        return application
+
+
+class Command(BaseCommand):
+    help = "Run the web server."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--bind", default=settings.VINEX_BIND)
+        parser.add_argument("--workers", type=int, default=settings.VINEX_SERVER_WORKERS)
+        parser.add_argument("--threads", type=int, default=settings.VINEX_SERVER_THREADS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        _Gunicorn(
+            {
+                "bind": options["bind"],
+                "workers": options["workers"],
+                "threads": options["threads"],
+                "worker_class": "gthread",
+                "timeout": 120,
+                "graceful_timeout": 20,
+                "accesslog": None,  # URLs of the locator carry search terms; Django logs what is safe
+                "errorlog": "-",
+                "loglevel": "warning",
+            }
+        ).run()

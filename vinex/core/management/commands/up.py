@@ -1,0 +1,61 @@
+"""``vinex up``: development all-in-one — migrate, load demo data, run server and worker together."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Set up the development database and run the web server and the notification worker."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("vinex up is for development; run vinex serve and vinex worker in production")
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("demo")
+        self._staff_user()
+        children = [
+            subprocess.Popen([sys.executable, "-m", "vinex.cli", "serve"]),
+            subprocess.Popen([sys.executable, "-m", "vinex.cli", "worker"]),
+        ]
+        url = settings.VINEX_PUBLIC_URL
+        self.stdout.write(
+            f"\nvinex is running:\n  API        {url}/api/v1/  (docs: {url}/api/v1/docs)\n"
+            f"  health     {url}/healthz\n  mail       {url}/staff/outbox/  (staff login)\n"
+            f"  admin      {url}/admin/\nPress Ctrl-C to stop.\n"
+        )
+        self._wait(children)
+
+    def _staff_user(self) -> None:
+        user_model = get_user_model()
+        password_file = Path(settings.VAR_DIR) / "dev-admin-password"
+        if not user_model.objects.filter(username="admin").exists():
+            password = secrets.token_urlsafe(12)
+            user_model.objects.create_superuser("admin", "admin@example.org", password)
+            password_file.write_text(password + "\n")
+            password_file.chmod(0o600)
+        self.stdout.write(f"staff login: admin / password in {password_file}")
+
+    def _wait(self, children: list[subprocess.Popen[bytes]]) -> None:
+        def stop(signum: int, frame: object) -> None:
+            for child in children:
+                child.terminate()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        stop(0, None)
+        for child in children:
+            child.wait(timeout=30)

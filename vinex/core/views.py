@@ -1,0 +1,48 @@
+"""Operational endpoints: liveness, metrics, and the development mail outbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from vinex.core.metrics import registry
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _outbox_files() -> list[Path]:
+    folder = Path(settings.EMAIL_FILE_PATH)
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+@staff_member_required
+@require_GET
+def mail_outbox(request: HttpRequest) -> HttpResponse:
+    """Development only: the emails the file backend wrote, newest first."""
+    if settings.PRODUCTION:
+        raise Http404
+    messages = [{"name": p.name, "text": p.read_text(errors="replace")} for p in _outbox_files()[:50]]
+    return render(request, "core/mail_outbox.html", {"messages": messages})

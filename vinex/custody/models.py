@@ -1,0 +1,196 @@
+"""Agencies, facilities, people in custody and their append-only event history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+
+class CustodyStatus(models.TextChoices):
+    IN_CUSTODY = "IN_CUSTODY", "In custody"
+    ON_LEAVE = "ON_LEAVE", "On leave"
+    RELEASED = "RELEASED", "Released"
+    REMOVED = "REMOVED", "Removed"
+    ESCAPED = "ESCAPED", "Escaped"
+    DECEASED = "DECEASED", "Deceased"
+    UNKNOWN = "UNKNOWN", "Unknown"
+
+
+class EventType(models.TextChoices):
+    BOOKED = "BOOKED"
+    TRANSFERRED = "TRANSFERRED"
+    RELEASE_SCHEDULED = "RELEASE_SCHEDULED"
+    RELEASED = "RELEASED"
+    TEMPORARY_RELEASE = "TEMPORARY_RELEASE"
+    RETURNED_TO_CUSTODY = "RETURNED_TO_CUSTODY"
+    REMOVED = "REMOVED"
+    ESCAPED = "ESCAPED"
+    RECAPTURED = "RECAPTURED"
+    DECEASED = "DECEASED"
+    HEARING_SCHEDULED = "HEARING_SCHEDULED"
+    HEARING_RESCHEDULED = "HEARING_RESCHEDULED"
+    HEARING_CANCELLED = "HEARING_CANCELLED"
+    CORRECTION = "CORRECTION"
+
+
+class ReleaseReason(models.TextChoices):
+    BOND = "bond"
+    SERVED = "served"
+    COURT_ORDER = "court_order"
+    PAROLE = "parole"
+    TRANSFERRED_TO_OTHER_JURISDICTION = "transferred_to_other_jurisdiction"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
+class EventSource(models.TextChoices):
+    API = "api"
+    ROSTER = "roster"
+    CONNECTOR = "connector"
+    MANUAL = "manual"
+
+
+class Agency(models.Model):
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    jurisdiction_code = models.CharField(max_length=32, help_text="Code of the jurisdiction, e.g. a FIPS code.")
+    # Which partners and purposes may receive this agency's custody data (enforced by vinex.privacy).
+    sharing_policy = models.JSONField(default=dict, blank=True)
+    support_name = models.CharField(max_length=200, blank=True, help_text="Local victim support named in messages.")
+    support_phone = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class Facility(models.Model):
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="facilities")
+    code = models.SlugField(max_length=32)
+    name = models.CharField(max_length=200)
+    address = models.CharField(max_length=300, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    timezone = models.CharField(max_length=64, default="America/New_York")
+
+    class Meta:
+        verbose_name_plural = "facilities"
+        constraints = [models.UniqueConstraint(fields=["agency", "code"], name="facility_code_unique_per_agency")]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class ApiKey(models.Model):
+    """An agency's credential for the push API. Only a hash of the secret is stored."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.agency.code}:{self.prefix}"
+
+
+class Person(models.Model):
+    """The cross-agency identity that subscriptions follow (one per Subject until linkage merges them)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return f"person {self.pk}"
+
+
+class Subject(models.Model):
+    """A person in custody as one agency knows them, with the status derived from their events."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="subjects")
+    agency_subject_id = models.CharField(max_length=64)
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="subjects")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(null=True, blank=True)
+    country_of_birth = models.CharField(max_length=2, blank=True)
+    a_number = models.CharField(max_length=9, blank=True)
+    fbi_number = models.CharField(max_length=32, blank=True)
+    state_id = models.CharField(max_length=32, blank=True)
+    booking_number = models.CharField(max_length=32, blank=True)
+    protected = models.BooleanField(default=False, help_text="Juvenile, witness protection or court order.")
+
+    # Derived from the ordered event history by vinex.custody.statemachine; never edited by hand.
+    status = models.CharField(max_length=16, choices=CustodyStatus.choices, default=CustodyStatus.UNKNOWN)
+    status_reason = models.CharField(max_length=40, blank=True)
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    scheduled_release_at = models.DateTimeField(null=True, blank=True)
+    # Ordering key of the newest event folded into the state above (occurred_at, then arrival order).
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_event_seq = models.BigIntegerField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "agency_subject_id"], name="subject_id_unique_per_agency"),
+            models.CheckConstraint(
+                condition=Q(status__in=CustodyStatus.values), name="subject_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["facility", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.agency.code}:{self.agency_subject_id}"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class CustodyEvent(models.Model):
+    """One fact reported by an agency. Append-only: corrections are new CORRECTION events."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="events")
+    event_id = models.CharField(max_length=128)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(max_length=24, choices=EventType.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="+")
+    to_facility = models.ForeignKey(Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=40, choices=ReleaseReason.choices, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    hearing_id = models.CharField(max_length=64, blank=True)
+    court_name = models.CharField(max_length=200, blank=True)
+    corrects_event_id = models.CharField(max_length=128, blank=True)
+    source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.API)
+    source_ref = models.CharField(max_length=128, blank=True, help_text="e.g. roster snapshot id and row")
+    payload_hash = models.CharField(max_length=64)
+    notified = models.BooleanField(default=False, help_text="True when this event produced notifications.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "event_id"], name="event_id_unique_per_agency"),
+            models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_valid"),
+        ]
+        indexes = [models.Index(fields=["subject", "occurred_at", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id}:{self.event_id} {self.type}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("custody events are append-only; record a CORRECTION instead")
+        super().save(*args, **kwargs)

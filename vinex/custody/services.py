@@ -1,0 +1,425 @@
+"""Writes to custody: API keys and set-based event ingestion."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db import transaction
+from django.utils import timezone
+
+from vinex.custody import statemachine as sm
+from vinex.custody.models import (
+    Agency,
+    ApiKey,
+    CustodyEvent,
+    CustodyStatus,
+    EventSource,
+    EventType,
+    Facility,
+    Person,
+    Subject,
+)
+from vinex.custody.schemas import EventIn
+
+API_KEY_SCOPES = ("events:write", "rosters:write")
+# Keeps every IN (...) list under SQLite's bound-parameter limit on any build.
+IN_CHUNK = 900
+
+
+# --- API keys --------------------------------------------------------------------------------------
+
+
+def _hash_secret(secret: str) -> str:
+    # API keys carry 256 bits of randomness, so a fast hash is as safe as a slow one and keeps each
+    # request cheap; argon2 is for human-chosen passwords.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def apikey_create(*, agency: Agency, name: str = "", scopes: Sequence[str] = API_KEY_SCOPES) -> tuple[ApiKey, str]:
+    """Create an API key and return it with the plaintext token, which is shown once and never stored."""
+    unknown = set(scopes) - set(API_KEY_SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        agency=agency, name=name, prefix=prefix, secret_hash=_hash_secret(secret), scopes=list(scopes)
+    )
+    return key, f"vx_{prefix}_{secret}"
+
+
+def apikey_authenticate(*, token: str) -> ApiKey | None:
+    """The active key matching ``token``, or None."""
+    try:
+        marker, prefix, secret = token.split("_", 2)
+    except ValueError:
+        return None
+    if marker != "vx":
+        return None
+    key = ApiKey.objects.select_related("agency").filter(prefix=prefix, revoked_at__isnull=True).first()
+    if key is None or not secrets.compare_digest(key.secret_hash, _hash_secret(secret)):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key
+
+
+# --- Event ingestion -------------------------------------------------------------------------------
+
+Status = Literal["accepted", "duplicate", "rejected"]
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """A validated event and where it came from."""
+
+    data: EventIn
+    payload_hash: str
+    source: str = EventSource.API
+    source_ref: str = ""
+
+
+@dataclass
+class ItemOutcome:
+    event_id: str | None
+    status: Status
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def payload_hash(raw: Any) -> str:
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
+
+
+def _reject(index: int, loc: str, msg: str, kind: str) -> list[dict[str, Any]]:
+    return [{"loc": ["events", index, loc], "msg": msg, "type": kind}]
+
+
+@dataclass
+class _Pending:
+    """An event that passed the per-item checks and waits for its subject's history."""
+
+    index: int
+    incoming: IncomingEvent
+    facts: sm.EventFacts
+    facility: Facility
+    to_facility: Facility | None
+
+
+@dataclass
+class _SubjectPlan:
+    subject: Subject
+    base: sm.CustodyState
+    history: list[sm.EventFacts]
+    accepted: list[_Pending] = field(default_factory=list)
+    after: sm.CustodyState = sm.INITIAL
+
+
+def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at: datetime | None = None) -> list[
+    ItemOutcome
+]:
+    """Record a batch of an agency's events, derive each subject's status and queue notifications.
+
+    All in one transaction and a handful of queries. Each item gets its own outcome: a duplicate
+    ``event_id`` is a no-op, an item naming an unknown facility or an impossible transition is
+    rejected alone, and the rest are accepted. Only an event that is the newest in its subject's
+    history and changes what a victim knows produces notifications.
+    """
+    received_at = received_at or timezone.now()
+    outcomes: list[ItemOutcome] = [ItemOutcome(e.data.event_id, "accepted") for e in events]
+    with transaction.atomic():
+        pending = _screen(agency, events, outcomes)
+        plans = _plan_subjects(agency, pending)
+        _decide(plans, outcomes)
+        created = _persist(agency, plans, received_at)
+        from vinex.notify.services import notification_enqueue_for_events
+
+        notification_enqueue_for_events(events=[e for e in created if e.notified])
+    return outcomes
+
+
+def _screen(agency: Agency, events: Sequence[IncomingEvent], outcomes: list[ItemOutcome]) -> list[_Pending]:
+    """Per-item checks that need no history: duplicates and facilities."""
+    facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
+    ids = list({e.data.event_id for e in events})
+    known: set[str] = set()
+    for chunk in _chunks(ids):
+        known.update(CustodyEvent.objects.filter(agency=agency, event_id__in=chunk).values_list("event_id", flat=True))
+    pending: list[_Pending] = []
+    for index, incoming in enumerate(events):
+        data = incoming.data
+        if data.event_id in known:
+            outcomes[index].status = "duplicate"
+            continue
+        facility = facilities.get(data.facility_code)
+        to_facility = facilities.get(data.to_facility_code) if data.to_facility_code else None
+        if facility is None:
+            outcomes[index] = ItemOutcome(
+                data.event_id,
+                "rejected",
+                _reject(index, "facility_code", f"agency {agency.code} has no facility {data.facility_code!r}",
+                        "unknown_facility"),
+            )
+            continue
+        if data.to_facility_code and to_facility is None:
+            outcomes[index] = ItemOutcome(
+                data.event_id,
+                "rejected",
+                _reject(index, "to_facility_code", f"agency {agency.code} has no facility {data.to_facility_code!r}",
+                        "unknown_facility"),
+            )
+            continue
+        known.add(data.event_id)  # a second copy later in the same batch is a duplicate
+        facts = sm.EventFacts(
+            event_id=data.event_id,
+            type=data.type,
+            occurred_at=data.occurred_at,
+            seq=_PROVISIONAL_SEQ + index,
+            facility_code=data.facility_code,
+            to_facility_code=data.to_facility_code,
+            reason=data.reason or "",
+            scheduled_for=data.scheduled_for,
+            corrects_event_id=data.corrects_event_id or "",
+            hearing_id=data.hearing_id or "",
+        )
+        pending.append(_Pending(index, incoming, facts, facility, to_facility))
+    return pending
+
+
+# New events sort after every stored one that shares their occurred_at, as their ids will.
+_PROVISIONAL_SEQ = 1 << 62
+
+
+def _plan_subjects(agency: Agency, pending: list[_Pending]) -> dict[str, _SubjectPlan]:
+    by_subject: dict[str, list[_Pending]] = defaultdict(list)
+    for item in pending:
+        by_subject[item.incoming.data.subject.agency_subject_id].append(item)
+    subjects = _subjects_get_or_create(agency, {k: v[0].incoming.data for k, v in by_subject.items()})
+    plans: dict[str, _SubjectPlan] = {}
+    needs_history: list[int] = []
+    for key, items in by_subject.items():
+        subject = subjects[key]
+        if _can_fold_forward(subject, items):
+            plans[key] = _SubjectPlan(subject, _stored_state(subject), [])
+        else:
+            plans[key] = _SubjectPlan(subject, sm.INITIAL, [])
+            needs_history.append(subject.pk)
+    histories = _histories(needs_history)
+    for plan in plans.values():
+        if plan.subject.pk in histories:
+            plan.history = histories[plan.subject.pk]
+    for key, items in by_subject.items():
+        plans[key].accepted = items
+    return plans
+
+
+def _can_fold_forward(subject: Subject, items: list[_Pending]) -> bool:
+    """True when the stored state is a valid starting point: every new event is newer than it."""
+    if subject.last_event_at is None:
+        return True
+    if any(i.facts.type == EventType.CORRECTION for i in items):
+        return False
+    return all(i.facts.occurred_at >= subject.last_event_at for i in items)
+
+
+def _stored_state(subject: Subject) -> sm.CustodyState:
+    return sm.CustodyState(
+        status=CustodyStatus(subject.status),
+        reason=subject.status_reason,
+        facility_code=subject.facility.code if subject.facility else None,
+        status_changed_at=subject.status_changed_at,
+        scheduled_release_at=subject.scheduled_release_at,
+    )
+
+
+def _subjects_get_or_create(agency: Agency, first_seen: dict[str, EventIn]) -> dict[str, Subject]:
+    keys = list(first_seen)
+    found: dict[str, Subject] = {}
+    for chunk in _chunks(keys):
+        for subject in Subject.objects.filter(agency=agency, agency_subject_id__in=chunk).select_related("facility"):
+            subject.agency = agency  # one shared instance, so rendering messages costs no query per subject
+            found[subject.agency_subject_id] = subject
+    missing = [k for k in keys if k not in found]
+    if missing:
+        people = Person.objects.bulk_create([Person() for _ in missing])
+        fresh = [
+            Subject(agency=agency, agency_subject_id=key, person=person, **_subject_fields(first_seen[key]))
+            for key, person in zip(missing, people, strict=True)
+        ]
+        for subject in Subject.objects.bulk_create(fresh):
+            found[subject.agency_subject_id] = subject
+    return found
+
+
+def _subject_fields(data: EventIn) -> dict[str, Any]:
+    """The subject's descriptive fields an event carries; identifiers it omits are left alone."""
+    s = data.subject
+    fields: dict[str, Any] = {"first_name": s.first_name, "last_name": s.last_name}
+    if s.date_of_birth:
+        fields["date_of_birth"] = s.date_of_birth
+    if s.country_of_birth:
+        fields["country_of_birth"] = s.country_of_birth
+    if s.identifiers:
+        fields.update({k: v for k, v in s.identifiers.model_dump().items() if v})
+    return fields
+
+
+def _histories(subject_ids: list[int]) -> dict[int, list[sm.EventFacts]]:
+    histories: dict[int, list[sm.EventFacts]] = defaultdict(list)
+    columns = ("subject_id", "event_id", "type", "occurred_at", "id", "facility__code", "to_facility__code",
+               "reason", "scheduled_for", "corrects_event_id", "hearing_id")
+    for chunk in _chunks(subject_ids):
+        for row in CustodyEvent.objects.filter(subject_id__in=chunk).values_list(*columns):
+            histories[row[0]].append(
+                sm.EventFacts(
+                    event_id=row[1], type=row[2], occurred_at=row[3], seq=row[4], facility_code=row[5],
+                    to_facility_code=row[6], reason=row[7], scheduled_for=row[8], corrects_event_id=row[9],
+                    hearing_id=row[10],
+                )
+            )
+    return histories
+
+
+def _newest_key(plan: _SubjectPlan) -> tuple[datetime, int] | None:
+    keys = [e.order_key for e in plan.history]
+    if plan.subject.last_event_at is not None and plan.subject.last_event_seq is not None:
+        keys.append((plan.subject.last_event_at, plan.subject.last_event_seq))
+    return max(keys) if keys else None
+
+
+def _decide(plans: dict[str, _SubjectPlan], outcomes: list[ItemOutcome]) -> None:
+    """Accept or reject each subject's events in arrival order.
+
+    An event that lands at the end of the history must be a possible next step from the current
+    state; one that lands in the middle (late) is accepted as recorded history, because the events
+    between may not have reached us.
+    """
+    for plan in plans.values():
+        accepted: list[_Pending] = []
+        for item in plan.accepted:
+            newest = _newest_key(plan)
+            if newest is None or item.facts.order_key > newest:
+                error = _check(plan, item)
+                if error:
+                    outcomes[item.index] = ItemOutcome(
+                        item.facts.event_id, "rejected", _reject(item.index, "type", error, "invalid_transition")
+                    )
+                    continue
+            plan.history.append(item.facts)
+            accepted.append(item)
+        plan.accepted = accepted
+
+
+def _check(plan: _SubjectPlan, item: _Pending) -> str | None:
+    if item.facts.type == EventType.CORRECTION:
+        custody = [e for e in plan.history if not e.is_hearing and e.type != EventType.CORRECTION]
+        ids = {e.event_id for e in custody}
+        if item.facts.corrects_event_id and item.facts.corrects_event_id not in ids:
+            return f"CORRECTION names event {item.facts.corrects_event_id!r}, which this person's history lacks"
+        if not custody:
+            return "CORRECTION with no earlier event to correct"
+        return None
+    return sm.transition_error(sm.derive(plan.history, plan.base), item.facts)
+
+
+def _persist(agency: Agency, plans: dict[str, _SubjectPlan], received_at: datetime) -> list[CustodyEvent]:
+    rows: list[tuple[int, CustodyEvent]] = []
+    for plan in plans.values():
+        plan.after = sm.derive(plan.history, plan.base)
+        notify = _events_to_notify(plan, _stored_state(plan.subject), plan.after)
+        for item in plan.accepted:
+            row = _event_row(agency, plan.subject, item, received_at, notified=item.facts.event_id in notify)
+            rows.append((item.index, row))
+    rows.sort(key=lambda r: r[0])  # arrival order, so ids follow it
+    created = CustodyEvent.objects.bulk_create([r[1] for r in rows])
+    _subjects_update(agency, plans, created)
+    return created
+
+
+def _events_to_notify(plan: _SubjectPlan, before: sm.CustodyState, after: sm.CustodyState) -> set[str]:
+    """The new events a registrant should hear about: never one a newer event supersedes."""
+    new_ids = {i.facts.event_id for i in plan.accepted}
+    ordered = sm.order(plan.history)
+    notify: set[str] = set()
+    custody = [e for e in ordered if not e.is_hearing]
+    if custody and custody[-1].event_id in new_ids and before.what_a_victim_knows() != after.what_a_victim_knows():
+        notify.add(custody[-1].event_id)
+    latest_per_hearing = {e.hearing_id: e for e in ordered if e.is_hearing}
+    notify.update(e.event_id for e in latest_per_hearing.values() if e.event_id in new_ids)
+    return notify
+
+
+def _event_row(agency: Agency, subject: Subject, item: _Pending, received_at: datetime, *, notified: bool) -> (
+    CustodyEvent
+):
+    data = item.incoming.data
+    return CustodyEvent(
+        agency=agency,
+        event_id=data.event_id,
+        subject=subject,
+        type=data.type,
+        occurred_at=data.occurred_at,
+        received_at=received_at,
+        facility=item.facility,
+        to_facility=item.to_facility,
+        reason=data.reason or "",
+        scheduled_for=data.scheduled_for,
+        hearing_id=data.hearing_id or "",
+        court_name=data.court_name or "",
+        corrects_event_id=data.corrects_event_id or "",
+        source=item.incoming.source,
+        source_ref=item.incoming.source_ref,
+        payload_hash=item.incoming.payload_hash,
+        notified=notified,
+    )
+
+
+_SUBJECT_STATE_FIELDS = [
+    "status", "status_reason", "facility", "status_changed_at", "scheduled_release_at", "last_event_at",
+    "last_event_seq", "first_name", "last_name", "date_of_birth", "country_of_birth", "a_number", "fbi_number",
+    "state_id", "booking_number", "updated_at",
+]
+
+
+def _subjects_update(agency: Agency, plans: dict[str, _SubjectPlan], created: list[CustodyEvent]) -> None:
+    """Store each subject's derived state and the descriptive fields of its newest event."""
+    seq_of = {e.event_id: e.pk for e in created}
+    facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
+    changed: list[Subject] = []
+    now = timezone.now()
+    for plan in plans.values():
+        if not plan.accepted:
+            continue
+        subject, after = plan.subject, plan.after
+        newest = max(plan.history, key=lambda e: e.order_key)
+        newest_seq = seq_of.get(newest.event_id, newest.seq)
+        if subject.last_event_at is None or (newest.occurred_at, newest_seq) > (
+            subject.last_event_at,
+            subject.last_event_seq or 0,
+        ):
+            subject.last_event_at, subject.last_event_seq = newest.occurred_at, newest_seq
+            newest_item = next((i for i in plan.accepted if i.facts.event_id == newest.event_id), None)
+            if newest_item is not None:
+                for name, value in _subject_fields(newest_item.incoming.data).items():
+                    setattr(subject, name, value)
+        subject.status = after.status
+        subject.status_reason = after.reason
+        subject.facility = facilities.get(after.facility_code) if after.facility_code else None
+        subject.status_changed_at = after.status_changed_at
+        subject.scheduled_release_at = after.scheduled_release_at
+        subject.updated_at = now
+        changed.append(subject)
+    Subject.objects.bulk_update(changed, _SUBJECT_STATE_FIELDS, batch_size=500)

@@ -1,0 +1,154 @@
+"""The custody status state machine: a pure function of the ordered event history.
+
+Events are ordered by ``occurred_at`` and then by arrival (``seq``), so replaying the same events in
+any order gives the same state. Checks on transitions (``transition_error``) apply when an event
+arrives; folding (``derive``) is total, so history already accepted always yields a state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from vinex.custody.models import CustodyStatus as S
+from vinex.custody.models import EventType as E
+
+HEARING_TYPES = frozenset({E.HEARING_SCHEDULED, E.HEARING_RESCHEDULED, E.HEARING_CANCELLED})
+
+# Status an event leads to; None keeps the status (schedules, hearings).
+TARGET_STATUS: dict[str, S | None] = {
+    E.BOOKED: S.IN_CUSTODY,
+    E.TRANSFERRED: S.IN_CUSTODY,
+    E.RELEASE_SCHEDULED: None,
+    E.RELEASED: S.RELEASED,
+    E.TEMPORARY_RELEASE: S.ON_LEAVE,
+    E.RETURNED_TO_CUSTODY: S.IN_CUSTODY,
+    E.REMOVED: S.REMOVED,
+    E.ESCAPED: S.ESCAPED,
+    E.RECAPTURED: S.IN_CUSTODY,
+    E.DECEASED: S.DECEASED,
+    E.HEARING_SCHEDULED: None,
+    E.HEARING_RESCHEDULED: None,
+    E.HEARING_CANCELLED: None,
+}
+
+_ANY_LIVING = frozenset(set(S) - {S.DECEASED})
+# Statuses from which an event may follow. UNKNOWN is always allowed: vinex may not have seen the
+# earlier history (a feed that starts mid-story, or events still in flight).
+ALLOWED_FROM: dict[str, frozenset[S]] = {
+    E.BOOKED: _ANY_LIVING,
+    E.TRANSFERRED: frozenset({S.IN_CUSTODY, S.UNKNOWN}),
+    E.RELEASE_SCHEDULED: frozenset({S.IN_CUSTODY, S.ON_LEAVE, S.UNKNOWN}),
+    E.RELEASED: frozenset({S.IN_CUSTODY, S.ON_LEAVE, S.UNKNOWN}),
+    E.TEMPORARY_RELEASE: frozenset({S.IN_CUSTODY, S.UNKNOWN}),
+    E.RETURNED_TO_CUSTODY: frozenset({S.ON_LEAVE, S.UNKNOWN}),
+    E.REMOVED: frozenset({S.IN_CUSTODY, S.UNKNOWN}),
+    E.ESCAPED: frozenset({S.IN_CUSTODY, S.ON_LEAVE, S.UNKNOWN}),
+    E.RECAPTURED: frozenset({S.ESCAPED, S.ON_LEAVE, S.UNKNOWN}),
+    E.DECEASED: _ANY_LIVING,
+    E.HEARING_SCHEDULED: frozenset(S),
+    E.HEARING_RESCHEDULED: frozenset(S),
+    E.HEARING_CANCELLED: frozenset(S),
+    E.CORRECTION: frozenset(S),
+}
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What the state machine needs to know of one event."""
+
+    event_id: str
+    type: str
+    occurred_at: datetime
+    seq: int
+    facility_code: str
+    to_facility_code: str | None = None
+    reason: str = ""
+    scheduled_for: datetime | None = None
+    corrects_event_id: str = ""
+    hearing_id: str = ""
+
+    @property
+    def order_key(self) -> tuple[datetime, int]:
+        return (self.occurred_at, self.seq)
+
+    @property
+    def is_hearing(self) -> bool:
+        return self.type in HEARING_TYPES
+
+
+@dataclass(frozen=True)
+class CustodyState:
+    status: S = S.UNKNOWN
+    reason: str = ""
+    facility_code: str | None = None
+    status_changed_at: datetime | None = None
+    scheduled_release_at: datetime | None = None
+
+    def what_a_victim_knows(self) -> tuple[object, ...]:
+        """The part of the state whose change is worth telling a registrant."""
+        return (self.status, self.reason, self.facility_code, self.scheduled_release_at)
+
+
+INITIAL = CustodyState()
+
+
+def apply(state: CustodyState, event: EventFacts) -> CustodyState:
+    """The state after ``event``; total, so an accepted history always folds."""
+    if event.is_hearing or event.type == E.CORRECTION:
+        return state
+    if event.type == E.RELEASE_SCHEDULED:
+        return replace(state, scheduled_release_at=event.scheduled_for, facility_code=event.facility_code)
+    target = TARGET_STATUS[event.type]
+    assert target is not None
+    facility = event.to_facility_code if event.type == E.TRANSFERRED else event.facility_code
+    reason = (event.reason or "unknown") if event.type == E.RELEASED else ""
+    changed_at = state.status_changed_at if target == state.status else event.occurred_at
+    # A release, removal, escape or death ends any scheduled release date.
+    scheduled = state.scheduled_release_at if target in {S.IN_CUSTODY, S.ON_LEAVE} else None
+    return CustodyState(target, reason, facility, changed_at, scheduled)
+
+
+def corrected_ids(ordered: list[EventFacts]) -> set[str]:
+    """Ids of events retracted by CORRECTION events.
+
+    A CORRECTION names the event it retracts (``corrects_event_id``) or, when it names none, retracts
+    the custody event just before it.
+    """
+    retracted: set[str] = set()
+    previous: EventFacts | None = None
+    for event in ordered:
+        if event.type == E.CORRECTION:
+            target = event.corrects_event_id or (previous.event_id if previous else "")
+            if target:
+                retracted.add(target)
+        elif not event.is_hearing:
+            previous = event
+    return retracted
+
+
+def order(events: Iterable[EventFacts]) -> list[EventFacts]:
+    return sorted(events, key=lambda e: e.order_key)
+
+
+def derive(events: Iterable[EventFacts], start: CustodyState = INITIAL) -> CustodyState:
+    """Fold an event history (in any order) into the current custody state."""
+    ordered = order(events)
+    retracted = corrected_ids(ordered)
+    state = start
+    for event in ordered:
+        if event.event_id not in retracted:
+            state = apply(state, event)
+    return state
+
+
+def transition_error(state: CustodyState, event: EventFacts) -> str | None:
+    """Why ``event`` cannot follow ``state``, or None when it can."""
+    if state.status not in ALLOWED_FROM[event.type]:
+        return f"{event.type} is not possible while the person's status is {state.status}"
+    if event.type == E.TRANSFERRED and state.facility_code and state.facility_code != event.facility_code:
+        return (
+            f"TRANSFERRED from facility {event.facility_code!r}, but the person is at {state.facility_code!r}"
+        )
+    return None

@@ -1,0 +1,203 @@
+"""Message texts: one plain, humane sentence per event type, in the registrant's language.
+
+Only what ``vinex.privacy.disclose`` allows reaches a message. Times are shown in the facility's time
+zone. SMS bodies are kept within two segments (see ``sms_segments``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
+from vinex.custody.models import CustodyEvent, CustodyStatus, EventType
+from vinex.privacy.disclosure import Audience, Disclosure, disclose
+
+SMS_MAX_SEGMENTS = 2
+SMS_NAME_MAX = 40
+
+# GSM 03.38 basic character set (plus the extension table): what fits 160 characters a segment.
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
+    "abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXT = set("^{}\\[~]|€")
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    template: str
+    subject_line: str
+    body: str
+
+
+def status_label(status: str) -> str:
+    labels = {
+        CustodyStatus.IN_CUSTODY: _("in custody"),
+        CustodyStatus.ON_LEAVE: _("temporarily out of the facility"),
+        CustodyStatus.RELEASED: _("released"),
+        CustodyStatus.REMOVED: _("removed from the country"),
+        CustodyStatus.ESCAPED: _("escaped"),
+        CustodyStatus.DECEASED: _("deceased"),
+        CustodyStatus.UNKNOWN: _("unknown"),
+    }
+    return str(labels[CustodyStatus(status)])
+
+
+def format_when(moment: datetime, timezone_name: str, language: str) -> str:
+    pattern = "MMM d, y, h:mm a z" if language == "en" else "d MMM y, H:mm z"
+    return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone_name), locale=language)
+
+
+def _sentence(event_type: str, facts: dict[str, str], reason: str, release_known: bool) -> str:
+    """The one sentence that says what happened."""
+    if event_type == EventType.RELEASED and reason == "transferred_to_other_jurisdiction":
+        return _("%(name)s was released from %(facility)s to the custody of another agency on %(when)s.") % facts
+    if event_type == EventType.RELEASED and reason == "error":
+        return _("%(name)s was released in error from %(facility)s on %(when)s.") % facts
+    if event_type == EventType.RELEASE_SCHEDULED and release_known:
+        return _("%(name)s is scheduled to be released from %(facility)s on %(release)s.") % facts
+    sentences = {
+        EventType.BOOKED: _("%(name)s was booked into %(facility)s on %(when)s."),
+        EventType.TRANSFERRED: _("%(name)s was transferred from %(facility)s to %(to_facility)s on %(when)s."),
+        EventType.RELEASE_SCHEDULED: _("%(name)s is scheduled to be released soon from %(facility)s."),
+        EventType.RELEASED: _("%(name)s was released from %(facility)s on %(when)s."),
+        EventType.TEMPORARY_RELEASE: _(
+            "%(name)s left %(facility)s on a temporary release (such as work release or a hospital stay) on %(when)s."
+        ),
+        EventType.RETURNED_TO_CUSTODY: _("%(name)s returned to custody at %(facility)s on %(when)s."),
+        EventType.REMOVED: _("%(name)s was removed (deported) from the country on %(when)s."),
+        EventType.ESCAPED: _("%(name)s escaped from %(facility)s on %(when)s. If you are in danger, call 911."),
+        EventType.RECAPTURED: _("%(name)s was recaptured and is in custody at %(facility)s as of %(when)s."),
+        EventType.DECEASED: _("We are writing to tell you that %(name)s, held at %(facility)s, died on %(when)s."),
+        EventType.HEARING_SCHEDULED: _("A court hearing for %(name)s is set for %(hearing)s at %(court)s."),
+        EventType.HEARING_RESCHEDULED: _("The court hearing for %(name)s has moved to %(hearing)s at %(court)s."),
+        EventType.HEARING_CANCELLED: _("The court hearing for %(name)s at %(court)s has been cancelled."),
+        EventType.CORRECTION: _(
+            "Correction: an earlier message about %(name)s was wrong. Current status: %(status)s, %(facility)s."
+        ),
+    }
+    return str(sentences[EventType(event_type)]) % facts
+
+
+def _headline(event_type: str) -> str:
+    headlines = {
+        EventType.BOOKED: pgettext("email subject", "Custody update: booked"),
+        EventType.TRANSFERRED: pgettext("email subject", "Custody update: transferred"),
+        EventType.RELEASE_SCHEDULED: pgettext("email subject", "Custody update: release scheduled"),
+        EventType.RELEASED: pgettext("email subject", "Custody update: released"),
+        EventType.TEMPORARY_RELEASE: pgettext("email subject", "Custody update: temporary release"),
+        EventType.RETURNED_TO_CUSTODY: pgettext("email subject", "Custody update: returned to custody"),
+        EventType.REMOVED: pgettext("email subject", "Custody update: removed from the country"),
+        EventType.ESCAPED: pgettext("email subject", "Urgent custody update: escape"),
+        EventType.RECAPTURED: pgettext("email subject", "Custody update: back in custody"),
+        EventType.DECEASED: pgettext("email subject", "Custody update: death in custody"),
+        EventType.HEARING_SCHEDULED: pgettext("email subject", "Court hearing scheduled"),
+        EventType.HEARING_RESCHEDULED: pgettext("email subject", "Court hearing moved"),
+        EventType.HEARING_CANCELLED: pgettext("email subject", "Court hearing cancelled"),
+        EventType.CORRECTION: pgettext("email subject", "Correction to an earlier message"),
+    }
+    return str(headlines[EventType(event_type)])
+
+
+def _facts(view: Disclosure, language: str, *, name_limit: int | None) -> dict[str, str]:
+    tz = view.get("facility_timezone") or "UTC"
+    name = view["name"]
+    if name_limit and len(name) > name_limit:
+        name = name[: name_limit - 1].rstrip() + "…"
+    facts = {
+        "name": name,
+        "facility": view.get("facility_name") or _("the facility"),
+        "to_facility": view.get("to_facility_name") or _("another facility"),
+        "when": format_when(view["occurred_at"], tz, language),
+        "court": view.get("court_name") or _("the court"),
+        "status": status_label(view["status"]),
+        "hearing": format_when(view["hearing_at"], tz, language) if view.get("hearing_at") else "",
+        "release": format_when(view["release_at"], tz, language) if view.get("release_at") else "",
+    }
+    return facts
+
+
+def _support_line(view: Disclosure) -> str:
+    if view.get("support_phone"):
+        return _("For support, call %(support)s at %(phone)s.") % {
+            "support": view.get("support_name") or _("victim services"),
+            "phone": view["support_phone"],
+        }
+    return ""
+
+
+def render_event_message(
+    *, event: CustodyEvent, channel: str, language: str, tier: str, unsubscribe_url: str
+) -> RenderedMessage:
+    """The subject line and body telling a registrant about ``event``."""
+    view = disclose(event.subject, audience=Audience.REGISTRANT_MESSAGE, event=event, tier=tier)
+    with translation.override(language):
+        headline = _headline(event.type)
+        if channel == "email":
+            facts = _facts(view, language, name_limit=None)
+            sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
+            email_body: str = render_to_string(
+                "notify/email_event.txt",
+                {
+                    "sentence": sentence,
+                    "facts": facts,
+                    "view": view.fields,
+                    "support_line": _support_line(view),
+                    "unsubscribe_url": unsubscribe_url,
+                    "public_url": settings.VINEX_PUBLIC_URL,
+                },
+            )
+            return RenderedMessage(f"event/{event.type}", headline, email_body)
+        facts = _facts(view, language, name_limit=SMS_NAME_MAX)
+        sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
+        body = sms_body(sentence, _support_line(view))
+        return RenderedMessage(f"event/{event.type}", headline, body)
+
+
+def sms_body(sentence: str, support_line: str) -> str:
+    """``vinex:`` + sentence + support + how to stop, fitted into two GSM-7 segments."""
+    stop = str(_("Reply STOP to stop, HELP for help."))
+    parts = [f"vinex: {sentence}", support_line, str(stop)]
+    body = gsm7_fold(" ".join(p for p in parts if p))
+    if sms_segments(body) > SMS_MAX_SEGMENTS:
+        body = gsm7_fold(f"vinex: {sentence} {stop}")
+    return body
+
+
+def gsm7_fold(text: str) -> str:
+    """Replace characters outside GSM-7 (á, í, ó, ú, curly quotes, …) with their closest GSM-7 form.
+
+    One such character would switch the whole message to UCS-2, cutting a segment from 160 to 70
+    characters; Spanish readers read "dia" for "día" without trouble.
+    """
+    folded = []
+    for char in text:
+        if char in _GSM7 or char in _GSM7_EXT:
+            folded.append(char)
+            continue
+        replacement = {"“": '"', "”": '"', "‘": "'", "’": "'", "…": "...", "–": "-", "—": "-", "\u00a0": " "}.get(char)
+        if replacement is None:
+            base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            replacement = base if base else "?"
+        folded.append(replacement)
+    return "".join(folded)
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS segments ``text`` takes (GSM-7: 160/153; otherwise UCS-2: 70/67)."""
+    if all(c in _GSM7 or c in _GSM7_EXT for c in text):
+        units = sum(2 if c in _GSM7_EXT else 1 for c in text)
+        single, multi = 160, 153
+    else:
+        units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+        single, multi = 70, 67
+    return 1 if units <= single else -(-units // multi)

@@ -1,0 +1,173 @@
+"""Registrants, their contacts and subscriptions, and the notification outbox."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from vinex.custody.models import CustodyEvent, Person
+from vinex.privacy.crypto import EncryptedTextField
+
+
+class Language(models.TextChoices):
+    EN = "en", "English"
+    ES = "es", "Español"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms"
+    VOICE = "voice"
+
+
+class CreatedVia(models.TextChoices):
+    PORTAL = "portal"
+    HOTLINE = "hotline"
+    STAFF = "staff"
+
+
+class Registrant(models.Model):
+    """Someone who asked to be told. Deliberately holds no name, address or immigration status."""
+
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.EN)
+    created_via = models.CharField(max_length=8, choices=CreatedVia.choices, default=CreatedVia.PORTAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"registrant {self.pk}"
+
+
+class Contact(models.Model):
+    registrant = models.ForeignKey(Registrant, on_delete=models.CASCADE, related_name="contacts")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    value = EncryptedTextField(help_text="E.164 number or email address, encrypted at rest.")
+    value_index = models.CharField(max_length=64, db_index=True, help_text="Blind index of the normalised value.")
+    verified_at = models.DateTimeField(null=True, blank=True)
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["registrant", "channel", "value_index"], name="contact_unique"),
+            models.CheckConstraint(condition=Q(channel__in=Channel.values), name="contact_channel_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} contact {self.pk}"
+
+    @property
+    def reachable(self) -> bool:
+        return self.verified_at is not None and self.opted_out_at is None
+
+
+class SubscriptionStatus(models.TextChoices):
+    PENDING = "pending"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    WITHDRAWN = "withdrawn"
+
+
+class Tier(models.TextChoices):
+    PUBLIC = "public"
+    VERIFIED_VICTIM = "verified_victim"
+    OFFICER_APPROVED = "officer_approved"
+
+
+class Subscription(models.Model):
+    registrant = models.ForeignKey(Registrant, on_delete=models.CASCADE, related_name="subscriptions")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="subscriptions")
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.PUBLIC)
+    created_via = models.CharField(max_length=8, choices=CreatedVia.choices, default=CreatedVia.PORTAL)
+    status = models.CharField(max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["registrant", "person"], name="subscription_unique")]
+        indexes = [models.Index(fields=["person", "status"])]
+
+    def __str__(self) -> str:
+        return f"subscription {self.pk} ({self.status})"
+
+
+class NotificationStatus(models.TextChoices):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED_TRANSIENT = "failed_transient"
+    FAILED_PERMANENT = "failed_permanent"
+    SUPPRESSED = "suppressed"  # opted out or withdrawn after it was queued
+
+
+# Statuses the worker may pick up; failed_transient rows wait for next_attempt_at.
+CLAIMABLE = (NotificationStatus.QUEUED, NotificationStatus.FAILED_TRANSIENT)
+
+
+class Notification(models.Model):
+    """One message to one contact: the outbox row, then the record of what happened to it."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    event = models.ForeignKey(
+        CustodyEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="notifications"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="notifications")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    template = models.CharField(max_length=40)
+    language = models.CharField(max_length=2, choices=Language.choices)
+    subject_line = models.CharField(max_length=200, blank=True)
+    body = EncryptedTextField()
+    status = models.CharField(max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=64, blank=True, db_index=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "contact"], condition=Q(event__isnull=False), name="one_notification_per_event_contact"
+            ),
+            models.CheckConstraint(condition=Q(status__in=NotificationStatus.values), name="notification_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"notification {self.pk} {self.channel} {self.status}"
+
+
+class DeliveryAttempt(models.Model):
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="delivery_attempts")
+    number = models.PositiveIntegerField()
+    worker = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=16)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notification", "number"], name="attempt_number_unique")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of notification {self.notification_id}: {self.outcome}"
+
+
+class DeliveryReceipt(models.Model):
+    """A provider's report on a message after we handed it over (e.g. Twilio status callbacks)."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="receipts")
+    provider_status = models.CharField(max_length=32)
+    error_code = models.CharField(max_length=16, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"receipt {self.provider_status} for notification {self.notification_id}"

@@ -1,0 +1,199 @@
+"""Writes to notify: registrants, contacts, subscriptions, the outbox and delivery outcomes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from vinex.custody.models import CustodyEvent, Person
+from vinex.notify.contacts import normalise_contact
+from vinex.notify.messages import render_event_message
+from vinex.notify.models import (
+    Channel,
+    Contact,
+    CreatedVia,
+    Notification,
+    NotificationStatus,
+    Registrant,
+    Subscription,
+    SubscriptionStatus,
+    Tier,
+)
+from vinex.privacy.crypto import blind_index
+
+UNSUBSCRIBE_SALT = "vinex.notify.unsubscribe"
+# Channels the outbox sends today; voice calls join when the voice channel does.
+OUTBOX_CHANNELS = (Channel.EMAIL, Channel.SMS)
+
+
+def registrant_create(*, language: str, created_via: str = CreatedVia.PORTAL) -> Registrant:
+    return Registrant.objects.create(language=language, created_via=created_via)
+
+
+def contact_add(*, registrant: Registrant, channel: str, value: str, verified: bool = False) -> Contact:
+    """Add (or return the existing) contact; the value is normalised, encrypted and blind-indexed."""
+    normalised = normalise_contact(channel, value)
+    index = blind_index(f"{channel}:{normalised}")
+    contact, _ = Contact.objects.get_or_create(
+        registrant=registrant,
+        channel=channel,
+        value_index=index,
+        defaults={"value": normalised, "verified_at": timezone.now() if verified else None},
+    )
+    return contact
+
+
+def contacts_find(*, channel: str, value: str) -> list[Contact]:
+    """Every contact with this value, found by blind index without decrypting the table."""
+    normalised = normalise_contact(channel, value)
+    return list(Contact.objects.filter(channel=channel, value_index=blind_index(f"{channel}:{normalised}")))
+
+
+def subscription_create(
+    *,
+    registrant: Registrant,
+    person: Person,
+    tier: str = Tier.PUBLIC,
+    created_via: str = CreatedVia.PORTAL,
+    status: str = SubscriptionStatus.PENDING,
+) -> Subscription:
+    subscription, _ = Subscription.objects.get_or_create(
+        registrant=registrant,
+        person=person,
+        defaults={"tier": tier, "created_via": created_via, "status": status},
+    )
+    return subscription
+
+
+def unsubscribe_token(*, contact: Contact) -> str:
+    return signing.dumps(contact.pk, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_url(*, contact: Contact) -> str:
+    from django.conf import settings
+
+    return f"{settings.VINEX_PUBLIC_URL}/unsubscribe/{unsubscribe_token(contact=contact)}/"
+
+
+def contact_from_unsubscribe_token(*, token: str) -> Contact | None:
+    try:
+        contact_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    return Contact.objects.filter(pk=contact_id).first()
+
+
+def contact_opt_out(*, contacts: Sequence[Contact], when: datetime | None = None) -> int:
+    """Stop all messages to these contacts at once, including ones already queued."""
+    when = when or timezone.now()
+    ids = [c.pk for c in contacts]
+    with transaction.atomic():
+        count = Contact.objects.filter(pk__in=ids, opted_out_at__isnull=True).update(opted_out_at=when)
+        Notification.objects.filter(
+            contact_id__in=ids, status__in=(NotificationStatus.QUEUED, NotificationStatus.FAILED_TRANSIENT)
+        ).update(status=NotificationStatus.SUPPRESSED, last_error="recipient opted out", updated_at=when)
+    return count
+
+
+def contact_opt_in(*, contacts: Sequence[Contact]) -> int:
+    return Contact.objects.filter(pk__in=[c.pk for c in contacts]).update(opted_out_at=None)
+
+
+def notification_enqueue_for_events(*, events: Sequence[CustodyEvent]) -> list[Notification]:
+    """Write outbox rows for every reachable contact of every active subscriber of these events.
+
+    Called inside the transaction that records the events, so an event and its messages are
+    committed together or not at all.
+    """
+    if not events:
+        return []
+    person_ids = {e.subject.person_id for e in events}
+    subscriptions = list(
+        Subscription.objects.filter(person_id__in=person_ids, status=SubscriptionStatus.ACTIVE).select_related(
+            "registrant"
+        )
+    )
+    if not subscriptions:
+        return []
+    by_person: dict[int, list[Subscription]] = defaultdict(list)
+    for subscription in subscriptions:
+        by_person[subscription.person_id].append(subscription)
+    contacts_of: dict[int, list[Contact]] = defaultdict(list)
+    for contact in Contact.objects.filter(
+        registrant_id__in={s.registrant_id for s in subscriptions},
+        channel__in=OUTBOX_CHANNELS,
+        verified_at__isnull=False,
+        opted_out_at__isnull=True,
+    ):
+        contacts_of[contact.registrant_id].append(contact)
+    now = timezone.now()
+    rows = []
+    for event in events:
+        for subscription in by_person.get(event.subject.person_id, []):
+            for contact in contacts_of.get(subscription.registrant_id, []):
+                message = render_event_message(
+                    event=event,
+                    channel=contact.channel,
+                    language=subscription.registrant.language,
+                    tier=subscription.tier,
+                    unsubscribe_url=unsubscribe_url(contact=contact),
+                )
+                rows.append(
+                    Notification(
+                        subscription=subscription,
+                        event=event,
+                        contact=contact,
+                        channel=contact.channel,
+                        template=message.template,
+                        language=subscription.registrant.language,
+                        subject_line=message.subject_line,
+                        body=message.body,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+    return Notification.objects.bulk_create(rows, ignore_conflicts=False)
+
+
+# Twilio delivery errors after hand-over that a later attempt may get past (queue overflow,
+# handset unreachable, unknown carrier error). Others (landline, unknown number, blocked) are final.
+TRANSIENT_RECEIPT_CODES = frozenset({"30001", "30003", "30008", "30017"})
+_FINAL_STATUSES = (NotificationStatus.DELIVERED, NotificationStatus.FAILED_PERMANENT, NotificationStatus.SUPPRESSED)
+
+
+def notification_record_receipt(*, provider_id: str, provider_status: str, error_code: str = "") -> bool:
+    """Record a provider's delivery receipt; returns False when no notification has that provider id."""
+    from vinex.notify import retry
+    from vinex.notify.models import DeliveryReceipt
+
+    now = timezone.now()
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().filter(provider_id=provider_id).first()
+        if notification is None:
+            return False
+        DeliveryReceipt.objects.create(
+            notification=notification, provider_status=provider_status[:32], error_code=error_code[:16]
+        )
+        if notification.status in _FINAL_STATUSES or notification.status == NotificationStatus.SENDING:
+            return True
+        fields: dict[str, object] = {}
+        if provider_status == "delivered":
+            fields = {"status": NotificationStatus.DELIVERED, "delivered_at": now, "last_error": ""}
+        elif provider_status in {"undelivered", "failed"}:
+            transient = error_code in TRANSIENT_RECEIPT_CODES
+            if retry.should_retry(attempts=notification.attempts, permanent=not transient):
+                fields = {
+                    "status": NotificationStatus.FAILED_TRANSIENT,
+                    "next_attempt_at": retry.next_attempt_at(attempts=notification.attempts, now=now),
+                }
+            else:
+                fields = {"status": NotificationStatus.FAILED_PERMANENT}
+            fields["last_error"] = f"provider reported {provider_status} ({error_code or 'no code'})"
+        if fields:
+            Notification.objects.filter(pk=notification.pk).update(updated_at=now, **fields)
+    return True

@@ -1,0 +1,94 @@
+"""Twilio webhooks: delivery receipts and inbound SMS keywords (STOP/START/HELP).
+
+Every request must carry a valid ``X-Twilio-Signature`` for our public URL; anything else is 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from vinex.notify.contacts import InvalidContact
+from vinex.notify.services import (
+    contact_opt_in,
+    contact_opt_out,
+    contacts_find,
+    notification_record_receipt,
+)
+
+# Carrier and CTIA conventions, plus the Spanish words Twilio's opt-out handling also honours.
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",
+                        "PARAR", "ALTO", "DETENER", "CANCELAR", "BAJA"})
+START_WORDS = frozenset({"START", "UNSTOP", "YES", "OPTIN", "INICIAR", "ALTA", "SI"})
+HELP_WORDS = frozenset({"HELP", "INFO", "AYUDA"})
+
+View = Callable[[HttpRequest], HttpResponse]
+
+
+def twilio_signed(view: View) -> View:
+    """Refuse requests not signed by Twilio with our auth token for our public URL."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = settings.VINEX_PUBLIC_URL + request.get_full_path()
+        validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+        if not (settings.TWILIO_AUTH_TOKEN and signature and validator.validate(url, request.POST.dict(), signature)):
+            return HttpResponseForbidden("invalid signature")
+        return view(request)
+
+    return wrapper
+
+
+def _twiml(response: MessagingResponse) -> HttpResponse:
+    return HttpResponse(str(response), content_type="application/xml")
+
+
+@csrf_exempt
+@require_POST
+@twilio_signed
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    """Delivery receipt for a message we sent (MessageSid, MessageStatus, ErrorCode)."""
+    sid = request.POST.get("MessageSid", "")
+    status = request.POST.get("MessageStatus", "")
+    if not sid or not status:
+        return HttpResponse("MessageSid and MessageStatus are required", status=400)
+    notification_record_receipt(provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""))
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+@twilio_signed
+def twilio_inbound_sms(request: HttpRequest) -> HttpResponse:
+    """STOP opts the number out at once; START opts back in; HELP answers with how to get help."""
+    body = request.POST.get("Body", "").strip().upper().rstrip(".!")
+    word = body.split()[0] if body else ""
+    try:
+        contacts = contacts_find(channel="sms", value=request.POST.get("From", ""))
+    except InvalidContact:
+        contacts = []
+    language = contacts[0].registrant.language if contacts else ("es" if word in {"AYUDA", "PARAR", "ALTO"} else "en")
+    response = MessagingResponse()
+    with translation.override(language):
+        if word in STOP_WORDS:
+            contact_opt_out(contacts=contacts)
+            response.message(_("vinex: you will get no more text messages. Reply START to receive them again."))
+        elif word in START_WORDS:
+            contact_opt_in(contacts=contacts)
+            response.message(_("vinex: text messages are on again. Reply STOP to stop, HELP for help."))
+        elif word in HELP_WORDS:
+            response.message(
+                _("vinex custody notifications. Reply STOP to stop. For help call %(phone)s.")
+                % {"phone": settings.VINEX_HOTLINE_NUMBER or _("the victim services line")}
+            )
+    return _twiml(response)

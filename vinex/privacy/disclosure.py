@@ -1,0 +1,117 @@
+"""The disclosure policy: the one place that decides what each audience may see of a subject.
+
+Every outward read (API response, page, message template, report) goes through ``disclose``; it
+returns only the fields the audience may see, so a caller cannot leak what it never receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from vinex.custody.models import CustodyEvent, Subject
+
+
+class Audience(StrEnum):
+    PUBLIC_LOCATOR = "public_locator"
+    REGISTRANT_MESSAGE = "registrant_message"
+    CALL_CENTRE = "call_centre"
+    AGENCY_OPERATOR = "agency_operator"
+    REPORT = "report"
+
+
+# Fields each audience may see. Tiers widen what a registrant's messages carry (vinex.notify.Tier).
+_SUBJECT_FIELDS: dict[Audience, frozenset[str]] = {
+    Audience.PUBLIC_LOCATOR: frozenset({"name", "status", "facility_name", "facility_address", "facility_phone"}),
+    Audience.REGISTRANT_MESSAGE: frozenset(
+        {"name", "status", "facility_name", "facility_phone", "agency_name", "support_name", "support_phone",
+         "facility_timezone"}
+    ),
+    Audience.CALL_CENTRE: frozenset(
+        {"name", "status", "facility_name", "facility_address", "facility_phone", "agency_name", "support_phone"}
+    ),
+    Audience.AGENCY_OPERATOR: frozenset(
+        {"name", "status", "facility_name", "agency_subject_id", "booking_number", "date_of_birth"}
+    ),
+    Audience.REPORT: frozenset({"status", "facility_name", "agency_name"}),
+}
+
+_EVENT_FIELDS: dict[Audience, frozenset[str]] = {
+    Audience.REGISTRANT_MESSAGE: frozenset(
+        {"type", "occurred_at", "to_facility_name", "reason", "court_name", "hearing_at"}
+    ),
+}
+# Only registrants whose standing as a victim was confirmed may learn a scheduled release date
+# (it tells a stalker when to wait outside the gate).
+_TIER_EXTRA_EVENT_FIELDS: dict[str, frozenset[str]] = {
+    "verified_victim": frozenset({"release_at"}),
+    "officer_approved": frozenset({"release_at"}),
+}
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The allowed view of a subject (and optionally one event) for one audience."""
+
+    fields: dict[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+
+def _subject_values(subject: Subject) -> dict[str, Any]:
+    facility = subject.facility
+    agency = subject.agency
+    return {
+        "name": subject.display_name,
+        "status": subject.status,
+        "facility_name": facility.name if facility else None,
+        "facility_address": facility.address if facility else None,
+        "facility_phone": facility.phone if facility else None,
+        "facility_timezone": facility.timezone if facility else "UTC",
+        "agency_name": agency.name,
+        "support_name": agency.support_name,
+        "support_phone": agency.support_phone,
+        "agency_subject_id": subject.agency_subject_id,
+        "booking_number": subject.booking_number,
+        "date_of_birth": subject.date_of_birth,
+    }
+
+
+def _event_values(event: CustodyEvent) -> dict[str, Any]:
+    hearing = event.type.startswith("HEARING_")
+    release: datetime | None = event.scheduled_for if event.type == "RELEASE_SCHEDULED" else None
+    return {
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "to_facility_name": event.to_facility.name if event.to_facility else None,
+        "reason": event.reason,
+        "court_name": event.court_name,
+        "hearing_at": event.scheduled_for if hearing else None,
+        "release_at": release,
+        "event_facility_name": event.facility.name,
+        "event_facility_phone": event.facility.phone,
+        "event_facility_timezone": event.facility.timezone,
+    }
+
+
+def disclose(
+    subject: Subject, *, audience: Audience, event: CustodyEvent | None = None, tier: str | None = None
+) -> Disclosure:
+    """What ``audience`` may see of ``subject`` (and of ``event``, for messages)."""
+    allowed = _SUBJECT_FIELDS[audience]
+    values = {k: v for k, v in _subject_values(subject).items() if k in allowed}
+    if event is not None:
+        event_allowed = _EVENT_FIELDS.get(audience, frozenset()) | _TIER_EXTRA_EVENT_FIELDS.get(tier or "", frozenset())
+        event_values = _event_values(event)
+        values.update({k: v for k, v in event_values.items() if k in event_allowed})
+        # A message describes where the event happened, which may differ from where the person is now.
+        for name in ("facility_name", "facility_phone", "facility_timezone"):
+            if name in allowed:
+                values[name] = event_values[f"event_{name}"]
+    return Disclosure(values)

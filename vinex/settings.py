@@ -1,0 +1,197 @@
+"""Django settings, read from the environment only (see README, "Configuration").
+
+Each integration has its own group of variables; values are validated here, at start-up, so a
+misconfigured deployment fails before it accepts its first event.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from vinex.core.config import env_bool, env_float, env_int, load_secrets
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("VINEX_VAR_DIR", BASE_DIR.parent / "var")).resolve()
+
+VINEX_ENV = os.environ.get("VINEX_ENV", "development")
+if VINEX_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured("VINEX_ENV must be development, test or production")
+PRODUCTION = VINEX_ENV == "production"
+DEBUG = env_bool("VINEX_DEBUG", default=False)
+
+_secrets = load_secrets(production=PRODUCTION, var_dir=VAR_DIR)
+SECRET_KEY = _secrets.secret_key
+VINEX_FIELD_KEYS = _secrets.field_keys
+
+VINEX_PUBLIC_URL = os.environ.get("VINEX_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("VINEX_ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [VINEX_PUBLIC_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "vinex.core",
+    "vinex.custody",
+    "vinex.notify",
+    "vinex.privacy",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "vinex.urls"
+WSGI_APPLICATION = "vinex.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+_default_db_url = f"sqlite:///{VAR_DIR / 'vinex.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(os.environ.get("VINEX_DATABASE_URL", _default_db_url))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the worker read while the server writes; IMMEDIATE transactions take the write lock up
+    # front so two writers queue on busy_timeout instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    # A file (not memory) so end-to-end tests can share it with server and worker processes; one per
+    # test run so that runs side by side do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("VINEX_DB_CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+
+# --- Internationalisation -------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Request limits -------------------------------------------------------------------------------
+# A batch of 10,000 events is a few MB; anything far larger is refused with 413 before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("VINEX_MAX_BODY_BYTES", default=16 * 1024 * 1024)
+VINEX_MAX_EVENTS_PER_BATCH = 10_000
+
+# --- Security ------------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+LOGIN_URL = "/admin/login/"
+
+# --- Email ---------------------------------------------------------------------------------------
+VINEX_EMAIL_URL = os.environ.get("VINEX_EMAIL_URL", "")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+if VINEX_EMAIL_URL:
+    _email = urlparse(VINEX_EMAIL_URL)
+    if _email.scheme not in {"smtp", "smtps", "smtp+tls"}:
+        raise ImproperlyConfigured("VINEX_EMAIL_URL must be smtp://host:port, smtps://… or smtp+tls://…")
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _email.hostname or "localhost"
+    EMAIL_PORT = _email.port or (465 if _email.scheme == "smtps" else 25)
+    EMAIL_HOST_USER = unquote(_email.username or "")
+    EMAIL_HOST_PASSWORD = unquote(_email.password or "")
+    EMAIL_USE_SSL = _email.scheme == "smtps"
+    EMAIL_USE_TLS = _email.scheme == "smtp+tls"
+    EMAIL_TIMEOUT = env_int("VINEX_EMAIL_TIMEOUT", default=10)
+elif PRODUCTION:
+    raise ImproperlyConfigured("VINEX_EMAIL_URL is required in production")
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("VINEX_EMAIL_FROM", "vinex notifications <notifications@vinex.invalid>")
+
+# --- SMS and voice (Twilio) -----------------------------------------------------------------------
+VINEX_SMS_PROVIDER = os.environ.get("VINEX_SMS_PROVIDER", "twilio" if PRODUCTION else "log")
+if VINEX_SMS_PROVIDER not in {"twilio", "log"}:
+    raise ImproperlyConfigured("VINEX_SMS_PROVIDER must be twilio or log")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = os.environ.get("TWILIO_FROM", "")
+VINEX_HOTLINE_NUMBER = os.environ.get("VINEX_HOTLINE_NUMBER", "")
+# Overridable only so a test can stand a fake Twilio on loopback; production leaves the default.
+TWILIO_API_URL = os.environ.get("TWILIO_API_URL", "https://api.twilio.com")
+if VINEX_SMS_PROVIDER == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM):
+    raise ImproperlyConfigured("VINEX_SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM")
+
+# --- Notification worker and retry policy ---------------------------------------------------------
+VINEX_WORKER_POLL_SECONDS = env_float("VINEX_WORKER_POLL_SECONDS", default=0.1)
+VINEX_WORKER_BATCH = env_int("VINEX_WORKER_BATCH", default=50)
+VINEX_WORKER_THREADS = env_int("VINEX_WORKER_THREADS", default=8)
+VINEX_WORKER_LEASE_SECONDS = env_int("VINEX_WORKER_LEASE_SECONDS", default=300)
+VINEX_RETRY_BASE_SECONDS = env_float("VINEX_RETRY_BASE_SECONDS", default=30.0)
+VINEX_RETRY_MAX_SECONDS = env_float("VINEX_RETRY_MAX_SECONDS", default=3600.0)
+VINEX_RETRY_MAX_ATTEMPTS = env_int("VINEX_RETRY_MAX_ATTEMPTS", default=10)
+
+# --- Server ----------------------------------------------------------------------------------------
+VINEX_BIND = os.environ.get("VINEX_BIND", "127.0.0.1:8000")
+VINEX_SERVER_WORKERS = env_int("VINEX_SERVER_WORKERS", default=2)
+VINEX_SERVER_THREADS = env_int("VINEX_SERVER_THREADS", default=4)
+
+# --- Logging: one JSON object per line, never personal data -------------------------------------
+VINEX_LOG_LEVEL = os.environ.get("VINEX_LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["console"], "level": VINEX_LOG_LEVEL},
+    "loggers": {
+        # The Twilio SDK logs request URLs at INFO; URLs can carry phone numbers.
+        "twilio": {"level": "WARNING"},
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import path
+
+from vinex.api import api
+from vinex.core import views as core_views
+from vinex.notify import views as notify_views
+from vinex.notify import webhooks
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", core_views.metrics, name="metrics"),
+    path("webhooks/twilio/status", webhooks.twilio_status, name="twilio-status"),
+    path("webhooks/twilio/sms", webhooks.twilio_inbound_sms, name="twilio-sms"),
+    path("unsubscribe/<str:token>/", notify_views.unsubscribe, name="unsubscribe"),
+    path("staff/outbox/", core_views.mail_outbox, name="mail-outbox"),
+    path("admin/", admin.site.urls),
+]
