@@ -15,6 +15,9 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Val
 
 from vinex.custody.api import router as custody_router
 from vinex.custody.schemas import EventBatchDoc
+from vinex.feeds.api import router as feeds_router
+from vinex.locator.api import router as locator_router
+from vinex.portal.api import router as portal_router
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,9 @@ api = VinexAPI(
     docs_url="/docs",
 )
 api.add_router("/", custody_router)
+api.add_router("/", feeds_router)
+api.add_router("/", locator_router)
+api.add_router("/", portal_router)
 
 
 def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -39,10 +39,19 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "django_htmx",
     "vinex.core",
     "vinex.custody",
     "vinex.notify",
     "vinex.privacy",
+    "vinex.audit",
+    "vinex.accounts",
+    "vinex.feeds",
+    "vinex.locator",
+    "vinex.portal",
 ]
 
 MIDDLEWARE = [
@@ -53,8 +62,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it counts failed logins and locks accounts.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "vinex.urls"
@@ -193,5 +211,13 @@ LOGGING = {
         # The Twilio SDK logs request URLs at INFO; URLs can carry phone numbers.
         "twilio": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }
+
+# --- Per-app settings (each app reads its own group of environment variables) ---------------------
+from vinex.accounts.conf import *  # noqa: E402, F403
+from vinex.audit.conf import *  # noqa: E402, F403
+from vinex.feeds.conf import *  # noqa: E402, F403
+from vinex.locator.conf import *  # noqa: E402, F403
+from vinex.portal.conf import *  # noqa: E402, F403

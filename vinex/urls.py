@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from vinex.api import api
 from vinex.core import views as core_views
@@ -15,4 +15,9 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", notify_views.unsubscribe, name="unsubscribe"),
     path("staff/outbox/", core_views.mail_outbox, name="mail-outbox"),
     path("admin/", admin.site.urls),
+    path("staff/", include("vinex.accounts.urls")),
+    path("staff/audit/", include("vinex.audit.urls")),
+    path("staff/feeds/", include("vinex.feeds.urls")),
+    path("", include("vinex.locator.urls")),
+    path("", include("vinex.portal.urls")),
 ]

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.db import models
 from django.db.models import Q
+
+
+def fold_name(value: str) -> str:
+    """Case-, accent- and whitespace-insensitive form of a name: "  José  María " -> "jose maria"."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.casefold().split())
+
+
+def name_key(first_name: str, last_name: str) -> str:
+    return f"{fold_name(first_name)}|{fold_name(last_name)}"
 
 
 class CustodyStatus(models.TextChoices):
@@ -128,6 +140,8 @@ class Subject(models.Model):
     state_id = models.CharField(max_length=32, blank=True)
     booking_number = models.CharField(max_length=32, blank=True)
     protected = models.BooleanField(default=False, help_text="Juvenile, witness protection or court order.")
+    # "first|last" folded for exact, case-, accent- and whitespace-insensitive lookups (see name_key()).
+    name_key = models.CharField(max_length=201, blank=True, editable=False)
 
     # Derived from the ordered event history by vinex.custody.statemachine; never edited by hand.
     status = models.CharField(max_length=16, choices=CustodyStatus.choices, default=CustodyStatus.UNKNOWN)
@@ -149,7 +163,12 @@ class Subject(models.Model):
                 condition=Q(status__in=CustodyStatus.values), name="subject_status_valid"
             ),
         ]
-        indexes = [models.Index(fields=["facility", "status"])]
+        indexes = [
+            models.Index(fields=["facility", "status"]),
+            models.Index(fields=["name_key", "country_of_birth"]),
+            models.Index(fields=["a_number", "country_of_birth"]),
+            models.Index(fields=["agency", "booking_number"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.agency.code}:{self.agency_subject_id}"

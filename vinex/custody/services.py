@@ -25,6 +25,7 @@ from vinex.custody.models import (
     Facility,
     Person,
     Subject,
+    name_key,
 )
 from vinex.custody.schemas import EventIn
 
@@ -267,7 +268,11 @@ def _subjects_get_or_create(agency: Agency, first_seen: dict[str, EventIn]) -> d
 def _subject_fields(data: EventIn) -> dict[str, Any]:
     """The subject's descriptive fields an event carries; identifiers it omits are left alone."""
     s = data.subject
-    fields: dict[str, Any] = {"first_name": s.first_name, "last_name": s.last_name}
+    fields: dict[str, Any] = {
+        "first_name": s.first_name,
+        "last_name": s.last_name,
+        "name_key": name_key(s.first_name, s.last_name),
+    }
     if s.date_of_birth:
         fields["date_of_birth"] = s.date_of_birth
     if s.country_of_birth:
@@ -389,8 +394,8 @@ def _event_row(agency: Agency, subject: Subject, item: _Pending, received_at: da
 
 _SUBJECT_STATE_FIELDS = [
     "status", "status_reason", "facility", "status_changed_at", "scheduled_release_at", "last_event_at",
-    "last_event_seq", "first_name", "last_name", "date_of_birth", "country_of_birth", "a_number", "fbi_number",
-    "state_id", "booking_number", "updated_at",
+    "last_event_seq", "first_name", "last_name", "name_key", "date_of_birth", "country_of_birth", "a_number",
+    "fbi_number", "state_id", "booking_number", "updated_at",
 ]
 
 

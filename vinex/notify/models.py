@@ -24,6 +24,7 @@ class CreatedVia(models.TextChoices):
     PORTAL = "portal"
     HOTLINE = "hotline"
     STAFF = "staff"
+    OPERATOR = "operator"  # feed-health and system alerts to agency or vinex operators, not victims
 
 
 class Registrant(models.Model):

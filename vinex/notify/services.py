@@ -104,6 +104,26 @@ def contact_opt_in(*, contacts: Sequence[Contact]) -> int:
     return Contact.objects.filter(pk__in=[c.pk for c in contacts]).update(opted_out_at=None)
 
 
+def notification_enqueue_direct(
+    *, contact: Contact, template: str, body: str, language: str, subject_line: str = ""
+) -> Notification:
+    """Queue one message that is not about a custody event (a verification code, a feed alert...).
+
+    It goes through the same outbox, worker, retries and opt-out checks as event notifications.
+    """
+    now = timezone.now()
+    return Notification.objects.create(
+        contact=contact,
+        channel=contact.channel,
+        template=template,
+        language=language,
+        subject_line=subject_line,
+        body=body,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
 def notification_enqueue_for_events(*, events: Sequence[CustodyEvent]) -> list[Notification]:
     """Write outbox rows for every reachable contact of every active subscriber of these events.
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LocatorConfig(AppConfig):
+    name = "vinex.locator"
+    label = "locator"
