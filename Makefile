@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-MO := vinex/locale/es/LC_MESSAGES/django.mo
+PO := $(wildcard vinex/locale/es/LC_MESSAGES/django.po vinex/*/locale/es/LC_MESSAGES/django.po)
+MO := $(PO:.po=.mo)
 
 .PHONY: run test pytest lint bench messages clean
 
@@ -14,8 +15,9 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-$(MO): vinex/locale/es/LC_MESSAGES/django.po $(STAMP)
-	$(BIN)/pybabel compile --statistics -d vinex/locale -D django
+# Each app keeps its own catalogue (vinex/<app>/locale); pybabel compiles without GNU gettext.
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
 
 messages: $(MO)
 

@@ -205,7 +205,10 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "filters": {"personal_data": {"()": "vinex.privacy.logfilter.PersonalDataFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["personal_data"]},
+    },
     "root": {"handlers": ["console"], "level": VINEX_LOG_LEVEL},
     "loggers": {
         # The Twilio SDK logs request URLs at INFO; URLs can carry phone numbers.
