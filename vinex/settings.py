@@ -131,6 +131,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request when it is missing
 
 # --- Request limits -------------------------------------------------------------------------------
 # A batch of 10,000 events is a few MB; anything far larger is refused with 413 before parsing.

@@ -142,9 +142,8 @@ def _outcome_label(outcome: SendOutcome) -> str:
     return "permanent" if outcome.error.permanent else "transient"
 
 
-def notifications_record(*, outcomes: list[SendOutcome], worker: str) -> None:
+def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datetime) -> None:
     """Write each attempt's outcome, only onto rows this worker still holds."""
-    now = timezone.now()
     with transaction.atomic():
         attempts = []
         for outcome in outcomes:
@@ -198,7 +197,7 @@ class Worker:
         if not claimed:
             return 0
         outcomes = list(self._pool.map(lambda n: _deliver(self.channels.get(n.channel), n), claimed))
-        notifications_record(outcomes=outcomes, worker=self.name)
+        notifications_record(outcomes=outcomes, worker=self.name, now=self.clock())
         for outcome in outcomes:
             logger.info(
                 "notification attempt",

@@ -1,0 +1,185 @@
+"""The worker against a real SMTP server and the real Twilio SDK (its HTTP edge faked on loopback)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
+
+from tests.conftest import event
+from tests.custody.test_services import ingest
+from tests.factories import subscribe
+from tests.support.smtp import SmtpServer, body_text
+from tests.support.twilio_fake import INVALID_NUMBER, FakeTwilio
+from vinex.custody.models import Agency
+from vinex.notify.channels import channels_build
+from vinex.notify.models import DeliveryAttempt, Notification, NotificationStatus
+from vinex.notify.services import contact_opt_out
+from vinex.notify.worker import Worker
+
+
+class Clock:
+    """The worker's notion of now, moved by the test instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = timezone.now()
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def released(agency: Agency) -> Agency:
+    ingest(agency, event("b1", "BOOKED"))
+    return agency
+
+
+def test_email_is_delivered_over_smtp(released: Agency, smtp_settings: SmtpServer) -> None:
+    subscribe(released, email="victim@example.org")
+    ingest(released, event("r1", "RELEASED", minutes=5, reason="bond"))
+    assert Worker(threads=2).run_once() == 1
+    [message] = smtp_settings.inbox.wait_for(1)
+    assert message["To"] == "victim@example.org"
+    assert "Robin Quill was released from Pine County Jail" in body_text(message)
+    assert message["List-Unsubscribe"]
+    n = Notification.objects.get()
+    assert (n.status, n.attempts, n.provider_id) == (NotificationStatus.SENT, 1, message["Message-ID"])
+
+
+def test_smtp_down_is_retried_with_backoff_then_delivered(released: Agency, settings: Any) -> None:
+    port = SmtpServer().port  # nothing listens there yet
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
+    settings.VINEX_RETRY_BASE_SECONDS = 60
+    subscribe(released, email="victim@example.org")
+    ingest(released, event("r1", "RELEASED", minutes=5))
+    clock = Clock()
+    worker = Worker(threads=1, clock=clock)
+    worker.run_once()
+    n = Notification.objects.get()
+    assert (n.status, n.attempts) == (NotificationStatus.FAILED_TRANSIENT, 1)
+    first_wait = (n.next_attempt_at - clock.now).total_seconds()
+    assert 50 <= first_wait <= 70
+    assert worker.run_once() == 0  # not due yet
+    clock.advance(first_wait + 1)
+    worker.run_once()
+    n.refresh_from_db()
+    second_wait = (n.next_attempt_at - clock.now).total_seconds()
+    assert n.attempts == 2 and 100 <= second_wait <= 140  # backoff doubles
+    server = SmtpServer(port=port).start()
+    try:
+        clock.advance(second_wait + 1)
+        worker.run_once()
+        assert len(server.inbox.wait_for(1)) == 1
+    finally:
+        server.stop()
+    n.refresh_from_db()
+    assert (n.status, n.attempts) == (NotificationStatus.SENT, 3)
+    assert list(DeliveryAttempt.objects.order_by("number").values_list("outcome", flat=True)) == [
+        "transient", "transient", "sent"]
+
+
+def test_sms_goes_through_the_twilio_sdk(released: Agency, twilio_settings: FakeTwilio) -> None:
+    subscribe(released, sms="+1 202 555 0143", language="es")
+    ingest(released, event("r1", "RELEASED", minutes=5))
+    Worker(channels=channels_build(), threads=1).run_once()
+    [sent] = twilio_settings.messages
+    assert sent["To"] == "+12025550143" and sent["From"] == "+15005550006"
+    assert sent["StatusCallback"] == "https://vinex.example.org/webhooks/twilio/status"
+    assert sent["Body"].startswith("vinex: Robin Quill fue puesto en libertad de Pine County Jail")
+    assert "STOP" in sent["Body"]
+    assert Notification.objects.get().provider_id == sent["Sid"]
+
+
+def test_an_invalid_number_fails_permanently_and_is_not_retried(released: Agency,
+                                                                twilio_settings: FakeTwilio) -> None:
+    subscribe(released, sms=INVALID_NUMBER)
+    ingest(released, event("r1", "RELEASED", minutes=5))
+    clock = Clock()
+    worker = Worker(channels=channels_build(), threads=1, clock=clock)
+    worker.run_once()
+    n = Notification.objects.get()
+    assert n.status == NotificationStatus.FAILED_PERMANENT and "21211" in n.last_error
+    clock.advance(86_400)
+    assert worker.run_once() == 0
+    assert Notification.objects.get().attempts == 1
+
+
+def test_a_provider_outage_is_transient(released: Agency, twilio_settings: FakeTwilio) -> None:
+    twilio_settings.fail_next = 1
+    subscribe(released, sms="+12025550143")
+    ingest(released, event("r1", "RELEASED", minutes=5))
+    clock = Clock()
+    worker = Worker(channels=channels_build(), threads=1, clock=clock)
+    worker.run_once()
+    assert Notification.objects.get().status == NotificationStatus.FAILED_TRANSIENT
+    clock.advance(3600)
+    worker.run_once()
+    assert Notification.objects.get().status == NotificationStatus.SENT
+    assert len(twilio_settings.messages) == 1
+
+
+def test_an_opt_out_after_queueing_is_honoured(released: Agency, smtp_settings: SmtpServer) -> None:
+    registrant = subscribe(released, email="victim@example.org")
+    ingest(released, event("r1", "RELEASED", minutes=5))
+    contact_opt_out(contacts=list(registrant.contacts.all()))
+    assert Worker(threads=1).run_once() == 0
+    assert Notification.objects.get().status == NotificationStatus.SUPPRESSED
+    assert smtp_settings.inbox.messages == []
+
+
+def test_a_row_left_sending_by_a_dead_worker_is_requeued(released: Agency, smtp_settings: SmtpServer,
+                                                         settings: Any) -> None:
+    subscribe(released, email="victim@example.org")
+    ingest(released, event("r1", "RELEASED", minutes=5))
+    clock = Clock()
+    Notification.objects.update(status=NotificationStatus.SENDING, claimed_by="dead:1", claimed_at=clock.now)
+    worker = Worker(threads=1, clock=clock)
+    assert worker.run_once() == 0  # still leased
+    clock.advance(settings.VINEX_WORKER_LEASE_SECONDS + 31)
+    worker.run_once()
+    assert len(smtp_settings.inbox.wait_for(1)) == 1
+
+
+def _worker_env(smtp: SmtpServer) -> dict[str, str]:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {
+        **os.environ,
+        "VINEX_DATABASE_URL": url,
+        "VINEX_SECRET_KEY": django_settings.SECRET_KEY,
+        "VINEX_FIELD_KEY": ",".join(django_settings.VINEX_FIELD_KEYS),
+        "VINEX_EMAIL_URL": smtp.url,
+        "VINEX_SMS_PROVIDER": "log",
+        "VINEX_WORKER_BATCH": "5",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_send_each_message_exactly_once(agency: Agency, smtp: SmtpServer) -> None:
+    ingest(agency, *[event(f"b{n}", "BOOKED", subject=f"S-{n}") for n in range(60)])
+    for n in range(60):
+        subscribe(agency, f"S-{n}", email=f"victim{n}@example.org")
+    ingest(agency, *[event(f"r{n}", "RELEASED", subject=f"S-{n}", minutes=5) for n in range(60)])
+    env = _worker_env(smtp)
+    workers = [subprocess.Popen([sys.executable, "-m", "vinex.cli", "worker", "--once", "--name", f"w{i}"], env=env)
+               for i in range(2)]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0
+    received = sorted(m["To"] for m in smtp.inbox.wait_for(60, timeout=5))
+    assert received == sorted(f"victim{n}@example.org" for n in range(60))
+    assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 60
+    assert set(DeliveryAttempt.objects.values_list("worker", flat=True)) <= {"w0", "w1"}
