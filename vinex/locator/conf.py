@@ -1,1 +1,29 @@
 """Settings of the locator app, read from the environment (imported by vinex.settings)."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+from vinex.core.config import env_int
+from vinex.locator.rates import parse_rate
+
+
+def _rate(name: str, default: str) -> str:
+    value = os.environ.get(name, "") or default
+    try:
+        parse_rate(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+    return value
+
+
+# Searches per client address, and per browser session, e.g. "30/minute", "500/day".
+VINEX_LOCATOR_RATE = _rate("VINEX_LOCATOR_RATE", "30/minute")
+VINEX_LOCATOR_SESSION_RATE = _rate("VINEX_LOCATOR_SESSION_RATE", "20/minute")
+# People released (or removed, or deceased) longer ago than this are never found.
+VINEX_LOCATOR_RELEASED_DAYS = env_int("VINEX_LOCATOR_RELEASED_DAYS", default=60)
+VINEX_LOCATOR_MINOR_AGE = env_int("VINEX_LOCATOR_MINOR_AGE", default=18)
+# How long a search result's subject_ref may be used to register.
+VINEX_SUBJECT_REF_MAX_AGE = env_int("VINEX_SUBJECT_REF_MAX_AGE", default=3600)

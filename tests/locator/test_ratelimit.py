@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from vinex.locator.models import RateCounter
+from vinex.locator.ratelimit import RetryAfter, rate_limit_check
+from vinex.locator.rates import parse_rate
+
+pytestmark = pytest.mark.django_db
+T = 1_800_000_000.0  # a window boundary for every period below
+
+
+def test_a_key_is_refused_after_its_limit_until_the_window_ends() -> None:
+    results = [rate_limit_check(key="k", rate="2/minute", now=T + 10) for _ in range(3)]
+    assert results == [None, None, RetryAfter(50)]
+    assert rate_limit_check(key="k", rate="2/minute", now=T + 60) is None
+
+
+def test_keys_are_counted_apart_and_stored_only_as_hashes() -> None:
+    rate_limit_check(key="locator:ip:198.51.100.7", rate="1/minute", now=T)
+    assert rate_limit_check(key="locator:ip:198.51.100.8", rate="1/minute", now=T) is None
+    assert not RateCounter.objects.filter(key__contains="198.51").exists()
+
+
+@pytest.mark.parametrize(("text", "limit", "seconds"), [("30/minute", 30, 60), ("500/day", 500, 86400),
+                                                        ("100/5minutes", 100, 300), (" 3 / Hour ", 3, 3600)])
+def test_rates_parse(text: str, limit: int, seconds: int) -> None:
+    assert parse_rate(text) == (limit, seconds)
+
+
+@pytest.mark.parametrize("text", ["", "30", "30/fortnight", "0/minute", "-1/minute", "many/minute"])
+def test_bad_rates_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        parse_rate(text)
