@@ -1,0 +1,110 @@
+"""The authorisation matrix: which roles may read or write each staff page and staff API.
+
+This module is the only place that says who may open what. ``StaffAccessMiddleware`` enforces it for
+every path under ``/staff/`` and ``/admin/``; a path there without a row is refused to everyone.
+Rows match by path prefix (the longest wins) unless marked ``exact``, so a page added under an
+existing prefix inherits that prefix's rule from its first day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+AGENCY_OPERATOR = "agency_operator"
+CALL_CENTRE = "call_centre"
+PRIVACY_OFFICER = "privacy_officer"
+AUDITOR = "auditor"
+ADMINISTRATOR = "administrator"
+
+#: Every staff role; each is a Django ``Group`` of the same name.
+ROLES: tuple[str, ...] = (AGENCY_OPERATOR, CALL_CENTRE, PRIVACY_OFFICER, AUDITOR, ADMINISTRATOR)
+EVERY_ROLE = frozenset(ROLES)
+
+#: The path prefixes this matrix guards.
+PROTECTED_PREFIXES: tuple[str, ...] = ("/staff/", "/admin/")
+
+
+class Action(StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+# Methods outside this table (TRACE, CONNECT, ...) map to no action and are refused.
+METHOD_ACTIONS: dict[str, Action] = {
+    "GET": Action.READ,
+    "HEAD": Action.READ,
+    "OPTIONS": Action.READ,
+    "POST": Action.WRITE,
+    "PUT": Action.WRITE,
+    "PATCH": Action.WRITE,
+    "DELETE": Action.WRITE,
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    path: str
+    title: str
+    read: frozenset[str] = frozenset()
+    write: frozenset[str] = frozenset()
+    exact: bool = False
+    # Public rows are the way in (sign-in, enrolment, sign-out); their views check what they need.
+    public: bool = False
+
+    def matches(self, path: str) -> bool:
+        return path == self.path if self.exact else path.startswith(self.path)
+
+    def roles_for(self, action: Action) -> frozenset[str]:
+        return self.read if action is Action.READ else self.write
+
+
+def _roles(*roles: str) -> frozenset[str]:
+    return frozenset(roles)
+
+
+MATRIX: tuple[Row, ...] = (
+    Row("/staff/login/", "Sign in", public=True, exact=True),
+    # Reached with a password but before any one-time code exists; the view demands exactly that state.
+    Row("/staff/enrol/", "Set up two-step sign-in", public=True, exact=True),
+    Row("/staff/logout/", "Sign out", public=True, exact=True),
+    Row("/staff/", "Staff home", read=EVERY_ROLE, exact=True),
+    Row("/staff/outbox/", "Development mail outbox", read=_roles(ADMINISTRATOR)),
+    # Operators see their own agency only; the feeds views narrow by selectors.agency_for_user.
+    Row("/staff/feeds/", "Agency feeds and quarantine", read=_roles(ADMINISTRATOR, AGENCY_OPERATOR),
+        write=_roles(ADMINISTRATOR, AGENCY_OPERATOR)),
+    # Searches may be POSTed so that what was searched for stays out of URLs and access logs; the log
+    # itself is append-only, so writing here changes nothing recorded.
+    Row("/staff/audit/", "Audit log", read=_roles(PRIVACY_OFFICER, AUDITOR), write=_roles(PRIVACY_OFFICER, AUDITOR)),
+    Row("/staff/hotline/", "Call-centre console", read=_roles(CALL_CENTRE), write=_roles(CALL_CENTRE)),
+    Row("/staff/privacy/", "Privacy review queues", read=_roles(PRIVACY_OFFICER), write=_roles(PRIVACY_OFFICER)),
+    # The admin shows raw records of every app, personal data included: administrators only.
+    Row("/admin/", "Administration", read=_roles(ADMINISTRATOR), write=_roles(ADMINISTRATOR)),
+)
+
+
+def is_protected(path: str) -> bool:
+    """True for paths the matrix guards (everything under /staff/ and /admin/)."""
+    return path.startswith(PROTECTED_PREFIXES)
+
+
+def row_for(path: str) -> Row | None:
+    """The row governing ``path`` (an exact row, else the longest matching prefix), or None."""
+    candidates = [row for row in MATRIX if row.matches(path)]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda row: (row.exact, len(row.path)))
+
+
+def roles_allowed(path: str, method: str) -> frozenset[str]:
+    """The roles that may use ``method`` on ``path``; empty when no row or no action covers it."""
+    row = row_for(path)
+    action = METHOD_ACTIONS.get(method.upper())
+    if row is None or action is None:
+        return frozenset()
+    return row.roles_for(action)
+
+
+def is_allowed(path: str, method: str, roles: frozenset[str]) -> bool:
+    """True when any of ``roles`` may use ``method`` on ``path``."""
+    return bool(roles_allowed(path, method) & roles)

@@ -1,0 +1,73 @@
+"""Writes to staff accounts: creating staff users, granting roles, enrolling one-time-code devices."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from vinex.accounts import matrix
+from vinex.accounts.models import AgencyMembership
+from vinex.custody.models import Agency
+
+
+def _check_roles(roles: frozenset[str], agency: Agency | None) -> None:
+    unknown = roles - matrix.EVERY_ROLE
+    if unknown:
+        raise ValidationError(f"unknown role(s): {', '.join(sorted(unknown))}")
+    if matrix.AGENCY_OPERATOR in roles and agency is None:
+        raise ValidationError("an agency operator must belong to an agency")
+
+
+@transaction.atomic
+def staffuser_set_roles(*, user: User, roles: frozenset[str], agency: Agency | None = None) -> None:
+    """Make ``roles`` exactly the user's staff roles, and tie agency operators to ``agency``.
+
+    Administrators are Django staff superusers so that the admin site shows them every model; what
+    they may open outside the admin is still decided by the matrix, by role.
+    """
+    _check_roles(roles, agency)
+    user.is_staff = user.is_superuser = matrix.ADMINISTRATOR in roles
+    user.save(update_fields=["is_staff", "is_superuser"])
+    current = set(user.groups.filter(name__in=matrix.ROLES))
+    wanted = set(Group.objects.filter(name__in=roles))
+    if current - wanted:
+        user.groups.remove(*(current - wanted))
+    if wanted - current:
+        user.groups.add(*(wanted - current))
+    if matrix.AGENCY_OPERATOR in roles and agency is not None:
+        AgencyMembership.objects.update_or_create(user=user, defaults={"agency": agency})
+    else:
+        AgencyMembership.objects.filter(user=user).delete()
+
+
+@transaction.atomic
+def staffuser_create(*, username: str, password: str | None, roles: frozenset[str], agency: Agency | None = None,
+                     email: str = "") -> User:
+    """Create an active staff user with these roles; they enrol a one-time-code device at first sign-in.
+
+    ``password`` None leaves the account without a usable password (it cannot sign in until one is set).
+    """
+    _check_roles(roles, agency)
+    user: User = get_user_model().objects.create_user(username=username, email=email, password=password)
+    staffuser_set_roles(user=user, roles=roles, agency=agency)
+    return user
+
+
+def totp_device_start(*, user: User) -> TOTPDevice:
+    """The user's pending (unconfirmed) TOTP device, created on first call so a reload keeps the same secret."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    return device
+
+
+def totp_device_confirm(*, device: TOTPDevice, token: str) -> bool:
+    """Confirm a pending device with a code from the app; False (device still pending) if the code is wrong."""
+    if not device.verify_token(token):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return True
