@@ -1,0 +1,159 @@
+"""Roster snapshots and their review, feed health, alert recipients and pull connectors."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from vinex.custody.models import Agency, Facility
+from vinex.notify.models import Contact
+from vinex.privacy.crypto import EncryptedTextField
+
+
+class AgencyFeed(models.Model):
+    """How an agency's roster files look and how often its feeds are expected to speak."""
+
+    agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="feed")
+    # {"first_name": "FNAME", ...}: our column name -> the agency's; unmapped columns keep our names.
+    column_map = models.JSONField(default=dict, blank=True)
+    cadence_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Expected time between deliveries; empty uses the site default."
+    )
+
+    def __str__(self) -> str:
+        return f"feed of {self.agency.code}"
+
+
+class FacilityFeed(models.Model):
+    """Health of one facility's feed: when vinex last heard from it."""
+
+    facility = models.OneToOneField(Facility, on_delete=models.CASCADE, related_name="feed")
+    monitored = models.BooleanField(default=True)
+    cadence_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Overrides the agency's cadence for this facility."
+    )
+    last_snapshot_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"feed of {self.facility.agency.code}/{self.facility.code}"
+
+
+class EventCursor(models.Model):
+    """The newest custody event already counted in feed health (a single row)."""
+
+    last_event_pk = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"events counted up to {self.last_event_pk}"
+
+
+class SnapshotStatus(models.TextChoices):
+    APPLIED = "applied"
+    QUARANTINED = "quarantined"
+    REJECTED = "rejected"
+
+
+class Snapshot(models.Model):
+    """One full roster received for a facility, what it would change, and what was decided."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="snapshots")
+    received_at = models.DateTimeField()
+    origin = models.CharField(max_length=16, help_text="api, cli or connector")
+    content_hash = models.CharField(max_length=64)
+    header = models.JSONField(default=list)
+    row_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, help_text="The first reported row errors.")
+    status = models.CharField(max_length=12, choices=SnapshotStatus.choices)
+    reasons = models.JSONField(default=list, help_text="Why the snapshot was held.")
+    summary = models.JSONField(default=dict, help_text="Counts and a sample of what applying changes.")
+    booked = models.PositiveIntegerField(default=0)
+    released = models.PositiveIntegerField(default=0)
+    transferred = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["facility", "received_at"]), models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=SnapshotStatus.values), name="snapshot_status_valid"),
+        ]
+        permissions = [("review_snapshot", "Can apply or reject held roster snapshots")]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.pk} of {self.facility_id} ({self.status})"
+
+
+class SnapshotData(models.Model):
+    """The validated rows of a held snapshot (Parquet), kept until someone decides on it."""
+
+    snapshot = models.OneToOneField(Snapshot, on_delete=models.CASCADE, related_name="data")
+    rows = models.BinaryField()
+    kept_ids = models.JSONField(default=list, help_text="Subjects whose rows failed validation keep their status.")
+
+    def __str__(self) -> str:
+        return f"rows of snapshot {self.snapshot_id}"
+
+
+class FeedAlertRecipient(models.Model):
+    """Who hears that a feed went silent: an agency's staff, or (no agency) the vinex operator."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agency", "contact"], name="feed_alert_recipient_unique")]
+
+    def __str__(self) -> str:
+        return f"feed alerts for {self.agency.code if self.agency else 'operator'} to contact {self.contact_id}"
+
+
+class FeedAlert(models.Model):
+    """One alert per silent period: the facility and when it was last heard from."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="+")
+    silent_since = models.DateTimeField()
+    raised_at = models.DateTimeField()
+    notified = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["facility", "silent_since"], name="one_alert_per_silence")]
+
+    def __str__(self) -> str:
+        return f"feed alert for {self.facility_id} silent since {self.silent_since:%Y-%m-%d %H:%M}"
+
+
+class ConnectorKind(models.TextChoices):
+    DIRECTORY = "directory"
+    HTTPS = "https"
+
+
+class PullSource(models.Model):
+    """A place vinex fetches a facility's roster from on a schedule."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="pull_sources")
+    kind = models.CharField(max_length=16, choices=ConnectorKind.choices)
+    location = models.CharField(max_length=500, help_text="A drop folder path, or an https:// address.")
+    auth_header_name = models.CharField(max_length=64, blank=True, default="Authorization")
+    auth_header_value = EncryptedTextField(blank=True, default="", help_text="Encrypted at rest.")
+    interval_seconds = models.PositiveIntegerField(default=3600)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text="Consecutive failed fetches.")
+    last_error = models.CharField(max_length=300, blank=True)
+    etag = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(kind__in=ConnectorKind.values), name="pull_kind_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} source for {self.facility_id}"

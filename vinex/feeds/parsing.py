@@ -1,0 +1,317 @@
+"""Reading roster files (CSV with a header, or a JSON list) into validated, normalised columns.
+
+Parsing and validation are columnar (polars): a 1,000,000-row roster is checked with a handful of
+vectorised expressions, and only the rows that fail become Python objects. A bad row is reported
+with its line number and reason and left out; the caller keeps that person's status as it is.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from vinex.custody.schemas import iso_country_codes
+
+# Our column names, in the order of the documented default header.
+COLUMNS = (
+    "agency_subject_id", "booking_number", "first_name", "last_name", "date_of_birth", "country_of_birth",
+    "a_number", "state_id", "fbi_number", "booked_at", "scheduled_release", "facility_code",
+)
+REQUIRED = ("agency_subject_id", "first_name", "last_name")
+# Names agencies commonly use for the housing facility column.
+_ALIASES = {"housing_facility": "facility_code", "facility": "facility_code"}
+_MAX_LENGTH = {"agency_subject_id": 64, "first_name": 100, "last_name": 100, "booking_number": 32,
+               "state_id": 32, "fbi_number": 32}
+_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
+                  "%Y-%m-%d %H:%M", "%Y-%m-%d")
+_CHUNK = 8 * 1024 * 1024
+
+Kind = Literal["csv", "json"]
+
+
+class RosterFormatError(ValueError):
+    """The file as a whole cannot be read as a roster (no usable header, not a JSON list...)."""
+
+    def __init__(self, message: str, *, loc: list[str | int] | None = None) -> None:
+        super().__init__(message)
+        self.loc = loc or ["body"]
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str
+    msg: str
+
+    def as_detail(self, unit: str) -> dict[str, Any]:
+        return {"loc": [unit, self.line, self.column], "msg": self.msg, "type": "invalid_row"}
+
+
+@dataclass
+class ParsedRoster:
+    """Valid rows (our column names plus ``line``), the rows that failed, and file-level signs of trouble."""
+
+    rows: pl.DataFrame
+    errors: list[RowError]
+    # agency_subject_ids of rows that failed validation: those people keep their current status.
+    kept_ids: list[str]
+    header: list[str]
+    total_rows: int
+    truncated: bool = False
+    line_unit: str = "line"
+    notes: list[str] = field(default_factory=list)
+
+
+def detect_kind(path: Path, content_type: str = "") -> Kind:
+    """JSON when the content type says so or the file starts with ``[``; CSV otherwise."""
+    if "json" in content_type:
+        return "json"
+    if "csv" in content_type:
+        return "csv"
+    with path.open("rb") as handle:
+        start = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "json" if start.startswith(b"[") else "csv"
+
+
+def to_utf8(path: Path, scratch: Path) -> Path:
+    """``path`` when it is valid UTF-8 (with or without a BOM); otherwise a UTF-8 copy in ``scratch``.
+
+    Files that are not UTF-8 are read as Windows-1252, the superset of Latin-1 that spreadsheet
+    exports use, falling back to plain Latin-1 for the five bytes Windows-1252 leaves undefined.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return path
+    except UnicodeDecodeError:
+        pass
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    target = scratch / "roster-utf8"
+    target.write_text(text, encoding="utf-8", newline="")
+    return target
+
+
+def _header_map(header: list[str], column_map: Mapping[str, str]) -> dict[str, str]:
+    """Raw header name -> our column name, for the columns we know; case and spaces do not matter."""
+    theirs = {str(v).strip().casefold(): k for k, v in column_map.items() if k in COLUMNS}
+    mapping: dict[str, str] = {}
+    for raw in header:
+        key = raw.strip().casefold().lstrip("\ufeff")
+        ours = theirs.get(key) or (key if key in COLUMNS else _ALIASES.get(key))
+        if ours and ours not in mapping.values():
+            mapping[raw] = ours
+    return mapping
+
+
+def _require_columns(present: set[str], column_map: Mapping[str, str]) -> None:
+    missing = [c for c in REQUIRED if c not in present]
+    if missing:
+        names = ", ".join(column_map.get(c, c) for c in missing)
+        raise RosterFormatError(f"the header lacks required columns: {names}", loc=["header"])
+
+
+def _read_csv(path: Path, column_map: Mapping[str, str]) -> tuple[pl.DataFrame, list[str], bool]:
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader([handle.readline()]), [])
+    if not header or header == [""]:
+        return pl.DataFrame(), [], False
+    mapping = _header_map(header, column_map)
+    _require_columns(set(mapping.values()), column_map)
+    try:
+        frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True, columns=list(mapping),
+                            encoding="utf8", raise_if_empty=False, quote_char='"')
+    except pl.exceptions.PolarsError as error:
+        raise RosterFormatError(f"the file cannot be read as CSV: {str(error).splitlines()[0]}") from None
+    frame = frame.rename(mapping).with_row_index("line", offset=2)
+    return frame, header, _last_line_truncated(path, len(header))
+
+
+def _last_line_truncated(path: Path, columns: int) -> bool:
+    """True when the file stops in the middle of a row: no final newline and too few fields."""
+    with path.open("rb") as handle:
+        handle.seek(0, io.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - 65536))
+        tail = handle.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return False
+    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    fields = next(csv.reader([last]), [])
+    return len(fields) < columns
+
+
+def _read_json(path: Path, column_map: Mapping[str, str]) -> tuple[pl.DataFrame, list[str], list[RowError]]:
+    try:
+        with path.open("r", encoding="utf-8-sig") as handle:
+            items = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RosterFormatError(f"the body is not valid JSON: {error}") from None
+    if not isinstance(items, list):
+        raise RosterFormatError("a JSON roster must be a list of objects, one per person")
+    keys: set[str] = set()
+    flat: list[dict[str, Any]] = []
+    errors: list[RowError] = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            errors.append(RowError(number, "", "each item must be an object"))
+            flat.append({})
+            continue
+        identifiers = item.get("identifiers")
+        row = {k: v for k, v in item.items() if k != "identifiers"}
+        if isinstance(identifiers, dict):
+            row.update(identifiers)
+        keys.update(row)
+        flat.append(row)
+    header = sorted(keys)
+    mapping = _header_map(header, column_map)
+    if items:
+        _require_columns(set(mapping.values()), column_map)
+    data = {ours: [_text(row.get(raw)) for row in flat] for raw, ours in mapping.items()}
+    frame = pl.DataFrame(data, schema=dict.fromkeys(data, pl.String)).with_row_index("line", offset=1)
+    if errors:
+        frame = frame.filter(~pl.col("line").is_in([e.line for e in errors]))
+    return frame, header, errors
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _parse_moment(column: str, timezone_name: str) -> pl.Expr:
+    raw = pl.col(column).str.replace(r"[zZ]$", "+00:00")
+    aware = raw.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC", time_unit="us")
+    aware_short = raw.str.to_datetime("%Y-%m-%dT%H:%M:%S%z", strict=False, time_zone="UTC", time_unit="us")
+    naive = pl.coalesce([raw.str.to_datetime(f, strict=False, time_unit="us") for f in _NAIVE_FORMATS])
+    # A time without an offset is the facility's local time.
+    local = naive.dt.replace_time_zone(timezone_name, ambiguous="earliest", non_existent="null")
+    return pl.coalesce([aware, aware_short, local.dt.convert_time_zone("UTC")])
+
+
+def _normalise(frame: pl.DataFrame, timezone_name: str) -> pl.DataFrame:
+    for column in COLUMNS:
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+    cleaned = [pl.col(c).str.strip_chars().replace("", None).alias(c) for c in COLUMNS]
+    frame = frame.with_columns(cleaned)
+    return frame.with_columns(
+        pl.col("a_number").str.replace_all(r"[\s-]", "").str.to_uppercase().str.strip_prefix("A"),
+        pl.col("country_of_birth").str.to_uppercase(),
+        pl.col("date_of_birth").str.to_date("%Y-%m-%d", strict=False).alias("_dob"),
+        _parse_moment("booked_at", timezone_name).alias("_booked_at"),
+        _parse_moment("scheduled_release", timezone_name).alias("_scheduled_release"),
+    )
+
+
+def _checks(facility_code: str, today: date) -> list[tuple[str, pl.Expr, str]]:
+    """(column, expression true for a bad value, reason) in the order they are reported."""
+    checks: list[tuple[str, pl.Expr, str]] = [(c, pl.col(c).is_null(), "is required") for c in REQUIRED]
+    checks += [(c, pl.col(c).str.len_chars() > n, f"is longer than {n} characters") for c, n in _MAX_LENGTH.items()]
+    checks += [
+        ("date_of_birth", pl.col("date_of_birth").is_not_null() & pl.col("_dob").is_null(),
+         "must be a date such as 1990-04-25"),
+        ("date_of_birth", pl.col("_dob") > pl.lit(today), "is in the future"),
+        ("country_of_birth", pl.col("country_of_birth").is_not_null()
+         & ~pl.col("country_of_birth").is_in(sorted(iso_country_codes())),
+         "must be an ISO 3166-1 alpha-2 code such as MX or US"),
+        ("a_number", pl.col("a_number").is_not_null() & ~pl.col("a_number").str.contains(r"^\d{9}$"),
+         "must be 9 digits (an A prefix, spaces and dashes are allowed)"),
+        ("booked_at", pl.col("booked_at").is_not_null() & pl.col("_booked_at").is_null(),
+         "must be a date and time such as 2026-11-20T08:30:00-05:00"),
+        ("scheduled_release", pl.col("scheduled_release").is_not_null() & pl.col("_scheduled_release").is_null(),
+         "must be a date and time such as 2026-12-01T09:00:00-05:00"),
+        ("facility_code", pl.col("facility_code").is_not_null() & (pl.col("facility_code") != facility_code),
+         f"names another facility; this snapshot is for {facility_code}"),
+        ("agency_subject_id", pl.col("agency_subject_id").is_not_null()
+         & ~pl.col("agency_subject_id").is_first_distinct(), "appears more than once in the snapshot"),
+    ]
+    return checks
+
+
+def _validate(frame: pl.DataFrame, facility_code: str, today: date) -> tuple[pl.DataFrame, list[RowError], list[str]]:
+    checks = _checks(facility_code, today)
+    first_error = pl.coalesce([pl.when(bad).then(pl.lit(i)) for i, (_, bad, _) in enumerate(checks)])
+    frame = frame.with_columns(first_error.alias("_error"))
+    failed = frame.filter(pl.col("_error").is_not_null()).select("line", "agency_subject_id", "_error")
+    errors = [RowError(line, checks[i][0], f"{checks[i][0]} {checks[i][2]}") for line, _, i in failed.iter_rows()]
+    valid = frame.filter(pl.col("_error").is_null()).drop("_error")
+    valid_ids = set(valid.get_column("agency_subject_id").to_list()) if len(failed) else set()
+    kept = sorted({i for _, i, _ in failed.iter_rows() if i and i not in valid_ids})
+    return valid, errors, kept
+
+
+def roster_parse(
+    path: Path,
+    *,
+    scratch: Path,
+    facility_code: str,
+    timezone_name: str,
+    column_map: Mapping[str, str] | None = None,
+    kind: Kind | None = None,
+    today: date | None = None,
+) -> ParsedRoster:
+    """Read, normalise and validate a roster file; raises RosterFormatError when it has no usable shape."""
+    column_map = column_map or {}
+    kind = kind or detect_kind(path)
+    source = to_utf8(path, scratch)
+    truncated, unit = False, "line"
+    early_errors: list[RowError] = []
+    if kind == "json":
+        frame, header, early_errors = _read_json(source, column_map)
+        unit = "row"
+    else:
+        frame, header, truncated = _read_csv(source, column_map)
+    total = len(frame) + len(early_errors)
+    if not header:
+        empty = pl.DataFrame(schema={"line": pl.UInt32, **dict.fromkeys(COLUMNS, pl.String)})
+        return ParsedRoster(empty, early_errors, [], [], total, line_unit=unit)
+    frame = _normalise(frame, timezone_name)
+    valid, errors, kept = _validate(frame, facility_code, today or date.today())
+    return ParsedRoster(valid, sorted(early_errors + errors, key=lambda e: e.line), kept, header, total,
+                        truncated=truncated, line_unit=unit)
+
+
+def copy_stream(stream: Any, target: Path, *, limit: int) -> tuple[str, int]:
+    """Copy a binary stream to ``target``; returns its SHA-256 and size. Raises OverflowError past ``limit``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("wb") as out:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise OverflowError("roster is too large")
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest(), size
+
+
+def file_digest(path: Path) -> str:
+    import hashlib
+
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def move(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(source), str(target))

@@ -1,0 +1,105 @@
+"""Reads for feeds: a facility's population as a column, subjects by id, feed health, the review queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+from django.conf import settings
+from django.db import connection
+
+from vinex.custody.models import CustodyStatus, Facility, Subject
+from vinex.feeds.models import FacilityFeed, PullSource, Snapshot, SnapshotStatus
+
+# Keeps every IN (...) list under SQLite's bound-parameter limit on any build.
+IN_CHUNK = 900
+
+
+def population_ids(*, facility: Facility) -> pl.Series:
+    """agency_subject_id of everyone vinex holds in custody at ``facility`` now (one query, no ORM objects)."""
+    table = Subject._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT agency_subject_id FROM {table} WHERE facility_id = %s AND status = %s",  # noqa: S608
+            [facility.pk, CustodyStatus.IN_CUSTODY],
+        )
+        rows = cursor.fetchall()
+    return pl.Series("agency_subject_id", [r[0] for r in rows], dtype=pl.String)
+
+
+@dataclass(frozen=True)
+class KnownSubject:
+    agency_subject_id: str
+    status: str
+    facility_code: str | None
+    last_event_at: datetime | None
+    first_name: str
+    last_name: str
+
+
+def subjects_known(*, facility: Facility, ids: Iterable[str]) -> dict[str, KnownSubject]:
+    """The agency's stored subjects among ``ids``, with what a diff needs to know of each."""
+    wanted = list(ids)
+    found: dict[str, KnownSubject] = {}
+    columns = ("agency_subject_id", "status", "facility__code", "last_event_at", "first_name", "last_name")
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
+        rows = Subject.objects.filter(agency_id=facility.agency_id, agency_subject_id__in=chunk).values_list(*columns)
+        for row in rows:
+            found[row[0]] = KnownSubject(*row)
+    return found
+
+
+def snapshot_latest(*, facility: Facility) -> Snapshot | None:
+    return Snapshot.objects.filter(facility=facility).order_by("-received_at", "-pk").first()
+
+
+def snapshots_recent_applied(*, facility: Facility, limit: int) -> list[Snapshot]:
+    return list(Snapshot.objects.filter(facility=facility, status=SnapshotStatus.APPLIED)
+                .order_by("-received_at", "-pk")[:limit])
+
+
+def snapshots_held() -> list[Snapshot]:
+    return list(Snapshot.objects.filter(status=SnapshotStatus.QUARANTINED).select_related("facility__agency")
+                .order_by("received_at"))
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """Whether one facility's feed is speaking: silent for more than twice its cadence is stale."""
+
+    feed: FacilityFeed
+    label: str
+    cadence: timedelta
+    last_success_at: datetime | None
+    silent_since: datetime
+    stale: bool
+
+    def seconds_silent(self, now: datetime) -> float:
+        return max(0.0, (now - self.silent_since).total_seconds())
+
+
+def feed_cadence(feed: FacilityFeed) -> timedelta:
+    agency_feed = getattr(feed.facility.agency, "feed", None)
+    seconds = feed.cadence_seconds or (agency_feed.cadence_seconds if agency_feed else None)
+    return timedelta(seconds=seconds or settings.VINEX_FEED_DEFAULT_CADENCE_SECONDS)
+
+
+def feed_statuses(*, now: datetime) -> list[FeedStatus]:
+    """Every monitored facility feed, stale ones first."""
+    statuses = []
+    feeds = FacilityFeed.objects.filter(monitored=True).select_related("facility__agency__feed")
+    for feed in feeds:
+        moments = [m for m in (feed.last_snapshot_at, feed.last_event_at) if m is not None]
+        last = max(moments) if moments else None
+        silent_since = last or feed.created_at
+        cadence = feed_cadence(feed)
+        label = f"{feed.facility.agency.code}/{feed.facility.code}"
+        statuses.append(FeedStatus(feed, label, cadence, last, silent_since, now - silent_since > 2 * cadence))
+    return sorted(statuses, key=lambda s: (not s.stale, s.label))
+
+
+def pull_sources_all() -> list[PullSource]:
+    return list(PullSource.objects.select_related("facility__agency").order_by("facility__agency__code", "pk"))

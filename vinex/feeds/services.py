@@ -1,0 +1,468 @@
+"""Writes for feeds: roster import, diff and quarantine, review decisions, feed health and pull connectors.
+
+A roster snapshot says who is in custody now. It is diffed against the facility's population with
+polars and becomes BOOKED / RELEASED / TRANSFERRED events that go through
+``vinex.custody.services.event_ingest`` exactly like pushed events, so duplicates, ordering and
+notifications follow the same rules. A snapshot that looks wrong is held for review instead.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from vinex.custody.models import Agency, CustodyEvent, CustodyStatus, EventSource, EventType, Facility
+from vinex.custody.schemas import EventIn
+from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
+from vinex.feeds import selectors
+from vinex.feeds.models import (
+    AgencyFeed,
+    EventCursor,
+    FacilityFeed,
+    FeedAlert,
+    FeedAlertRecipient,
+    Snapshot,
+    SnapshotData,
+    SnapshotStatus,
+)
+from vinex.feeds.parsing import Kind, ParsedRoster, file_digest, roster_parse
+
+logger = logging.getLogger(__name__)
+
+INGEST_CHUNK = 10_000
+SAMPLE_SIZE = 20
+# A derived event a moment after the subject's newest one, so it is news and not late history.
+_AFTER = timedelta(microseconds=1)
+
+Progress = Callable[[str, int], None]
+
+
+class SnapshotDecisionError(ValueError):
+    """A held snapshot cannot be applied or rejected as asked."""
+
+
+# --- Diff ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Change:
+    """One derived event: who, what, and where it came from in the snapshot."""
+
+    agency_subject_id: str
+    kind: str
+    line: int | None
+    occurred_at: datetime
+    row: dict[str, Any] | None = None
+    from_facility: str | None = None
+    names: tuple[str, str] = ("", "")
+
+
+@dataclass
+class RosterDiff:
+    population: int
+    changes: list[Change]
+    unchanged: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def count(self, bucket: str) -> int:
+        return self.counts.get(bucket, 0)
+
+
+_BUCKET: dict[str, str] = {
+    EventType.BOOKED: "booked", EventType.RETURNED_TO_CUSTODY: "booked", EventType.RECAPTURED: "booked",
+    EventType.RELEASED: "released", EventType.TRANSFERRED: "transferred",
+}
+_ARRIVAL_FROM = {CustodyStatus.ON_LEAVE: EventType.RETURNED_TO_CUSTODY, CustodyStatus.ESCAPED: EventType.RECAPTURED}
+
+
+def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], as_of: datetime) -> RosterDiff:
+    """What applying the snapshot ``rows`` to ``facility`` would change, as of ``as_of``.
+
+    Someone new is BOOKED (or RETURNED / RECAPTURED after a leave or an escape); someone held in
+    another facility of the agency is TRANSFERRED here; someone held here and absent from the
+    snapshot is RELEASED (reason unknown) unless their row failed validation (``kept_ids``).
+    """
+    population = selectors.population_ids(facility=facility).to_frame()
+    ids = rows.select("agency_subject_id")
+    arrivals = rows.join(population, on="agency_subject_id", how="anti")
+    departures = population.join(ids, on="agency_subject_id", how="anti").filter(
+        ~pl.col("agency_subject_id").is_in(kept_ids)
+    )
+    changed_ids = arrivals.get_column("agency_subject_id").to_list() + departures.get_column(
+        "agency_subject_id").to_list()
+    known = selectors.subjects_known(facility=facility, ids=changed_ids)
+    changes = [_arrival(facility, row, known.get(row["agency_subject_id"]), as_of)
+               for row in arrivals.iter_rows(named=True)]
+    changes += [_departure(known[i], as_of) for i in departures.get_column("agency_subject_id").to_list() if i in known]
+    counts: dict[str, int] = {}
+    for change in changes:
+        counts[_BUCKET[change.kind]] = counts.get(_BUCKET[change.kind], 0) + 1
+    return RosterDiff(len(population), changes, len(rows) - len(arrivals), counts)
+
+
+def _after(moment: datetime, known: selectors.KnownSubject | None) -> datetime:
+    if known is not None and known.last_event_at is not None and moment <= known.last_event_at:
+        return known.last_event_at + _AFTER
+    return moment
+
+
+def _arrival(facility: Facility, row: dict[str, Any], known: selectors.KnownSubject | None, as_of: datetime) -> Change:
+    asid = row["agency_subject_id"]
+    if known is not None and known.status == CustodyStatus.IN_CUSTODY and known.facility_code not in (
+            None, facility.code):
+        return Change(asid, EventType.TRANSFERRED, row["line"], _after(as_of, known), row, known.facility_code)
+    kind = _ARRIVAL_FROM.get(CustodyStatus(known.status), EventType.BOOKED) if known else EventType.BOOKED
+    booked_at = row.get("_booked_at")
+    # The booking time the agency gives is the truth, unless it would slip behind what vinex already knows.
+    moment = booked_at if kind == EventType.BOOKED and booked_at is not None and booked_at <= as_of else as_of
+    if known is not None and known.last_event_at is not None and moment <= known.last_event_at:
+        moment = _after(as_of, known)
+    return Change(asid, kind, row["line"], moment, row)
+
+
+def _departure(known: selectors.KnownSubject, as_of: datetime) -> Change:
+    return Change(known.agency_subject_id, EventType.RELEASED, None, _after(as_of, known),
+                  names=(known.first_name, known.last_name))
+
+
+# --- Derived events --------------------------------------------------------------------------------
+
+
+def _event_id(facility: Facility, content_hash: str, change: Change) -> str:
+    # Deterministic, so importing the same snapshot again finds every event already recorded.
+    return f"roster:{facility.pk}:{content_hash[:16]}:{change.kind}:{change.agency_subject_id}"
+
+
+def _subject_payload(change: Change) -> dict[str, Any]:
+    row = change.row
+    if row is None:
+        return {"agency_subject_id": change.agency_subject_id, "first_name": change.names[0] or "-",
+                "last_name": change.names[1] or "-"}
+    identifiers = {k: row[k] for k in ("a_number", "fbi_number", "state_id", "booking_number") if row.get(k)}
+    subject: dict[str, Any] = {"agency_subject_id": row["agency_subject_id"], "first_name": row["first_name"],
+                               "last_name": row["last_name"]}
+    if row.get("_dob") is not None:
+        subject["date_of_birth"] = row["_dob"]
+    if row.get("country_of_birth"):
+        subject["country_of_birth"] = row["country_of_birth"]
+    if identifiers:
+        subject["identifiers"] = identifiers
+    return subject
+
+
+def _incoming(facility: Facility, snapshot: Snapshot, change: Change) -> IncomingEvent:
+    raw: dict[str, Any] = {
+        "event_id": _event_id(facility, snapshot.content_hash, change),
+        "type": change.kind,
+        "occurred_at": change.occurred_at,
+        "facility_code": change.from_facility or facility.code,
+        "subject": _subject_payload(change),
+    }
+    if change.kind == EventType.TRANSFERRED:
+        raw["to_facility_code"] = facility.code
+    if change.kind == EventType.RELEASED:
+        raw["reason"] = "unknown"
+    where = f"row:{change.line}" if change.line is not None else "absent"
+    return IncomingEvent(data=EventIn.model_validate(raw), payload_hash=payload_hash(raw), source=EventSource.ROSTER,
+                         source_ref=f"snapshot:{snapshot.pk}:{where}")
+
+
+def _chunks(items: list[Change]) -> Iterator[list[Change]]:
+    for start in range(0, len(items), INGEST_CHUNK):
+        yield items[start : start + INGEST_CHUNK]
+
+
+def _apply_diff(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None) -> list[dict[str, Any]]:
+    """Record the derived events; returns the errors of events the state machine refused."""
+    facility = snapshot.facility
+    errors: list[dict[str, Any]] = []
+    for chunk in _chunks(diff.changes):
+        outcomes = event_ingest(agency=facility.agency, events=[_incoming(facility, snapshot, c) for c in chunk],
+                                received_at=snapshot.received_at)
+        for change, outcome in zip(chunk, outcomes, strict=True):
+            if outcome.status != "rejected":
+                continue
+            bucket = _BUCKET[change.kind]
+            diff.counts[bucket] -= 1
+            msg = "; ".join(e["msg"] for e in outcome.errors) or "refused"
+            loc: list[str | int] = ["line", change.line, "agency_subject_id"] if change.line else ["absent"]
+            errors.append({"loc": loc, "msg": f"{change.kind} refused: {msg}", "type": "refused_event"})
+        if progress:
+            progress("events", len(chunk))
+    return errors
+
+
+# --- Quarantine ------------------------------------------------------------------------------------
+
+
+def quarantine_reasons(*, facility: Facility, parsed: ParsedRoster, diff: RosterDiff) -> list[str]:
+    """Why a snapshot looks wrong enough to hold for a person to check; empty when it looks right."""
+    reasons: list[str] = []
+    valid = len(parsed.rows)
+    if parsed.total_rows == 0:
+        reasons.append("the snapshot is empty")
+    if parsed.truncated:
+        reasons.append("the file ends in the middle of a row (truncated)")
+    released = diff.count("released")
+    share = settings.VINEX_ROSTER_MAX_RELEASE_SHARE
+    if diff.population and released > share * diff.population and released >= settings.VINEX_ROSTER_MIN_RELEASES:
+        reasons.append(f"{released} of {diff.population} people ({released / diff.population:.0%}) would be released"
+                       f" at once (limit {share:.0%})")
+    if parsed.total_rows and len(parsed.errors) / parsed.total_rows > settings.VINEX_ROSTER_MAX_ERROR_SHARE:
+        reasons.append(f"{len(parsed.errors)} of {parsed.total_rows} rows failed validation")
+    recent = selectors.snapshots_recent_applied(facility=facility, limit=settings.VINEX_ROSTER_TREND_WINDOW)
+    if recent:
+        if sorted(recent[0].header) != sorted(parsed.header):
+            reasons.append(f"the header changed from {recent[0].header} to {parsed.header}")
+        trend = median(s.row_count - s.error_count for s in recent)
+        tolerance = settings.VINEX_ROSTER_TREND_TOLERANCE
+        if trend >= settings.VINEX_ROSTER_TREND_MIN_ROWS and abs(valid - trend) > tolerance * trend:
+            reasons.append(f"{valid} valid rows, far from the recent {trend:g} (tolerance {tolerance:.0%})")
+    return reasons
+
+
+def _summary(diff: RosterDiff) -> dict[str, Any]:
+    sample: dict[str, list[str]] = {}
+    for change in diff.changes:
+        bucket = sample.setdefault(_BUCKET[change.kind], [])
+        if len(bucket) < SAMPLE_SIZE:
+            bucket.append(change.agency_subject_id)
+    return {"population": diff.population, "booked": diff.count("booked"), "released": diff.count("released"),
+            "transferred": diff.count("transferred"), "unchanged": diff.unchanged, "sample": sample}
+
+
+def _frame_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+# --- Import ----------------------------------------------------------------------------------------
+
+
+def agency_column_map(*, agency: Agency) -> dict[str, str]:
+    feed = AgencyFeed.objects.filter(agency=agency).first()
+    return dict(feed.column_map) if feed else {}
+
+
+def roster_import(
+    *,
+    facility: Facility,
+    path: Path,
+    origin: str,
+    content_type: str = "",
+    content_hash: str | None = None,
+    received_at: datetime | None = None,
+    progress: Progress | None = None,
+) -> Snapshot:
+    """Import a full roster file for ``facility``: apply it, or hold it for review when it looks wrong.
+
+    Importing the same content again as the facility's latest snapshot returns that snapshot and
+    changes nothing. Bad rows are reported (``snapshot.errors``) and skipped, and their people keep
+    their status. Raises ``RosterFormatError`` when the file has no usable header or shape.
+    """
+    content_hash = content_hash or file_digest(path)
+    latest = selectors.snapshot_latest(facility=facility)
+    if latest and latest.content_hash == content_hash and latest.status != SnapshotStatus.REJECTED:
+        return latest
+    received_at = received_at or timezone.now()
+    kind: Kind | None = "json" if "json" in content_type else "csv" if "csv" in content_type else None
+    with tempfile.TemporaryDirectory(prefix="vinex-roster-") as scratch:
+        parsed = roster_parse(path, scratch=Path(scratch), facility_code=facility.code, timezone_name=facility.timezone,
+                              column_map=agency_column_map(agency=facility.agency), kind=kind)
+    if progress:
+        progress("parsed", parsed.total_rows)
+    diff = roster_diff(facility=facility, rows=parsed.rows, kept_ids=parsed.kept_ids, as_of=received_at)
+    reasons = quarantine_reasons(facility=facility, parsed=parsed, diff=diff)
+    limit = settings.VINEX_ROSTER_MAX_REPORTED_ERRORS
+    with transaction.atomic():
+        snapshot = Snapshot.objects.create(
+            facility=facility, received_at=received_at, origin=origin, content_hash=content_hash,
+            header=parsed.header, row_count=parsed.total_rows, error_count=len(parsed.errors),
+            errors=[e.as_detail(parsed.line_unit) for e in parsed.errors[:limit]],
+            status=SnapshotStatus.QUARANTINED if reasons else SnapshotStatus.APPLIED, reasons=reasons,
+            summary=_summary(diff), unchanged=diff.unchanged,
+        )
+        if reasons:
+            SnapshotData.objects.create(snapshot=snapshot, rows=_frame_bytes(parsed.rows), kept_ids=parsed.kept_ids)
+            _set_counts(snapshot, diff)
+            logger.warning("roster snapshot held for review", extra={"snapshot": snapshot.pk, "reasons": len(reasons)})
+        else:
+            _apply(snapshot, diff, progress)
+    return snapshot
+
+
+def _set_counts(snapshot: Snapshot, diff: RosterDiff) -> None:
+    snapshot.booked, snapshot.released = diff.count("booked"), diff.count("released")
+    snapshot.transferred, snapshot.unchanged = diff.count("transferred"), diff.unchanged
+    snapshot.save(update_fields=["booked", "released", "transferred", "unchanged", "errors", "error_count",
+                                 "status", "decided_by", "decided_at", "decision_note", "summary"])
+
+
+def _apply(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None) -> None:
+    refused = _apply_diff(snapshot, diff, progress)
+    snapshot.status = SnapshotStatus.APPLIED
+    snapshot.errors = list(snapshot.errors) + refused
+    snapshot.error_count += len(refused)
+    _set_counts(snapshot, diff)
+    _feed_heard(snapshot.facility, snapshot_at=snapshot.received_at)
+
+
+def _feed_heard(facility: Facility, *, snapshot_at: datetime) -> None:
+    feed, _ = FacilityFeed.objects.get_or_create(facility=facility)
+    if feed.last_snapshot_at is None or feed.last_snapshot_at < snapshot_at:
+        FacilityFeed.objects.filter(pk=feed.pk).update(last_snapshot_at=snapshot_at)
+
+
+# --- Review ----------------------------------------------------------------------------------------
+
+
+def _check_reviewer(user: Any) -> None:
+    if not (user and user.is_active and user.has_perm("feeds.review_snapshot")):
+        raise PermissionDenied("reviewing roster snapshots needs the feeds.review_snapshot permission")
+
+
+def snapshot_approve(*, snapshot: Snapshot, user: Any, note: str = "") -> Snapshot:
+    """Apply a held snapshot against the facility's population as it is now, recording who decided and when.
+
+    Only the facility's newest snapshot can be applied: an older one would undo newer news.
+    """
+    _check_reviewer(user)
+    with transaction.atomic():
+        snapshot = Snapshot.objects.select_for_update().select_related("facility__agency").get(pk=snapshot.pk)
+        if snapshot.status != SnapshotStatus.QUARANTINED:
+            raise SnapshotDecisionError(f"snapshot {snapshot.pk} is {snapshot.status}, not held")
+        latest = selectors.snapshot_latest(facility=snapshot.facility)
+        if latest is not None and latest.pk != snapshot.pk:
+            raise SnapshotDecisionError(f"a newer snapshot ({latest.pk}) of this facility exists; reject this one")
+        data = SnapshotData.objects.get(snapshot=snapshot)
+        rows = pl.read_parquet(io.BytesIO(bytes(data.rows)))
+        diff = roster_diff(facility=snapshot.facility, rows=rows, kept_ids=list(data.kept_ids),
+                           as_of=max(snapshot.received_at, timezone.now()))
+        snapshot.decided_by, snapshot.decided_at, snapshot.decision_note = user, timezone.now(), note[:300]
+        snapshot.summary = _summary(diff)
+        _apply(snapshot, diff, None)
+        data.delete()
+    return snapshot
+
+
+def snapshot_reject(*, snapshot: Snapshot, user: Any, note: str = "") -> Snapshot:
+    """Discard a held snapshot without changing anyone's status, recording who decided and when."""
+    _check_reviewer(user)
+    with transaction.atomic():
+        snapshot = Snapshot.objects.select_for_update().get(pk=snapshot.pk)
+        if snapshot.status != SnapshotStatus.QUARANTINED:
+            raise SnapshotDecisionError(f"snapshot {snapshot.pk} is {snapshot.status}, not held")
+        snapshot.status = SnapshotStatus.REJECTED
+        snapshot.decided_by, snapshot.decided_at, snapshot.decision_note = user, timezone.now(), note[:300]
+        snapshot.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+        SnapshotData.objects.filter(snapshot=snapshot).delete()
+    return snapshot
+
+
+# --- Feed health -----------------------------------------------------------------------------------
+
+
+def feed_alert_recipient_add(*, email: str, agency: Agency | None = None, language: str = "en") -> FeedAlertRecipient:
+    """Send feed alerts for ``agency`` (or, without one, for every feed: the vinex operator) to ``email``."""
+    from vinex.notify.models import Channel, CreatedVia
+    from vinex.notify.services import contact_add, contacts_find, registrant_create
+
+    existing = [c for c in contacts_find(channel=Channel.EMAIL, value=email)
+                if c.registrant.created_via == CreatedVia.OPERATOR]
+    if existing:
+        contact = existing[0]
+    else:
+        registrant = registrant_create(language=language, created_via=CreatedVia.OPERATOR)
+        contact = contact_add(registrant=registrant, channel=Channel.EMAIL, value=email, verified=True)
+    recipient, _ = FeedAlertRecipient.objects.get_or_create(agency=agency, contact=contact)
+    return recipient
+
+
+def feed_events_catch_up() -> int:
+    """Count custody events recorded since the last call towards their facility's feed health."""
+    with transaction.atomic():
+        cursor, _ = EventCursor.objects.select_for_update().get_or_create(pk=1)
+        # Ids only grow, so the scan covers new events alone. An event committed late with a lower id
+        # is missed here, which can only make its facility look quieter, never healthier.
+        rows = (CustodyEvent.objects.filter(pk__gt=cursor.last_event_pk).values("facility_id")
+                .annotate(last=Max("received_at"), top=Max("pk")).order_by())
+        top = cursor.last_event_pk
+        for row in rows:
+            feed, _ = FacilityFeed.objects.get_or_create(facility_id=row["facility_id"])
+            if feed.last_event_at is None or feed.last_event_at < row["last"]:
+                FacilityFeed.objects.filter(pk=feed.pk).update(last_event_at=row["last"])
+            top = max(top, row["top"])
+        if top != cursor.last_event_pk:
+            EventCursor.objects.filter(pk=cursor.pk).update(last_event_pk=top)
+    return top
+
+
+def _alert_text(status: selectors.FeedStatus) -> tuple[str, str]:
+    facility = status.feed.facility
+    since = f"{status.silent_since:%Y-%m-%d %H:%M} UTC"
+    hours = status.cadence.total_seconds() / 3600
+    subject = f"vinex: feed from {status.label} is silent"
+    body = (
+        f"Nothing has arrived from {facility.name} ({status.label}) since {since}.\n"
+        f"This feed is expected every {hours:g} hours, so it is now overdue.\n\n"
+        "Until it resumes, custody changes at this facility reach victims late or not at all. "
+        "Please check the agency's export or connection, or send a roster snapshot.\n"
+    )
+    return subject, body
+
+
+def feed_health_check(*, now: datetime) -> list[FeedAlert]:
+    """Raise one alert per silent period of each stale feed, to the agency's and the operator's contacts."""
+    from vinex.notify.services import notification_enqueue_direct
+
+    raised: list[FeedAlert] = []
+    for status in selectors.feed_statuses(now=now):
+        if not status.stale:
+            continue
+        facility = status.feed.facility
+        with transaction.atomic():
+            alert, created = FeedAlert.objects.get_or_create(
+                facility=facility, silent_since=status.silent_since, defaults={"raised_at": now}
+            )
+            if not created:
+                continue
+            subject_line, body = _alert_text(status)
+            recipients = FeedAlertRecipient.objects.filter(
+                Q(agency=facility.agency) | Q(agency__isnull=True)).select_related("contact__registrant")
+            for recipient in recipients:
+                if recipient.contact.reachable:
+                    notification_enqueue_direct(contact=recipient.contact, template="feed_stale", body=body,
+                                                subject_line=subject_line,
+                                                language=recipient.contact.registrant.language)
+                    alert.notified += 1
+            alert.save(update_fields=["notified"])
+        logger.warning("feed silent", extra={"facility": status.label, "recipients": alert.notified})
+        raised.append(alert)
+    return raised
+
+
+def feeds_tick(*, now: datetime) -> None:
+    """Periodic work of the feeds app (called by the worker): feed health and due pull connectors."""
+    from vinex.feeds.connectors import pull_sources_run_due
+
+    for step in (feed_events_catch_up, lambda: feed_health_check(now=now), lambda: pull_sources_run_due(now=now)):
+        try:
+            step()
+        except Exception:
+            # One failing step (a broken connector, a locked database) must not stop the others.
+            logger.exception("feeds tick step failed")
