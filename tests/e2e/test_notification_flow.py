@@ -93,7 +93,7 @@ def stack(transactional_db: None) -> Iterator[Stack]:
         subprocess.Popen([sys.executable, "-m", "vinex.cli", "worker"], env=env),
     ]
     try:
-        assert wait_until(lambda: _healthy(base_url), timeout=30), "server did not start"
+        assert wait_until(lambda: _healthy(base_url), timeout=60), "server did not start"
         yield Stack(base_url, token, smtp, twilio)
     finally:
         for process in processes:
