@@ -1,1 +1,30 @@
 """Settings of the portal app, read from the environment (imported by vinex.settings)."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+from vinex.core.config import env_int
+from vinex.locator.rates import parse_rate
+
+
+def _rate(name: str, default: str) -> str:
+    value = os.environ.get(name, "") or default
+    try:
+        parse_rate(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+    return value
+
+
+# New registrations per client address (web and API together).
+VINEX_REGISTRATION_RATE = _rate("VINEX_REGISTRATION_RATE", "10/hour")
+# One-time codes: lifetime, wrong guesses allowed per code, wait between sends, sends per contact.
+VINEX_CODE_TTL_SECONDS = env_int("VINEX_CODE_TTL_SECONDS", default=600)
+VINEX_CODE_MAX_ATTEMPTS = env_int("VINEX_CODE_MAX_ATTEMPTS", default=5)
+VINEX_CODE_RESEND_SECONDS = env_int("VINEX_CODE_RESEND_SECONDS", default=60)
+VINEX_CODE_MAX_SENDS = env_int("VINEX_CODE_MAX_SENDS", default=5)
+# Contact data of a withdrawn registration is purged this many days later.
+VINEX_PURGE_AFTER_DAYS = env_int("VINEX_PURGE_AFTER_DAYS", default=30)

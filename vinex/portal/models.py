@@ -1,0 +1,84 @@
+"""Registrations made through the portal or the public API, and the one-time codes that verify them.
+
+A registration records how it arrived (channel, a keyed hash of the client address, time) for abuse
+review, and deliberately nothing about the registrant's case unless they choose to give a case number.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from vinex.notify.models import Contact, CreatedVia, Registrant, Subscription
+from vinex.privacy.crypto import EncryptedTextField
+
+
+class RegistrationStatus(models.TextChoices):
+    PENDING = "pending_verification"
+    ACTIVE = "active"
+    HELD = "pending_review"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+class Relationship(models.TextChoices):
+    VICTIM = "victim", _("I am the victim")
+    FAMILY = "family", _("Family member of the victim")
+    ADVOCATE = "advocate", _("Victim advocate")
+    WITNESS = "witness", _("Witness")
+    OTHER = "other", _("Other")
+
+
+class Arrival(models.TextChoices):
+    WEB = "web"
+    API = "api"
+
+
+class Registration(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    registrant = models.ForeignKey(Registrant, on_delete=models.CASCADE, related_name="registrations")
+    subscription = models.OneToOneField(Subscription, on_delete=models.CASCADE, related_name="registration")
+    created_via = models.CharField(max_length=8, choices=CreatedVia.choices, default=CreatedVia.PORTAL)
+    channel = models.CharField(max_length=8, choices=Arrival.choices)
+    ip_hash = models.CharField(max_length=64, help_text="Keyed hash of the client address; never the address.")
+    relationship = models.CharField(max_length=16, choices=Relationship.choices, blank=True)
+    case_number = EncryptedTextField(null=True, blank=True, help_text="Only if the registrant chose to give it.")
+    status = models.CharField(max_length=24, choices=RegistrationStatus.choices, default=RegistrationStatus.PENDING)
+    decision_reason = models.CharField(max_length=200, blank=True, help_text="For staff; never shown publicly.")
+    manage_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    purge_after = models.DateTimeField(null=True, blank=True, help_text="When the contact data is to be purged.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RegistrationStatus.values), name="registration_status_valid"),
+            models.CheckConstraint(
+                condition=Q(relationship="") | Q(relationship__in=Relationship.values),
+                name="registration_relationship_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["ip_hash", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"registration {self.public_id} ({self.status})"
+
+
+class ContactVerification(models.Model):
+    """The current one-time code for one contact. Only a keyed hash of the code is stored."""
+
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="verifications")
+    contact = models.OneToOneField(Contact, on_delete=models.CASCADE, related_name="verification")
+    code_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong guesses at the current code.")
+    sends = models.PositiveSmallIntegerField(default=0)
+    last_sent_at = models.DateTimeField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"verification of contact {self.contact_id}"

@@ -1,0 +1,76 @@
+"""Reads for the portal: registrations by public id or manage token, and what a registrant may see."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+
+from vinex.custody.models import Subject
+from vinex.notify.contacts import InvalidContact, normalise_contact
+from vinex.notify.models import Channel, Contact
+from vinex.portal.models import ContactVerification, Registration
+from vinex.portal.services import manage_token_hash
+from vinex.privacy.crypto import blind_index
+from vinex.privacy.disclosure import Audience, disclose
+
+
+def registration_get(*, public_id: str | uuid.UUID) -> Registration | None:
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return Registration.objects.select_related("registrant", "subscription").filter(public_id=key).first()
+
+
+def registration_for_manage_token(*, token: str) -> Registration | None:
+    """The active or withdrawn registration this manage token opens, or None."""
+    if not token or len(token) > 200:
+        return None
+    digest = manage_token_hash(token)
+    registration = Registration.objects.select_related("registrant", "subscription").filter(
+        manage_token_hash=digest).first()
+    if registration is None or not hmac.compare_digest(registration.manage_token_hash, digest):
+        return None
+    return registration
+
+
+def verifications_for_value(*, registration: Registration, value: str) -> list[ContactVerification]:
+    """The registration's contacts whose value is ``value`` (normalised per channel); [] when none is."""
+    indexes = set()
+    for channel in Channel.values:
+        try:
+            indexes.add(blind_index(f"{channel}:{normalise_contact(channel, value)}"))
+        except InvalidContact:
+            continue
+    return list(registration.verifications.select_related("contact").filter(contact__value_index__in=indexes))
+
+
+def verifications_of(*, registration: Registration) -> list[ContactVerification]:
+    return list(registration.verifications.select_related("contact").order_by("id"))
+
+
+def mask_contact(contact: Contact) -> str:
+    """Enough of a contact for its owner to recognise it, not enough to reveal it: j•••@example.org, •••0123."""
+    value = contact.value
+    if contact.channel == Channel.EMAIL:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}•••@{domain}"
+    return f"•••{value[-4:]}"
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What a registrant sees of the person they follow."""
+
+    name: str
+    status: str
+
+
+def followed_person(*, registration: Registration) -> Followed | None:
+    subject = Subject.objects.filter(person_id=registration.subscription.person_id).select_related(
+        "agency", "facility").order_by("-status_changed_at", "-id").first()
+    if subject is None:
+        return None
+    view = disclose(subject, audience=Audience.REGISTRANT_MESSAGE)
+    return Followed(view["name"], view["status"])

@@ -1,0 +1,338 @@
+"""Writes for registrations: create, verify each contact with a one-time code, activate, withdraw.
+
+Contacts, registrants and subscriptions are created through the notify services (which encrypt and
+blind-index contact values); codes and confirmations go out through the normal outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from vinex.custody.models import Person, Subject
+from vinex.locator.ratelimit import hash_key
+from vinex.locator.selectors import subject_ref_person_id
+from vinex.notify.contacts import InvalidContact, normalise_contact
+from vinex.notify.models import Channel, Contact, CreatedVia, SubscriptionStatus, Tier
+from vinex.notify.services import (
+    contact_add,
+    contact_opt_out,
+    notification_enqueue_direct,
+    registrant_create,
+    subscription_create,
+)
+from vinex.portal.messages import code_message, confirmation_message
+from vinex.portal.models import ContactVerification, Registration, RegistrationStatus, Relationship
+from vinex.privacy.disclosure import Audience, disclose
+from vinex.privacy.registration import Outcome, registration_check
+
+MAX_CONTACTS = 3
+CASE_NUMBER_MAX = 64
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A problem with one input field; ``msg`` is translated when rendered."""
+
+    loc: tuple[str | int, ...]
+    msg: str | Promise
+    type: str
+
+
+class RegistrationInvalid(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("invalid registration")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ContactIn:
+    channel: str
+    value: str
+
+
+def ip_hash(address: str) -> str:
+    """The keyed hash of a client address that registrations keep instead of the address."""
+    return hash_key(address, purpose="registration-ip")
+
+
+def _contact_errors(contacts: Sequence[ContactIn]) -> tuple[list[tuple[str, str]], list[FieldError]]:
+    normalised: list[tuple[str, str]] = []
+    errors: list[FieldError] = []
+    for index, contact in enumerate(contacts):
+        try:
+            value = normalise_contact(contact.channel, contact.value)
+        except InvalidContact:
+            message = _contact_message(contact.channel)
+            errors.append(FieldError(("contacts", index, "value"), message, "invalid_contact"))
+            continue
+        if (contact.channel, value) in normalised:
+            errors.append(FieldError(("contacts", index, "value"), _("This contact is listed twice."), "duplicate"))
+            continue
+        normalised.append((contact.channel, value))
+    if not contacts:
+        errors.append(FieldError(("contacts",), _("Give at least one way to reach you."), "missing"))
+    elif len(contacts) > MAX_CONTACTS:
+        errors.append(FieldError(("contacts",), _("Give at most three contacts."), "too_many"))
+    return normalised, errors
+
+
+def _contact_message(channel: str) -> Promise:
+    if channel == Channel.EMAIL:
+        return _("Enter a valid email address, like name@example.org.")
+    if channel in (Channel.SMS, Channel.VOICE):
+        return _("Enter a valid phone number with its area code, like (555) 010-0123 or +52 55 1234 5678.")
+    return _("Choose email, text message or phone call.")
+
+
+def _validate(subject_ref: str, language: str, contacts: Sequence[ContactIn], relationship: str,
+              case_number: str) -> tuple[Person, list[tuple[str, str]]]:
+    person_id = subject_ref_person_id(subject_ref=subject_ref)
+    person = Person.objects.filter(pk=person_id).first() if person_id is not None else None
+    normalised, errors = _contact_errors(contacts)
+    if person is None:
+        errors.insert(0, FieldError(("subject_ref",), _("This search result has expired. Please search again."),
+                                    "expired_subject_ref"))
+    if language not in dict(settings.LANGUAGES):
+        errors.append(FieldError(("language",), _("Choose English or Spanish."), "invalid_language"))
+    if relationship and relationship not in Relationship.values:
+        errors.append(FieldError(("relationship",), _("Choose one of the listed relationships."),
+                                 "invalid_relationship"))
+    if len(case_number) > CASE_NUMBER_MAX:
+        errors.append(FieldError(("case_number",), _("A case number has at most 64 characters."), "too_long"))
+    if errors:
+        raise RegistrationInvalid(errors)
+    assert person is not None
+    return person, normalised
+
+
+def registration_create(
+    *,
+    subject_ref: str,
+    language: str,
+    contacts: Sequence[ContactIn],
+    relationship: str = "",
+    case_number: str = "",
+    arrival: str,
+    client_address: str,
+) -> Registration:
+    """Record a pending registration and send a one-time code to each contact.
+
+    Raises ``RegistrationInvalid`` (with every problem found) before writing anything. The
+    subscription stays ``pending`` until every contact is verified and the privacy check allows it.
+    """
+    case_number = case_number.strip()
+    person, normalised = _validate(subject_ref, language, contacts, relationship, case_number)
+    with transaction.atomic():
+        registrant = registrant_create(language=language, created_via=CreatedVia.PORTAL)
+        subscription = subscription_create(registrant=registrant, person=person, tier=Tier.PUBLIC,
+                                           created_via=CreatedVia.PORTAL, status=SubscriptionStatus.PENDING)
+        registration = Registration.objects.create(
+            registrant=registrant, subscription=subscription, channel=arrival, ip_hash=ip_hash(client_address),
+            relationship=relationship, case_number=case_number or None,
+        )
+        now = timezone.now()
+        for channel, value in normalised:
+            contact = contact_add(registrant=registrant, channel=channel, value=value)
+            verification = ContactVerification(registration=registration, contact=contact, last_sent_at=now,
+                                               expires_at=now)
+            _send_code(verification, now)
+    return registration
+
+
+# --- One-time codes --------------------------------------------------------------------------------
+
+
+def _code_hash(contact_id: int, code: str) -> str:
+    key = hashlib.sha256(f"vinex one-time code v1:{settings.SECRET_KEY}".encode()).digest()
+    return hmac.new(key, f"{contact_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _send_code(verification: ContactVerification, now: datetime) -> None:
+    """Issue a fresh code (the previous one stops working) and queue it to the contact."""
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    contact = verification.contact
+    verification.code_hash = _code_hash(contact.pk, code)
+    verification.expires_at = now + timedelta(seconds=settings.VINEX_CODE_TTL_SECONDS)
+    verification.attempts = 0
+    verification.sends += 1
+    verification.last_sent_at = now
+    verification.save()
+    language = verification.registration.registrant.language
+    text = code_message(code=code, minutes=settings.VINEX_CODE_TTL_SECONDS // 60, channel=contact.channel,
+                        language=language)
+    notification_enqueue_direct(contact=contact, template="verification_code", body=text.body, language=language,
+                                subject_line=text.subject_line)
+
+
+class Resend(StrEnum):
+    SENT = "sent"
+    TOO_SOON = "too_soon"
+    LIMIT_REACHED = "limit_reached"
+    NOT_NEEDED = "not_needed"
+
+
+@dataclass(frozen=True)
+class ResendResult:
+    outcome: Resend
+    retry_after: int = 0
+
+
+def verification_resend(*, verification: ContactVerification, now: datetime | None = None) -> ResendResult:
+    """Send a new code, unless one went out less than ``VINEX_CODE_RESEND_SECONDS`` ago or too many have."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        verification = ContactVerification.objects.select_for_update().select_related(
+            "contact", "registration__registrant").get(pk=verification.pk)
+        if verification.verified_at or verification.registration.status != RegistrationStatus.PENDING:
+            return ResendResult(Resend.NOT_NEEDED)
+        if verification.sends >= settings.VINEX_CODE_MAX_SENDS:
+            return ResendResult(Resend.LIMIT_REACHED)
+        wait = settings.VINEX_CODE_RESEND_SECONDS - (now - verification.last_sent_at).total_seconds()
+        if wait > 0:
+            return ResendResult(Resend.TOO_SOON, int(wait + 0.999))
+        _send_code(verification, now)
+    return ResendResult(Resend.SENT)
+
+
+class Check(StrEnum):
+    VERIFIED = "verified"  # this contact is verified; others still wait
+    ACTIVE = "active"
+    HELD = "pending_review"
+    REFUSED = "refused"
+    WRONG = "wrong_code"
+    EXPIRED = "expired"
+    LOCKED = "too_many_attempts"
+    CLOSED = "closed"  # withdrawn, refused or otherwise no longer waiting for codes
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    outcome: Check
+    attempts_left: int = 0
+
+
+def verification_check(*, verification: ContactVerification, code: str, now: datetime | None = None) -> CheckResult:
+    """Check a code for one contact; when it was the last unverified contact, run the activation.
+
+    Each code allows ``VINEX_CODE_MAX_ATTEMPTS`` wrong guesses and lives ``VINEX_CODE_TTL_SECONDS``.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        verification = ContactVerification.objects.select_for_update().select_related(
+            "contact", "registration__registrant", "registration__subscription").get(pk=verification.pk)
+        registration = verification.registration
+        if registration.status != RegistrationStatus.PENDING:
+            return CheckResult(_settled(registration))
+        if verification.verified_at:
+            return CheckResult(Check.VERIFIED)
+        if verification.attempts >= settings.VINEX_CODE_MAX_ATTEMPTS:
+            return CheckResult(Check.LOCKED)
+        if now >= verification.expires_at:
+            return CheckResult(Check.EXPIRED)
+        code = "".join(code.split())
+        if not hmac.compare_digest(verification.code_hash, _code_hash(verification.contact_id, code)):
+            ContactVerification.objects.filter(pk=verification.pk).update(attempts=F("attempts") + 1)
+            left = settings.VINEX_CODE_MAX_ATTEMPTS - verification.attempts - 1
+            return CheckResult(Check.WRONG if left > 0 else Check.LOCKED, left)
+        verification.verified_at = now
+        verification.save(update_fields=["verified_at"])
+        verification.contact.verified_at = now
+        verification.contact.save(update_fields=["verified_at"])
+        if registration.verifications.filter(verified_at__isnull=True).exists():
+            return CheckResult(Check.VERIFIED)
+        return CheckResult(_activate(registration, now))
+
+
+def _settled(registration: Registration) -> Check:
+    return {
+        RegistrationStatus.ACTIVE: Check.ACTIVE,
+        RegistrationStatus.HELD: Check.HELD,
+        RegistrationStatus.REFUSED: Check.REFUSED,
+    }.get(RegistrationStatus(registration.status), Check.CLOSED)
+
+
+def _activate(registration: Registration, now: datetime) -> Check:
+    """Every contact is verified: ask the privacy check, then activate, hold or refuse."""
+    subscription = registration.subscription
+    contacts = list(registration.registrant.contacts.all())
+    decision = registration_check(person=subscription.person, contacts=contacts, ip_hash=registration.ip_hash,
+                                  channel=registration.channel)
+    registration.decision_reason = decision.reason[:200]
+    if decision.outcome == Outcome.ALLOW:
+        token = secrets.token_urlsafe(32)
+        registration.status = RegistrationStatus.ACTIVE
+        registration.activated_at = now
+        registration.manage_token_hash = manage_token_hash(token)
+        subscription.status = SubscriptionStatus.ACTIVE
+        _send_confirmation(registration, contacts, token)
+    elif decision.outcome == Outcome.HOLD:
+        registration.status = RegistrationStatus.HELD
+    else:
+        registration.status = RegistrationStatus.REFUSED
+        subscription.status = SubscriptionStatus.WITHDRAWN
+    registration.save()
+    subscription.save(update_fields=["status", "updated_at"])
+    return _settled(registration)
+
+
+def _send_confirmation(registration: Registration, contacts: Sequence[Contact], token: str) -> None:
+    subject = Subject.objects.filter(person=registration.subscription.person).select_related(
+        "agency", "facility").order_by("-status_changed_at", "-id").first()
+    name = disclose(subject, audience=Audience.REGISTRANT_MESSAGE)["name"] if subject else ""
+    language = registration.registrant.language
+    for contact in contacts:
+        text = confirmation_message(name=name, manage_url=manage_url(token), channel=contact.channel,
+                                    language=language)
+        notification_enqueue_direct(contact=contact, template="registration_confirmed", body=text.body,
+                                    language=language, subject_line=text.subject_line)
+
+
+# --- Manage tokens and withdrawal ------------------------------------------------------------------
+
+
+def manage_token_hash(token: str) -> str:
+    # The token carries 256 bits of randomness, so a fast hash is enough.
+    return hashlib.sha256(f"vinex manage token v1:{token}".encode()).hexdigest()
+
+
+def manage_url(token: str) -> str:
+    # A query string, not a path, so the token never reaches access logs (they drop query strings).
+    return f"{settings.VINEX_PUBLIC_URL}/manage/?token={token}"
+
+
+def registration_withdraw(*, registration: Registration, now: datetime | None = None) -> Registration:
+    """Stop the subscription at once, suppress anything queued and schedule the contact data for purge.
+
+    Withdrawing twice changes nothing the second time.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        registration = Registration.objects.select_for_update().select_related(
+            "registrant", "subscription").get(pk=registration.pk)
+        if registration.status == RegistrationStatus.WITHDRAWN:
+            return registration
+        registration.status = RegistrationStatus.WITHDRAWN
+        registration.withdrawn_at = now
+        registration.purge_after = now + timedelta(days=settings.VINEX_PURGE_AFTER_DAYS)
+        registration.save()
+        subscription = registration.subscription
+        subscription.status = SubscriptionStatus.WITHDRAWN
+        subscription.save(update_fields=["status", "updated_at"])
+        registrant = registration.registrant
+        registrant.withdrawn_at = now
+        registrant.save(update_fields=["withdrawn_at"])
+        contact_opt_out(contacts=list(registrant.contacts.all()), when=now)
+    return registration
