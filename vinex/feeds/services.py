@@ -105,13 +105,16 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
     changed_ids = arrivals.get_column("agency_subject_id").to_list() + departures.get_column(
         "agency_subject_id").to_list()
     known = selectors.subjects_known(facility=facility, ids=changed_ids)
-    changes = [_arrival(facility, row, known.get(row["agency_subject_id"]), as_of)
-               for row in arrivals.iter_rows(named=True)]
+    arriving = [_arrival(facility, row, known.get(row["agency_subject_id"]), as_of)
+                for row in arrivals.iter_rows(named=True)]
+    changes = [c for c in arriving if c is not None]
+    # Someone on leave from this facility may still be on its roster: that is no news.
+    on_leave_here = len(arriving) - len(changes)
     changes += [_departure(known[i], as_of) for i in departures.get_column("agency_subject_id").to_list() if i in known]
     counts: dict[str, int] = {}
     for change in changes:
         counts[_BUCKET[change.kind]] = counts.get(_BUCKET[change.kind], 0) + 1
-    return RosterDiff(len(population), changes, len(rows) - len(arrivals), counts)
+    return RosterDiff(len(population), changes, len(rows) - len(arrivals) + on_leave_here, counts)
 
 
 def _after(moment: datetime, known: selectors.KnownSubject | None) -> datetime:
@@ -120,8 +123,11 @@ def _after(moment: datetime, known: selectors.KnownSubject | None) -> datetime:
     return moment
 
 
-def _arrival(facility: Facility, row: dict[str, Any], known: selectors.KnownSubject | None, as_of: datetime) -> Change:
+def _arrival(facility: Facility, row: dict[str, Any], known: selectors.KnownSubject | None,
+             as_of: datetime) -> Change | None:
     asid = row["agency_subject_id"]
+    if known is not None and known.status == CustodyStatus.ON_LEAVE and known.facility_code == facility.code:
+        return None
     if known is not None and known.status == CustodyStatus.IN_CUSTODY and known.facility_code not in (
             None, facility.code):
         return Change(asid, EventType.TRANSFERRED, row["line"], _after(as_of, known), row, known.facility_code)
@@ -142,9 +148,10 @@ def _departure(known: selectors.KnownSubject, as_of: datetime) -> Change:
 # --- Derived events --------------------------------------------------------------------------------
 
 
-def _event_id(facility: Facility, content_hash: str, change: Change) -> str:
-    # Deterministic, so importing the same snapshot again finds every event already recorded.
-    return f"roster:{facility.pk}:{content_hash[:16]}:{change.kind}:{change.agency_subject_id}"
+def _event_id(facility: Facility, base: int, content_hash: str, change: Change) -> str:
+    # Deterministic for one content applied on top of one earlier snapshot: a retried or concurrent
+    # import finds every event already recorded, while A, B, A again still records A's changes anew.
+    return f"roster:{facility.pk}:{base}:{content_hash[:12]}:{change.kind}:{change.agency_subject_id}"
 
 
 def _subject_payload(change: Change) -> dict[str, Any]:
@@ -164,9 +171,9 @@ def _subject_payload(change: Change) -> dict[str, Any]:
     return subject
 
 
-def _incoming(facility: Facility, snapshot: Snapshot, change: Change) -> IncomingEvent:
+def _incoming(facility: Facility, snapshot: Snapshot, base: int, change: Change) -> IncomingEvent:
     raw: dict[str, Any] = {
-        "event_id": _event_id(facility, snapshot.content_hash, change),
+        "event_id": _event_id(facility, base, snapshot.content_hash, change),
         "type": change.kind,
         "occurred_at": change.occurred_at,
         "facility_code": change.from_facility or facility.code,
@@ -189,10 +196,13 @@ def _chunks(items: list[Change]) -> Iterator[list[Change]]:
 def _apply_diff(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None) -> list[dict[str, Any]]:
     """Record the derived events; returns the errors of events the state machine refused."""
     facility = snapshot.facility
+    previous = (Snapshot.objects.filter(facility=facility, status=SnapshotStatus.APPLIED).exclude(pk=snapshot.pk)
+                .order_by("-received_at", "-pk").values_list("pk", flat=True).first())
+    base = previous or 0
     errors: list[dict[str, Any]] = []
     for chunk in _chunks(diff.changes):
-        outcomes = event_ingest(agency=facility.agency, events=[_incoming(facility, snapshot, c) for c in chunk],
-                                received_at=snapshot.received_at)
+        events = [_incoming(facility, snapshot, base, c) for c in chunk]
+        outcomes = event_ingest(agency=facility.agency, events=events, received_at=snapshot.received_at)
         for change, outcome in zip(chunk, outcomes, strict=True):
             if outcome.status != "rejected":
                 continue
@@ -288,6 +298,8 @@ def roster_import(
         progress("parsed", parsed.total_rows)
     diff = roster_diff(facility=facility, rows=parsed.rows, kept_ids=parsed.kept_ids, as_of=received_at)
     reasons = quarantine_reasons(facility=facility, parsed=parsed, diff=diff)
+    if progress:
+        progress("changes", 0 if reasons else len(diff.changes))
     limit = settings.VINEX_ROSTER_MAX_REPORTED_ERRORS
     with transaction.atomic():
         snapshot = Snapshot.objects.create(

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.exceptions import PermissionDenied
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.factories import subscribe
+from tests.feeds.roster import people, person, roster_csv
+from vinex.custody.models import Agency, CustodyEvent, Facility, Subject
+from vinex.feeds.models import Snapshot, SnapshotData
+from vinex.feeds.services import SnapshotDecisionError, roster_import, snapshot_approve, snapshot_reject
+from vinex.notify.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reviewer(db: None) -> User:
+    user = User.objects.create_user("reviewer", password="a long enough password", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="review_snapshot"))
+    return User.objects.get(pk=user.pk)  # fresh, so the permission cache sees the grant
+
+
+def send(agency: Agency, tmp_path: Path, rows: list[dict[str, str]], *, facility: str = "main",
+         text: str | None = None) -> Snapshot:
+    path = tmp_path / f"roster-{len(list(tmp_path.iterdir()))}.csv"
+    path.write_text(roster_csv(rows) if text is None else text, encoding="utf-8")
+    return roster_import(facility=Facility.objects.get(agency=agency, code=facility), path=path, origin="cli")
+
+
+def in_custody(agency: Agency, facility: str = "main") -> set[str]:
+    return set(Subject.objects.filter(agency=agency, facility__code=facility, status="IN_CUSTODY")
+               .values_list("agency_subject_id", flat=True))
+
+
+def test_releasing_30_percent_at_once_is_held_until_approved_then_told_once(
+        agency: Agency, tmp_path: Path, reviewer: User) -> None:
+    send(agency, tmp_path, people(100))
+    subscribe(agency, "S-5", email="victim@example.org")
+    held = send(agency, tmp_path, people(70, start=30))
+    assert held.status == "quarantined"
+    assert held.summary["released"] == 30 and "S-5" in held.summary["sample"]["released"]
+    assert any("30 of 100 people (30%) would be released" in r for r in held.reasons)
+    assert len(in_custody(agency)) == 100 and not Notification.objects.exists()
+
+    applied = snapshot_approve(snapshot=held, user=reviewer, note="county moved 30 people to state prison")
+    assert (applied.status, applied.released, applied.decided_by, applied.decided_at is not None) == (
+        "applied", 30, reviewer, True)
+    assert len(in_custody(agency)) == 70
+    assert list(Notification.objects.values_list("event__type", flat=True)) == ["RELEASED"]
+    assert not SnapshotData.objects.exists()
+    with pytest.raises(SnapshotDecisionError):
+        snapshot_approve(snapshot=held, user=reviewer)
+    assert Notification.objects.count() == 1
+
+
+def test_a_small_facility_may_release_a_few_people_at_once(agency: Agency, tmp_path: Path) -> None:
+    send(agency, tmp_path, people(30))
+    assert send(agency, tmp_path, people(25)).status == "applied"  # 5 people (17%): below the 20-person floor
+
+
+def test_rejecting_keeps_everyone_and_records_who(agency: Agency, tmp_path: Path, reviewer: User) -> None:
+    send(agency, tmp_path, people(100))
+    held = send(agency, tmp_path, people(10))
+    rejected = snapshot_reject(snapshot=held, user=reviewer, note="truncated export")
+    assert (rejected.status, rejected.decided_by, rejected.decision_note) == ("rejected", reviewer, "truncated export")
+    assert len(in_custody(agency)) == 100
+    assert not CustodyEvent.objects.filter(type="RELEASED").exists()
+
+
+def test_only_reviewers_decide(agency: Agency, tmp_path: Path) -> None:
+    send(agency, tmp_path, people(100))
+    held = send(agency, tmp_path, people(10))
+    clerk = User.objects.create_user("clerk", password="a long enough password", is_staff=True)
+    with pytest.raises(PermissionDenied):
+        snapshot_approve(snapshot=held, user=clerk)
+    assert Snapshot.objects.get(pk=held.pk).status == "quarantined"
+
+
+def test_an_older_held_snapshot_cannot_undo_a_newer_one(agency: Agency, tmp_path: Path, reviewer: User) -> None:
+    send(agency, tmp_path, people(100))
+    held = send(agency, tmp_path, people(10))
+    send(agency, tmp_path, people(101))
+    with pytest.raises(SnapshotDecisionError, match="newer snapshot"):
+        snapshot_approve(snapshot=held, user=reviewer)
+
+
+def test_a_changed_header_is_held(agency: Agency, tmp_path: Path) -> None:
+    send(agency, tmp_path, people(5))
+    text = "agency_subject_id,first_name,last_name\n" + "".join(f"S-{i},Robin,Quill\n" for i in range(5))
+    held = send(agency, tmp_path, [], text=text)
+    assert held.status == "quarantined" and any("header changed" in r for r in held.reasons)
+
+
+def test_a_row_count_far_from_the_trend_is_held(agency: Agency, tmp_path: Path) -> None:
+    for extra in range(3):
+        send(agency, tmp_path, people(100 + extra))
+    held = send(agency, tmp_path, people(200))
+    assert held.status == "quarantined" and any("far from the recent 101" in r for r in held.reasons)
+
+
+def test_many_failing_rows_are_held(agency: Agency, tmp_path: Path) -> None:
+    rows = people(50) + [person(f"B-{i}", date_of_birth="soon") for i in range(10)]
+    held = send(agency, tmp_path, rows)
+    assert held.status == "quarantined" and "10 of 60 rows failed validation" in held.reasons
+    assert not Subject.objects.exists()
+
+
+def roster_event(agency: Agency, event_id: str, type_: str, asid: str) -> dict[str, Any]:
+    latest = Snapshot.objects.filter(facility__agency=agency).order_by("-received_at").first()
+    assert latest is not None
+    return {"event_id": event_id, "type": type_, "facility_code": "main",
+            "occurred_at": (latest.received_at + timedelta(seconds=1)).isoformat(),
+            "subject": {"agency_subject_id": asid, "first_name": "Robin", "last_name": "Quill"}}
+
+
+def test_someone_on_leave_stays_on_leave_and_an_escapee_who_reappears_is_recaptured(
+        agency: Agency, tmp_path: Path) -> None:
+    from tests.custody.test_services import ingest
+
+    send(agency, tmp_path, people(3))
+    assert ingest(agency, roster_event(agency, "l1", "TEMPORARY_RELEASE", "S-1"),
+                  roster_event(agency, "e1", "ESCAPED", "S-2")) == ["accepted", "accepted"]
+    snapshot = send(agency, tmp_path, people(4))
+    assert (snapshot.booked, snapshot.unchanged, snapshot.released) == (2, 2, 0)
+    assert Subject.objects.get(agency_subject_id="S-1").status == "ON_LEAVE"
+    assert CustodyEvent.objects.filter(source="roster", subject__agency_subject_id="S-2").last().type == "RECAPTURED"
+    assert send(agency, tmp_path, [person("S-0"), person("S-2"), person("S-3")]).released == 0
+    assert Subject.objects.get(agency_subject_id="S-1").status == "ON_LEAVE"
+
+
+def test_a_refused_event_is_reported_and_the_rest_applied(agency: Agency, tmp_path: Path) -> None:
+    from tests.custody.test_services import ingest
+
+    send(agency, tmp_path, people(2))
+    assert ingest(agency, roster_event(agency, "d1", "DECEASED", "S-0")) == ["accepted"]
+    snapshot = send(agency, tmp_path, people(3))
+    assert (snapshot.booked, snapshot.error_count) == (1, 1)
+    assert snapshot.errors[0]["loc"] == ["line", 2, "agency_subject_id"]
+    assert "BOOKED refused" in snapshot.errors[0]["msg"]
+
+
+rosters = st.lists(st.sets(st.integers(min_value=0, max_value=40), max_size=35), min_size=1, max_size=6)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=rosters)
+def test_any_sequence_of_snapshots_ends_with_the_last_ones_population(
+        agency: Agency, tmp_path_factory: Any, reviewer: User, sequence: list[set[int]]) -> None:
+    Notification.objects.all().delete()
+    CustodyEvent.objects.all().delete()
+    Snapshot.objects.all().delete()
+    Subject.objects.all().delete()
+    folder = tmp_path_factory.mktemp("rosters")
+    for ids in sequence:
+        snapshot = send(agency, folder, [person(f"S-{i}") for i in sorted(ids)])
+        if snapshot.status == "quarantined":
+            snapshot_approve(snapshot=snapshot, user=reviewer)
+    assert in_custody(agency) == {f"S-{i}" for i in sequence[-1]}
