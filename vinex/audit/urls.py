@@ -1,3 +1,8 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from vinex.audit import views
+
+app_name = "audit"
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.search, name="search"),
+]

@@ -1,0 +1,121 @@
+"""Writes to the audit log: appending entries and signing checkpoints.
+
+Appends serialise on the single ``AuditHead`` row: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite
+every write transaction already takes the database's write lock at ``BEGIN`` (``transaction_mode``
+IMMEDIATE). So any number of server and worker processes can append and the sequence stays gap-free.
+The lock is held until the caller's transaction ends: record the audit entry as the last step of a
+transaction, after its other writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.utils import timezone
+
+from vinex.audit import chain, signing
+from vinex.audit.chain import AuditEntryIn
+from vinex.audit.merkle import Frontier
+from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+
+__all__ = ["AuditEntryIn", "audit_checkpoint_create", "audit_record", "audit_record_many"]
+
+
+def audit_record(
+    *, actor: str, role: str, action: str, object_type: str, object_id: str, purpose: str = "", outcome: str = "ok"
+) -> None:
+    """Append one entry, in the caller's transaction: it commits or rolls back with the work it describes."""
+    entry = AuditEntryIn(actor, role, action, object_type, str(object_id), purpose, outcome)
+    audit_record_many(entries=(entry,))
+
+
+def audit_record_many(*, entries: Sequence[AuditEntryIn]) -> None:
+    """Append ``entries`` in order, as consecutive links of the chain, in the caller's transaction.
+
+    A checkpoint is signed whenever the log passes a multiple of ``VINEX_AUDIT_CHECKPOINT_EVERY``.
+    """
+    if not entries:
+        return
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        first, prev_hash = _head_locked(cursor)
+        rows = _chain_rows(entries, seq=first, prev_hash=prev_hash, now=timezone.now())
+        # Raw statements: the ORM's per-row overhead would cost more than hashing and storing the entry.
+        cursor.executemany(_insert_sql(), rows)
+        last, last_hash = first + len(rows), str(rows[-1][-1])
+        cursor.execute(f"UPDATE {_HEAD} SET seq = %s, entry_hash = %s WHERE id = 1", [last, last_hash])  # noqa: S608
+        every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
+        if last // every > first // every:
+            _checkpoint_sign(tree_size=last)
+
+
+def audit_checkpoint_create() -> AuditCheckpoint | None:
+    """Sign a checkpoint over the whole log now; None when the log is empty or already checkpointed."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        size, _ = _head_locked(cursor)
+        latest = AuditCheckpoint.objects.order_by("-tree_size").first()
+        if size == 0 or (latest is not None and latest.tree_size == size):
+            return None
+        return _checkpoint_sign(tree_size=size)
+
+
+# The raw SQL here names only this app's tables and columns; every value goes in as a parameter.
+_HEAD = AuditHead._meta.db_table
+_ENTRY_COLUMNS = ("seq", "at", *chain.FIELDS, "prev_hash", "entry_hash")
+
+
+def _insert_sql() -> str:
+    columns = ", ".join(connection.ops.quote_name(c) for c in _ENTRY_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(_ENTRY_COLUMNS))
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
+
+
+def _head_locked(cursor: CursorWrapper) -> tuple[int, str]:
+    """(seq, entry_hash) of the newest entry, with the head row locked until the transaction ends."""
+    select = f"SELECT seq, entry_hash FROM {_HEAD} WHERE id = 1"  # noqa: S608
+    if connection.features.has_select_for_update:
+        select += " FOR UPDATE"
+    cursor.execute(select)
+    row = cursor.fetchone()
+    if row is None:
+        # First append ever (or after a test flushed the table): create the row, then lock it.
+        AuditHead.objects.get_or_create(pk=1)
+        cursor.execute(select)
+        row = cursor.fetchone()
+    return int(row[0]), str(row[1])
+
+
+_Row = tuple[int | str | datetime, ...]
+
+
+def _chain_rows(entries: Sequence[AuditEntryIn], *, seq: int, prev_hash: str, now: datetime) -> list[_Row]:
+    at = chain.timestamp(now)
+    # SQLite keeps the canonical text itself, so verification can hash the column as stored.
+    stored_at = at if connection.vendor == "sqlite" else now
+    rows = []
+    for entry in entries:
+        seq += 1
+        fields = entry.clean()
+        digest = chain.entry_hash(seq, at, fields, prev_hash)
+        rows.append((seq, stored_at, *fields, prev_hash, digest))
+        prev_hash = digest
+    return rows
+
+
+def _checkpoint_sign(*, tree_size: int) -> AuditCheckpoint:
+    latest = AuditCheckpoint.objects.filter(tree_size__lt=tree_size).order_by("-tree_size").first()
+    frontier = Frontier() if latest is None else Frontier.loads(latest.tree_size, latest.frontier)
+    hashes = AuditEntry.objects.filter(seq__gt=frontier.size, seq__lte=tree_size).order_by("seq")
+    frontier.extend([bytes.fromhex(h) for h in hashes.values_list("entry_hash", flat=True)])
+    root = frontier.root().hex()
+    now = timezone.now()
+    message = signing.tree_head_message(tree_size=tree_size, timestamp=chain.timestamp(now), root_hash=root)
+    key_id, signature = signing.sign(message)
+    return AuditCheckpoint.objects.create(
+        tree_size=tree_size, root_hash=root, signed_at=now, key_id=key_id, signature=signature,
+        frontier=frontier.dumps(),
+    )
