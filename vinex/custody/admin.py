@@ -26,7 +26,7 @@ class SubjectAdmin(admin.ModelAdmin):
     list_display = ("agency_subject_id", "agency", "status", "facility", "protected")
     list_filter = ("agency", "status", "protected")
     readonly_fields = ("status", "status_reason", "facility", "status_changed_at", "scheduled_release_at",
-                       "last_event_at", "last_event_seq")
+                       "last_event_at")
 
 
 @admin.register(CustodyEvent)

@@ -149,9 +149,8 @@ class Subject(models.Model):
     facility = models.ForeignKey(Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     status_changed_at = models.DateTimeField(null=True, blank=True)
     scheduled_release_at = models.DateTimeField(null=True, blank=True)
-    # Ordering key of the newest event folded into the state above (occurred_at, then arrival order).
+    # occurred_at of the newest event folded into the state above: newer events fold on from here.
     last_event_at = models.DateTimeField(null=True, blank=True)
-    last_event_seq = models.BigIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

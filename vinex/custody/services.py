@@ -14,6 +14,7 @@ from typing import Any, Literal
 from django.db import transaction
 from django.utils import timezone
 
+from vinex.core.bulk import rows_insert, rows_update
 from vinex.custody import statemachine as sm
 from vinex.custody.models import (
     Agency,
@@ -145,10 +146,10 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
         pending = _screen(agency, events, outcomes)
         plans = _plan_subjects(agency, pending)
         _decide(plans, outcomes)
-        created = _persist(agency, plans, received_at)
+        to_notify = _persist(agency, plans, received_at)
         from vinex.notify.services import notification_enqueue_for_events
 
-        notification_enqueue_for_events(events=[e for e in created if e.notified])
+        notification_enqueue_for_events(events=to_notify)
     return outcomes
 
 
@@ -208,7 +209,7 @@ def _plan_subjects(agency: Agency, pending: list[_Pending]) -> dict[str, _Subjec
     by_subject: dict[str, list[_Pending]] = defaultdict(list)
     for item in pending:
         by_subject[item.incoming.data.subject.agency_subject_id].append(item)
-    subjects = _subjects_get_or_create(agency, {k: v[0].incoming.data for k, v in by_subject.items()})
+    subjects = _subjects_load(agency, {k: v[0].incoming.data for k, v in by_subject.items()})
     plans: dict[str, _SubjectPlan] = {}
     needs_history: list[int] = []
     for key, items in by_subject.items():
@@ -246,22 +247,17 @@ def _stored_state(subject: Subject) -> sm.CustodyState:
     )
 
 
-def _subjects_get_or_create(agency: Agency, first_seen: dict[str, EventIn]) -> dict[str, Subject]:
+def _subjects_load(agency: Agency, first_seen: dict[str, EventIn]) -> dict[str, Subject]:
+    """The agency's subjects with these ids; unknown ones as unsaved instances, written by _persist."""
     keys = list(first_seen)
     found: dict[str, Subject] = {}
     for chunk in _chunks(keys):
         for subject in Subject.objects.filter(agency=agency, agency_subject_id__in=chunk).select_related("facility"):
             subject.agency = agency  # one shared instance, so rendering messages costs no query per subject
             found[subject.agency_subject_id] = subject
-    missing = [k for k in keys if k not in found]
-    if missing:
-        people = Person.objects.bulk_create([Person() for _ in missing])
-        fresh = [
-            Subject(agency=agency, agency_subject_id=key, person=person, **_subject_fields(first_seen[key]))
-            for key, person in zip(missing, people, strict=True)
-        ]
-        for subject in Subject.objects.bulk_create(fresh):
-            found[subject.agency_subject_id] = subject
+    for key in keys:
+        if key not in found:
+            found[key] = Subject(agency=agency, agency_subject_id=key, **_subject_fields(first_seen[key]))
     return found
 
 
@@ -300,8 +296,9 @@ def _histories(subject_ids: list[int]) -> dict[int, list[sm.EventFacts]]:
 
 def _newest_key(plan: _SubjectPlan) -> tuple[datetime, int] | None:
     keys = [e.order_key for e in plan.history]
-    if plan.subject.last_event_at is not None and plan.subject.last_event_seq is not None:
-        keys.append((plan.subject.last_event_at, plan.subject.last_event_seq))
+    if plan.subject.last_event_at is not None:
+        # Stored events sort before new ones at the same instant (arrival order), hence seq 0.
+        keys.append((plan.subject.last_event_at, 0))
     return max(keys) if keys else None
 
 
@@ -341,17 +338,24 @@ def _check(plan: _SubjectPlan, item: _Pending) -> str | None:
 
 
 def _persist(agency: Agency, plans: dict[str, _SubjectPlan], received_at: datetime) -> list[CustodyEvent]:
-    rows: list[tuple[int, CustodyEvent]] = []
+    """Write subjects and events; return the new events that must notify, ready for rendering."""
+    notify: set[str] = set()
     for plan in plans.values():
         plan.after = sm.derive(plan.history, plan.base)
-        notify = _events_to_notify(plan, _stored_state(plan.subject), plan.after)
-        for item in plan.accepted:
-            row = _event_row(agency, plan.subject, item, received_at, notified=item.facts.event_id in notify)
-            rows.append((item.index, row))
-    rows.sort(key=lambda r: r[0])  # arrival order, so ids follow it
-    created = CustodyEvent.objects.bulk_create([r[1] for r in rows])
-    _subjects_update(agency, plans, created)
-    return created
+        notify |= _events_to_notify(plan, _stored_state(plan.subject), plan.after)
+    active = [plan for plan in plans.values() if plan.accepted]
+    facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
+    for plan in active:
+        _apply_state(plan, facilities)
+    _subjects_write(agency, [plan.subject for plan in active])
+    items = sorted((item for plan in active for item in plan.accepted), key=lambda i: i.index)
+    subject_of = {i.facts.event_id: plan.subject for plan in active for i in plan.accepted}
+    rows = [_event_row(agency, subject_of[i.facts.event_id], i, received_at, i.facts.event_id in notify) for i in items]
+    rows_insert(CustodyEvent, _EVENT_COLUMNS, rows)  # in arrival order, so ids follow it
+    from vinex.notify.selectors import person_ids_followed
+
+    followed = person_ids_followed(person_ids={subject_of[e].person_id for e in notify})
+    return _events_for_messages(agency, sorted(e for e in notify if subject_of[e].person_id in followed))
 
 
 def _events_to_notify(plan: _SubjectPlan, before: sm.CustodyState, after: sm.CustodyState) -> set[str]:
@@ -367,64 +371,74 @@ def _events_to_notify(plan: _SubjectPlan, before: sm.CustodyState, after: sm.Cus
     return notify
 
 
-def _event_row(agency: Agency, subject: Subject, item: _Pending, received_at: datetime, *, notified: bool) -> (
-    CustodyEvent
-):
+_EVENT_COLUMNS = (
+    "agency_id", "event_id", "subject_id", "type", "occurred_at", "received_at", "facility_id", "to_facility_id",
+    "reason", "scheduled_for", "hearing_id", "court_name", "corrects_event_id", "source", "source_ref",
+    "payload_hash", "notified",
+)
+
+
+def _event_row(agency: Agency, subject: Subject, item: _Pending, received_at: datetime, notified: bool) -> tuple[
+    Any, ...
+]:
     data = item.incoming.data
-    return CustodyEvent(
-        agency=agency,
-        event_id=data.event_id,
-        subject=subject,
-        type=data.type,
-        occurred_at=data.occurred_at,
-        received_at=received_at,
-        facility=item.facility,
-        to_facility=item.to_facility,
-        reason=data.reason or "",
-        scheduled_for=data.scheduled_for,
-        hearing_id=data.hearing_id or "",
-        court_name=data.court_name or "",
-        corrects_event_id=data.corrects_event_id or "",
-        source=item.incoming.source,
-        source_ref=item.incoming.source_ref,
-        payload_hash=item.incoming.payload_hash,
-        notified=notified,
+    return (
+        agency.pk, data.event_id, subject.pk, data.type, data.occurred_at, received_at, item.facility.pk,
+        item.to_facility.pk if item.to_facility else None, data.reason or "", data.scheduled_for,
+        data.hearing_id or "", data.court_name or "", data.corrects_event_id or "", item.incoming.source,
+        item.incoming.source_ref, item.incoming.payload_hash, notified,
     )
 
 
-_SUBJECT_STATE_FIELDS = [
-    "status", "status_reason", "facility", "status_changed_at", "scheduled_release_at", "last_event_at",
-    "last_event_seq", "first_name", "last_name", "name_key", "date_of_birth", "country_of_birth", "a_number",
-    "fbi_number", "state_id", "booking_number", "updated_at",
-]
+def _events_for_messages(agency: Agency, event_ids: list[str]) -> list[CustodyEvent]:
+    events: list[CustodyEvent] = []
+    related = ("subject__agency", "subject__facility", "facility", "to_facility")
+    for chunk in _chunks(event_ids):
+        events.extend(CustodyEvent.objects.filter(agency=agency, event_id__in=chunk).select_related(*related))
+    return events
 
 
-def _subjects_update(agency: Agency, plans: dict[str, _SubjectPlan], created: list[CustodyEvent]) -> None:
-    """Store each subject's derived state and the descriptive fields of its newest event."""
-    seq_of = {e.event_id: e.pk for e in created}
-    facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
-    changed: list[Subject] = []
+def _apply_state(plan: _SubjectPlan, facilities: dict[str, Facility]) -> None:
+    """Store the derived state, and the descriptive fields of the newest event, on the subject."""
+    subject, after = plan.subject, plan.after
+    newest = max(plan.history, key=lambda e: e.order_key)
+    if subject.last_event_at is None or newest.occurred_at >= subject.last_event_at:
+        subject.last_event_at = newest.occurred_at
+        newest_item = next((i for i in plan.accepted if i.facts.event_id == newest.event_id), None)
+        if newest_item is not None:
+            for name, value in _subject_fields(newest_item.incoming.data).items():
+                setattr(subject, name, value)
+    subject.status = after.status
+    subject.status_reason = after.reason
+    subject.facility = facilities.get(after.facility_code) if after.facility_code else None
+    subject.status_changed_at = after.status_changed_at
+    subject.scheduled_release_at = after.scheduled_release_at
+
+
+_SUBJECT_STATE_FIELDS = (
+    "status", "status_reason", "facility_id", "status_changed_at", "scheduled_release_at", "last_event_at",
+    "first_name", "last_name", "name_key", "date_of_birth", "country_of_birth", "a_number", "fbi_number",
+    "state_id", "booking_number", "updated_at",
+)
+_SUBJECT_NEW_FIELDS = ("agency_id", "agency_subject_id", "person_id", "protected", "created_at", *_SUBJECT_STATE_FIELDS)
+
+
+def _subjects_write(agency: Agency, subjects: list[Subject]) -> None:
+    """Insert new subjects (each with a new Person) and update known ones, then give new ones their ids."""
     now = timezone.now()
-    for plan in plans.values():
-        if not plan.accepted:
-            continue
-        subject, after = plan.subject, plan.after
-        newest = max(plan.history, key=lambda e: e.order_key)
-        newest_seq = seq_of.get(newest.event_id, newest.seq)
-        if subject.last_event_at is None or (newest.occurred_at, newest_seq) > (
-            subject.last_event_at,
-            subject.last_event_seq or 0,
-        ):
-            subject.last_event_at, subject.last_event_seq = newest.occurred_at, newest_seq
-            newest_item = next((i for i in plan.accepted if i.facts.event_id == newest.event_id), None)
-            if newest_item is not None:
-                for name, value in _subject_fields(newest_item.incoming.data).items():
-                    setattr(subject, name, value)
-        subject.status = after.status
-        subject.status_reason = after.reason
-        subject.facility = facilities.get(after.facility_code) if after.facility_code else None
-        subject.status_changed_at = after.status_changed_at
-        subject.scheduled_release_at = after.scheduled_release_at
+    fresh = [s for s in subjects if s.pk is None]
+    for subject in subjects:
         subject.updated_at = now
-        changed.append(subject)
-    Subject.objects.bulk_update(changed, _SUBJECT_STATE_FIELDS, batch_size=500)
+        subject.created_at = subject.created_at or now
+    for subject, person in zip(fresh, Person.objects.bulk_create([Person() for _ in fresh]), strict=True):
+        subject.person = person
+    rows_insert(Subject, _SUBJECT_NEW_FIELDS, [[getattr(s, f) for f in _SUBJECT_NEW_FIELDS] for s in fresh])
+    known = [s for s in subjects if s.pk is not None]
+    updates = [[*(getattr(s, f) for f in _SUBJECT_STATE_FIELDS), s.pk] for s in known]
+    rows_update(Subject, _SUBJECT_STATE_FIELDS, updates)
+    by_key = {s.agency_subject_id: s for s in fresh}
+    for chunk in _chunks(list(by_key)):
+        for key, pk in Subject.objects.filter(agency=agency, agency_subject_id__in=chunk).values_list(
+            "agency_subject_id", "id"
+        ):
+            by_key[key].pk = pk
