@@ -147,11 +147,11 @@ def _diagnose(seq: int, prev: str) -> bytes:
     """Decide exactly, from the ORM's reading of the row, whether entry ``seq`` is bad; its digest if not."""
     entry = AuditEntry.objects.get(seq=seq)
     fields = tuple(getattr(entry, name) for name in chain.FIELDS)
+    if chain.entry_hash(seq, chain.timestamp(entry.at), fields, entry.prev_hash) != entry.entry_hash:
+        raise _Broken(seq, f"hash mismatch: entry {seq} differs from what was recorded (modified or moved)")
     if entry.prev_hash != prev:
         raise _Broken(seq, f"chain break: entry {seq} does not follow entry {seq - 1} "
                            "(one of them was replaced, or entries were moved)")
-    if chain.entry_hash(seq, chain.timestamp(entry.at), fields, prev) != entry.entry_hash:
-        raise _Broken(seq, f"hash mismatch: entry {seq} differs from what was recorded (modified or moved)")
     return bytes.fromhex(entry.entry_hash)
 
 
