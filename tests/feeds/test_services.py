@@ -163,3 +163,73 @@ def test_any_sequence_of_snapshots_ends_with_the_last_ones_population(
         if snapshot.status == "quarantined":
             snapshot_approve(snapshot=snapshot, user=reviewer)
     assert in_custody(agency) == {f"S-{i}" for i in sequence[-1]}
+
+
+# --- Feed health -------------------------------------------------------------------------------------
+
+
+def test_a_silent_feed_alerts_the_operator_once_by_email(agency: Agency, tmp_path: Path, smtp_settings: Any) -> None:
+    from django.utils import timezone
+
+    from tests.support.smtp import body_text
+    from vinex.feeds.models import AgencyFeed
+    from vinex.feeds.services import feed_alert_recipient_add, feed_health_check
+    from vinex.notify.worker import Worker
+
+    AgencyFeed.objects.create(agency=agency, cadence_seconds=3600)
+    feed_alert_recipient_add(email="operator@vinex.example.org")
+    feed_alert_recipient_add(email="jail-it@pine.example.org", agency=agency)
+    send(agency, tmp_path, people(3))
+    now = timezone.now()
+    assert feed_health_check(now=now + timedelta(minutes=119)) == []
+    alerts = feed_health_check(now=now + timedelta(minutes=121))
+    assert [a.notified for a in alerts] == [2]
+    assert feed_health_check(now=now + timedelta(hours=5)) == []  # the same silence alerts once
+
+    worker = Worker(threads=1)
+    try:
+        worker.run_once()
+    finally:
+        worker.close()
+    messages = smtp_settings.inbox.wait_for(2)
+    assert sorted(m["To"] for m in messages) == ["jail-it@pine.example.org", "operator@vinex.example.org"]
+    assert messages[0]["Subject"] == "vinex: feed from pine/main is silent"
+    assert "Nothing has arrived from Pine County Jail (pine/main) since" in body_text(messages[0])
+
+
+def test_a_feed_that_speaks_again_and_falls_silent_again_alerts_again(agency: Agency, tmp_path: Path) -> None:
+    from django.utils import timezone
+
+    from vinex.feeds.services import feed_alert_recipient_add, feed_health_check
+
+    feed_alert_recipient_add(email="operator@vinex.example.org")
+    main = Facility.objects.get(agency=agency, code="main")
+    now = timezone.now()
+    roster_import(facility=main, path=_file(tmp_path, people(3)), origin="cli", received_at=now - timedelta(days=6))
+    assert len(feed_health_check(now=now - timedelta(days=3))) == 1
+    roster_import(facility=main, path=_file(tmp_path, people(4)), origin="cli", received_at=now - timedelta(days=2))
+    assert feed_health_check(now=now - timedelta(days=1)) == []
+    assert len(feed_health_check(now=now + timedelta(days=1))) == 1
+    assert Notification.objects.filter(template="feed_stale").count() == 2
+
+
+def test_pushed_events_count_as_the_feed_speaking(agency: Agency) -> None:
+    from django.utils import timezone
+
+    from tests.conftest import event
+    from tests.custody.test_services import ingest
+    from vinex.feeds.models import FacilityFeed
+    from vinex.feeds.services import feed_events_catch_up, feed_health_check
+
+    ingest(agency, event("b1", "BOOKED", facility="annex"))
+    feed_events_catch_up()
+    feed = FacilityFeed.objects.get(facility__code="annex")
+    assert feed.last_event_at is not None and feed.last_snapshot_at is None
+    assert feed_health_check(now=timezone.now() + timedelta(hours=47)) == []
+    assert len(feed_health_check(now=timezone.now() + timedelta(hours=49))) == 1
+
+
+def _file(folder: Path, rows: list[dict[str, str]]) -> Path:
+    path = folder / f"extra-{len(list(folder.iterdir()))}.csv"
+    path.write_text(roster_csv(rows), encoding="utf-8")
+    return path

@@ -26,3 +26,5 @@ VINEX_FEED_DEFAULT_CADENCE_SECONDS = env_int("VINEX_FEED_DEFAULT_CADENCE_SECONDS
 # Pull connectors: retry a failed fetch after base × 2^failures seconds, never later than its interval.
 VINEX_CONNECTOR_RETRY_BASE_SECONDS = env_int("VINEX_CONNECTOR_RETRY_BASE_SECONDS", default=60)
 VINEX_CONNECTOR_TIMEOUT_SECONDS = env_int("VINEX_CONNECTOR_TIMEOUT_SECONDS", default=60)
+# Files in a drop folder changed more recently than this are still being written and wait.
+VINEX_CONNECTOR_SETTLE_SECONDS = env_int("VINEX_CONNECTOR_SETTLE_SECONDS", default=10)

@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from vinex.feeds import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.feed_status, name="feed-status"),
+]

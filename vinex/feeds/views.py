@@ -1,0 +1,27 @@
+"""The staff feed status page: which facilities are silent, held snapshots, pull connectors."""
+
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from vinex.feeds import selectors
+
+
+@staff_member_required
+@require_GET
+def feed_status(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    statuses = selectors.feed_statuses(now=now)
+    context = {
+        "now": now,
+        "feeds": [{"status": s, "hours_silent": s.seconds_silent(now) / 3600,
+                   "cadence_hours": s.cadence.total_seconds() / 3600} for s in statuses],
+        "stale_count": sum(s.stale for s in statuses),
+        "held": selectors.snapshots_held(),
+        "sources": selectors.pull_sources_all(),
+    }
+    return render(request, "feeds/status.html", context)
