@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -17,6 +18,14 @@ def settings_load(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def production_secrets() -> dict[str, str]:
+    return {
+        "VINEX_SECRET_KEY": "x" * 50,
+        "VINEX_FIELD_KEY": Fernet.generate_key().decode(),
+        "VINEX_AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
+    }
+
+
 def test_production_refuses_to_start_without_secrets(tmp_path: object) -> None:
     result = settings_load(VINEX_ENV="production", VINEX_VAR_DIR=str(tmp_path), VINEX_EMAIL_URL="smtp://127.0.0.1:25")
     assert result.returncode != 0
@@ -25,9 +34,8 @@ def test_production_refuses_to_start_without_secrets(tmp_path: object) -> None:
 
 def test_production_starts_with_its_secrets(tmp_path: object) -> None:
     result = settings_load(
-        VINEX_ENV="production", VINEX_VAR_DIR=str(tmp_path), VINEX_SECRET_KEY="x" * 50,
-        VINEX_FIELD_KEY=Fernet.generate_key().decode(), VINEX_EMAIL_URL="smtp://127.0.0.1:25",
-        VINEX_SMS_PROVIDER="log",
+        VINEX_ENV="production", VINEX_VAR_DIR=str(tmp_path), VINEX_EMAIL_URL="smtp://127.0.0.1:25",
+        VINEX_SMS_PROVIDER="log", **production_secrets(),
     )
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
