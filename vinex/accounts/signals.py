@@ -19,8 +19,9 @@ current_actor: ContextVar[str] = ContextVar("vinex_current_actor", default="syst
 
 
 def _roles_of(user: AbstractBaseUser) -> str:
-    names = Group.objects.filter(user=user.pk, name__in=matrix.ROLES).values_list("name", flat=True)
-    return ",".join(sorted(names))
+    """The user's role, "multiple" when they hold several (the audit role column holds one name)."""
+    names = list(Group.objects.filter(user=user.pk, name__in=matrix.ROLES).values_list("name", flat=True))
+    return names[0] if len(names) == 1 else ("multiple" if names else "")
 
 
 def _record(**fields: str) -> None:
@@ -31,7 +32,7 @@ def _record(**fields: str) -> None:
 
 def on_logged_in(sender: Any, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any) -> None:
     verified = getattr(user, "otp_device", None) is not None
-    _record(actor=user.get_username(), role=_roles_of(user), action="login", object_type="user",
+    _record(actor=user.get_username()[:100], role=_roles_of(user), action="login", object_type="user",
             object_id=str(user.pk), purpose="" if verified else "password only: one-time code enrolment")
 
 
@@ -40,7 +41,7 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], request: HttpReque
     # People type passwords into the username box: record a name only when it is a real account.
     username = str(credentials.get("username", ""))
     user = get_user_model().objects.filter(username=username).first() if username else None
-    _record(actor=user.get_username() if user else "unknown", role=_roles_of(user) if user else "",
+    _record(actor=user.get_username()[:100] if user else "unknown", role=_roles_of(user) if user else "",
             action="login", object_type="user", object_id=str(user.pk) if user else "", outcome="failed")
 
 
