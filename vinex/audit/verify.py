@@ -49,13 +49,14 @@ def _chunk_sql() -> str:
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
     names = ", ".join(connection.ops.quote_name(f) for f in _FIELDS)
     if connection.vendor == "postgresql":
-        head = """seq::text, to_char("at" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"""
+        head = """seq::text AS seq_text, to_char("at" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS at_text"""
     elif connection.vendor == "sqlite":
         # The service stores SQLite times as canonical text already; anything else is settled in _diagnose.
-        head = 'CAST(seq AS TEXT), CAST("at" AS TEXT)'
+        head = 'CAST(seq AS TEXT) AS seq_text, CAST("at" AS TEXT) AS at_text'
     else:
         raise NotImplementedError(f"audit verification does not support {connection.vendor}")
-    # Names come from the model, never from input; the bounds are parameters.
+    # Names come from the model, never from input; the bounds are parameters. The text columns get their own
+    # names because PostgreSQL would otherwise sort by the output column "seq" as text ("10" before "2").
     return f"SELECT {head}, {names} FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s"  # noqa: S608
 
 
