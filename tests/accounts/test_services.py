@@ -1,0 +1,62 @@
+"""Creating staff users and changing their roles."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+
+from vinex.accounts import matrix, selectors
+from vinex.accounts.services import staffuser_create, staffuser_set_roles
+from vinex.custody.models import Agency
+
+
+def test_the_five_roles_exist_as_groups(db: None) -> None:
+    assert set(Group.objects.values_list("name", flat=True)) >= set(matrix.ROLES)
+
+
+def test_passwords_are_stored_as_argon2_hashes(db: None) -> None:
+    user = staffuser_create(username="ada", password="a long enough passphrase", roles=frozenset({matrix.AUDITOR}))
+    assert user.password.startswith("argon2")
+    assert user.check_password("a long enough passphrase")
+
+
+def test_an_agency_operator_belongs_to_one_agency(agency: Agency) -> None:
+    user = staffuser_create(username="oli", password=None, roles=frozenset({matrix.AGENCY_OPERATOR}), agency=agency)
+    assert selectors.user_roles(user=user) == {matrix.AGENCY_OPERATOR}
+    assert selectors.agency_for_user(user=user) == agency
+
+
+def test_an_agency_operator_without_an_agency_is_refused(db: None) -> None:
+    with pytest.raises(ValidationError):
+        staffuser_create(username="oli", password=None, roles=frozenset({matrix.AGENCY_OPERATOR}))
+
+
+def test_unknown_roles_are_refused(db: None) -> None:
+    with pytest.raises(ValidationError):
+        staffuser_create(username="x", password=None, roles=frozenset({"superhero"}))
+
+
+def test_changing_roles_replaces_them_and_drops_the_agency(agency: Agency) -> None:
+    user = staffuser_create(username="oli", password=None, roles=frozenset({matrix.AGENCY_OPERATOR}), agency=agency)
+    staffuser_set_roles(user=user, roles=frozenset({matrix.CALL_CENTRE}))
+    assert selectors.user_roles(user=user) == {matrix.CALL_CENTRE}
+    assert selectors.agency_for_user(user=user) is None
+
+
+def test_only_administrators_may_use_the_admin_site(db: None) -> None:
+    admin = staffuser_create(username="ada", password=None, roles=frozenset({matrix.ADMINISTRATOR}))
+    auditor = staffuser_create(username="aud", password=None, roles=frozenset({matrix.AUDITOR}))
+    assert admin.is_staff
+    assert not auditor.is_staff
+    staffuser_set_roles(user=admin, roles=frozenset({matrix.AUDITOR}))
+    admin.refresh_from_db()
+    assert not admin.is_staff
+    assert not admin.is_superuser
+
+
+def test_an_inactive_user_holds_no_role(db: None) -> None:
+    user = staffuser_create(username="gone", password=None, roles=frozenset({matrix.ADMINISTRATOR}))
+    user.is_active = False
+    user.save()
+    assert selectors.user_roles(user=user) == frozenset()

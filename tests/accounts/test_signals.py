@@ -1,0 +1,50 @@
+"""Sign-ins, failed sign-ins and role changes reach the audit log."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+from tests.accounts.conftest import PASSWORD, add_device, code_for, make_staff
+from vinex.accounts import matrix
+from vinex.accounts.services import staffuser_set_roles
+from vinex.audit.models import AuditEntry
+
+
+def _entries(**filters: str) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(**filters).order_by("seq"))
+
+
+def test_a_sign_in_is_recorded_with_the_role(db: None) -> None:
+    user = make_staff("robin", matrix.AUDITOR, password=PASSWORD)
+    device = add_device(user)
+    Client().post("/staff/login/", {"username": "robin", "password": PASSWORD, "otp_token": code_for(device)})
+    [entry] = _entries(action="login", outcome="ok")
+    assert (entry.actor, entry.role, entry.object_id) == ("robin", matrix.AUDITOR, str(user.pk))
+
+
+def test_a_failed_sign_in_is_recorded_without_what_was_typed(db: None) -> None:
+    make_staff("robin", matrix.AUDITOR, password=PASSWORD)
+    Client().post("/staff/login/", {"username": "robin", "password": "wrong password", "otp_token": ""})
+    Client().post("/staff/login/", {"username": "my secret passphrase", "password": "x", "otp_token": ""})
+    failed = _entries(action="login", outcome="failed")
+    assert [e.actor for e in failed] == ["robin", "unknown"]
+    assert not AuditEntry.objects.filter(actor__contains="passphrase").exists()
+
+
+def test_a_wrong_code_is_recorded_as_a_failed_sign_in(db: None) -> None:
+    device = add_device(make_staff("robin", matrix.AUDITOR, password=PASSWORD))
+    wrong = f"{(int(code_for(device)) + 1) % 1_000_000:06d}"
+    Client().post("/staff/login/", {"username": "robin", "password": PASSWORD, "otp_token": wrong})
+    assert [e.actor for e in _entries(action="login")] == ["robin"]
+    assert _entries(action="login")[0].outcome == "failed"
+
+
+def test_granting_and_revoking_roles_is_recorded(db: None) -> None:
+    user = make_staff("robin", matrix.AUDITOR)
+    staffuser_set_roles(user=user, roles=frozenset({matrix.PRIVACY_OFFICER}))
+    changes = [(e.action, e.purpose) for e in _entries(object_type="user", object_id=str(user.pk))]
+    assert changes == [
+        ("role_grant", matrix.AUDITOR),
+        ("role_revoke", matrix.AUDITOR),
+        ("role_grant", matrix.PRIVACY_OFFICER),
+    ]
