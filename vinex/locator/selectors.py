@@ -16,7 +16,7 @@ from django.core import signing
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from vinex.custody.models import CustodyStatus, Subject, name_key
+from vinex.custody.models import Agency, CustodyStatus, Subject, name_key
 from vinex.privacy.disclosure import Audience, disclose
 
 SUBJECT_REF_SALT = "vinex.locator.subject-ref"
@@ -134,3 +134,8 @@ def _result(subject: Subject) -> LocatorResult:
         name=view["name"], status=view["status"], facility=facility,
         subject_ref=subject_ref_make(person_id=subject.person_id),
     )
+
+
+def agency_choices() -> list[tuple[str, str]]:
+    """(code, name) of every agency, for the booking-number search."""
+    return list(Agency.objects.order_by("name").values_list("code", "name"))

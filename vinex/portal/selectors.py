@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from vinex.custody.models import Subject
 from vinex.notify.contacts import InvalidContact, normalise_contact
 from vinex.notify.models import Channel, Contact
-from vinex.portal.models import ContactVerification, Registration
+from vinex.portal.models import ContactVerification, Registration, RegistrationStatus
 from vinex.portal.services import manage_token_hash
 from vinex.privacy.crypto import blind_index
 from vinex.privacy.disclosure import Audience, disclose
@@ -74,3 +74,20 @@ def followed_person(*, registration: Registration) -> Followed | None:
         return None
     view = disclose(subject, audience=Audience.REGISTRANT_MESSAGE)
     return Followed(view["name"], view["status"])
+
+
+def registrations_sharing_contacts(*, registration: Registration) -> list[Registration]:
+    """This registration and the other live ones reaching any of its verified contacts, oldest first.
+
+    Whoever holds the manage link has proved they control those contacts, so they may see and
+    withdraw every registration that messages them.
+    """
+    indexes = Contact.objects.filter(registrant_id=registration.registrant_id, verified_at__isnull=False).values(
+        "value_index")
+    live = (RegistrationStatus.ACTIVE, RegistrationStatus.HELD)
+    others = Registration.objects.filter(
+        status__in=live, registrant__contacts__value_index__in=indexes, registrant__contacts__verified_at__isnull=False
+    )
+    found = {r.pk: r for r in others.select_related("registrant", "subscription").distinct()}
+    found.setdefault(registration.pk, registration)
+    return sorted(found.values(), key=lambda r: (r.created_at, r.pk))

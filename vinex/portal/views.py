@@ -1,0 +1,294 @@
+"""The victim portal's pages: thin views over the locator selectors and the registration services.
+
+Every page works without JavaScript; with htmx, the search swaps only the results in. A browser
+session remembers which registrations it started (to show their code pages) and which manage link
+it opened, so no credential stays in an address bar.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from babel.dates import format_date
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from vinex.locator.ratelimit import RetryAfter, client_address, rate_limit_check, request_limits
+from vinex.locator.selectors import locator_search
+from vinex.notify.messages import status_label
+from vinex.portal.forms import SEARCH_FORMS, CodeForm, RegistrationForm, SearchForm
+from vinex.portal.models import Arrival, Registration, RegistrationStatus
+from vinex.portal.selectors import (
+    followed_person,
+    mask_contact,
+    registration_for_manage_token,
+    registration_get,
+    registrations_sharing_contacts,
+    verifications_of,
+)
+from vinex.portal.services import (
+    Check,
+    ContactIn,
+    FieldError,
+    RegistrationInvalid,
+    Resend,
+    registration_create,
+    registration_withdraw,
+    verification_check,
+    verification_resend,
+)
+
+logger = logging.getLogger(__name__)
+STARTED = "portal.started"  # registrations this browser session created
+MANAGING = "portal.managing"  # the registration whose manage link this session opened
+
+
+def _language() -> str:
+    return (translation.get_language() or "en")[:2]
+
+
+def _long_date(moment: Any) -> str:
+    return format_date(moment, "long", locale=_language())
+
+
+def _too_many(request: HttpRequest, refused: RetryAfter) -> HttpResponse:
+    response = render(request, "portal/too_many.html", {"seconds": refused.seconds}, status=429)
+    response["Retry-After"] = str(refused.seconds)
+    return response
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html")
+
+
+# --- Search ---------------------------------------------------------------------------------------
+
+
+def _search_forms(submitted: SearchForm | None = None) -> dict[str, SearchForm]:
+    forms = {kind: cls(prefix=kind) for kind, cls in SEARCH_FORMS.items()}
+    if submitted is not None:
+        forms[submitted.kind] = submitted
+    return forms
+
+
+@require_http_methods(["GET", "POST"])
+def search(request: HttpRequest) -> HttpResponse:
+    """Search forms (GET) and results (POST: the terms stay out of addresses, histories and logs)."""
+    if request.method == "GET":
+        return render(request, "portal/search.html", {"forms": _search_forms(), "active": "a_number"})
+    kind = request.POST.get("kind", "")
+    form_class = SEARCH_FORMS.get(kind)
+    if form_class is None:
+        return render(request, "portal/search.html", {"forms": _search_forms(), "active": "a_number"}, status=400)
+    form = form_class(request.POST, prefix=kind)
+    context: dict[str, Any] = {"forms": _search_forms(form), "active": kind}
+    if not form.is_valid():
+        return render(request, "portal/search.html", context, status=422)
+    if not request.session.session_key:
+        request.session.save()  # a session of its own, so the per-session limit applies from the first search
+    refused = request_limits(request, scope="locator", address_rate=settings.VINEX_LOCATOR_RATE,
+                             session_rate=settings.VINEX_LOCATOR_SESSION_RATE)
+    if refused:
+        return _too_many(request, refused)
+    results = locator_search(query=form.query())
+    logger.info("locator search", extra={"kind": kind, "results": len(results), "via": "portal"})
+    context["results"] = [{"result": r, "status": status_label(r.status)} for r in results]
+    context["searched"] = True
+    return render(request, "portal/search.html", context)
+
+
+# --- Registration ---------------------------------------------------------------------------------
+
+
+def _contacts(form: RegistrationForm) -> tuple[list[ContactIn], list[str]]:
+    contacts: list[ContactIn] = []
+    fields: list[str] = []
+    for name in RegistrationForm.CONTACT_FIELDS:
+        value = form.cleaned_data.get(name, "").strip()
+        if value:
+            contacts.append(ContactIn(name, value))
+            fields.append(name)
+    return contacts, fields
+
+
+def _attach(form: RegistrationForm, errors: list[FieldError], fields: list[str]) -> None:
+    """Put the service's errors next to the fields they concern."""
+    for error in errors:
+        if error.loc[0] == "contacts" and len(error.loc) > 1:
+            form.add_error(fields[int(error.loc[1])], str(error.msg))
+        elif error.loc[0] in ("language", "relationship", "case_number"):
+            form.add_error(str(error.loc[0]), str(error.msg))
+        else:
+            form.add_error(None, str(error.msg))
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        form = RegistrationForm(initial={"ref": request.GET.get("ref", ""), "language": _language()})
+        return render(request, "portal/register.html", {"form": form, "missing_ref": not request.GET.get("ref")})
+    form = RegistrationForm(request.POST)
+    if not form.is_valid():
+        return render(request, "portal/register.html", {"form": form}, status=422)
+    refused = rate_limit_check(key=f"registration:ip:{client_address(request)}",
+                               rate=settings.VINEX_REGISTRATION_RATE)
+    if refused:
+        return _too_many(request, refused)
+    contacts, fields = _contacts(form)
+    try:
+        registration = registration_create(
+            subject_ref=form.cleaned_data["ref"], language=form.cleaned_data["language"], contacts=contacts,
+            relationship=form.cleaned_data["relationship"], case_number=form.cleaned_data["case_number"],
+            arrival=Arrival.WEB, client_address=client_address(request),
+        )
+    except RegistrationInvalid as invalid:
+        _attach(form, invalid.errors, fields)
+        expired = any(e.loc == ("subject_ref",) for e in invalid.errors)
+        return render(request, "portal/register.html", {"form": form, "ref_expired": expired}, status=422)
+    logger.info("registration created", extra={"registration": str(registration.public_id),
+                                               "contacts": len(contacts), "arrival": "web"})
+    request.session[STARTED] = [*request.session.get(STARTED, []), str(registration.public_id)][-10:]
+    return redirect("portal:verify", registration_id=registration.public_id)
+
+
+def _started(request: HttpRequest, registration_id: str) -> Registration:
+    """A registration this browser started; anyone else gets a 404."""
+    if registration_id not in request.session.get(STARTED, []):
+        raise Http404
+    registration = registration_get(public_id=registration_id)
+    if registration is None:
+        raise Http404
+    return registration
+
+
+_CHECK_MESSAGES = {
+    Check.WRONG: "wrong",
+    Check.EXPIRED: "expired",
+    Check.LOCKED: "locked",
+}
+
+
+def _check_error(outcome: Check, attempts_left: int) -> str:
+    if outcome == Check.WRONG:
+        return translation.ngettext(
+            "That code is not right. You can try %(count)d more time.",
+            "That code is not right. You can try %(count)d more times.", attempts_left,
+        ) % {"count": attempts_left}
+    if outcome == Check.EXPIRED:
+        return _("That code has expired. Ask for a new code below.")
+    return _("Too many wrong codes. Ask for a new code below.")
+
+
+def _resend_notice(result_outcome: Resend, retry_after: int) -> str:
+    if result_outcome == Resend.SENT:
+        return _("We sent a new code.")
+    if result_outcome == Resend.TOO_SOON:
+        return _("A code was sent a moment ago. You can ask for another in %(seconds)d seconds.") % {
+            "seconds": retry_after}
+    return _("We cannot send more codes to this contact. Please start again or call the hotline.")
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest, registration_id: str) -> HttpResponse:
+    registration = _started(request, str(registration_id))
+    if registration.status != RegistrationStatus.PENDING:
+        return redirect("portal:done", registration_id=registration.public_id)
+    verifications = verifications_of(registration=registration)
+    errors: dict[int, str] = {}
+    notices: dict[int, str] = {}
+    status = 200
+    if request.method == "POST":
+        form = CodeForm(request.POST)
+        chosen = request.POST.get("verification", "")
+        target = next((v for v in verifications if str(v.pk) == chosen), None)
+        if target is None:
+            raise Http404
+        if request.POST.get("action") == "resend":
+            result = verification_resend(verification=target)
+            notices[target.pk] = _resend_notice(result.outcome, result.retry_after)
+        elif not form.is_valid():
+            errors[target.pk] = str(form.errors.get("code", [_("Enter the 6-digit code.")])[0])
+            status = 422
+        else:
+            checked = verification_check(verification=target, code=form.cleaned_data["code"])
+            if checked.outcome in _CHECK_MESSAGES:
+                errors[target.pk] = _check_error(checked.outcome, checked.attempts_left)
+                status = 422
+            elif checked.outcome != Check.VERIFIED:
+                return redirect("portal:done", registration_id=registration.public_id)
+        verifications = verifications_of(registration=registration)
+    rows = [{"verification": v, "contact": mask_contact(v.contact), "error": errors.get(v.pk, ""),
+             "notice": notices.get(v.pk, "")} for v in verifications]
+    return render(request, "portal/verify.html", {"registration": registration, "rows": rows,
+                                                  "minutes": settings.VINEX_CODE_TTL_SECONDS // 60}, status=status)
+
+
+def done(request: HttpRequest, registration_id: str) -> HttpResponse:
+    registration = _started(request, str(registration_id))
+    if registration.status == RegistrationStatus.PENDING:
+        return redirect("portal:verify", registration_id=registration.public_id)
+    followed = followed_person(registration=registration)
+    return render(request, "portal/done.html", {"registration": registration, "followed": followed})
+
+
+# --- Manage and withdraw --------------------------------------------------------------------------
+
+
+def _managed(request: HttpRequest) -> Registration | None:
+    public_id = request.session.get(MANAGING)
+    return registration_get(public_id=public_id) if public_id else None
+
+
+def manage(request: HttpRequest) -> HttpResponse:
+    """Opens the manage link (``?token=…``), then shows the registrations on this contact."""
+    token = request.GET.get("token")
+    if token is not None:
+        registration = registration_for_manage_token(token=token)
+        if registration is None:
+            return render(request, "portal/manage_invalid.html", status=404)
+        request.session.cycle_key()
+        request.session[MANAGING] = str(registration.public_id)
+        return HttpResponseRedirect(reverse("portal:manage"))  # drops the token from the address bar
+    registration = _managed(request)
+    if registration is None:
+        return render(request, "portal/manage_invalid.html", status=404)
+    rows = []
+    for item in registrations_sharing_contacts(registration=registration):
+        followed = followed_person(registration=item)
+        rows.append({
+            "registration": item,
+            "name": followed.name if followed else "",
+            "status": status_label(followed.status) if followed else "",
+            "since": _long_date(item.created_at),
+            "contacts": [mask_contact(v.contact) for v in verifications_of(registration=item)],
+        })
+    return render(request, "portal/manage.html", {"rows": rows})
+
+
+def _withdrawable(request: HttpRequest, public_id: str) -> Registration:
+    registration = _managed(request)
+    if registration is None:
+        raise Http404
+    allowed = {str(r.public_id): r for r in registrations_sharing_contacts(registration=registration)}
+    if public_id not in allowed:
+        raise Http404
+    return allowed[public_id]
+
+
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest, registration_id: str) -> HttpResponse:
+    registration = _withdrawable(request, str(registration_id))
+    followed = followed_person(registration=registration)
+    if request.method == "POST":
+        registration = registration_withdraw(registration=registration)
+        logger.info("registration withdrawn", extra={"registration": str(registration.public_id)})
+        assert registration.purge_after is not None
+        return render(request, "portal/withdrawn.html", {
+            "followed": followed, "purge_date": _long_date(registration.purge_after)})
+    return render(request, "portal/withdraw.html", {"registration": registration, "followed": followed})
