@@ -59,3 +59,13 @@ def test_an_idle_session_also_ends_on_a_public_page(client: Client) -> None:
     _idle_for(client, 31 * 60)
     client.get("/healthz")
     assert "_auth_user_id" not in client.session
+
+
+def test_staff_pages_are_never_cached(client: Client) -> None:
+    assert "no-store" in client.get("/staff/")["Cache-Control"]
+
+
+def test_a_verified_user_without_a_role_is_told_to_ask_for_one(db: None) -> None:
+    response = signed_in(make_staff("nobody"), verified=True).get("/staff/")
+    assert response.status_code == 403
+    assert "no staff role yet" in response.content.decode()

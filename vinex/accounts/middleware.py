@@ -11,6 +11,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 from vinex.accounts import matrix, selectors
 
@@ -60,8 +61,10 @@ class StaffAccessMiddleware:
         row = matrix.row_for(path)
         if row is not None and row.public:
             return self.get_response(request)
-        refusal = self._refusal(request, idle=idle)
-        return refusal if refusal is not None else self.get_response(request)
+        response = self._refusal(request, idle=idle) or self.get_response(request)
+        # Staff pages show personal data: no copy may stay in a shared or browser cache.
+        add_never_cache_headers(response)
+        return response
 
     def _refusal(self, request: HttpRequest, *, idle: bool) -> HttpResponse | None:
         user = request.user
@@ -73,5 +76,5 @@ class StaffAccessMiddleware:
             return _to_enrolment(request)
         roles = selectors.user_roles(user=user)
         if not matrix.is_allowed(request.path_info, request.method or "GET", roles):
-            return render(request, "accounts/forbidden.html", status=403)
+            return render(request, "accounts/forbidden.html", {"roles": roles}, status=403)
         return None
