@@ -1,0 +1,246 @@
+"""Shared benchmark helpers: a throw-away environment, real processes, percentiles and results files.
+
+Each benchmark runs the real server (``vinex serve``) and worker (``vinex worker``) against a temporary
+SQLite database. Set-up that needs Django runs in a freshly spawned interpreter (``run_in_django``), so
+the benchmark process itself never configures Django and several benchmarks can run one after another
+in one ``python -m bench`` invocation, each with its own database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from cryptography.fernet import Fernet
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "bench" / "results"
+if str(REPO) not in sys.path:  # so that `tests.support` imports when run from elsewhere
+    sys.path.insert(0, str(REPO))
+
+T = TypeVar("T")
+
+
+# --- Environment -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fernet_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@dataclass
+class BenchEnv:
+    """A temporary directory with its own SQLite database and the variables every process shares."""
+
+    directory: Path
+    variables: dict[str, str]
+
+    @property
+    def database(self) -> Path:
+        return self.directory / "bench.sqlite3"
+
+    def log(self, name: str) -> Path:
+        return self.directory / f"{name}.log"
+
+
+def bench_env(*, smtp_port: int | None = None, extra: dict[str, str] | None = None) -> BenchEnv:
+    """A fresh directory and the environment the server, the worker and in-process set-up agree on."""
+    directory = Path(tempfile.mkdtemp(prefix="vinex-bench-"))
+    variables = {
+        "VINEX_ENV": "development",
+        "VINEX_VAR_DIR": str(directory),
+        "VINEX_DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite3'}",
+        "VINEX_SECRET_KEY": Fernet.generate_key().decode() + Fernet.generate_key().decode(),
+        "VINEX_FIELD_KEY": fernet_key(),
+        "VINEX_SMS_PROVIDER": "log",
+        "DJANGO_SETTINGS_MODULE": "vinex.settings",
+    }
+    if smtp_port is not None:
+        variables["VINEX_EMAIL_URL"] = f"smtp://127.0.0.1:{smtp_port}"
+    variables.update(extra or {})
+    return BenchEnv(directory, variables)
+
+
+def remove_env(env: BenchEnv) -> None:
+    if os.environ.get("BENCH_KEEP"):
+        print(f"kept {env.directory}")
+        return
+    shutil.rmtree(env.directory, ignore_errors=True)
+
+
+# --- Django set-up in a fresh interpreter ----------------------------------------------------------
+
+
+def _django_init(variables: dict[str, str]) -> None:
+    os.environ.update(variables)
+    import django
+
+    django.setup()
+
+
+def run_in_django(env: BenchEnv, function: Callable[..., T], *args: Any) -> T:
+    """Run ``function(*args)`` in a new interpreter where Django is set up with ``env``.
+
+    ``function`` must be a module-level function; its arguments and result must pickle.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_django_init, initargs=(env.variables,)) as pool:
+        return pool.submit(function, *args).result()
+
+
+def migrate() -> None:
+    """Create the schema (call inside ``run_in_django``)."""
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+# --- Processes ------------------------------------------------------------------------------------
+
+
+def vinex_command() -> str:
+    candidate = Path(sys.executable).parent / "vinex"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("vinex")
+    if found is None:
+        raise RuntimeError("the vinex command is not installed in this environment")
+    return found
+
+
+@dataclass
+class Service:
+    """A child process started by a benchmark, in its own process group so its children stop with it."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _log: Any = field(repr=False, default=None)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        if self._log is not None:
+            self._log.close()
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{log_tail(self.log_path)}")
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start_service(env: BenchEnv, name: str, args: Sequence[str]) -> Service:
+    log = env.log(name).open("ab")
+    process = subprocess.Popen(
+        [vinex_command(), *args],
+        env={**os.environ, **env.variables},
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Service(name, process, env.log(name), log)
+
+
+@contextlib.contextmanager
+def services(*started: Callable[[], Service]) -> Iterator[list[Service]]:
+    """Start services in order and stop all that started, in reverse order, whatever happens."""
+    running: list[Service] = []
+    try:
+        for start in started:
+            running.append(start())
+        yield running
+    finally:
+        for service in reversed(running):
+            service.stop()
+
+
+def start_server(env: BenchEnv, port: int, *, workers: int = 2, threads: int = 4) -> Service:
+    args = ["serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
+    return start_service(env, "server", args)
+
+
+def start_worker(env: BenchEnv) -> Service:
+    return start_service(env, "worker", ["worker", "--name", "bench-worker"])
+
+
+def wait_healthy(base_url: str, service: Service, timeout: float = 60.0) -> None:
+    """Wait until ``/healthz`` answers 200, failing fast if the server died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        service.check_alive()
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{base_url}/healthz did not answer within {timeout:.0f} s:\n{log_tail(service.log_path)}")
+
+
+# --- Figures --------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100) by linear interpolation between closest ranks."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
+
+
+def write_results(name: str, results: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    document = {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "machine": machine_info(), **results}
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    return path
