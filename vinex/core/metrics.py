@@ -32,6 +32,9 @@ class OutboxCollector(Collector):
 
 @cache
 def registry() -> CollectorRegistry:
+    from vinex.feeds.metrics import FeedHealthCollector
+
     reg = CollectorRegistry()
     reg.register(OutboxCollector())
+    reg.register(FeedHealthCollector())
     return reg

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from vinex.notify import retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
@@ -184,15 +185,25 @@ class Worker:
         self.batch = batch or settings.VINEX_WORKER_BATCH
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=threads or settings.VINEX_WORKER_THREADS, thread_name_prefix="send")
-        self._last_stale_check = datetime.min.replace(tzinfo=timezone.get_current_timezone())
+        self._last_housekeeping = datetime.min.replace(tzinfo=timezone.get_current_timezone())
+        self.periodic_tasks = [import_string(path) for path in settings.VINEX_WORKER_PERIODIC_TASKS]
         self.stopping = threading.Event()
+
+    def housekeeping(self, now: datetime) -> None:
+        """Every tick: re-queue abandoned rows and run the apps' periodic tasks (feed health, ...)."""
+        notifications_release_stale(now=now)
+        for task in self.periodic_tasks:
+            try:
+                task(now=now)
+            except Exception:  # one app's failure must not stop delivery
+                logger.exception("periodic task failed", extra={"task": getattr(task, "__qualname__", str(task))})
 
     def run_once(self) -> int:
         """Deliver what is due now; returns how many rows were handled."""
         now = self.clock()
-        if (now - self._last_stale_check).total_seconds() > 30:
-            notifications_release_stale(now=now)
-            self._last_stale_check = now
+        if (now - self._last_housekeeping).total_seconds() >= settings.VINEX_WORKER_TICK_SECONDS:
+            self._last_housekeeping = now
+            self.housekeeping(now)
         claimed = notifications_claim(worker=self.name, limit=self.batch, now=now)
         if not claimed:
             return 0
