@@ -20,7 +20,8 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def staff_access_installed(settings: Any) -> None:
-    """Run with the middleware where vinex.settings puts it (right after django-otp's), even before it is there."""
+    """Staff-access tests run with the gate right after django-otp's middleware, where vinex.settings installs it
+    (test_settings checks that it does)."""
     if STAFF_ACCESS not in settings.MIDDLEWARE:
         middleware = list(settings.MIDDLEWARE)
         middleware.insert(middleware.index("django_otp.middleware.OTPMiddleware") + 1, STAFF_ACCESS)

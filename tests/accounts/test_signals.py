@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Group
 from django.test import Client
 
-from tests.accounts.conftest import PASSWORD, add_device, code_for, make_staff
+from tests.accounts.conftest import PASSWORD, add_device, code_for, make_staff, signed_in
 from vinex.accounts import matrix
 from vinex.accounts.services import staffuser_set_roles
 from vinex.audit.models import AuditEntry
@@ -48,3 +49,16 @@ def test_granting_and_revoking_roles_is_recorded(db: None) -> None:
         ("role_revoke", matrix.AUDITOR),
         ("role_grant", matrix.PRIVACY_OFFICER),
     ]
+
+
+def test_a_role_given_in_the_admin_is_recorded_with_who_gave_it(db: None) -> None:
+    admin_client = signed_in(make_staff("ada", matrix.ADMINISTRATOR), verified=True)
+    user = make_staff("robin")
+    auditor = Group.objects.get(name=matrix.AUDITOR)
+    response = admin_client.post(f"/admin/auth/user/{user.pk}/change/", {
+        "username": "robin", "is_active": "on", "groups": [auditor.pk],
+        "date_joined_0": "2026-11-25", "date_joined_1": "10:00:00",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    [entry] = _entries(action="role_grant", object_id=str(user.pk))
+    assert (entry.actor, entry.purpose) == ("ada", matrix.AUDITOR)

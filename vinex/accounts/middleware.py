@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 from vinex.accounts import matrix, selectors
+from vinex.accounts.signals import current_actor
 
 LAST_SEEN_SESSION_KEY = "vinex_last_seen"
 
@@ -55,6 +56,14 @@ class StaffAccessMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         idle = _expire_if_idle(request)
+        actor = request.user.get_username() if request.user.is_authenticated else "anonymous"
+        token = current_actor.set(actor)
+        try:
+            return self._respond(request, idle=idle)
+        finally:
+            current_actor.reset(token)
+
+    def _respond(self, request: HttpRequest, *, idle: bool) -> HttpResponse:
         path = request.path_info
         if not matrix.is_protected(path):
             return self.get_response(request)

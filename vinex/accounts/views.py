@@ -23,7 +23,6 @@ from vinex.accounts.forms import StaffLoginForm, TokenForm
 
 
 class StaffLoginView(LoginView):
-    form_class = StaffLoginForm
     authentication_form = StaffLoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = False
