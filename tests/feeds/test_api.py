@@ -31,6 +31,13 @@ def test_a_first_snapshot_books_everyone_in_it(api: Client, agency: Agency) -> N
     assert (event.type, event.source, event.source_ref) == ("BOOKED", "roster", f"snapshot:{body['snapshot_id']}:row:4")
 
 
+def test_a_booking_happened_when_the_agency_says_in_the_facility_time_zone(api: Client, agency: Agency) -> None:
+    put_roster(api, roster_csv([person("S-1", booked_at="2026-11-20 08:00"), person("S-2", booked_at="")]))
+    booked = CustodyEvent.objects.get(subject__agency_subject_id="S-1")
+    assert booked.occurred_at.isoformat() == "2026-11-20T13:00:00+00:00"  # 08:00 in New York
+    assert CustodyEvent.objects.get(subject__agency_subject_id="S-2").occurred_at > booked.occurred_at
+
+
 def test_the_same_snapshot_twice_changes_nothing(api: Client, agency: Agency) -> None:
     first = put_roster(api, roster_csv(people(5))).json()
     events = CustodyEvent.objects.count()

@@ -233,3 +233,28 @@ def _file(folder: Path, rows: list[dict[str, str]]) -> Path:
     path = folder / f"extra-{len(list(folder.iterdir()))}.csv"
     path.write_text(roster_csv(rows), encoding="utf-8")
     return path
+
+
+def test_derived_events_are_what_validation_would_have_built() -> None:
+    from datetime import date, datetime
+
+    from vinex.custody.models import EventType, ReleaseReason
+    from vinex.custody.schemas import EventIn
+    from vinex.feeds.services import event_in
+
+    when = datetime.fromisoformat("2026-11-20T13:00:00+00:00")
+    raws = [
+        {"event_id": "roster:1:0:abc:BOOKED:S-1", "type": EventType.BOOKED, "occurred_at": when,
+         "facility_code": "main",
+         "subject": {"agency_subject_id": "S-1", "first_name": "Ana", "last_name": "Ortiz",
+                     "date_of_birth": date(1990, 1, 2), "country_of_birth": "MX",
+                     "identifiers": {"a_number": "123456789", "booking_number": "BK1"}}},
+        {"event_id": "r2", "type": EventType.RELEASED, "occurred_at": when, "facility_code": "main",
+         "reason": ReleaseReason.UNKNOWN,
+         "subject": {"agency_subject_id": "S-2", "first_name": "Ana", "last_name": "Ortiz"}},
+        {"event_id": "r3", "type": EventType.TRANSFERRED, "occurred_at": when, "facility_code": "annex",
+         "to_facility_code": "main",
+         "subject": {"agency_subject_id": "S-3", "first_name": "Ana", "last_name": "Ortiz"}},
+    ]
+    for raw in raws:
+        assert event_in(raw).model_dump() == EventIn.model_validate(raw).model_dump()

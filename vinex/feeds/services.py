@@ -25,8 +25,16 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from vinex.custody.models import Agency, CustodyEvent, CustodyStatus, EventSource, EventType, Facility
-from vinex.custody.schemas import EventIn
+from vinex.custody.models import (
+    Agency,
+    CustodyEvent,
+    CustodyStatus,
+    EventSource,
+    EventType,
+    Facility,
+    ReleaseReason,
+)
+from vinex.custody.schemas import EventIn, IdentifiersIn, SubjectIn
 from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
 from vinex.feeds import selectors
 from vinex.feeds.models import (
@@ -39,7 +47,7 @@ from vinex.feeds.models import (
     SnapshotData,
     SnapshotStatus,
 )
-from vinex.feeds.parsing import Kind, ParsedRoster, file_digest, roster_parse
+from vinex.feeds.parsing import Kind, ParsedRoster, file_digest, roster_parse, with_moment
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +113,7 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
     changed_ids = arrivals.get_column("agency_subject_id").to_list() + departures.get_column(
         "agency_subject_id").to_list()
     known = selectors.subjects_known(facility=facility, ids=changed_ids)
+    arrivals = with_moment(arrivals, "booked_at", facility.timezone)
     arriving = [_arrival(facility, row, known.get(row["agency_subject_id"]), as_of)
                 for row in arrivals.iter_rows(named=True)]
     changes = [c for c in arriving if c is not None]
@@ -182,10 +191,22 @@ def _incoming(facility: Facility, snapshot: Snapshot, base: int, change: Change)
     if change.kind == EventType.TRANSFERRED:
         raw["to_facility_code"] = facility.code
     if change.kind == EventType.RELEASED:
-        raw["reason"] = "unknown"
+        raw["reason"] = ReleaseReason.UNKNOWN
     where = f"row:{change.line}" if change.line is not None else "absent"
-    return IncomingEvent(data=EventIn.model_validate(raw), payload_hash=payload_hash(raw), source=EventSource.ROSTER,
+    return IncomingEvent(data=event_in(raw), payload_hash=payload_hash(raw), source=EventSource.ROSTER,
                          source_ref=f"snapshot:{snapshot.pk}:{where}")
+
+
+def event_in(raw: dict[str, Any]) -> EventIn:
+    """The EventIn for a derived event, built without validating it again.
+
+    Its values come from rows that passed the same rules column by column (see ``parsing``);
+    validating ten thousand events one by one would cost more than the whole diff.
+    """
+    subject = dict(raw["subject"])
+    if "identifiers" in subject:
+        subject["identifiers"] = IdentifiersIn.model_construct(**subject["identifiers"])
+    return EventIn.model_construct(**{**raw, "subject": SubjectIn.model_construct(**subject)})
 
 
 def _chunks(items: list[Change]) -> Iterator[list[Change]]:

@@ -1,0 +1,286 @@
+"""Roster diff: a 1,000,000-row snapshot against a 1,000,000-person facility with 1% changes, on SQLite.
+
+End to end through ``vinex.feeds.services.roster_import``: parse and validate the CSV (polars), read
+the population, diff, and record the ~10,000 derived events through the normal ingest path. The
+baseline, measured in the same run on its own facility, is a straightforward row-by-row ORM import
+(csv module, pydantic per row, one query per row, one ingest call per change) run on a 100,000-row
+sample and scaled linearly to 1,000,000 rows.
+
+Each part runs in its own freshly spawned interpreter, so the peak memory reported for the import
+is that of the import alone (Django included).
+
+Targets: < 3 s end to end, >= 10 x the baseline, peak memory < 1.5 GiB.
+Sizes: ``BENCH_ROSTER_ROWS`` (default 1,000,000) and ``BENCH_ROSTER_NAIVE_ROWS`` (default 100,000).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography.fernet import Fernet
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results" / "roster.json"
+ROWS = int(os.environ.get("BENCH_ROSTER_ROWS", "1000000"))
+NAIVE_ROWS = int(os.environ.get("BENCH_ROSTER_NAIVE_ROWS", "100000"))
+CHANGE_SHARE = 0.01  # half of them releases, half bookings
+TARGET_SECONDS = 3.0
+TARGET_RATIO = 10.0
+TARGET_PEAK_BYTES = 1.5 * 1024**3
+SEEDED_AT = "2026-11-01 00:00:00"
+
+T = TypeVar("T")
+
+
+# --- Running parts in a fresh interpreter ---------------------------------------------------------
+
+
+def _init(variables: dict[str, str]) -> None:
+    os.environ.update(variables)
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+
+
+def _in_django(variables: dict[str, str], function: Callable[..., T], *args: Any) -> T:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_init, initargs=(variables,)) as pool:
+        return pool.submit(function, *args).result()
+
+
+def _peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if platform.system() == "Darwin" else peak * 1024  # Linux reports KiB
+
+
+# --- Set-up: schema, a population, a snapshot -------------------------------------------------------
+
+
+def _subject_values(agency_id: int, facility_id: int, prefix: str, i: int, person_id: int) -> dict[str, Any]:
+    return {"agency_id": agency_id, "agency_subject_id": f"{prefix}{i}", "person_id": person_id, "first_name": "Alex",
+            "last_name": f"Doe{i % 997}", "country_of_birth": "US", "booking_number": f"BK{i}", "protected": False,
+            "name_key": f"alex|doe{i % 997}", "status": "IN_CUSTODY", "facility_id": facility_id,
+            "status_changed_at": SEEDED_AT, "last_event_at": SEEDED_AT, "created_at": SEEDED_AT,
+            "updated_at": SEEDED_AT}
+
+
+def _seed(facility_id: int, agency_id: int, prefix: str, count: int, first_person: int) -> None:
+    from django.db import connection, transaction
+
+    from vinex.custody.models import Person, Subject
+
+    fields = [f for f in Subject._meta.concrete_fields if not f.primary_key]
+    # Columns the seed does not set take the model's default, so the seed follows schema changes.
+    fallback = {f.attname: None if f.null else (f.get_default() if f.has_default() else "") for f in fields}
+    columns = [f.column for f in fields]
+    people = ((first_person + i, SEEDED_AT) for i in range(count))
+    subjects = (
+        tuple({**fallback, **_subject_values(agency_id, facility_id, prefix, i, first_person + i)}[f.attname]
+              for f in fields)
+        for i in range(count)
+    )
+    marks = ", ".join(["?"] * len(columns))
+    with transaction.atomic():
+        # The driver's own executemany: Django's cursor wrapper rewrites parameters row by row.
+        raw = connection.connection
+        raw.executemany(f"INSERT INTO {Person._meta.db_table} (id, created_at) VALUES (?, ?)", people)  # noqa: S608
+        raw.executemany(
+            f"INSERT INTO {Subject._meta.db_table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+            subjects,
+        )
+
+
+def _write_snapshot(path: Path, prefix: str, count: int) -> dict[str, int]:
+    """The population minus every 200th person, plus as many new people: 1% of rows change."""
+    import polars as pl
+
+    step = int(2 / CHANGE_SHARE)
+    kept = pl.int_range(0, count, eager=True).filter(pl.int_range(0, count, eager=True) % step != 0)
+    new = pl.int_range(count, count + (count - len(kept)), eager=True)
+    ids = pl.concat([kept, new])
+    frame = pl.DataFrame({"n": ids}).select(
+        agency_subject_id=pl.lit(prefix) + pl.col("n").cast(pl.String),
+        booking_number=pl.lit("BK") + pl.col("n").cast(pl.String),
+        first_name=pl.lit("Alex"),
+        last_name=pl.lit("Doe") + (pl.col("n") % 997).cast(pl.String),
+        date_of_birth=pl.lit("1980-01-01"),
+        country_of_birth=pl.lit("US"),
+        a_number=(pl.col("n") + 100_000_000).cast(pl.String),
+        state_id=pl.lit("ST") + pl.col("n").cast(pl.String),
+        fbi_number=pl.lit(""),
+        booked_at=pl.lit("2026-11-20T08:00:00-05:00"),
+        scheduled_release=pl.lit(""),
+    )
+    frame.write_csv(path)
+    return {"rows": len(frame), "released": count - len(kept), "booked": len(new)}
+
+
+def setup(directory: str) -> dict[str, Any]:
+    from django.core.management import call_command
+
+    from vinex.custody.models import Agency, Facility
+
+    call_command("migrate", verbosity=0)
+    agency = Agency.objects.create(code="state", name="State Corrections", jurisdiction_code="US-XX")
+    big = Facility.objects.create(agency=agency, code="big", name="Big Prison")
+    sample = Facility.objects.create(agency=agency, code="sample", name="Sample Jail")
+    started = time.perf_counter()
+    _seed(big.pk, agency.pk, "B-", ROWS, 1)
+    _seed(sample.pk, agency.pk, "S-", NAIVE_ROWS, ROWS + 1)
+    seeded = time.perf_counter() - started
+    folder = Path(directory)
+    return {
+        "seed_seconds": round(seeded, 1),
+        "big": _write_snapshot(folder / "big.csv", "B-", ROWS),
+        "sample": _write_snapshot(folder / "sample.csv", "S-", NAIVE_ROWS),
+        "big_bytes": (folder / "big.csv").stat().st_size,
+    }
+
+
+# --- The two implementations ----------------------------------------------------------------------
+
+
+def fast_import(path: str) -> dict[str, Any]:
+    from vinex.custody.models import CustodyEvent, Facility
+    from vinex.feeds.services import roster_import
+
+    facility = Facility.objects.select_related("agency").get(code="big")
+    marks: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def progress(stage: str, count: int) -> None:
+        marks.setdefault(stage, time.perf_counter() - started)
+
+    snapshot = roster_import(facility=facility, path=Path(path), origin="cli", progress=progress)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "parse_seconds": marks.get("parsed"),
+        "parse_and_diff_seconds": marks.get("changes"),
+        "ingest_seconds": seconds - marks.get("changes", 0.0),
+        "status": str(snapshot.status),
+        "booked": snapshot.booked,
+        "released": snapshot.released,
+        "unchanged": snapshot.unchanged,
+        "errors": snapshot.error_count,
+        "events_written": CustodyEvent.objects.filter(source="roster").count(),
+        "peak_rss_bytes": _peak_rss_bytes(),
+    }
+
+
+def naive_import(path: str) -> dict[str, Any]:
+    """What a row-by-row ORM implementation does: one query per row, one ingest call per change."""
+    import csv
+
+    from django.utils import timezone
+
+    from vinex.custody.models import CustodyStatus, Facility, Subject
+    from vinex.custody.schemas import EventIn, SubjectIn
+    from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
+
+    facility = Facility.objects.select_related("agency").get(code="sample")
+    agency = facility.agency
+    as_of = timezone.now()
+    started = time.perf_counter()
+
+    def record(kind: str, subject: dict[str, Any], **extra: Any) -> None:
+        raw = {"event_id": f"naive:{kind}:{subject['agency_subject_id']}", "type": kind, "occurred_at": as_of,
+               "facility_code": facility.code, "subject": subject, **extra}
+        event_ingest(agency=agency, events=[IncomingEvent(EventIn.model_validate(raw), payload_hash(raw), "roster")])
+
+    seen: set[str] = set()
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            person = SubjectIn.model_validate({
+                "agency_subject_id": row["agency_subject_id"], "first_name": row["first_name"],
+                "last_name": row["last_name"], "date_of_birth": row["date_of_birth"] or None,
+                "country_of_birth": row["country_of_birth"] or None,
+                "identifiers": {"a_number": row["a_number"] or None, "booking_number": row["booking_number"] or None},
+            })
+            seen.add(person.agency_subject_id)
+            subject = Subject.objects.filter(agency=agency, agency_subject_id=person.agency_subject_id).first()
+            if subject is None or subject.status != CustodyStatus.IN_CUSTODY or subject.facility_id != facility.pk:
+                record("BOOKED", person.model_dump(mode="json", exclude_none=True))
+    for subject in Subject.objects.filter(facility=facility, status=CustodyStatus.IN_CUSTODY).iterator():
+        if subject.agency_subject_id not in seen:
+            record("RELEASED", {"agency_subject_id": subject.agency_subject_id, "first_name": subject.first_name,
+                                "last_name": subject.last_name}, reason="unknown")
+    return {"seconds": time.perf_counter() - started, "peak_rss_bytes": _peak_rss_bytes()}
+
+
+# --- Report ---------------------------------------------------------------------------------------
+
+
+def _variables(directory: Path) -> dict[str, str]:
+    return {
+        "VINEX_ENV": "development",
+        "VINEX_VAR_DIR": str(directory),
+        "VINEX_DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite3'}",
+        "VINEX_SECRET_KEY": Fernet.generate_key().decode() * 2,
+        "VINEX_FIELD_KEY": Fernet.generate_key().decode(),
+        "VINEX_SMS_PROVIDER": "log",
+        "VINEX_LOG_LEVEL": "ERROR",
+        "DJANGO_SETTINGS_MODULE": "vinex.settings",
+    }
+
+
+def main() -> int:
+    directory = Path(tempfile.mkdtemp(prefix="vinex-bench-roster-"))
+    variables = _variables(directory)
+    try:
+        print(f"seeding {ROWS:,} + {NAIVE_ROWS:,} people in custody and writing snapshots…", flush=True)
+        prepared = _in_django(variables, setup, str(directory))
+        print(f"  seeded in {prepared['seed_seconds']} s; snapshot {prepared['big_bytes'] / 1e6:.0f} MB", flush=True)
+        fast = _in_django(variables, fast_import, str(directory / "big.csv"))
+        print(f"vinex: {fast['seconds']:.2f} s for {ROWS:,} rows (parse {fast['parse_seconds']:.2f} s, "
+              f"parse+diff {fast['parse_and_diff_seconds']:.2f} s, ingest {fast['ingest_seconds']:.2f} s), "
+              f"{fast['events_written']:,} events, peak {fast['peak_rss_bytes'] / 2**20:.0f} MiB", flush=True)
+        naive = _in_django(variables, naive_import, str(directory / "sample.csv"))
+        scaled = naive["seconds"] * ROWS / NAIVE_ROWS
+        ratio = scaled / fast["seconds"]
+        print(f"naive row-by-row ORM: {naive['seconds']:.1f} s for {NAIVE_ROWS:,} rows, scaled to {ROWS:,}: "
+              f"{scaled:.0f} s", flush=True)
+        met = {
+            "seconds": fast["seconds"] < TARGET_SECONDS,
+            "ratio": ratio >= TARGET_RATIO,
+            "memory": fast["peak_rss_bytes"] < TARGET_PEAK_BYTES,
+            "correct": (fast["status"], fast["booked"], fast["released"]) == (
+                "applied", prepared["big"]["booked"], prepared["big"]["released"]),
+        }
+        print(f"ratio {ratio:.0f}x (target {TARGET_RATIO:g}x); end to end {fast['seconds']:.2f} s (target "
+              f"{TARGET_SECONDS:g} s); peak {fast['peak_rss_bytes'] / 2**30:.2f} GiB (target 1.5 GiB); "
+              f"targets met: {met}", flush=True)
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps({
+            "benchmark": "roster", "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+                        "sqlite": sqlite3.sqlite_version, "platform": platform.platform()},
+            "rows": ROWS, "naive_rows": NAIVE_ROWS, "prepared": prepared, "vinex": fast,
+            "naive": {**naive, "scaled_seconds": scaled, "scaled_from_rows": NAIVE_ROWS},
+            "ratio": ratio, "targets": {"seconds": TARGET_SECONDS, "ratio": TARGET_RATIO,
+                                        "peak_bytes": TARGET_PEAK_BYTES}, "met": met,
+        }, indent=2) + "\n")
+        return 0 if all(met.values()) else 1
+    finally:
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
