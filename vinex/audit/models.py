@@ -12,7 +12,9 @@ from vinex.audit.chain import GENESIS_HASH, MAX_LENGTHS
 
 
 class AuditEntry(models.Model):
-    seq = models.BigIntegerField(primary_key=True)
+    # Numbered by vinex.audit.services, never by the database. An auto field only so that SQLite makes it
+    # the rowid: the table is then stored in seq order, the order verification reads it in.
+    seq = models.BigAutoField(primary_key=True)
     at = models.DateTimeField()
     actor = models.CharField(max_length=MAX_LENGTHS["actor"])
     role = models.CharField(max_length=MAX_LENGTHS["role"])
