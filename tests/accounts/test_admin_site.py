@@ -6,7 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 from django_otp.middleware import OTPMiddleware
 
-from tests.accounts.conftest import add_device, make_staff
+from tests.accounts.helpers import add_device, make_staff
 from vinex.accounts import matrix
 from vinex.accounts.admin_site import VinexAdminSite
 

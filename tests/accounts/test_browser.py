@@ -8,7 +8,7 @@ from pathlib import Path
 from django_otp.oath import totp
 from playwright.sync_api import Page, sync_playwright
 
-from tests.accounts.conftest import PASSWORD, make_staff
+from tests.accounts.helpers import PASSWORD, make_staff
 from vinex.accounts import matrix
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-from tests.accounts.conftest import add_device, make_staff, signed_in
+from tests.accounts.helpers import add_device, make_staff, signed_in
 from vinex.accounts import matrix
 
 _CONVERTER = re.compile(r"<(?:(\w+):)?\w+>")

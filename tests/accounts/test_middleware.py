@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.accounts.conftest import make_staff, signed_in
+from tests.accounts.helpers import make_staff, signed_in
 from vinex.accounts import matrix
 from vinex.accounts.middleware import LAST_SEEN_SESSION_KEY
 

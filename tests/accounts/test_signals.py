@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from tests.accounts.conftest import PASSWORD, add_device, code_for, make_staff, signed_in
+from tests.accounts.helpers import PASSWORD, add_device, code_for, make_staff, signed_in
 from vinex.accounts import matrix
 from vinex.accounts.services import staffuser_set_roles
 from vinex.audit.models import AuditEntry
@@ -20,23 +20,24 @@ def test_a_sign_in_is_recorded_with_the_role(db: None) -> None:
     device = add_device(user)
     Client().post("/staff/login/", {"username": "robin", "password": PASSWORD, "otp_token": code_for(device)})
     [entry] = _entries(action="login", outcome="ok")
-    assert (entry.actor, entry.role, entry.object_id) == ("robin", matrix.AUDITOR, str(user.pk))
+    assert (entry.actor, entry.role, entry.object_id) == (f"user:{user.pk}", matrix.AUDITOR, str(user.pk))
 
 
 def test_a_failed_sign_in_is_recorded_without_what_was_typed(db: None) -> None:
-    make_staff("robin", matrix.AUDITOR, password=PASSWORD)
+    robin = make_staff("robin", matrix.AUDITOR, password=PASSWORD)
     Client().post("/staff/login/", {"username": "robin", "password": "wrong password", "otp_token": ""})
     Client().post("/staff/login/", {"username": "my secret passphrase", "password": "x", "otp_token": ""})
     failed = _entries(action="login", outcome="failed")
-    assert [e.actor for e in failed] == ["robin", "unknown"]
+    assert [e.actor for e in failed] == [f"user:{robin.pk}", "unknown"]
     assert not AuditEntry.objects.filter(actor__contains="passphrase").exists()
 
 
 def test_a_wrong_code_is_recorded_as_a_failed_sign_in(db: None) -> None:
-    device = add_device(make_staff("robin", matrix.AUDITOR, password=PASSWORD))
+    robin = make_staff("robin", matrix.AUDITOR, password=PASSWORD)
+    device = add_device(robin)
     wrong = f"{(int(code_for(device)) + 1) % 1_000_000:06d}"
     Client().post("/staff/login/", {"username": "robin", "password": PASSWORD, "otp_token": wrong})
-    assert [e.actor for e in _entries(action="login")] == ["robin"]
+    assert [e.actor for e in _entries(action="login")] == [f"user:{robin.pk}"]
     assert _entries(action="login")[0].outcome == "failed"
 
 
@@ -52,7 +53,8 @@ def test_granting_and_revoking_roles_is_recorded(db: None) -> None:
 
 
 def test_a_role_given_in_the_admin_is_recorded_with_who_gave_it(db: None) -> None:
-    admin_client = signed_in(make_staff("ada", matrix.ADMINISTRATOR), verified=True)
+    ada = make_staff("ada", matrix.ADMINISTRATOR)
+    admin_client = signed_in(ada, verified=True)
     user = make_staff("robin")
     auditor = Group.objects.get(name=matrix.AUDITOR)
     response = admin_client.post(f"/admin/auth/user/{user.pk}/change/", {
@@ -61,4 +63,12 @@ def test_a_role_given_in_the_admin_is_recorded_with_who_gave_it(db: None) -> Non
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     [entry] = _entries(action="role_grant", object_id=str(user.pk))
-    assert (entry.actor, entry.purpose) == ("ada", matrix.AUDITOR)
+    assert (entry.actor, entry.purpose) == (f"user:{ada.pk}", matrix.AUDITOR)
+
+
+def test_a_page_refused_by_the_gate_is_recorded(db: None) -> None:
+    agent = make_staff("agent", matrix.CALL_CENTRE)
+    signed_in(agent, verified=True).get("/staff/outbox/?q=anything")
+    [entry] = _entries(action="page_access")
+    assert (entry.actor, entry.role, entry.object_id, entry.outcome) == (
+        f"user:{agent.pk}", matrix.CALL_CENTRE, "/staff/outbox/", "denied")

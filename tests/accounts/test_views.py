@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.accounts.conftest import PASSWORD, add_device, code_for, make_staff, signed_in
+from tests.accounts.helpers import PASSWORD, add_device, code_for, make_staff, signed_in
 from vinex.accounts import matrix
 
 LOGIN = "/staff/login/"

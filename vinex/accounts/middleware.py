@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 from vinex.accounts import matrix, selectors
-from vinex.accounts.signals import current_actor
+from vinex.accounts.signals import current_actor, record_refusal
 
 LAST_SEEN_SESSION_KEY = "vinex_last_seen"
 
@@ -56,8 +56,7 @@ class StaffAccessMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         idle = _expire_if_idle(request)
-        actor = request.user.get_username() if request.user.is_authenticated else "anonymous"
-        token = current_actor.set(actor)
+        token = current_actor.set(selectors.actor_ref(user=request.user))
         try:
             return self._respond(request, idle=idle)
         finally:
@@ -85,5 +84,6 @@ class StaffAccessMiddleware:
             return _to_enrolment(request)
         roles = selectors.user_roles(user=user)
         if not matrix.is_allowed(request.path_info, request.method or "GET", roles):
+            record_refusal(user=user, roles=roles, path=request.path_info)
             return render(request, "accounts/forbidden.html", {"roles": roles}, status=403)
         return None

@@ -24,6 +24,18 @@ def user_roles(*, user: User) -> frozenset[str]:
     return frozenset(names)
 
 
+def actor_ref(*, user: User) -> str:
+    """How the audit log names this user: ``user:<id>`` (no name), or ``anonymous``."""
+    return f"user:{user.pk}" if user.is_authenticated else "anonymous"
+
+
+def role_label(*, roles: frozenset[str]) -> str:
+    """One role name for the audit log's role column: the role, ``multiple``, or empty."""
+    if len(roles) == 1:
+        return next(iter(roles))
+    return "multiple" if roles else ""
+
+
 def agency_for_user(*, user: User) -> Agency | None:
     """The agency an agency operator works for, or None for staff not tied to one agency."""
     if not user.is_authenticated:

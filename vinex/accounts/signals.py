@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from contextvars import ContextVar
 from typing import Any
 
@@ -12,16 +11,10 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import m2m_changed
 from django.http import HttpRequest
 
-from vinex.accounts import matrix
+from vinex.accounts import selectors
 
 #: Who is acting in the current request, for records made where no request is at hand (role changes).
 current_actor: ContextVar[str] = ContextVar("vinex_current_actor", default="system")
-
-
-def _roles_of(user: AbstractBaseUser) -> str:
-    """The user's role, "multiple" when they hold several (the audit role column holds one name)."""
-    names = list(Group.objects.filter(user=user.pk, name__in=matrix.ROLES).values_list("name", flat=True))
-    return names[0] if len(names) == 1 else ("multiple" if names else "")
 
 
 def _record(**fields: str) -> None:
@@ -30,18 +23,28 @@ def _record(**fields: str) -> None:
     audit_record(**fields)
 
 
+def _role_of(user: AbstractBaseUser) -> str:
+    return selectors.role_label(roles=selectors.user_roles(user=user))
+
+
+def record_refusal(*, user: AbstractBaseUser, roles: frozenset[str], path: str) -> None:
+    """Record that the staff gate refused ``user`` a page (the path only, never its query string)."""
+    _record(actor=selectors.actor_ref(user=user), role=selectors.role_label(roles=roles), action="page_access",
+            object_type="staff_page", object_id=path[:128], outcome="denied")
+
+
 def on_logged_in(sender: Any, request: HttpRequest, user: AbstractBaseUser, **kwargs: Any) -> None:
     verified = getattr(user, "otp_device", None) is not None
-    _record(actor=user.get_username()[:100], role=_roles_of(user), action="login", object_type="user",
+    _record(actor=selectors.actor_ref(user=user), role=_role_of(user), action="login", object_type="user",
             object_id=str(user.pk), purpose="" if verified else "password only: one-time code enrolment")
 
 
 def on_login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None,
                     **kwargs: Any) -> None:
-    # People type passwords into the username box: record a name only when it is a real account.
+    # People type passwords into the username box: name an account only when one exists.
     username = str(credentials.get("username", ""))
     user = get_user_model().objects.filter(username=username).first() if username else None
-    _record(actor=user.get_username()[:100] if user else "unknown", role=_roles_of(user) if user else "",
+    _record(actor=selectors.actor_ref(user=user) if user else "unknown", role=_role_of(user) if user else "",
             action="login", object_type="user", object_id=str(user.pk) if user else "", outcome="failed")
 
 
@@ -61,9 +64,7 @@ def on_groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] 
 
 
 def connect() -> None:
-    """Connect the audit handlers, once the audit app provides ``audit_record``."""
-    if importlib.util.find_spec("vinex.audit.services") is None:
-        return
+    """Connect the audit handlers (called once, from AccountsConfig.ready)."""
     user_logged_in.connect(on_logged_in, dispatch_uid="vinex.accounts.audit.login")
     user_login_failed.connect(on_login_failed, dispatch_uid="vinex.accounts.audit.login_failed")
     m2m_changed.connect(on_groups_changed, sender=get_user_model().groups.through,
