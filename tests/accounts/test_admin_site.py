@@ -30,6 +30,12 @@ def test_an_administrator_verified_by_a_code_is_admitted(db: None) -> None:
     assert VinexAdminSite().has_permission(_request(admin, device=add_device(admin)))
 
 
+def test_other_staff_are_not_admitted_even_with_a_code(db: None) -> None:
+    auditor = make_staff("aud", matrix.AUDITOR)
+    assert auditor.is_staff
+    assert not VinexAdminSite().has_permission(_request(auditor, device=add_device(auditor)))
+
+
 def test_the_admin_login_sends_people_to_the_staff_sign_in(db: None) -> None:
     request = RequestFactory().get("/admin/login/?next=/admin/custody/")
     request.user = AnonymousUser()

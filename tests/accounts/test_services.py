@@ -44,15 +44,14 @@ def test_changing_roles_replaces_them_and_drops_the_agency(agency: Agency) -> No
     assert selectors.agency_for_user(user=user) is None
 
 
-def test_only_administrators_may_use_the_admin_site(db: None) -> None:
+def test_every_role_is_django_staff_and_only_administrators_are_superusers(db: None) -> None:
     admin = staffuser_create(username="ada", password=None, roles=frozenset({matrix.ADMINISTRATOR}))
     auditor = staffuser_create(username="aud", password=None, roles=frozenset({matrix.AUDITOR}))
-    assert admin.is_staff
-    assert not auditor.is_staff
-    staffuser_set_roles(user=admin, roles=frozenset({matrix.AUDITOR}))
+    assert (admin.is_staff, admin.is_superuser) == (True, True)
+    assert (auditor.is_staff, auditor.is_superuser) == (True, False)
+    staffuser_set_roles(user=admin, roles=frozenset())
     admin.refresh_from_db()
-    assert not admin.is_staff
-    assert not admin.is_superuser
+    assert (admin.is_staff, admin.is_superuser) == (False, False)
 
 
 def test_an_inactive_user_holds_no_role(db: None) -> None:

@@ -9,16 +9,23 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django_otp.admin import OTPAdminSite
 
+from vinex.accounts import matrix, selectors
+
 
 class VinexAdminSite(OTPAdminSite):
-    """django-otp's admin site (only users verified by a one-time code get in), signing in through /staff/login/
-    so that lockout, enrolment and auditing have one door."""
+    """django-otp's admin site (only users verified by a one-time code get in), for administrators only,
+    signing in through /staff/login/ so that lockout, enrolment and auditing have one door."""
 
     site_header = "vinex administration"
     site_title = "vinex administration"
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Active, verified by a one-time code, and an administrator (other staff are Django staff too)."""
+        roles = selectors.user_roles(user=request.user)
+        return super().has_permission(request) and matrix.ADMINISTRATOR in roles
 
     def login(self, request: HttpRequest, extra_context: dict[str, object] | None = None) -> HttpResponse:
         index = reverse("admin:index", current_app=self.name)

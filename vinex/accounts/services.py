@@ -25,11 +25,13 @@ def _check_roles(roles: frozenset[str], agency: Agency | None) -> None:
 def staffuser_set_roles(*, user: User, roles: frozenset[str], agency: Agency | None = None) -> None:
     """Make ``roles`` exactly the user's staff roles, and tie agency operators to ``agency``.
 
-    Administrators are Django staff superusers so that the admin site shows them every model; what
-    they may open outside the admin is still decided by the matrix, by role.
+    Anyone with a role is Django staff (``is_staff``), which is what "member of staff" checks in views
+    read; administrators are also superusers so that the admin site shows them every model. What each
+    may open is decided by the matrix, by role, and the admin site admits administrators only.
     """
     _check_roles(roles, agency)
-    user.is_staff = user.is_superuser = matrix.ADMINISTRATOR in roles
+    user.is_staff = bool(roles)
+    user.is_superuser = matrix.ADMINISTRATOR in roles
     user.save(update_fields=["is_staff", "is_superuser"])
     current = set(user.groups.filter(name__in=matrix.ROLES))
     wanted = set(Group.objects.filter(name__in=roles))
