@@ -1,14 +1,22 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from tests.audit.helpers import record
 from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from vinex.audit.services import AuditEntryIn, audit_checkpoint_create, audit_record, audit_record_many
+from vinex.audit.services import (
+    AuditEntryIn,
+    audit_checkpoint_create,
+    audit_record,
+    audit_record_many,
+    audit_tick,
+)
 from vinex.audit.verify import audit_verify
 
 
@@ -100,4 +108,30 @@ def test_processes_appending_at_once_never_fork_the_chain() -> None:
         thread.join()
     assert errors == []
     assert list(AuditEntry.objects.values_list("seq", flat=True).order_by("seq")) == list(range(1, 101))
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db
+def test_the_periodic_tick_signs_entries_that_waited_too_long(settings: Any) -> None:
+    settings.VINEX_AUDIT_CHECKPOINT_SECONDS = 3600
+    audit_tick(now=timezone.now())
+    assert not AuditCheckpoint.objects.exists()  # nothing to sign yet
+    record(3)
+    audit_tick(now=timezone.now())
+    assert list(AuditCheckpoint.objects.values_list("tree_size", flat=True)) == [3]
+    record(2)
+    audit_tick(now=timezone.now())
+    assert AuditCheckpoint.objects.count() == 1  # the last one is recent: wait
+    audit_tick(now=timezone.now() + timedelta(hours=2))
+    assert list(AuditCheckpoint.objects.values_list("tree_size", flat=True).order_by("tree_size")) == [3, 5]
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db
+def test_a_damaged_saved_tree_state_does_not_stop_appends(settings: Any) -> None:
+    settings.VINEX_AUDIT_CHECKPOINT_EVERY = 5
+    record(5)
+    AuditCheckpoint.objects.update(frontier="not hex")
+    record(5)
+    assert AuditEntry.objects.count() == 10 and AuditCheckpoint.objects.count() == 2
     assert audit_verify().ok

@@ -9,8 +9,9 @@ transaction, after its other writes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,7 +23,9 @@ from vinex.audit.chain import AuditEntryIn
 from vinex.audit.merkle import Frontier
 from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 
-__all__ = ["AuditEntryIn", "audit_checkpoint_create", "audit_record", "audit_record_many"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["AuditEntryIn", "audit_checkpoint_create", "audit_record", "audit_record_many", "audit_tick"]
 
 
 def audit_record(
@@ -63,6 +66,20 @@ def audit_checkpoint_create() -> AuditCheckpoint | None:
 
 
 # The raw SQL here names only this app's tables and columns; every value goes in as a parameter.
+def audit_tick(*, now: datetime) -> None:
+    """Periodic work (called by the worker): sign a checkpoint when entries have waited too long for one."""
+    latest = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", "signed_at").first()
+    head_seq = AuditHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
+    if latest is not None and (latest[0] >= head_seq or now - latest[1] < _checkpoint_interval()):
+        return
+    if head_seq:
+        audit_checkpoint_create()
+
+
+def _checkpoint_interval() -> timedelta:
+    return timedelta(seconds=settings.VINEX_AUDIT_CHECKPOINT_SECONDS)
+
+
 _HEAD = AuditHead._meta.db_table
 _ENTRY_COLUMNS = ("seq", "at", *chain.FIELDS, "prev_hash", "entry_hash")
 
@@ -107,8 +124,7 @@ def _chain_rows(entries: Sequence[AuditEntryIn], *, seq: int, prev_hash: str, no
 
 
 def _checkpoint_sign(*, tree_size: int) -> AuditCheckpoint:
-    latest = AuditCheckpoint.objects.filter(tree_size__lt=tree_size).order_by("-tree_size").first()
-    frontier = Frontier() if latest is None else Frontier.loads(latest.tree_size, latest.frontier)
+    frontier = _frontier_before(tree_size)
     hashes = AuditEntry.objects.filter(seq__gt=frontier.size, seq__lte=tree_size).order_by("seq")
     frontier.extend([bytes.fromhex(h) for h in hashes.values_list("entry_hash", flat=True)])
     root = frontier.root().hex()
@@ -119,3 +135,16 @@ def _checkpoint_sign(*, tree_size: int) -> AuditCheckpoint:
         tree_size=tree_size, root_hash=root, signed_at=now, key_id=key_id, signature=signature,
         frontier=frontier.dumps(),
     )
+
+
+def _frontier_before(tree_size: int) -> Frontier:
+    """The Merkle state at the newest checkpoint below ``tree_size``, to extend rather than recompute."""
+    latest = AuditCheckpoint.objects.filter(tree_size__lt=tree_size).order_by("-tree_size").first()
+    if latest is None:
+        return Frontier()
+    try:
+        return Frontier.loads(latest.tree_size, latest.frontier)
+    except ValueError:
+        # A damaged saved state must not stop appends (and the writes they belong to): start over.
+        logger.error("audit checkpoint %s has an unreadable frontier; recomputing from the start", latest.tree_size)
+        return Frontier()
