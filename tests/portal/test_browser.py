@@ -98,6 +98,11 @@ def test_a_person_searches_in_spanish_registers_and_hears_of_the_release(
     email = "lucia@example.org"
     page = browser.new_page(locale="es-MX", extra_http_headers={"Accept-Language": "es-MX,es;q=0.9"})
     shot = Shots(page, "register-in-spanish")
+    page.goto(site + "/search/")
+    page.locator("#id_name-last_name").fill("García")
+    page.locator("form", has=page.locator("#id_name-last_name")).get_by_role("button").click()
+    expect(page.locator("#id_name-first_name_error")).to_have_text("Escriba el nombre, tal como está escrito.")
+    shot("search-error")
     find_and_register(page, site, shot, email)
     expect(page.locator("h1")).to_have_text("Escriba sus códigos")
     deliver()

@@ -103,7 +103,7 @@ def test_portal_searches_are_rate_limited(agency: Agency, settings: Any) -> None
     assert codes == [200, 200, 429]
     refused = client.post("/search/", BY_A_NUMBER)
     assert int(refused["Retry-After"]) > 0
-    assert "too many requests" in text(refused)
+    assert "too many searches" in text(refused)
     assert Client(REMOTE_ADDR="198.51.100.4").post("/search/", BY_A_NUMBER).status_code == 200
 
 

@@ -95,7 +95,10 @@ def search(request: HttpRequest) -> HttpResponse:
     refused = request_limits(request, scope="locator", address_rate=settings.VINEX_LOCATOR_RATE,
                              session_rate=settings.VINEX_LOCATOR_SESSION_RATE)
     if refused:
-        return _too_many(request, refused)
+        context["refused_seconds"] = refused.seconds
+        response = render(request, "portal/search.html", context, status=429)
+        response["Retry-After"] = str(refused.seconds)
+        return response
     results = locator_search(query=form.query())
     logger.info("locator search", extra={"kind": kind, "results": len(results), "via": "portal"})
     context["results"] = [{"result": r, "status": status_label(r.status)} for r in results]
