@@ -85,6 +85,31 @@ def test_a_person_appearing_in_another_facility_is_one_transfer(api: Client, age
     assert list(Notification.objects.values_list("event__type", flat=True)) == ["TRANSFERRED"]
 
 
+def test_a_person_who_leaves_first_and_appears_in_the_next_snapshot_elsewhere_is_one_transfer(
+        api: Client, agency: Agency) -> None:
+    put_roster(api, roster_csv(people(30)))
+    put_roster(api, roster_csv([person("A-1")]), facility="annex")
+    subscribe(agency, "S-3", email="victim@example.org")
+    left = put_roster(api, roster_csv([p for p in people(30) if p["agency_subject_id"] != "S-3"])).json()
+    assert (left["released"], left["unchanged"]) == (0, 29)
+    assert status_of(agency, "S-3") == ("IN_CUSTODY", "main")  # may be on the annex's next roster
+    moved = put_roster(api, roster_csv([person("A-1"), person("S-3")]), facility="annex").json()
+    assert (moved["transferred"], moved["booked"], moved["released"]) == (1, 0, 0)
+    assert status_of(agency, "S-3") == ("IN_CUSTODY", "annex")
+    assert list(Notification.objects.values_list("event__type", flat=True)) == ["TRANSFERRED"]
+
+
+def test_a_person_on_no_other_roster_is_released_when_the_other_facility_reports(api: Client, agency: Agency) -> None:
+    put_roster(api, roster_csv(people(30)))
+    put_roster(api, roster_csv([person("A-1")]), facility="annex")
+    put_roster(api, roster_csv([p for p in people(30) if p["agency_subject_id"] != "S-3"]))
+    annex = put_roster(api, roster_csv([person("A-1"), person("A-2")]), facility="annex").json()
+    assert (annex["released"], annex["booked"]) == (1, 1)
+    assert status_of(agency, "S-3") == ("RELEASED", "main")
+    released = CustodyEvent.objects.get(type="RELEASED")
+    assert released.facility.code == "main"
+
+
 def test_a_truncated_file_is_held_and_nobody_is_told(api: Client, agency: Agency) -> None:
     put_roster(api, roster_csv(people(30)))
     subscribe(agency, "S-29", email="victim@example.org")

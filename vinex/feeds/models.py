@@ -157,3 +157,25 @@ class PullSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} source for {self.facility_id}"
+
+
+class PendingDeparture(models.Model):
+    """Someone missing from their facility's roster who may be on another facility's next one (a transfer).
+
+    They stay in custody until every other roster-fed facility of the agency has sent a snapshot
+    without them, or twice the feed's cadence passes; then they are released.
+    """
+
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="+")
+    agency_subject_id = models.CharField(max_length=64)
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="+")
+    noticed_at = models.DateTimeField()
+    waiting_for = models.JSONField(default=list, help_text="Facility ids whose next snapshot may show them.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "agency_subject_id"], name="one_pending_departure")
+        ]
+
+    def __str__(self) -> str:
+        return f"pending departure from {self.facility_id} noticed {self.noticed_at:%Y-%m-%d %H:%M}"

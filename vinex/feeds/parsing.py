@@ -212,12 +212,30 @@ def _parse_moment(column: str, timezone_name: str) -> pl.Expr:
     return pl.coalesce([aware, aware_short, local.dt.convert_time_zone("UTC")])
 
 
+def _untidy_columns(frame: pl.DataFrame) -> list[str]:
+    """Columns holding a value with surrounding blanks, or an empty quoted value.
+
+    Checking is a cheap scan; stripping copies every value, so only these columns are cleaned.
+    """
+    def untidy(c: str) -> pl.Expr:
+        value = pl.col(c)
+        edges = [value.str.starts_with(b) | value.str.ends_with(b) for b in (" ", "\t", "\u00a0")]
+        return pl.any_horizontal([value.str.len_bytes() == 0, *edges]).any().alias(c)
+
+    flags = frame.select([untidy(c) for c in COLUMNS]).row(0, named=True) if len(frame) else {}
+    return [c for c, flagged in flags.items() if flagged]
+
+
+def _cleaned(column: str) -> pl.Expr:
+    value = pl.col(column).str.strip_chars()
+    return pl.when(value.str.len_bytes() > 0).then(value).alias(column)
+
+
 def _normalise(frame: pl.DataFrame, timezone_name: str) -> pl.DataFrame:
     for column in COLUMNS:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
-    cleaned = [pl.col(c).str.strip_chars().replace("", None).alias(c) for c in COLUMNS]
-    frame = frame.with_columns(cleaned)
+    frame = frame.with_columns([_cleaned(c) for c in _untidy_columns(frame)])
     return frame.with_columns(
         pl.col("a_number").str.replace_all(r"[\s-]", "").str.to_uppercase().str.strip_prefix("A"),
         pl.col("country_of_birth").str.to_uppercase(),

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from vinex.custody.models import CustodyStatus, Facility, Subject
-from vinex.feeds.models import FacilityFeed, PullSource, Snapshot, SnapshotStatus
+from vinex.feeds.models import FacilityFeed, PendingDeparture, PullSource, Snapshot, SnapshotStatus
 
 # Keeps every IN (...) list under SQLite's bound-parameter limit on any build.
 IN_CHUNK = 900
@@ -103,3 +103,25 @@ def feed_statuses(*, now: datetime) -> list[FeedStatus]:
 
 def pull_sources_all() -> list[PullSource]:
     return list(PullSource.objects.select_related("facility__agency").order_by("facility__agency__code", "pk"))
+
+
+def roster_fed_facilities(*, facility: Facility) -> list[int]:
+    """Ids of the agency's other facilities that send roster snapshots."""
+    return list(FacilityFeed.objects.filter(facility__agency_id=facility.agency_id, last_snapshot_at__isnull=False)
+                .exclude(facility=facility).order_by("facility_id").values_list("facility_id", flat=True))
+
+
+def pending_departures(*, agency_id: int) -> list[PendingDeparture]:
+    return list(PendingDeparture.objects.filter(facility__agency_id=agency_id))
+
+
+def pending_departures_overdue(*, now: datetime) -> list[PendingDeparture]:
+    """Pending departures older than twice their facility feed's cadence."""
+    pendings = PendingDeparture.objects.select_related("facility__agency__feed", "facility__feed", "snapshot")
+    overdue = []
+    for pending in pendings:
+        feed = getattr(pending.facility, "feed", None)
+        cadence = feed_cadence(feed) if feed else timedelta(seconds=settings.VINEX_FEED_DEFAULT_CADENCE_SECONDS)
+        if now - pending.noticed_at > 2 * cadence:
+            overdue.append(pending)
+    return overdue

@@ -43,6 +43,7 @@ from vinex.feeds.models import (
     FacilityFeed,
     FeedAlert,
     FeedAlertRecipient,
+    PendingDeparture,
     Snapshot,
     SnapshotData,
     SnapshotStatus,
@@ -85,6 +86,7 @@ class RosterDiff:
     changes: list[Change]
     unchanged: int
     counts: dict[str, int] = field(default_factory=dict)
+    pending: PendingPlan | None = None
 
     def count(self, bucket: str) -> int:
         return self.counts.get(bucket, 0)
@@ -102,16 +104,19 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
 
     Someone new is BOOKED (or RETURNED / RECAPTURED after a leave or an escape); someone held in
     another facility of the agency is TRANSFERRED here; someone held here and absent from the
-    snapshot is RELEASED (reason unknown) unless their row failed validation (``kept_ids``).
+    snapshot is RELEASED (reason unknown) unless their row failed validation (``kept_ids``). When
+    other facilities of the agency send rosters too, the absent person is held as a pending
+    departure instead: their new facility's next snapshot may show a transfer.
     """
     population = selectors.population_ids(facility=facility).to_frame()
     ids = rows.select("agency_subject_id")
     arrivals = rows.join(population, on="agency_subject_id", how="anti")
     departures = population.join(ids, on="agency_subject_id", how="anti").filter(
         ~pl.col("agency_subject_id").is_in(kept_ids)
-    )
-    changed_ids = arrivals.get_column("agency_subject_id").to_list() + departures.get_column(
-        "agency_subject_id").to_list()
+    ).get_column("agency_subject_id").to_list()
+    pending = _pending_plan(facility, ids, departures)
+    changed_ids = arrivals.get_column("agency_subject_id").to_list() + departures + [
+        p.agency_subject_id for p in pending.released]
     known = selectors.subjects_known(facility=facility, ids=changed_ids)
     arrivals = with_moment(arrivals, "booked_at", facility.timezone)
     arriving = [_arrival(facility, row, known.get(row["agency_subject_id"]), as_of)
@@ -119,11 +124,16 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
     changes = [c for c in arriving if c is not None]
     # Someone on leave from this facility may still be on its roster: that is no news.
     on_leave_here = len(arriving) - len(changes)
-    changes += [_departure(known[i], as_of) for i in departures.get_column("agency_subject_id").to_list() if i in known]
-    counts: dict[str, int] = {}
+    if pending.waiting_for:
+        pending.new = [i for i in departures if i in known and i not in pending.already]
+    else:
+        changes += [_departure(known[i], as_of) for i in departures if i in known]
+    changes += [_departure(known[p.agency_subject_id], as_of, p.facility.code) for p in pending.released
+                if p.agency_subject_id in known]
+    counts: dict[str, int] = {"pending": len(pending.new)}
     for change in changes:
         counts[_BUCKET[change.kind]] = counts.get(_BUCKET[change.kind], 0) + 1
-    return RosterDiff(len(population), changes, len(rows) - len(arrivals) + on_leave_here, counts)
+    return RosterDiff(len(population), changes, len(rows) - len(arrivals) + on_leave_here, counts, pending)
 
 
 def _after(moment: datetime, known: selectors.KnownSubject | None) -> datetime:
@@ -149,9 +159,43 @@ def _arrival(facility: Facility, row: dict[str, Any], known: selectors.KnownSubj
     return Change(asid, kind, row["line"], moment, row)
 
 
-def _departure(known: selectors.KnownSubject, as_of: datetime) -> Change:
-    return Change(known.agency_subject_id, EventType.RELEASED, None, _after(as_of, known),
+def _departure(known: selectors.KnownSubject, as_of: datetime, from_facility: str | None = None) -> Change:
+    return Change(known.agency_subject_id, EventType.RELEASED, None, _after(as_of, known), from_facility=from_facility,
                   names=(known.first_name, known.last_name))
+
+
+@dataclass
+class PendingPlan:
+    """What a snapshot does to pending departures (see ``PendingDeparture``)."""
+
+    waiting_for: list[int] = field(default_factory=list)
+    already: set[str] = field(default_factory=set)
+    new: list[str] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    seen_absent: list[PendingDeparture] = field(default_factory=list)
+    released: list[PendingDeparture] = field(default_factory=list)
+
+
+def _pending_plan(facility: Facility, ids: pl.DataFrame, departures: list[str]) -> PendingPlan:
+    plan = PendingPlan(waiting_for=selectors.roster_fed_facilities(facility=facility))
+    pendings = selectors.pending_departures(agency_id=facility.agency_id)
+    if not pendings:
+        return plan
+    wanted = [p.agency_subject_id for p in pendings]
+    present = set(ids.filter(pl.col("agency_subject_id").is_in(wanted)).get_column("agency_subject_id").to_list())
+    missing_here = set(departures)
+    for pending in pendings:
+        if pending.facility_id == facility.pk:
+            if pending.agency_subject_id in missing_here:
+                plan.already.add(pending.agency_subject_id)
+            else:
+                plan.resolved.append(pending.pk)  # back on this roster, or gone by other news
+        elif pending.agency_subject_id in present:
+            plan.resolved.append(pending.pk)  # here now: the arrival is a transfer
+        elif facility.pk in pending.waiting_for:
+            pending.waiting_for = [f for f in pending.waiting_for if f != facility.pk]
+            (plan.seen_absent if pending.waiting_for else plan.released).append(pending)
+    return plan
 
 
 # --- Derived events --------------------------------------------------------------------------------
@@ -248,7 +292,7 @@ def quarantine_reasons(*, facility: Facility, parsed: ParsedRoster, diff: Roster
         reasons.append("the snapshot is empty")
     if parsed.truncated:
         reasons.append("the file ends in the middle of a row (truncated)")
-    released = diff.count("released")
+    released = diff.count("released") + diff.count("pending")
     share = settings.VINEX_ROSTER_MAX_RELEASE_SHARE
     if diff.population and released > share * diff.population and released >= settings.VINEX_ROSTER_MIN_RELEASES:
         reasons.append(f"{released} of {diff.population} people ({released / diff.population:.0%}) would be released"
@@ -273,7 +317,8 @@ def _summary(diff: RosterDiff) -> dict[str, Any]:
         if len(bucket) < SAMPLE_SIZE:
             bucket.append(change.agency_subject_id)
     return {"population": diff.population, "booked": diff.count("booked"), "released": diff.count("released"),
-            "transferred": diff.count("transferred"), "unchanged": diff.unchanged, "sample": sample}
+            "transferred": diff.count("transferred"), "pending_departures": diff.count("pending"),
+            "unchanged": diff.unchanged, "sample": sample}
 
 
 def _frame_bytes(frame: pl.DataFrame) -> bytes:
@@ -348,11 +393,45 @@ def _set_counts(snapshot: Snapshot, diff: RosterDiff) -> None:
 
 def _apply(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None) -> None:
     refused = _apply_diff(snapshot, diff, progress)
+    if diff.pending is not None:
+        _pending_record(snapshot, diff.pending)
     snapshot.status = SnapshotStatus.APPLIED
     snapshot.errors = list(snapshot.errors) + refused
     snapshot.error_count += len(refused)
     _set_counts(snapshot, diff)
     _feed_heard(snapshot.facility, snapshot_at=snapshot.received_at)
+
+
+def _pending_record(snapshot: Snapshot, plan: PendingPlan) -> None:
+    PendingDeparture.objects.filter(pk__in=plan.resolved + [p.pk for p in plan.released]).delete()
+    for pending in plan.seen_absent:
+        PendingDeparture.objects.filter(pk=pending.pk).update(waiting_for=pending.waiting_for)
+    PendingDeparture.objects.bulk_create(
+        [PendingDeparture(facility=snapshot.facility, agency_subject_id=i, snapshot=snapshot,
+                          noticed_at=snapshot.received_at, waiting_for=plan.waiting_for) for i in plan.new],
+        ignore_conflicts=True,
+    )
+
+
+def pending_departures_release_due(*, now: datetime) -> int:
+    """Release the people missing from a roster for more than twice their feed's cadence; returns how many."""
+    released = 0
+    for pending in selectors.pending_departures_overdue(now=now):
+        known = selectors.subjects_known(facility=pending.facility, ids=[pending.agency_subject_id])
+        subject = known.get(pending.agency_subject_id)
+        with transaction.atomic():
+            if subject is not None and subject.status == CustodyStatus.IN_CUSTODY and (
+                    subject.facility_code == pending.facility.code):
+                change = _departure(subject, now)
+                raw_id = f"roster:{pending.facility_id}:pending:{pending.pk}:RELEASED:{pending.agency_subject_id}"
+                incoming = _incoming(pending.facility, pending.snapshot, 0, change)
+                incoming = IncomingEvent(data=incoming.data.model_copy(update={"event_id": raw_id}),
+                                         payload_hash=incoming.payload_hash, source=incoming.source,
+                                         source_ref=f"snapshot:{pending.snapshot_id}:absent")
+                outcome = event_ingest(agency=pending.facility.agency, events=[incoming])[0]
+                released += outcome.status == "accepted"
+            pending.delete()
+    return released
 
 
 def _feed_heard(facility: Facility, *, snapshot_at: datetime) -> None:
@@ -493,7 +572,9 @@ def feeds_tick(*, now: datetime) -> None:
     """Periodic work of the feeds app (called by the worker): feed health and due pull connectors."""
     from vinex.feeds.connectors import pull_sources_run_due
 
-    for step in (feed_events_catch_up, lambda: feed_health_check(now=now), lambda: pull_sources_run_due(now=now)):
+    steps = (feed_events_catch_up, lambda: feed_health_check(now=now), lambda: pending_departures_release_due(now=now),
+             lambda: pull_sources_run_due(now=now))
+    for step in steps:
         try:
             step()
         except Exception:
