@@ -9,6 +9,7 @@ costs more than the database work. These helpers send plain ``INSERT``/``UPDATE`
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import connection, models
@@ -21,16 +22,24 @@ def _field(model: type[models.Model], attname: str) -> models.Field[Any, Any]:
     raise ValueError(f"{model.__name__} has no column for {attname!r}")
 
 
+def _sqlite_datetime(value: datetime) -> str:
+    # What Django stores on SQLite with USE_TZ: naive UTC in ISO format with a space.
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ")
+
+
 def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
-    """Per column, the conversion the driver needs (dates and times on SQLite), or None."""
-    ops = connection.ops
+    """Per column, the conversion the driver needs, or None (psycopg takes dates and times as they are)."""
+    if connection.vendor != "sqlite":
+        return [None] * len(columns)
     adapters: list[Callable[[Any], Any] | None] = []
     for column in columns:
         kind = _field(model, column).get_internal_type()
         if kind == "DateTimeField":
-            adapters.append(ops.adapt_datetimefield_value)
+            adapters.append(_sqlite_datetime)
         elif kind == "DateField":
-            adapters.append(ops.adapt_datefield_value)
+            adapters.append(date.isoformat)
         else:
             adapters.append(None)
     return adapters
@@ -72,3 +81,29 @@ def rows_update(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     sql = f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(sql, _prepared(model, [*columns, "id"], rows))
+
+
+def ids_reserve(model: type[models.Model], count: int) -> list[int]:
+    """``count`` fresh primary keys for ``model``, so rows can be inserted with their ids known.
+
+    Call inside ``transaction.atomic()``: on SQLite vinex opens transactions IMMEDIATE, so the write
+    lock is held and nobody else can take the same ids; on PostgreSQL the ids come from the sequence.
+    """
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+            cursor.execute(sql, [table, count])
+            return [row[0] for row in cursor.fetchall()]
+        if connection.vendor == "sqlite":
+            # AUTOINCREMENT never reuses an id, so start after the highest ever handed out.
+            highest = (
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608
+                f"coalesce((SELECT max(id) FROM {connection.ops.quote_name(table)}), 0))"
+            )
+            cursor.execute(highest, [table])
+            start = int(cursor.fetchone()[0]) + 1
+            return list(range(start, start + count))
+    raise NotImplementedError(f"ids_reserve does not support {connection.vendor}")

@@ -8,13 +8,13 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from django.db import transaction
 from django.utils import timezone
 
-from vinex.core.bulk import rows_insert, rows_update
+from vinex.core.bulk import ids_reserve, rows_insert, rows_update
 from vinex.custody import statemachine as sm
 from vinex.custody.models import (
     Agency,
@@ -123,7 +123,7 @@ class _Pending:
 
 @dataclass
 class _SubjectPlan:
-    subject: Subject
+    subject: SubjectLike
     base: sm.CustodyState
     history: list[sm.EventFacts]
     accepted: list[_Pending] = field(default_factory=list)
@@ -218,6 +218,7 @@ def _plan_subjects(agency: Agency, pending: list[_Pending]) -> dict[str, _Subjec
             plans[key] = _SubjectPlan(subject, _stored_state(subject), [])
         else:
             plans[key] = _SubjectPlan(subject, sm.INITIAL, [])
+            assert subject.pk is not None  # a subject with stored events has a row
             needs_history.append(subject.pk)
     histories = _histories(needs_history)
     for plan in plans.values():
@@ -228,7 +229,7 @@ def _plan_subjects(agency: Agency, pending: list[_Pending]) -> dict[str, _Subjec
     return plans
 
 
-def _can_fold_forward(subject: Subject, items: list[_Pending]) -> bool:
+def _can_fold_forward(subject: SubjectLike, items: list[_Pending]) -> bool:
     """True when the stored state is a valid starting point: every new event is newer than it."""
     if subject.last_event_at is None:
         return True
@@ -237,7 +238,7 @@ def _can_fold_forward(subject: Subject, items: list[_Pending]) -> bool:
     return all(i.facts.occurred_at >= subject.last_event_at for i in items)
 
 
-def _stored_state(subject: Subject) -> sm.CustodyState:
+def _stored_state(subject: SubjectLike) -> sm.CustodyState:
     return sm.CustodyState(
         status=CustodyStatus(subject.status),
         reason=subject.status_reason,
@@ -247,17 +248,50 @@ def _stored_state(subject: Subject) -> sm.CustodyState:
     )
 
 
-def _subjects_load(agency: Agency, first_seen: dict[str, EventIn]) -> dict[str, Subject]:
+@dataclass
+class _NewSubject:
+    """A subject seen for the first time, as a plain record until its row is inserted: building a
+    model instance per new person costs more than writing the row."""
+
+    agency_subject_id: str
+    agency_id: int
+    first_name: str = ""
+    last_name: str = ""
+    name_key: str = ""
+    date_of_birth: date | None = None
+    country_of_birth: str = ""
+    a_number: str = ""
+    fbi_number: str = ""
+    state_id: str = ""
+    booking_number: str = ""
+    protected: bool = False
+    status: str = CustodyStatus.UNKNOWN
+    status_reason: str = ""
+    facility: Facility | None = None
+    facility_id: int | None = None
+    status_changed_at: datetime | None = None
+    scheduled_release_at: datetime | None = None
+    last_event_at: datetime | None = None
+    person_id: int | None = None
+    pk: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+SubjectLike = Subject | _NewSubject
+
+
+def _subjects_load(agency: Agency, first_seen: dict[str, EventIn]) -> dict[str, SubjectLike]:
     """The agency's subjects with these ids; unknown ones as unsaved instances, written by _persist."""
     keys = list(first_seen)
-    found: dict[str, Subject] = {}
+    found: dict[str, SubjectLike] = {}
     for chunk in _chunks(keys):
         for subject in Subject.objects.filter(agency=agency, agency_subject_id__in=chunk).select_related("facility"):
             subject.agency = agency  # one shared instance, so rendering messages costs no query per subject
             found[subject.agency_subject_id] = subject
     for key in keys:
         if key not in found:
-            found[key] = Subject(agency=agency, agency_subject_id=key, **_subject_fields(first_seen[key]))
+            found[key] = _NewSubject(agency_subject_id=key, agency_id=agency.pk, **_subject_fields(first_seen[key]))
     return found
 
 
@@ -347,7 +381,7 @@ def _persist(agency: Agency, plans: dict[str, _SubjectPlan], received_at: dateti
     facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
     for plan in active:
         _apply_state(plan, facilities)
-    _subjects_write(agency, [plan.subject for plan in active])
+    _subjects_write([plan.subject for plan in active])
     items = sorted((item for plan in active for item in plan.accepted), key=lambda i: i.index)
     subject_of = {i.facts.event_id: plan.subject for plan in active for i in plan.accepted}
     rows = [_event_row(agency, subject_of[i.facts.event_id], i, received_at, i.facts.event_id in notify) for i in items]
@@ -378,7 +412,7 @@ _EVENT_COLUMNS = (
 )
 
 
-def _event_row(agency: Agency, subject: Subject, item: _Pending, received_at: datetime, notified: bool) -> tuple[
+def _event_row(agency: Agency, subject: SubjectLike, item: _Pending, received_at: datetime, notified: bool) -> tuple[
     Any, ...
 ]:
     data = item.incoming.data
@@ -410,7 +444,8 @@ def _apply_state(plan: _SubjectPlan, facilities: dict[str, Facility]) -> None:
                 setattr(subject, name, value)
     subject.status = after.status
     subject.status_reason = after.reason
-    subject.facility = facilities.get(after.facility_code) if after.facility_code else None
+    facility = facilities.get(after.facility_code) if after.facility_code else None
+    subject.facility, subject.facility_id = facility, facility.pk if facility else None
     subject.status_changed_at = after.status_changed_at
     subject.scheduled_release_at = after.scheduled_release_at
 
@@ -420,25 +455,23 @@ _SUBJECT_STATE_FIELDS = (
     "first_name", "last_name", "name_key", "date_of_birth", "country_of_birth", "a_number", "fbi_number",
     "state_id", "booking_number", "updated_at",
 )
-_SUBJECT_NEW_FIELDS = ("agency_id", "agency_subject_id", "person_id", "protected", "created_at", *_SUBJECT_STATE_FIELDS)
+_SUBJECT_NEW_FIELDS = (
+    "agency_id", "agency_subject_id", "person_id", "protected", "created_at", *_SUBJECT_STATE_FIELDS
+)
 
 
-def _subjects_write(agency: Agency, subjects: list[Subject]) -> None:
-    """Insert new subjects (each with a new Person) and update known ones, then give new ones their ids."""
+def _subjects_write(subjects: list[SubjectLike]) -> None:
+    """Insert new subjects, each with a new Person, and update known ones."""
     now = timezone.now()
-    fresh = [s for s in subjects if s.pk is None]
+    fresh = [s for s in subjects if isinstance(s, _NewSubject)]
+    known = [s for s in subjects if isinstance(s, Subject)]
+    person_ids = ids_reserve(Person, len(fresh))
+    rows_insert(Person, ("id", "created_at"), [(pk, now) for pk in person_ids])
+    for new, person_id, subject_id in zip(fresh, person_ids, ids_reserve(Subject, len(fresh)), strict=True):
+        new.person_id, new.pk, new.created_at = person_id, subject_id, now
     for subject in subjects:
         subject.updated_at = now
-        subject.created_at = subject.created_at or now
-    for subject, person in zip(fresh, Person.objects.bulk_create([Person() for _ in fresh]), strict=True):
-        subject.person = person
-    rows_insert(Subject, _SUBJECT_NEW_FIELDS, [[getattr(s, f) for f in _SUBJECT_NEW_FIELDS] for s in fresh])
-    known = [s for s in subjects if s.pk is not None]
+    inserts = [[s.pk, *(getattr(s, f) for f in _SUBJECT_NEW_FIELDS)] for s in fresh]
+    rows_insert(Subject, ("id", *_SUBJECT_NEW_FIELDS), inserts)
     updates = [[*(getattr(s, f) for f in _SUBJECT_STATE_FIELDS), s.pk] for s in known]
     rows_update(Subject, _SUBJECT_STATE_FIELDS, updates)
-    by_key = {s.agency_subject_id: s for s in fresh}
-    for chunk in _chunks(list(by_key)):
-        for key, pk in Subject.objects.filter(agency=agency, agency_subject_id__in=chunk).values_list(
-            "agency_subject_id", "id"
-        ):
-            by_key[key].pk = pk
