@@ -159,3 +159,9 @@ def test_the_home_page_lists_the_pages_of_the_users_role(db: None) -> None:
     assert 'href="/admin/"' in admin_page
     assert 'href="/staff/outbox/"' not in operator_page
     assert 'href="/admin/"' not in operator_page
+
+
+def test_a_missing_username_is_pointed_out(db: None) -> None:
+    response = Client().post(LOGIN, {"username": "", "password": "x", "otp_token": ""})
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()
