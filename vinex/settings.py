@@ -192,6 +192,11 @@ VINEX_WORKER_PERIODIC_TASKS = ["vinex.feeds.services.feeds_tick"]
 VINEX_RETRY_BASE_SECONDS = env_float("VINEX_RETRY_BASE_SECONDS", default=30.0)
 VINEX_RETRY_MAX_SECONDS = env_float("VINEX_RETRY_MAX_SECONDS", default=3600.0)
 VINEX_RETRY_MAX_ATTEMPTS = env_int("VINEX_RETRY_MAX_ATTEMPTS", default=10)
+# Voice notifications: how insistent calls are (a registrant may choose gentler settings later).
+VINEX_VOICE_RETRY_UNANSWERED_MINUTES = env_int("VINEX_VOICE_RETRY_UNANSWERED_MINUTES", default=30)
+VINEX_VOICE_RETRY_ANSWERED_MINUTES = env_int("VINEX_VOICE_RETRY_ANSWERED_MINUTES", default=120)
+VINEX_VOICE_GIVE_UP_HOURS = env_int("VINEX_VOICE_GIVE_UP_HOURS", default=24)
+VINEX_VOICE_PIN_TRIES = env_int("VINEX_VOICE_PIN_TRIES", default=3)
 
 # --- Server ----------------------------------------------------------------------------------------
 VINEX_BIND = os.environ.get("VINEX_BIND", "127.0.0.1:8000")

@@ -21,6 +21,7 @@ NOT_SMS_CAPABLE = "+15005550009"
 class FakeTwilio:
     server: ThreadingHTTPServer
     messages: list[dict[str, str]] = field(default_factory=list)
+    calls: list[dict[str, str]] = field(default_factory=list)
     fail_next: int = 0  # answer this many requests with 503, as during an outage
 
     @property
@@ -51,6 +52,11 @@ def start_fake_twilio() -> FakeTwilio:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            if self.path.endswith("/Calls.json") and self.headers.get("Authorization"):
+                sid = "CA" + uuid.uuid4().hex
+                fake.calls.append({**form, "Sid": sid})
+                self._reply(201, {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From")})
+                return
             if not self.path.endswith("/Messages.json") or not self.headers.get("Authorization"):
                 self._reply(404, {"code": 20404, "message": "not found", "status": 404})
                 return

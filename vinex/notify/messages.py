@@ -157,6 +157,10 @@ def render_event_message(
                 },
             )
             return RenderedMessage(f"event/{event.type}", headline, email_body)
+        if channel == "voice":
+            facts = _facts(view, language, name_limit=None)
+            sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
+            return RenderedMessage(f"event/{event.type}", headline, f"{sentence} {_support_line(view)}".strip())
         facts = _facts(view, language, name_limit=SMS_NAME_MAX)
         sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
         body = sms_body(sentence, _support_line(view))

@@ -34,6 +34,8 @@ class Registrant(models.Model):
     created_via = models.CharField(max_length=8, choices=CreatedVia.choices, default=CreatedVia.PORTAL)
     created_at = models.DateTimeField(auto_now_add=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # argon2 hash of the 4-digit PIN that confirms a voice notification; never the PIN itself.
+    pin_hash = models.CharField(max_length=200, blank=True)
 
     def __str__(self) -> str:
         return f"registrant {self.pk}"
@@ -172,3 +174,19 @@ class DeliveryReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"receipt {self.provider_status} for notification {self.notification_id}"
+
+
+class VoiceCall(models.Model):
+    """One call placed for a voice notification, as Twilio reported it."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="voice_calls")
+    call_sid = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, blank=True)
+    answered_by = models.CharField(max_length=24, blank=True)
+    pin_attempts = models.PositiveSmallIntegerField(default=0)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"call {self.call_sid} ({self.status or 'placed'})"

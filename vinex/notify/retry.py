@@ -19,3 +19,16 @@ def next_attempt_at(*, attempts: int, now: datetime) -> datetime:
     delay = min(settings.VINEX_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), settings.VINEX_RETRY_MAX_SECONDS)
     jitter = delay * random.uniform(-0.1, 0.1)  # noqa: S311 - spreading load, not security
     return now + timedelta(seconds=delay + jitter)
+
+
+def voice_next_attempt_at(*, first_queued_at: datetime, answered: bool, now: datetime) -> datetime | None:
+    """When to call again about an unconfirmed voice notification, or None to stop calling.
+
+    VINE's proven pattern: every 30 minutes while nobody answers, every 2 hours once someone (or a
+    voicemail) answered without keying the PIN, for at most 24 hours; all configurable.
+    """
+    minutes = settings.VINEX_VOICE_RETRY_ANSWERED_MINUTES if answered else settings.VINEX_VOICE_RETRY_UNANSWERED_MINUTES
+    candidate = now + timedelta(minutes=minutes)
+    if candidate > first_queued_at + timedelta(hours=settings.VINEX_VOICE_GIVE_UP_HOURS):
+        return None
+    return candidate

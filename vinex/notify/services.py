@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
@@ -27,8 +28,7 @@ from vinex.notify.models import (
 from vinex.privacy.crypto import blind_index
 
 UNSUBSCRIBE_SALT = "vinex.notify.unsubscribe"
-# Channels the outbox sends today; voice calls join when the voice channel does.
-OUTBOX_CHANNELS = (Channel.EMAIL, Channel.SMS)
+OUTBOX_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.VOICE)
 
 
 def registrant_create(*, language: str, created_via: str = CreatedVia.PORTAL) -> Registrant:
@@ -46,6 +46,14 @@ def contact_add(*, registrant: Registrant, channel: str, value: str, verified: b
         defaults={"value": normalised, "verified_at": timezone.now() if verified else None},
     )
     return contact
+
+
+def registrant_set_pin(*, registrant: Registrant, pin: str) -> None:
+    """Store the 4-digit PIN that confirms voice notifications (hashed with argon2)."""
+    if not (len(pin) == 4 and pin.isdigit()):
+        raise ValueError("the PIN must be 4 digits")
+    registrant.pin_hash = make_password(pin)
+    registrant.save(update_fields=["pin_hash"])
 
 
 def contacts_find(*, channel: str, value: str) -> list[Contact]:
@@ -151,33 +159,48 @@ def notification_enqueue_for_events(*, events: Sequence[CustodyEvent]) -> list[N
         opted_out_at__isnull=True,
     ):
         contacts_of[contact.registrant_id].append(contact)
-    now = timezone.now()
     rows = []
     for event in events:
         for subscription in by_person.get(event.subject.person_id, []):
-            for contact in contacts_of.get(subscription.registrant_id, []):
-                message = render_event_message(
-                    event=event,
-                    channel=contact.channel,
-                    language=subscription.registrant.language,
-                    tier=subscription.tier,
-                    unsubscribe_url=unsubscribe_url(contact=contact),
-                )
-                rows.append(
-                    Notification(
-                        subscription=subscription,
-                        event=event,
-                        contact=contact,
-                        channel=contact.channel,
-                        template=message.template,
-                        language=subscription.registrant.language,
-                        subject_line=message.subject_line,
-                        body=message.body,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
-    return Notification.objects.bulk_create(rows, ignore_conflicts=False)
+            rows.extend(_event_notifications(event, subscription, contacts_of.get(subscription.registrant_id, [])))
+    return Notification.objects.bulk_create(rows)
+
+
+def notification_enqueue_for_contacts(
+    *, event: CustodyEvent, subscription: Subscription, contacts: Sequence[Contact]
+) -> list[Notification]:
+    """Queue ``event``'s message for some of a subscriber's contacts (e.g. after unanswered calls)."""
+    return Notification.objects.bulk_create(_event_notifications(event, subscription, contacts))
+
+
+def _event_notifications(event: CustodyEvent, subscription: Subscription, contacts: Sequence[Contact]) -> list[
+    Notification
+]:
+    now = timezone.now()
+    rows = []
+    for contact in contacts:
+        message = render_event_message(
+            event=event,
+            channel=contact.channel,
+            language=subscription.registrant.language,
+            tier=subscription.tier,
+            unsubscribe_url=unsubscribe_url(contact=contact),
+        )
+        rows.append(
+            Notification(
+                subscription=subscription,
+                event=event,
+                contact=contact,
+                channel=contact.channel,
+                template=message.template,
+                language=subscription.registrant.language,
+                subject_line=message.subject_line,
+                body=message.body,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return rows
 
 
 # Twilio delivery errors after hand-over that a later attempt may get past (queue overflow,

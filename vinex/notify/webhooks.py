@@ -16,13 +16,22 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from vinex.notify.contacts import InvalidContact
+from vinex.notify.models import Notification
 from vinex.notify.services import (
     contact_opt_in,
     contact_opt_out,
     contacts_find,
     notification_record_receipt,
+)
+from vinex.notify.voice import (
+    notification_from_reference,
+    voice_call_answered,
+    voice_call_ended,
+    voice_confirm_by_reply,
+    voice_pin_entered,
 )
 
 # Carrier and CTIA conventions, plus the Spanish words Twilio's opt-out handling also honours.
@@ -91,4 +100,55 @@ def twilio_inbound_sms(request: HttpRequest) -> HttpResponse:
                 _("vinex custody notifications. Reply STOP to stop. For help call %(phone)s.")
                 % {"phone": settings.VINEX_HOTLINE_NUMBER or _("the victim services line")}
             )
+        elif contacts and voice_confirm_by_reply(contacts=contacts):
+            response.message(_("vinex: thank you, we will not call again about this message."))
     return _twiml(response)
+
+
+def _voice_notification(request: HttpRequest) -> tuple[Notification | None, str]:
+    ref = request.GET.get("ref", "")
+    return notification_from_reference(ref=ref), ref
+
+
+def _hang_up() -> HttpResponse:
+    response = VoiceResponse()
+    response.hangup()
+    return HttpResponse(str(response), content_type="application/xml")
+
+
+@csrf_exempt
+@require_POST
+@twilio_signed
+def twilio_voice(request: HttpRequest) -> HttpResponse:
+    """TwiML for a voice notification call that was answered (by a person or a machine)."""
+    notification, ref = _voice_notification(request)
+    if notification is None:
+        return _hang_up()
+    twiml = voice_call_answered(notification=notification, ref=ref, call_sid=request.POST.get("CallSid", ""),
+                                answered_by=request.POST.get("AnsweredBy", ""))
+    return HttpResponse(twiml, content_type="application/xml")
+
+
+@csrf_exempt
+@require_POST
+@twilio_signed
+def twilio_voice_pin(request: HttpRequest) -> HttpResponse:
+    notification, ref = _voice_notification(request)
+    if notification is None:
+        return _hang_up()
+    twiml = voice_pin_entered(notification=notification, ref=ref, call_sid=request.POST.get("CallSid", ""),
+                              digits=request.POST.get("Digits", ""))
+    return HttpResponse(twiml, content_type="application/xml")
+
+
+@csrf_exempt
+@require_POST
+@twilio_signed
+def twilio_voice_status(request: HttpRequest) -> HttpResponse:
+    """The call ended: schedule the next call unless the PIN confirmed it."""
+    notification, _ref = _voice_notification(request)
+    if notification is None:
+        return HttpResponse(status=204)
+    voice_call_ended(notification=notification, call_sid=request.POST.get("CallSid", ""),
+                     call_status=request.POST.get("CallStatus", ""), answered_by=request.POST.get("AnsweredBy", ""))
+    return HttpResponse(status=204)
