@@ -35,7 +35,7 @@ _MAX_LENGTH = {"agency_subject_id": 64, "first_name": 100, "last_name": 100, "bo
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
                   "%Y-%m-%d %H:%M", "%Y-%m-%d")
 _CHUNK = 8 * 1024 * 1024
-_MOMENT = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([zZ]|[+-]\d{2}:?\d{2})?$"
+_MOMENT = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([zZ]|[+-]\d{2}:?\d{2})?\s*$"
 
 Kind = Literal["csv", "json"]
 
@@ -212,30 +212,26 @@ def _parse_moment(column: str, timezone_name: str) -> pl.Expr:
     return pl.coalesce([aware, aware_short, local.dt.convert_time_zone("UTC")])
 
 
-def _untidy_columns(frame: pl.DataFrame) -> list[str]:
-    """Columns holding a value with surrounding blanks, or an empty quoted value.
-
-    Checking is a cheap scan; stripping copies every value, so only these columns are cleaned.
-    """
-    def untidy(c: str) -> pl.Expr:
-        value = pl.col(c)
-        edges = [value.str.starts_with(b) | value.str.ends_with(b) for b in (" ", "\t", "\u00a0")]
-        return pl.any_horizontal([value.str.len_bytes() == 0, *edges]).any().alias(c)
-
-    flags = frame.select([untidy(c) for c in COLUMNS]).row(0, named=True) if len(frame) else {}
-    return [c for c, flagged in flags.items() if flagged]
-
-
 def _cleaned(column: str) -> pl.Expr:
     value = pl.col(column).str.strip_chars()
     return pl.when(value.str.len_bytes() > 0).then(value).alias(column)
+
+
+# Columns cleaned on every row: the join key and what validation parses. The others are cleaned
+# only on the rows that become events (``tidy``): stripping copies every value of a column.
+_CLEAN_ALWAYS = ("agency_subject_id", "date_of_birth", "country_of_birth", "facility_code")
+
+
+def tidy(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with surrounding blanks stripped from every text column and empty values made null."""
+    return frame.with_columns([_cleaned(c) for c in COLUMNS if c in frame.columns])
 
 
 def _normalise(frame: pl.DataFrame, timezone_name: str) -> pl.DataFrame:
     for column in COLUMNS:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
-    frame = frame.with_columns([_cleaned(c) for c in _untidy_columns(frame)])
+    frame = frame.with_columns([_cleaned(c) for c in _CLEAN_ALWAYS])
     return frame.with_columns(
         pl.col("a_number").str.replace_all(r"[\s-]", "").str.to_uppercase().str.strip_prefix("A"),
         pl.col("country_of_birth").str.to_uppercase(),
@@ -243,9 +239,14 @@ def _normalise(frame: pl.DataFrame, timezone_name: str) -> pl.DataFrame:
     )
 
 
+def _missing(column: str) -> pl.Expr:
+    value = pl.col(column)
+    return value.is_null() | (value.str.strip_chars().str.len_bytes() == 0)
+
+
 def _checks(facility_code: str, today: date) -> list[tuple[str, pl.Expr, str]]:
     """(column, expression true for a bad value, reason) in the order they are reported."""
-    checks: list[tuple[str, pl.Expr, str]] = [(c, pl.col(c).is_null(), "is required") for c in REQUIRED]
+    checks: list[tuple[str, pl.Expr, str]] = [(c, _missing(c), "is required") for c in REQUIRED]
     checks += [(c, pl.col(c).str.len_chars() > n, f"is longer than {n} characters") for c, n in _MAX_LENGTH.items()]
     checks += [
         ("date_of_birth", pl.col("date_of_birth").is_not_null() & pl.col("_dob").is_null(),
@@ -273,12 +274,20 @@ def _checks(facility_code: str, today: date) -> list[tuple[str, pl.Expr, str]]:
 
 def _validate(frame: pl.DataFrame, facility_code: str, today: date) -> tuple[pl.DataFrame, list[RowError], list[str]]:
     checks = _checks(facility_code, today)
+    # Which rule a row breaks is worked out on the (few) failing rows only.
+    # A check on a missing value is null, not a failure.
+    bad_any = pl.any_horizontal([bad.fill_null(False) for _, bad, _ in checks])
+    frame = frame.with_columns(bad_any.alias("_bad"))
+    if not frame.get_column("_bad").any():
+        return frame.drop("_bad"), [], []
     first_error = pl.coalesce([pl.when(bad).then(pl.lit(i)) for i, (_, bad, _) in enumerate(checks)])
-    frame = frame.with_columns(first_error.alias("_error"))
-    failed = frame.filter(pl.col("_error").is_not_null()).select("line", "agency_subject_id", "_error")
+    # Duplicates are judged on the whole frame, so the rule is taken from the flag computed there.
+    failed = frame.filter(pl.col("_bad")).with_columns(
+        pl.coalesce(first_error, pl.lit(len(checks) - 1)).alias("_error")
+    ).select("line", "agency_subject_id", "_error")
     errors = [RowError(line, checks[i][0], f"{checks[i][0]} {checks[i][2]}") for line, _, i in failed.iter_rows()]
-    valid = frame.filter(pl.col("_error").is_null()).drop("_error")
-    valid_ids = set(valid.get_column("agency_subject_id").to_list()) if len(failed) else set()
+    valid = frame.filter(~pl.col("_bad")).drop("_bad")
+    valid_ids = set(valid.get_column("agency_subject_id").to_list())
     kept = sorted({i for _, i, _ in failed.iter_rows() if i and i not in valid_ids})
     return valid, errors, kept
 

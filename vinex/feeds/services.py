@@ -8,6 +8,7 @@ notifications follow the same rules. A snapshot that looks wrong is held for rev
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import tempfile
@@ -35,7 +36,7 @@ from vinex.custody.models import (
     ReleaseReason,
 )
 from vinex.custody.schemas import EventIn, IdentifiersIn, SubjectIn
-from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
+from vinex.custody.services import IncomingEvent, event_ingest
 from vinex.feeds import selectors
 from vinex.feeds.models import (
     AgencyFeed,
@@ -48,7 +49,7 @@ from vinex.feeds.models import (
     SnapshotData,
     SnapshotStatus,
 )
-from vinex.feeds.parsing import Kind, ParsedRoster, file_digest, roster_parse, with_moment
+from vinex.feeds.parsing import Kind, ParsedRoster, file_digest, roster_parse, tidy, with_moment
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +109,14 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
     other facilities of the agency send rosters too, the absent person is held as a pending
     departure instead: their new facility's next snapshot may show a transfer.
     """
-    population = selectors.population_ids(facility=facility).to_frame()
-    ids = rows.select("agency_subject_id")
-    arrivals = rows.join(population, on="agency_subject_id", how="anti")
-    departures = population.join(ids, on="agency_subject_id", how="anti").filter(
-        ~pl.col("agency_subject_id").is_in(kept_ids)
-    ).get_column("agency_subject_id").to_list()
+    population = selectors.population_ids(facility=facility).to_frame().with_columns(_held=pl.lit(True))
+    ids = rows.select("agency_subject_id", "line")
+    # One hash join tells both sides apart: rows nobody holds yet, and people held here but not listed.
+    both = ids.join(population, on="agency_subject_id", how="full", coalesce=True)
+    arriving_ids = both.filter(pl.col("_held").is_null()).select("agency_subject_id")
+    arrivals = tidy(rows.join(arriving_ids, on="agency_subject_id", how="semi"))
+    departures = both.filter(pl.col("line").is_null() & ~pl.col("agency_subject_id").is_in(kept_ids)).get_column(
+        "agency_subject_id").to_list()
     pending = _pending_plan(facility, ids, departures)
     changed_ids = arrivals.get_column("agency_subject_id").to_list() + departures + [
         p.agency_subject_id for p in pending.released]
@@ -237,7 +240,9 @@ def _incoming(facility: Facility, snapshot: Snapshot, base: int, change: Change)
     if change.kind == EventType.RELEASED:
         raw["reason"] = ReleaseReason.UNKNOWN
     where = f"row:{change.line}" if change.line is not None else "absent"
-    return IncomingEvent(data=event_in(raw), payload_hash=payload_hash(raw), source=EventSource.ROSTER,
+    # The payload is derived from the snapshot, so a digest of its repr is as good as canonical JSON.
+    digest = hashlib.sha256(repr(raw).encode()).hexdigest()
+    return IncomingEvent(data=event_in(raw), payload_hash=digest, source=EventSource.ROSTER,
                          source_ref=f"snapshot:{snapshot.pk}:{where}")
 
 
