@@ -70,8 +70,8 @@ class LocatorResult:
 # search kind reads one composite index; the visibility rules follow in the same statement.
 _SEARCH_SQL = """
 SELECT s.id, s.person_id, s.agency_id, s.first_name, s.last_name, s.status,
-       f.id, f.name, f.address, f.phone, f.timezone
-FROM {subject} s LEFT JOIN {facility} f ON f.id = s.facility_id
+       f.id, f.name, f.address, f.phone, f.timezone, a.code, a.name
+FROM {subject} s JOIN {agency} a ON a.id = s.agency_id LEFT JOIN {facility} f ON f.id = s.facility_id
 WHERE {match}
   AND s.protected = %s
   AND (s.date_of_birth IS NULL OR s.date_of_birth <= %s)
@@ -114,12 +114,11 @@ def _visible_matches(query: LocatorQuery, now: datetime) -> list[Subject]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *_visibility_params(now), MAX_RESULTS * 2])
         rows = cursor.fetchall()
-    agencies = Agency.objects.in_bulk({row[2] for row in rows}) if rows else {}
     subjects = []
     for row in rows:
         subject = Subject(id=row[0], person_id=row[1], agency_id=row[2], first_name=row[3], last_name=row[4],
                           status=row[5], facility_id=row[6])
-        subject.agency = agencies[row[2]]
+        subject.agency = Agency(id=row[2], code=row[11], name=row[12])
         subject.facility = None if row[6] is None else FacilityModel(
             id=row[6], agency_id=row[2], name=row[7], address=row[8], phone=row[9], timezone=row[10])
         subjects.append(subject)
