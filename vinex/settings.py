@@ -33,7 +33,8 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("VINEX_ALLOWED_HOSTS", "*").s
 CSRF_TRUSTED_ORIGINS = [VINEX_PUBLIC_URL]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, with vinex's site: staff sign-in with a one-time code, administrators only.
+    "vinex.accounts.apps.VinexAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -63,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Every /staff/ and /admin/ request: signed in, verified by a one-time code, allowed by the matrix.
+    "vinex.accounts.middleware.StaffAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -145,7 +148,6 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-LOGIN_URL = "/admin/login/"
 
 # --- Email ---------------------------------------------------------------------------------------
 VINEX_EMAIL_URL = os.environ.get("VINEX_EMAIL_URL", "")

@@ -27,5 +27,12 @@ def test_metrics_count_notifications_by_status(client: Client, agency: Agency) -
     assert 'vinex_custody_events{source="api"} 2.0' in text
 
 
-def test_the_mail_outbox_is_for_staff_only(client: Client) -> None:
-    assert client.get("/staff/outbox/").status_code in (302, 403)
+def test_the_mail_outbox_is_for_signed_in_administrators(client: Client) -> None:
+    from tests.accounts.helpers import staff_client
+
+    response = client.get("/staff/outbox/")
+    assert response.status_code == 302 and response["Location"].startswith("/staff/login/")
+    operator, _ = staff_client("olga", "call_centre")
+    assert operator.get("/staff/outbox/").status_code == 403
+    admin, _ = staff_client("ada", "administrator")
+    assert admin.get("/staff/outbox/").status_code == 200

@@ -15,6 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from vinex.accounts import matrix
+from vinex.accounts.services import staffuser_create, staffuser_set_roles
+
 
 class Command(BaseCommand):
     help = "Set up the development database and run the web server and the notification worker."
@@ -38,14 +41,20 @@ class Command(BaseCommand):
         self._wait(children)
 
     def _staff_user(self) -> None:
-        user_model = get_user_model()
         password_file = Path(settings.VAR_DIR) / "dev-admin-password"
-        if not user_model.objects.filter(username="admin").exists():
+        user = get_user_model().objects.filter(username="admin").first()
+        if user is None:
             password = secrets.token_urlsafe(12)
-            user_model.objects.create_superuser("admin", "admin@example.org", password)
+            staffuser_create(username="admin", password=password, email="admin@example.org",
+                             roles=frozenset({matrix.ADMINISTRATOR}))
             password_file.write_text(password + "\n")
             password_file.chmod(0o600)
-        self.stdout.write(f"staff login: admin / password in {password_file}")
+        elif not user.groups.filter(name=matrix.ADMINISTRATOR).exists():
+            staffuser_set_roles(user=user, roles=frozenset({matrix.ADMINISTRATOR}))
+        self.stdout.write(
+            f"staff sign-in: {settings.VINEX_PUBLIC_URL}/staff/login/ as admin, password in {password_file} "
+            "(the first sign-in sets up an authenticator app)"
+        )
 
     def _wait(self, children: list[subprocess.Popen[bytes]]) -> None:
         def stop(signum: int, frame: object) -> None:
