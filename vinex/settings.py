@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "vinex.feeds",
     "vinex.locator",
     "vinex.portal",
+    "vinex.hotline",
 ]
 
 MIDDLEWARE = [
@@ -234,5 +235,6 @@ LOGGING = {
 from vinex.accounts.conf import *  # noqa: E402, F403
 from vinex.audit.conf import *  # noqa: E402, F403
 from vinex.feeds.conf import *  # noqa: E402, F403
+from vinex.hotline.conf import *  # noqa: E402, F403
 from vinex.locator.conf import *  # noqa: E402, F403
 from vinex.portal.conf import *  # noqa: E402, F403

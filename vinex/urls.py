@@ -21,6 +21,8 @@ urlpatterns = [
     path("staff/", include("vinex.accounts.urls")),
     path("staff/audit/", include("vinex.audit.urls")),
     path("staff/feeds/", include("vinex.feeds.urls")),
+    path("staff/hotline/", include("vinex.hotline.urls")),
+    path("webhooks/twilio/voice/ivr/", include("vinex.hotline.webhook_urls")),
     path("", include("vinex.locator.urls")),
     path("", include("vinex.portal.urls")),
 ]

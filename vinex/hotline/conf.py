@@ -1,0 +1,1 @@
+"""Settings of the hotline app, read from the environment (imported by vinex.settings)."""
