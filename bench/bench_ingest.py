@@ -281,9 +281,14 @@ def measure_http(env: BenchEnv, load: Workload, warmup: Workload) -> dict[str, A
         wait_healthy(base_url, server)
         # Both gunicorn workers load Django and the API on their first requests: not part of the figure.
         _, warm_results = post_all(url, token, warm, CLIENT_THREADS)
+        warm_problems = [r.problem for r in warm_results if r.problem]
+        if warm_problems:  # no point in a full run against a server that fails
+            raise server.fail(f"warm-up posts failed: {warm_problems[0][:300]}")
         seconds, results = post_all(url, token, bodies, CLIENT_THREADS)
         server.check_alive()
-    problems = [r.problem for r in warm_results + results if r.problem]
+        problems = [r.problem for r in results if r.problem]
+        if problems:
+            print(server.fail("some posts failed"))
     accepted = sum(r.accepted for r in results)
     latencies = [r.seconds for r in results]
     return {

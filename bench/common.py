@@ -154,6 +154,10 @@ class Service:
         if self._log is not None:
             self._log.close()
 
+    def fail(self, message: str) -> RuntimeError:
+        """An error for a failed measurement, carrying the end of this service's log."""
+        return RuntimeError(f"{message}\n--- end of the {self.name} log ---\n{log_tail(self.log_path)}")
+
     def check_alive(self) -> None:
         if self.process.poll() is not None:
             raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{log_tail(self.log_path)}")
