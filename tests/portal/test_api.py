@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -217,3 +218,18 @@ def test_a_person_who_became_protected_is_refused_at_activation(agency: Agency, 
     release_event(subject)
     deliver()
     assert len(messages_to(smtp_settings, EMAIL)) == 1
+
+
+def test_a_number_for_calls_needs_a_pin_and_the_code_is_spoken_digit_by_digit(agency: Agency) -> None:
+    book(agency, "S-1")
+    client = Client()
+    calls = [{"channel": "voice", "value": "+1 202 555 0143"}]
+    missing = register(client, contacts=calls)
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["loc"] == ["body", "pin"]
+    assert register(client, contacts=calls, pin="12a4").json()["detail"][0]["type"] == "invalid_pin"
+    assert register(client, contacts=calls, pin="2580").status_code == 202
+    assert Registrant.objects.get().pin_hash
+    assert "2580" not in Registrant.objects.get().pin_hash
+    spoken = Notification.objects.get(template="verification_code").body
+    assert re.search(r"(\d, ){5}\d\. (\d, ){5}\d", spoken)

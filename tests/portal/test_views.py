@@ -130,6 +130,8 @@ def test_portal_search_terms_never_reach_the_logs(agency: Agency, caplog: pytest
         ({"email": EMAIL, "case_number": "x" * 65}, "case_number", "como máximo 64 caracteres"),
         ({"email": EMAIL, "relationship": "landlord"}, "relationship", "Elija una de las relaciones"),
         ({}, None, "Indique al menos una forma de contactarle"),
+        ({"voice": "+1 202 555 0143"}, "pin", "Elija un PIN de 4 dígitos"),
+        ({"email": EMAIL, "pin": "12"}, "pin", "Un PIN tiene 4 dígitos"),
     ],
 )
 def test_bad_registration_input_is_explained_next_to_the_field(agency: Agency, data: dict[str, str],

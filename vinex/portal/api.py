@@ -48,6 +48,7 @@ class RegistrationIn(Strict):
     contacts: list[ContactSchema] = Field(..., min_length=1, max_length=3)
     relationship: Relationship | None = None
     case_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = None
+    pin: Annotated[str, StringConstraints(strip_whitespace=True, max_length=8)] | None = None
 
 
 class RegistrationOut(Schema):
@@ -98,7 +99,7 @@ def registrations_post(request: HttpRequest, data: RegistrationIn) -> Any:
         registration = registration_create(
             subject_ref=data.subject_ref, language=data.language,
             contacts=[ContactIn(c.channel, c.value) for c in data.contacts],
-            relationship=data.relationship or "", case_number=data.case_number or "",
+            relationship=data.relationship or "", case_number=data.case_number or "", pin=data.pin or "",
             arrival=Arrival.API, client_address=client_address(request),
         )
     except RegistrationInvalid as invalid:

@@ -106,6 +106,12 @@ class RegistrationForm(forms.Form):
                           widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}))
     voice = forms.CharField(label=_("Phone number for calls"), required=False, max_length=40,
                             widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}))
+    pin = forms.CharField(
+        label=_("PIN for phone calls"), required=False, max_length=8,
+        help_text=_("Only if you give a number for calls: 4 digits you will key in to confirm that you heard a call. "
+                    "Then we stop calling about that message."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
     language = forms.ChoiceField(label=_("Language for messages"), widget=forms.RadioSelect,
                                  choices=[("en", "English"), ("es", "Español")])
     relationship = forms.ChoiceField(

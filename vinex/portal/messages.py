@@ -18,6 +18,10 @@ class Text:
 
 def code_message(*, code: str, minutes: int, channel: str, language: str) -> Text:
     """The one-time code, in the registrant's language."""
+    if channel == "voice":
+        # Spoken one digit at a time, and twice, so it can be written down.
+        spoken = ", ".join(code)
+        code = f"{spoken}. {spoken}"
     with translation.override(language):
         subject = _("Your vinex code")
         body = _(

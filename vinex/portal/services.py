@@ -31,6 +31,7 @@ from vinex.notify.services import (
     contact_opt_out,
     notification_enqueue_direct,
     registrant_create,
+    registrant_set_pin,
     subscription_create,
 )
 from vinex.portal.messages import code_message, confirmation_message
@@ -97,8 +98,17 @@ def _contact_message(channel: str) -> Promise:
     return _("Choose email, text message or phone call.")
 
 
+def _pin_errors(pin: str, contacts: Sequence[ContactIn]) -> list[FieldError]:
+    if pin and not (len(pin) == 4 and pin.isdigit()):
+        return [FieldError(("pin",), _("A PIN is 4 digits, like 2580."), "invalid_pin")]
+    if not pin and any(c.channel == Channel.VOICE for c in contacts):
+        # Without a PIN nobody could confirm a call, and the calls would repeat for a day.
+        return [FieldError(("pin",), _("Choose a 4-digit PIN to confirm our calls."), "missing_pin")]
+    return []
+
+
 def _validate(subject_ref: str, language: str, contacts: Sequence[ContactIn], relationship: str,
-              case_number: str) -> tuple[Person, list[tuple[str, str]]]:
+              case_number: str, pin: str) -> tuple[Person, list[tuple[str, str]]]:
     person_id = subject_ref_person_id(subject_ref=subject_ref)
     person = Person.objects.filter(pk=person_id).first() if person_id is not None else None
     normalised, errors = _contact_errors(contacts)
@@ -112,6 +122,7 @@ def _validate(subject_ref: str, language: str, contacts: Sequence[ContactIn], re
                                  "invalid_relationship"))
     if len(case_number) > CASE_NUMBER_MAX:
         errors.append(FieldError(("case_number",), _("A case number has at most 64 characters."), "too_long"))
+    errors.extend(_pin_errors(pin, contacts))
     if errors:
         raise RegistrationInvalid(errors)
     assert person is not None
@@ -125,6 +136,7 @@ def registration_create(
     contacts: Sequence[ContactIn],
     relationship: str = "",
     case_number: str = "",
+    pin: str = "",
     arrival: str,
     client_address: str,
 ) -> Registration:
@@ -132,11 +144,14 @@ def registration_create(
 
     Raises ``RegistrationInvalid`` (with every problem found) before writing anything. The
     subscription stays ``pending`` until every contact is verified and the privacy check allows it.
+    A phone number for calls needs ``pin``: the 4 digits that confirm a call was heard.
     """
-    case_number = case_number.strip()
-    person, normalised = _validate(subject_ref, language, contacts, relationship, case_number)
+    case_number, pin = case_number.strip(), pin.strip()
+    person, normalised = _validate(subject_ref, language, contacts, relationship, case_number, pin)
     with transaction.atomic():
         registrant = registrant_create(language=language, created_via=CreatedVia.PORTAL)
+        if pin:
+            registrant_set_pin(registrant=registrant, pin=pin)
         subscription = subscription_create(registrant=registrant, person=person, tier=Tier.PUBLIC,
                                            created_via=CreatedVia.PORTAL, status=SubscriptionStatus.PENDING)
         registration = Registration.objects.create(

@@ -125,7 +125,7 @@ def _attach(form: RegistrationForm, errors: list[FieldError], fields: list[str])
     for error in errors:
         if error.loc[0] == "contacts" and len(error.loc) > 1:
             form.add_error(fields[int(error.loc[1])], str(error.msg))
-        elif error.loc[0] in ("language", "relationship", "case_number"):
+        elif error.loc[0] in ("language", "relationship", "case_number", "pin"):
             form.add_error(str(error.loc[0]), str(error.msg))
         else:
             form.add_error(None, str(error.msg))
@@ -148,7 +148,7 @@ def register(request: HttpRequest) -> HttpResponse:
         registration = registration_create(
             subject_ref=form.cleaned_data["ref"], language=form.cleaned_data["language"], contacts=contacts,
             relationship=form.cleaned_data["relationship"], case_number=form.cleaned_data["case_number"],
-            arrival=Arrival.WEB, client_address=client_address(request),
+            pin=form.cleaned_data["pin"], arrival=Arrival.WEB, client_address=client_address(request),
         )
     except RegistrationInvalid as invalid:
         _attach(form, invalid.errors, fields)
