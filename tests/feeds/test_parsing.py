@@ -41,6 +41,13 @@ def test_dates_and_times_are_checked(tmp_path: Path) -> None:
         (4, "booked_at must be a date and time such as 2026-11-20T08:30:00-05:00")]
 
 
+def test_quoted_empty_optional_values_are_missing_values(tmp_path: Path) -> None:
+    parsed = parse(tmp_path, b'agency_subject_id,first_name,last_name,a_number,booked_at,scheduled_release\n'
+                             b'S-1,A,B,"","",""\nS-2,A,B," ", ,\n')
+    assert parsed.errors == []
+    assert tidy(parsed.rows).select("a_number", "booked_at").rows() == [(None, None), (None, None)]
+
+
 def test_a_file_without_an_id_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RosterFormatError, match="agency_subject_id"):
         parse(tmp_path, b"first_name,last_name\nA,B\n")

@@ -35,7 +35,7 @@ _MAX_LENGTH = {"agency_subject_id": 64, "first_name": 100, "last_name": 100, "bo
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
                   "%Y-%m-%d %H:%M", "%Y-%m-%d")
 _CHUNK = 8 * 1024 * 1024
-_MOMENT = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([zZ]|[+-]\d{2}:?\d{2})?\s*$"
+_MOMENT_OR_BLANK = r"^\s*(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([zZ]|[+-]\d{2}:?\d{2})?)?\s*$"
 
 Kind = Literal["csv", "json"]
 
@@ -232,8 +232,9 @@ def _normalise(frame: pl.DataFrame, timezone_name: str) -> pl.DataFrame:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
     frame = frame.with_columns([_cleaned(c) for c in _CLEAN_ALWAYS])
+    a_number = pl.col("a_number").str.replace_all(r"[\s-]", "").str.to_uppercase().str.strip_prefix("A")
     return frame.with_columns(
-        pl.col("a_number").str.replace_all(r"[\s-]", "").str.to_uppercase().str.strip_prefix("A"),
+        pl.when(a_number.str.len_bytes() > 0).then(a_number).alias("a_number"),
         pl.col("country_of_birth").str.to_uppercase(),
         pl.col("date_of_birth").str.to_date("%Y-%m-%d", strict=False).alias("_dob"),
     )
@@ -259,10 +260,10 @@ def _checks(facility_code: str, today: date) -> list[tuple[str, pl.Expr, str]]:
          "must be 9 digits (an A prefix, spaces and dashes are allowed)"),
         # The shape is checked on every row; the value is parsed only where it is used (new bookings),
         # because parsing several formats over a million rows costs more than the whole diff.
-        ("booked_at", pl.col("booked_at").is_not_null() & ~pl.col("booked_at").str.contains(_MOMENT),
+        ("booked_at", pl.col("booked_at").is_not_null() & ~pl.col("booked_at").str.contains(_MOMENT_OR_BLANK),
          "must be a date and time such as 2026-11-20T08:30:00-05:00"),
         ("scheduled_release", pl.col("scheduled_release").is_not_null()
-         & ~pl.col("scheduled_release").str.contains(_MOMENT),
+         & ~pl.col("scheduled_release").str.contains(_MOMENT_OR_BLANK),
          "must be a date and time such as 2026-12-01T09:00:00-05:00"),
         ("facility_code", pl.col("facility_code").is_not_null() & (pl.col("facility_code") != facility_code),
          f"names another facility; this snapshot is for {facility_code}"),

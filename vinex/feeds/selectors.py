@@ -10,7 +10,7 @@ import polars as pl
 from django.conf import settings
 from django.db import connection
 
-from vinex.custody.models import CustodyStatus, Facility, Subject
+from vinex.custody.models import Agency, CustodyStatus, Facility, Subject
 from vinex.feeds.models import FacilityFeed, PendingDeparture, PullSource, Snapshot, SnapshotStatus
 
 # Keeps every IN (...) list under SQLite's bound-parameter limit on any build.
@@ -61,9 +61,11 @@ def snapshots_recent_applied(*, facility: Facility, limit: int) -> list[Snapshot
                 .order_by("-received_at", "-pk")[:limit])
 
 
-def snapshots_held() -> list[Snapshot]:
-    return list(Snapshot.objects.filter(status=SnapshotStatus.QUARANTINED).select_related("facility__agency")
-                .order_by("received_at"))
+def snapshots_held(*, agency: Agency | None = None) -> list[Snapshot]:
+    held = Snapshot.objects.filter(status=SnapshotStatus.QUARANTINED)
+    if agency is not None:
+        held = held.filter(facility__agency=agency)
+    return list(held.select_related("facility__agency").order_by("received_at"))
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,12 @@ def feed_cadence(feed: FacilityFeed) -> timedelta:
     return timedelta(seconds=seconds or settings.VINEX_FEED_DEFAULT_CADENCE_SECONDS)
 
 
-def feed_statuses(*, now: datetime) -> list[FeedStatus]:
-    """Every monitored facility feed, stale ones first."""
+def feed_statuses(*, now: datetime, agency: Agency | None = None) -> list[FeedStatus]:
+    """Every monitored facility feed (of ``agency`` when given), stale ones first."""
     statuses = []
     feeds = FacilityFeed.objects.filter(monitored=True).select_related("facility__agency__feed")
+    if agency is not None:
+        feeds = feeds.filter(facility__agency=agency)
     for feed in feeds:
         moments = [m for m in (feed.last_snapshot_at, feed.last_event_at) if m is not None]
         last = max(moments) if moments else None
@@ -101,8 +105,11 @@ def feed_statuses(*, now: datetime) -> list[FeedStatus]:
     return sorted(statuses, key=lambda s: (not s.stale, s.label))
 
 
-def pull_sources_all() -> list[PullSource]:
-    return list(PullSource.objects.select_related("facility__agency").order_by("facility__agency__code", "pk"))
+def pull_sources_all(*, agency: Agency | None = None) -> list[PullSource]:
+    sources = PullSource.objects.select_related("facility__agency")
+    if agency is not None:
+        sources = sources.filter(facility__agency=agency)
+    return list(sources.order_by("facility__agency__code", "pk"))
 
 
 def roster_fed_facilities(*, facility: Facility) -> list[int]:

@@ -14,14 +14,18 @@ from vinex.feeds import selectors
 @staff_member_required
 @require_GET
 def feed_status(request: HttpRequest) -> HttpResponse:
+    from vinex.accounts.selectors import agency_for_user
+
     now = timezone.now()
-    statuses = selectors.feed_statuses(now=now)
+    # An agency operator sees their own agency's feeds only; other staff see every feed.
+    agency = agency_for_user(user=request.user)
+    statuses = selectors.feed_statuses(now=now, agency=agency)
     context = {
         "now": now,
         "feeds": [{"status": s, "hours_silent": s.seconds_silent(now) / 3600,
                    "cadence_hours": s.cadence.total_seconds() / 3600} for s in statuses],
         "stale_count": sum(s.stale for s in statuses),
-        "held": selectors.snapshots_held(),
-        "sources": selectors.pull_sources_all(),
+        "held": selectors.snapshots_held(agency=agency),
+        "sources": selectors.pull_sources_all(agency=agency),
     }
     return render(request, "feeds/status.html", context)
