@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 from vinex.audit import chain, signing
 from vinex.audit.merkle import Frontier
@@ -64,17 +66,36 @@ def _chunk_sql() -> str:
     return f"SELECT seq, {encoding} AS encoding, entry_hash FROM {table} WHERE seq > %s ORDER BY seq LIMIT %s"  # noqa: S608
 
 
-def _chunks(chunk_size: int) -> Iterator[list[_Row]]:
-    sql = _chunk_sql()
-    after = 0
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(sql, [after, chunk_size])
-            rows = cursor.fetchall()
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
+class _ChunkReader:
+    """Reads chunk after chunk, fetching the next one in a background thread while the caller hashes.
+
+    The database does its part of the work (finding rows, building encodings) without holding Python's
+    GIL, so on two cores reading and hashing overlap. ``settle()`` waits for the fetch in flight, so the
+    caller may use the connection itself (to look closer at a bad entry).
+    """
+
+    def __init__(self, chunk_size: int) -> None:
+        self.chunk_size = chunk_size
+        self.sql = _chunk_sql()
+        self.upcoming: Future[list[_Row]] | None = None
+
+    def __iter__(self) -> Iterator[list[_Row]]:
+        # The cursor is made here, on the caller's thread (Django connections belong to one thread), and
+        # is only ever used by one thread at a time.
+        with connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as pool:
+            rows = self._fetch(cursor, 0)
+            while rows:
+                self.upcoming = pool.submit(self._fetch, cursor, rows[-1][0])
+                yield rows
+                rows = self.upcoming.result()
+
+    def _fetch(self, cursor: CursorWrapper, after: int) -> list[_Row]:
+        cursor.execute(self.sql, [after, self.chunk_size])
+        return cursor.fetchall()
+
+    def settle(self) -> None:
+        if self.upcoming is not None:
+            wait([self.upcoming])
 
 
 class _Checkpoints:
@@ -113,8 +134,9 @@ def audit_verify(*, chunk_size: int = 20_000) -> VerifyResult:
     frontier = Frontier()
     prev = chain.GENESIS_HASH
     try:
-        for rows in _chunks(chunk_size):
-            digests = _verify_chunk(rows, expected=frontier.size + 1, prev=prev)
+        reader = _ChunkReader(chunk_size)
+        for rows in reader:
+            digests = _verify_chunk(rows, expected=frontier.size + 1, prev=prev, settle=reader.settle)
             _extend(frontier, digests, checkpoints)
             prev = rows[-1][2]
         _verify_end(frontier.size, checkpoints)
@@ -123,7 +145,7 @@ def audit_verify(*, chunk_size: int = 20_000) -> VerifyResult:
     return VerifyResult(frontier.size, checkpoints.count)
 
 
-def _verify_chunk(rows: list[_Row], *, expected: int, prev: str) -> list[bytes]:
+def _verify_chunk(rows: list[_Row], *, expected: int, prev: str, settle: Callable[[], None]) -> list[bytes]:
     """Entry digests of one chunk; raises _Broken at its first bad entry."""
     first, last = rows[0][0], rows[-1][0]
     if first != expected:
@@ -135,6 +157,7 @@ def _verify_chunk(rows: list[_Row], *, expected: int, prev: str) -> list[bytes]:
     stored = [entry_hash for _, _, entry_hash in rows]
     links = [prev, *stored[:-1]]
     if [d.hex() for d in digests] != stored or [encoding[-64:] for _, encoding, _ in rows] != links:
+        settle()
         for index, (seq, encoding, entry_hash) in enumerate(rows):
             if digests[index].hex() != entry_hash or encoding[-64:] != links[index]:
                 digests[index] = _diagnose(seq, links[index])
