@@ -129,7 +129,6 @@ class RegistrationForm(forms.Form):
 
 
 class CodeForm(forms.Form):
-    verification = forms.IntegerField(widget=forms.HiddenInput)
     code = forms.CharField(
         label=_("Code"), max_length=12,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"}),

@@ -23,7 +23,7 @@ from vinex.locator.ratelimit import RetryAfter, client_address, rate_limit_check
 from vinex.locator.selectors import locator_search
 from vinex.notify.messages import status_label
 from vinex.portal.forms import SEARCH_FORMS, CodeForm, RegistrationForm, SearchForm
-from vinex.portal.models import Arrival, Registration, RegistrationStatus
+from vinex.portal.models import Arrival, ContactVerification, Registration, RegistrationStatus
 from vinex.portal.selectors import (
     followed_person,
     mask_contact,
@@ -170,11 +170,7 @@ def _started(request: HttpRequest, registration_id: str) -> Registration:
     return registration
 
 
-_CHECK_MESSAGES = {
-    Check.WRONG: "wrong",
-    Check.EXPIRED: "expired",
-    Check.LOCKED: "locked",
-}
+_CODE_PROBLEMS = frozenset({Check.WRONG, Check.EXPIRED, Check.LOCKED})
 
 
 def _check_error(outcome: Check, attempts_left: int) -> str:
@@ -197,37 +193,38 @@ def _resend_notice(result_outcome: Resend, retry_after: int) -> str:
     return _("We cannot send more codes to this contact. Please start again or call the hotline.")
 
 
+def _code_post(request: HttpRequest, verifications: list[ContactVerification]) -> tuple[int, dict[int, str],
+                                                                                       dict[int, str], bool]:
+    """Handle one contact's form: (status, errors, notices, finished)."""
+    chosen = request.POST.get("verification", "")
+    target = next((v for v in verifications if str(v.pk) == chosen), None)
+    if target is None:
+        raise Http404
+    if request.POST.get("action") == "resend":
+        result = verification_resend(verification=target)
+        return 200, {}, {target.pk: _resend_notice(result.outcome, result.retry_after)}, False
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        return 422, {target.pk: str(form.errors["code"][0])}, {}, False
+    checked = verification_check(verification=target, code=form.cleaned_data["code"])
+    if checked.outcome in _CODE_PROBLEMS:
+        return 422, {target.pk: _check_error(checked.outcome, checked.attempts_left)}, {}, False
+    return 200, {}, {}, checked.outcome != Check.VERIFIED
+
+
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, registration_id: str) -> HttpResponse:
+    """One code form per contact; when the last contact is confirmed, on to the confirmation page."""
     registration = _started(request, str(registration_id))
     if registration.status != RegistrationStatus.PENDING:
         return redirect("portal:done", registration_id=registration.public_id)
-    verifications = verifications_of(registration=registration)
-    errors: dict[int, str] = {}
-    notices: dict[int, str] = {}
-    status = 200
+    status, errors, notices = 200, dict[int, str](), dict[int, str]()
     if request.method == "POST":
-        form = CodeForm(request.POST)
-        chosen = request.POST.get("verification", "")
-        target = next((v for v in verifications if str(v.pk) == chosen), None)
-        if target is None:
-            raise Http404
-        if request.POST.get("action") == "resend":
-            result = verification_resend(verification=target)
-            notices[target.pk] = _resend_notice(result.outcome, result.retry_after)
-        elif not form.is_valid():
-            errors[target.pk] = str(form.errors.get("code", [_("Enter the 6-digit code.")])[0])
-            status = 422
-        else:
-            checked = verification_check(verification=target, code=form.cleaned_data["code"])
-            if checked.outcome in _CHECK_MESSAGES:
-                errors[target.pk] = _check_error(checked.outcome, checked.attempts_left)
-                status = 422
-            elif checked.outcome != Check.VERIFIED:
-                return redirect("portal:done", registration_id=registration.public_id)
-        verifications = verifications_of(registration=registration)
+        status, errors, notices, finished = _code_post(request, verifications_of(registration=registration))
+        if finished:
+            return redirect("portal:done", registration_id=registration.public_id)
     rows = [{"verification": v, "contact": mask_contact(v.contact), "error": errors.get(v.pk, ""),
-             "notice": notices.get(v.pk, "")} for v in verifications]
+             "notice": notices.get(v.pk, "")} for v in verifications_of(registration=registration)]
     return render(request, "portal/verify.html", {"registration": registration, "rows": rows,
                                                   "minutes": settings.VINEX_CODE_TTL_SECONDS // 60}, status=status)
 
