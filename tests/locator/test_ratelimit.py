@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.test import RequestFactory
 
 from vinex.locator.models import RateCounter
-from vinex.locator.ratelimit import RetryAfter, rate_limit_check
+from vinex.locator.ratelimit import RetryAfter, client_address, rate_limit_check
 from vinex.locator.rates import parse_rate
 
 pytestmark = pytest.mark.django_db
@@ -32,3 +35,12 @@ def test_rates_parse(text: str, limit: int, seconds: int) -> None:
 def test_bad_rates_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="rate"):
         parse_rate(text)
+
+
+def test_the_client_address_comes_from_trusted_proxies_only(settings: Any) -> None:
+    factory = RequestFactory()
+    request = factory.get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7")
+    assert client_address(request) == "10.0.0.5"  # no proxy configured: a client cannot pick its address
+    settings.VINEX_TRUSTED_PROXY_HOPS = 1
+    assert client_address(request) == "203.0.113.7"
+    assert client_address(factory.get("/", REMOTE_ADDR="10.0.0.5")) == "10.0.0.5"

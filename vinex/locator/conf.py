@@ -27,3 +27,7 @@ VINEX_LOCATOR_RELEASED_DAYS = env_int("VINEX_LOCATOR_RELEASED_DAYS", default=60)
 VINEX_LOCATOR_MINOR_AGE = env_int("VINEX_LOCATOR_MINOR_AGE", default=18)
 # How long a search result's subject_ref may be used to register.
 VINEX_SUBJECT_REF_MAX_AGE = env_int("VINEX_SUBJECT_REF_MAX_AGE", default=3600)
+# Reverse proxies (load balancers) in front of vinex that append to X-Forwarded-For. With 0 the peer
+# address is the client; with N the N-th address from the right of X-Forwarded-For is. Set it only to
+# the number of proxies you run, or clients could choose their own address.
+VINEX_TRUSTED_PROXY_HOPS = env_int("VINEX_TRUSTED_PROXY_HOPS", default=0)

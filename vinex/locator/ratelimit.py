@@ -71,7 +71,11 @@ def _maybe_sweep() -> None:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The address limits apply to: the peer address as the server saw it."""
+    """The address limits apply to: the peer, or behind ``VINEX_TRUSTED_PROXY_HOPS`` proxies the client they saw."""
+    hops = settings.VINEX_TRUSTED_PROXY_HOPS
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    if hops > 0 and len(forwarded) >= hops:
+        return forwarded[-hops]
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
