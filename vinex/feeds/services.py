@@ -13,6 +13,7 @@ import io
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -100,19 +101,23 @@ _BUCKET: dict[str, str] = {
 _ARRIVAL_FROM = {CustodyStatus.ON_LEAVE: EventType.RETURNED_TO_CUSTODY, CustodyStatus.ESCAPED: EventType.RECAPTURED}
 
 
-def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], as_of: datetime) -> RosterDiff:
+def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], as_of: datetime,
+                population: pl.Series | None = None) -> RosterDiff:
     """What applying the snapshot ``rows`` to ``facility`` would change, as of ``as_of``.
 
     Someone new is BOOKED (or RETURNED / RECAPTURED after a leave or an escape); someone held in
     another facility of the agency is TRANSFERRED here; someone held here and absent from the
     snapshot is RELEASED (reason unknown) unless their row failed validation (``kept_ids``). When
     other facilities of the agency send rosters too, the absent person is held as a pending
-    departure instead: their new facility's next snapshot may show a transfer.
+    departure instead: their new facility's next snapshot may show a transfer. ``population`` is
+    the facility's population when the caller already read it.
     """
-    population = selectors.population_ids(facility=facility).to_frame().with_columns(_held=pl.lit(True))
+    if population is None:
+        population = selectors.population_ids(facility=facility)
+    held = population.to_frame().with_columns(_held=pl.lit(True))
     ids = rows.select("agency_subject_id", "line")
     # One hash join tells both sides apart: rows nobody holds yet, and people held here but not listed.
-    both = ids.join(population, on="agency_subject_id", how="full", coalesce=True)
+    both = ids.join(held, on="agency_subject_id", how="full", coalesce=True)
     arriving_ids = both.filter(pl.col("_held").is_null()).select("agency_subject_id")
     arrivals = tidy(rows.join(arriving_ids, on="agency_subject_id", how="semi"))
     departures = both.filter(pl.col("line").is_null() & ~pl.col("agency_subject_id").is_in(kept_ids)).get_column(
@@ -136,7 +141,7 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
     counts: dict[str, int] = {"pending": len(pending.new)}
     for change in changes:
         counts[_BUCKET[change.kind]] = counts.get(_BUCKET[change.kind], 0) + 1
-    return RosterDiff(len(population), changes, len(rows) - len(arrivals) + on_leave_here, counts, pending)
+    return RosterDiff(len(held), changes, len(rows) - len(arrivals) + on_leave_here, counts, pending)
 
 
 def _after(moment: datetime, known: selectors.KnownSubject | None) -> datetime:
@@ -362,12 +367,17 @@ def roster_import(
         return latest
     received_at = received_at or timezone.now()
     kind: Kind | None = "json" if "json" in content_type else "csv" if "csv" in content_type else None
-    with tempfile.TemporaryDirectory(prefix="vinex-roster-") as scratch:
-        parsed = roster_parse(path, scratch=Path(scratch), facility_code=facility.code, timezone_name=facility.timezone,
-                              column_map=agency_column_map(agency=facility.agency), kind=kind)
+    column_map = agency_column_map(agency=facility.agency)
+    with tempfile.TemporaryDirectory(prefix="vinex-roster-") as scratch, ThreadPoolExecutor(1) as pool:
+        # polars parses without holding the GIL, so the file is read while the population is fetched.
+        parsing = pool.submit(roster_parse, path, scratch=Path(scratch), facility_code=facility.code,
+                              timezone_name=facility.timezone, column_map=column_map, kind=kind)
+        population = selectors.population_ids(facility=facility)
+        parsed = parsing.result()
     if progress:
         progress("parsed", parsed.total_rows)
-    diff = roster_diff(facility=facility, rows=parsed.rows, kept_ids=parsed.kept_ids, as_of=received_at)
+    diff = roster_diff(facility=facility, rows=parsed.rows, kept_ids=parsed.kept_ids, as_of=received_at,
+                       population=population)
     reasons = quarantine_reasons(facility=facility, parsed=parsed, diff=diff)
     if progress:
         progress("changes", 0 if reasons else len(diff.changes))
