@@ -42,6 +42,9 @@ def main() -> int:
         out = Path(directory) / "result.json"
         subprocess.run([sys.executable, "-m", "bench.bench_audit", "--child", str(out)], env=env, cwd=REPO, check=True)
         result: dict[str, Any] = json.loads(out.read_text())
+    # Timings are wall-clock; the load average says how much else the machine was doing meanwhile.
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
+    result["cpus"] = os.cpu_count()
     result["targets"] = {"append_per_s": APPEND_TARGET, "verify_1m_s": VERIFY_TARGET_S}
     result["met"] = {
         "append": result["bulk_append_per_s"] >= APPEND_TARGET,
@@ -64,7 +67,7 @@ def _report(r: dict[str, Any]) -> None:
     naive_1m = r["entries"] / r["naive_verify_per_s"]
     print(f"verify, naive ORM walk: {r['naive_verify_per_s']:,.0f} entries/s, {naive_1m:.1f} s for {r['entries']:,} "
           f"({naive_1m / r['verify_s_best']:.1f}x slower)")
-    print(f"results written to {RESULT.relative_to(REPO)}")
+    print(f"load average {r['load_average_1m']} on {r['cpus']} CPUs; results written to {RESULT.relative_to(REPO)}")
 
 
 # --- Child process: Django configured against the temporary database ----------------------------------
