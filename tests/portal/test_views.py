@@ -159,7 +159,8 @@ def test_register_verify_manage_and_withdraw(agency: Agency, smtp_settings: Smtp
     book(agency, "S-1")
     client = Client()
     link = register_link(client)
-    assert 'name="email"' in text(client.get(link))
+    form = text(client.get(link))
+    assert 'name="email"' in form and "Updates about <strong>María José García Núñez</strong>" in form
     response = client.post("/register/", {"ref": ref_of(link), "language": "en", "email": EMAIL,
                                           "relationship": "family"})
     assert response.status_code == 302

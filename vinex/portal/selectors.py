@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from vinex.custody.models import Subject
+from vinex.locator.selectors import subject_ref_person_id
 from vinex.notify.contacts import InvalidContact, normalise_contact
 from vinex.notify.models import Channel, Contact
 from vinex.portal.models import ContactVerification, Registration, RegistrationStatus
@@ -68,7 +69,17 @@ class Followed:
 
 
 def followed_person(*, registration: Registration) -> Followed | None:
-    subject = Subject.objects.filter(person_id=registration.subscription.person_id).select_related(
+    return _person_view(registration.subscription.person_id)
+
+
+def person_for_subject_ref(*, subject_ref: str) -> Followed | None:
+    """Whom a search result's ``subject_ref`` names (None once it has expired)."""
+    person_id = subject_ref_person_id(subject_ref=subject_ref)
+    return None if person_id is None else _person_view(person_id)
+
+
+def _person_view(person_id: int) -> Followed | None:
+    subject = Subject.objects.filter(person_id=person_id).select_related(
         "agency", "facility").order_by("-status_changed_at", "-id").first()
     if subject is None:
         return None

@@ -27,6 +27,7 @@ from vinex.portal.models import Arrival, ContactVerification, Registration, Regi
 from vinex.portal.selectors import (
     followed_person,
     mask_contact,
+    person_for_subject_ref,
     registration_for_manage_token,
     registration_get,
     registrations_sharing_contacts,
@@ -134,11 +135,14 @@ def _attach(form: RegistrationForm, errors: list[FieldError], fields: list[str])
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        form = RegistrationForm(initial={"ref": request.GET.get("ref", ""), "language": _language()})
-        return render(request, "portal/register.html", {"form": form, "missing_ref": not request.GET.get("ref")})
+        ref = request.GET.get("ref", "")[:500]
+        form = RegistrationForm(initial={"ref": ref, "language": _language()})
+        return render(request, "portal/register.html", {"form": form, "missing_ref": not ref,
+                                                        "followed": person_for_subject_ref(subject_ref=ref)})
     form = RegistrationForm(request.POST)
+    followed = person_for_subject_ref(subject_ref=request.POST.get("ref", "")[:500])
     if not form.is_valid():
-        return render(request, "portal/register.html", {"form": form}, status=422)
+        return render(request, "portal/register.html", {"form": form, "followed": followed}, status=422)
     refused = rate_limit_check(key=f"registration:ip:{client_address(request)}",
                                rate=settings.VINEX_REGISTRATION_RATE)
     if refused:
@@ -153,7 +157,8 @@ def register(request: HttpRequest) -> HttpResponse:
     except RegistrationInvalid as invalid:
         _attach(form, invalid.errors, fields)
         expired = any(e.loc == ("subject_ref",) for e in invalid.errors)
-        return render(request, "portal/register.html", {"form": form, "ref_expired": expired}, status=422)
+        return render(request, "portal/register.html", {"form": form, "ref_expired": expired, "followed": followed},
+                      status=422)
     logger.info("registration created", extra={"registration": str(registration.public_id),
                                                "contacts": len(contacts), "arrival": "web"})
     request.session[STARTED] = [*request.session.get(STARTED, []), str(registration.public_id)][-10:]
