@@ -1,3 +1,21 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from vinex.hotline import views
+
+app_name = "hotline"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.queue, name="queue"),
+    path("calls/new", views.call_new, name="call_new"),
+    path("calls/<int:pk>/", views.call_detail, name="call"),
+    path("calls/<int:pk>/take", views.call_take, name="call_take"),
+    path("calls/<int:pk>/intake", views.call_intake, name="call_intake"),
+    path("calls/<int:pk>/search", views.call_search, name="call_search"),
+    path("calls/<int:pk>/register", views.call_register, name="call_register"),
+    path("calls/<int:pk>/code", views.call_code, name="call_code"),
+    path("calls/<int:pk>/resend", views.call_resend, name="call_resend"),
+    path("calls/<int:pk>/callback", views.call_callback, name="call_callback"),
+    path("calls/<int:pk>/end", views.call_end, name="call_end"),
+    path("callbacks/<int:pk>/", views.callback_detail, name="callback"),
+    path("callbacks/<int:pk>/done", views.callback_done, name="callback_done"),
+]

@@ -1,0 +1,173 @@
+"""Reads for the hotline. Each read of a record is audited here, so no page can forget to.
+
+Staff see a person's custody status as the call-centre audience of the disclosure policy allows, and
+the registrations made on the current call: nothing else about anyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from vinex.audit.services import audit_record
+from vinex.custody.models import Subject
+from vinex.hotline.models import Callback, CallbackStatus, CallStatus, HotlineCall
+from vinex.locator.ratelimit import RetryAfter, rate_limit_check
+from vinex.locator.selectors import LocatorQuery, locator_search, subject_ref_person_id
+from vinex.notify.contacts import InvalidContact
+from vinex.notify.services import contacts_find
+from vinex.portal.models import ContactVerification, Registration, RegistrationStatus
+from vinex.portal.selectors import mask_contact
+from vinex.privacy.disclosure import Audience, disclose
+
+ROLE = "call_centre"
+
+
+def _audit(user: User, object_type: str, object_id: object, purpose: str) -> None:
+    audit_record(actor=f"user:{user.pk}", role=ROLE, action="view", object_type=object_type,
+                 object_id=str(object_id), purpose=purpose)
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    """A person in custody as the call centre may see them."""
+
+    name: str
+    status: str
+    facility_name: str
+    facility_address: str
+    facility_phone: str
+    agency_name: str
+    support_phone: str
+    subject_ref: str
+
+
+def _subject_view(person_id: int, subject_ref: str) -> SubjectView | None:
+    subject = Subject.objects.filter(person_id=person_id).select_related("agency", "facility").order_by(
+        "-status_changed_at", "-id").first()
+    if subject is None:
+        return None
+    view = disclose(subject, audience=Audience.CALL_CENTRE)
+    return SubjectView(
+        name=view["name"], status=view["status"], facility_name=view.get("facility_name") or "",
+        facility_address=view.get("facility_address") or "", facility_phone=view.get("facility_phone") or "",
+        agency_name=view.get("agency_name") or "", support_phone=view.get("support_phone") or "",
+        subject_ref=subject_ref,
+    )
+
+
+def hotline_search(*, query: LocatorQuery, user: User, call: HotlineCall) -> list[SubjectView] | RetryAfter:
+    """People matching ``query`` by the public locator's rules (exact identifiers, nobody hidden shown).
+
+    Limited per member of staff; every person shown is audited as viewed for this call.
+    """
+    refused = rate_limit_check(key=f"hotline:search:user:{user.pk}", rate=settings.VINEX_HOTLINE_SEARCH_RATE)
+    if refused:
+        return refused
+    views = []
+    for result in locator_search(query=query):
+        person_id = subject_ref_person_id(subject_ref=result.subject_ref)
+        view = _subject_view(person_id, result.subject_ref) if person_id is not None else None
+        if view is not None:
+            _audit(user, "person", person_id, f"hotline call {call.pk}: locator search")
+            views.append(view)
+    return views
+
+
+# --- The queue ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Queue:
+    waiting: list[HotlineCall]
+    mine: list[HotlineCall]
+    callbacks: list[Callback]
+    unverified: list[Registration]
+    now: datetime
+
+
+def hotline_queue(*, user: User, now: datetime | None = None) -> Queue:
+    """What the call centre has to do. Lists ids, times and languages only, no personal data."""
+    waiting = list(HotlineCall.objects.filter(status=CallStatus.WAITING).order_by("created_at").defer(
+        "caller_name", "notes"))
+    mine = list(HotlineCall.objects.filter(status=CallStatus.OPEN, taken_by=user).order_by("started_at").defer(
+        "caller_name", "notes"))
+    callbacks = list(Callback.objects.filter(status=CallbackStatus.SCHEDULED).order_by("due_at").defer(
+        "phone", "notes"))
+    unverified = list(Registration.objects.filter(status=RegistrationStatus.PENDING, hotline_calls__isnull=False)
+                      .distinct().order_by("created_at").only("public_id", "created_at", "status"))
+    return Queue(waiting, mine, callbacks, unverified, now or timezone.now())
+
+
+# --- One call -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    registration: Registration
+    person: SubjectView | None
+    verifications: list[tuple[ContactVerification, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CallView:
+    call: HotlineCall
+    registrations: list[RegistrationView]
+    callbacks: list[Callback]
+
+
+def call_get(*, call_id: int) -> HotlineCall | None:
+    """The call row for a write; ``call_view`` is the audited read of its contents."""
+    return HotlineCall.objects.filter(pk=call_id).first()
+
+
+def call_view(*, call: HotlineCall, user: User) -> CallView:
+    """Everything a call's page shows: the intake, the caller's own registrations and callbacks."""
+    _audit(user, "hotline_call", call.pk, "call-centre console")
+    registrations = []
+    for registration in call.registrations.select_related("subscription").order_by("created_at"):
+        _audit(user, "registration", registration.public_id, f"hotline call {call.pk}")
+        verifications = [(v, mask_contact(v.contact)) for v in
+                         registration.verifications.select_related("contact").order_by("id")]
+        person = _subject_view(registration.subscription.person_id, "")
+        registrations.append(RegistrationView(registration, person, verifications))
+    callbacks = list(call.callbacks.order_by("due_at"))
+    return CallView(call, registrations, callbacks)
+
+
+def registration_of_call(*, call: HotlineCall, public_id: str) -> Registration | None:
+    """One of this call's registrations (staff cannot reach anyone else's through a call)."""
+    return call.registrations.filter(public_id=public_id).first()
+
+
+def verification_of_call(*, call: HotlineCall, verification_id: int) -> ContactVerification | None:
+    return ContactVerification.objects.filter(pk=verification_id, registration__hotline_calls=call).select_related(
+        "contact", "registration").first()
+
+
+def callback_get(*, callback_id: int) -> Callback | None:
+    return Callback.objects.filter(pk=callback_id).select_related("call", "contact").first()
+
+
+def callback_view(*, callback: Callback, user: User) -> str:
+    """The number to dial for ``callback`` (audited as a view of the callback)."""
+    _audit(user, "callback", callback.pk, "call-centre console: callback")
+    return callback.contact.value if callback.contact is not None else callback.phone
+
+
+# --- Phone menu -----------------------------------------------------------------------------------
+
+
+def pending_verification_for_number(*, phone: str) -> ContactVerification | None:
+    """The newest unverified phone-call contact with this number whose registration waits for its code."""
+    try:
+        contacts = contacts_find(channel="voice", value=phone)
+    except InvalidContact:
+        return None
+    return ContactVerification.objects.filter(
+        contact__in=contacts, verified_at__isnull=True, registration__status=RegistrationStatus.PENDING,
+    ).select_related("contact", "registration").order_by("-last_sent_at").first()
