@@ -13,7 +13,6 @@ import io
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -368,16 +367,14 @@ def roster_import(
     received_at = received_at or timezone.now()
     kind: Kind | None = "json" if "json" in content_type else "csv" if "csv" in content_type else None
     column_map = agency_column_map(agency=facility.agency)
-    with tempfile.TemporaryDirectory(prefix="vinex-roster-") as scratch, ThreadPoolExecutor(1) as pool:
-        # polars parses without holding the GIL, so the file is read while the population is fetched.
-        parsing = pool.submit(roster_parse, path, scratch=Path(scratch), facility_code=facility.code,
+    with tempfile.TemporaryDirectory(prefix="vinex-roster-") as scratch:
+        # Sequential on purpose: reading the population in a thread while polars parses was slower
+        # (both need the GIL for much of their work).
+        parsed = roster_parse(path, scratch=Path(scratch), facility_code=facility.code,
                               timezone_name=facility.timezone, column_map=column_map, kind=kind)
-        population = selectors.population_ids(facility=facility)
-        parsed = parsing.result()
     if progress:
         progress("parsed", parsed.total_rows)
-    diff = roster_diff(facility=facility, rows=parsed.rows, kept_ids=parsed.kept_ids, as_of=received_at,
-                       population=population)
+    diff = roster_diff(facility=facility, rows=parsed.rows, kept_ids=parsed.kept_ids, as_of=received_at)
     reasons = quarantine_reasons(facility=facility, parsed=parsed, diff=diff)
     if progress:
         progress("changes", 0 if reasons else len(diff.changes))
