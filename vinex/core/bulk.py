@@ -29,6 +29,15 @@ def _sqlite_datetime(value: datetime) -> str:
     return value.isoformat(" ")
 
 
+def _as_is(value: datetime) -> Any:
+    return value
+
+
+def datetime_adapter() -> Callable[[datetime], Any]:
+    """How to pass a datetime to the current database in hand-written SQL."""
+    return _sqlite_datetime if connection.vendor == "sqlite" else _as_is
+
+
 def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
     """Per column, the conversion the driver needs, or None (psycopg takes dates and times as they are)."""
     if connection.vendor != "sqlite":

@@ -17,12 +17,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from vinex.core.bulk import datetime_adapter, rows_insert
 from vinex.notify import retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
 from vinex.notify.models import (
@@ -112,7 +114,7 @@ def _deliver(channel: Channel | None, notification: Notification) -> SendOutcome
 def _fields_for(outcome: SendOutcome, now: datetime) -> dict[str, object]:
     """The row's new state after one attempt, as decided by the retry policy."""
     attempts = outcome.notification.attempts + (0 if outcome.suppressed_because else 1)
-    base: dict[str, object] = {"attempts": attempts, "updated_at": now, "claimed_by": "", "claimed_at": None}
+    base: dict[str, object] = {"attempts": attempts}
     if outcome.suppressed_because:
         return base | {"status": NotificationStatus.SUPPRESSED, "last_error": outcome.suppressed_because}
     if outcome.error is None:
@@ -143,29 +145,48 @@ def _outcome_label(outcome: SendOutcome) -> str:
     return "permanent" if outcome.error.permanent else "transient"
 
 
+_RECORDED = ("status", "attempts", "provider_id", "sent_at", "delivered_at", "next_attempt_at", "last_error")
+
+
 def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datetime) -> None:
-    """Write each attempt's outcome, only onto rows this worker still holds."""
+    """Write each attempt's outcome, only onto rows this worker still holds.
+
+    One statement executed for all rows (a round can hold hundreds), each guarded by the claim, so
+    a row whose lease ran out and was taken by another worker is left to that worker.
+    """
+    rows: list[list[Any]] = []
+    attempts = []
+    for outcome in outcomes:
+        n = outcome.notification
+        fields = _fields_for(outcome, now)
+        rows.append([*(fields.get(name, getattr(n, name)) for name in _RECORDED), now, n.pk, n.claimed_by])
+        if not outcome.suppressed_because:
+            attempts.append((n.pk, fields["attempts"], worker, outcome.started_at, outcome.finished_at,
+                             _outcome_label(outcome), str(outcome.error)[:300] if outcome.error else ""))
     with transaction.atomic():
-        attempts = []
-        for outcome in outcomes:
-            n = outcome.notification
-            fields = _fields_for(outcome, now)
-            won = Notification.objects.filter(
-                pk=n.pk, status=NotificationStatus.SENDING, claimed_by=n.claimed_by
-            ).update(**fields)
-            if won and not outcome.suppressed_because:
-                attempts.append(
-                    DeliveryAttempt(
-                        notification_id=n.pk,
-                        number=int(fields["attempts"]),  # type: ignore[call-overload]
-                        worker=worker,
-                        started_at=outcome.started_at,
-                        finished_at=outcome.finished_at,
-                        outcome=_outcome_label(outcome),
-                        error=str(outcome.error)[:300] if outcome.error else "",
-                    )
-                )
-        DeliveryAttempt.objects.bulk_create(attempts, ignore_conflicts=True)
+        won = notifications_update_claimed(rows)
+        if won != len(rows):
+            # Rare: some leases expired mid-round. Keep only the attempts whose rows we still wrote.
+            ours = set(Notification.objects.filter(pk__in=[a[0] for a in attempts], updated_at=now)
+                       .values_list("pk", flat=True))
+            attempts = [a for a in attempts if a[0] in ours]
+        rows_insert(DeliveryAttempt, ("notification_id", "number", "worker", "started_at", "finished_at", "outcome",
+                                      "error"), attempts)
+
+
+def notifications_update_claimed(rows: list[list[Any]]) -> int:
+    """UPDATE the _RECORDED columns (then updated_at) of rows still held under their claim."""
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in (*_RECORDED, "updated_at"))
+    sql = (
+        f"UPDATE {table} SET {assignments}, claimed_by = '', claimed_at = NULL "  # noqa: S608
+        "WHERE id = %s AND status = 'sending' AND claimed_by = %s"
+    )
+    adapt = datetime_adapter()
+    prepared = [[adapt(v) if isinstance(v, datetime) else v for v in row] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)
+        return int(cursor.rowcount)
 
 
 class Worker:

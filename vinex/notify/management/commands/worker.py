@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from vinex.core.gc import tune_for_service
 from vinex.notify.worker import Worker
 
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        tune_for_service()
         worker = Worker(name=options["name"])
         if options["once"]:
             while worker.run_once():
