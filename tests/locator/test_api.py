@@ -148,3 +148,16 @@ def test_logs_carry_counts_but_never_the_search_terms(agency: Agency, caplog: py
     assert any(getattr(r, "results", None) == 1 for r in caplog.records)
     for term in ("María", "Maria", "García", "Garcia", "Zacar", "Quintanilla", "123456789", "456", "1980"):
         assert not any(term.lower() in line.lower() for line in lines), term
+
+
+def test_every_person_shown_is_audited_without_the_search_terms(agency: Agency) -> None:
+    from vinex.audit.models import AuditEntry
+
+    subject = book(agency, "S-1")
+    search(**BY_NAME)
+    search(a_number="111111111", country_of_birth="MX")  # nobody shown, nothing to audit
+    [entry] = AuditEntry.objects.all()
+    assert (entry.action, entry.object_type, entry.object_id) == ("view", "person", str(subject.person_id))
+    assert entry.actor.startswith("public:") and "127.0.0.1" not in entry.actor
+    recorded = " ".join([entry.actor, entry.purpose, entry.object_id])
+    assert "García" not in recorded and "Maria" not in recorded

@@ -10,6 +10,7 @@ from django.test import Client
 from tests.locator.people import book, ingest
 from tests.portal.mail import deliver, last_code, manage_token, messages_to
 from tests.support.smtp import SmtpServer, body_text
+from vinex.audit.models import AuditEntry
 from vinex.custody.models import Agency, Subject
 from vinex.notify.models import Contact, Notification, NotificationStatus, Registrant, SubscriptionStatus
 from vinex.portal.models import Registration
@@ -110,6 +111,9 @@ def test_withdrawal_stops_messages_at_once_and_schedules_the_purge(agency: Agenc
     assert registration.purge_after is not None and registration.withdrawn_at is not None
     assert (registration.purge_after - registration.withdrawn_at).days == 30
     assert Registrant.objects.get().withdrawn_at is not None
+    actions = list(AuditEntry.objects.filter(object_type="registration").values_list("action", "outcome"))
+    assert actions == [("create", "ok"), ("privacy_check", "allow"), ("verify_contact", "active"),
+                       ("withdraw", "ok")]
 
 
 def test_a_wrong_code_counts_and_five_wrong_codes_lock_it(agency: Agency, smtp_settings: SmtpServer) -> None:

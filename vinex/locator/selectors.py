@@ -14,11 +14,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from vinex.audit.chain import AuditEntryIn
+from vinex.audit.services import audit_record_many
 from vinex.custody.models import Agency, CustodyStatus, Subject, name_key
 from vinex.custody.models import Facility as FacilityModel
+from vinex.locator.ratelimit import hash_key
 from vinex.privacy.disclosure import Audience, disclose
 
 SUBJECT_REF_SALT = "vinex.locator.subject-ref"
@@ -63,6 +66,7 @@ class LocatorResult:
     status: str
     facility: Facility | None
     subject_ref: str
+    person_id: int  # for audit and internal use; never shown to the public
 
 
 # The locator answers the public at the highest rate of any read, so it runs one hand-written,
@@ -161,6 +165,23 @@ def locator_search(*, query: LocatorQuery, now: datetime | None = None) -> list[
     return results[:MAX_RESULTS]
 
 
+def locator_search_public(*, query: LocatorQuery, client_key: str, via: str) -> list[LocatorResult]:
+    """``locator_search`` for the public (API or portal), recording in the audit log whom it showed.
+
+    The audit entry names the person shown and a keyed hash of the client, never the search terms,
+    so a privacy officer can see who keeps looking someone up.
+    """
+    with transaction.atomic():
+        results = locator_search(query=query)
+        if results:
+            actor = f"public:{hash_key(client_key, purpose='audit-client')[:16]}"
+            audit_record_many(entries=[
+                AuditEntryIn(actor, "public", "view", "person", str(r.person_id), f"locator search ({via})")
+                for r in results
+            ])
+    return results
+
+
 def _result(subject: Subject) -> LocatorResult:
     view = disclose(subject, audience=Audience.PUBLIC_LOCATOR)
     facility = None
@@ -169,7 +190,7 @@ def _result(subject: Subject) -> LocatorResult:
         facility = Facility(view["facility_name"], view.get("facility_address") or "", view.get("facility_phone") or "")
     return LocatorResult(
         name=view["name"], status=view["status"], facility=facility,
-        subject_ref=subject_ref_make(person_id=subject.person_id),
+        subject_ref=subject_ref_make(person_id=subject.person_id), person_id=subject.person_id,
     )
 
 

@@ -6,6 +6,10 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
+from django.db import transaction
+
+from vinex.audit.chain import AuditEntryIn
+from vinex.audit.services import audit_record_many
 from vinex.custody.models import Subject
 from vinex.locator.selectors import subject_ref_person_id
 from vinex.notify.contacts import InvalidContact, normalise_contact
@@ -85,6 +89,17 @@ def _person_view(person_id: int) -> Followed | None:
         return None
     view = disclose(subject, audience=Audience.REGISTRANT_MESSAGE)
     return Followed(view["name"], view["status"])
+
+
+def registrations_for_manager(*, registration: Registration) -> list[Registration]:
+    """``registrations_sharing_contacts``, each recorded in the audit log as viewed by the link's holder."""
+    found = registrations_sharing_contacts(registration=registration)
+    with transaction.atomic():
+        audit_record_many(entries=[
+            AuditEntryIn(f"registrant:{registration.registrant_id}", "registrant", "view", "registration",
+                         str(r.public_id), "manage link") for r in found
+        ])
+    return found
 
 
 def registrations_sharing_contacts(*, registration: Registration) -> list[Registration]:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from vinex.audit.services import audit_record
 from vinex.custody.models import Person, Subject
 from vinex.locator.ratelimit import hash_key
 from vinex.locator.selectors import subject_ref_person_id
@@ -62,6 +63,12 @@ class RegistrationInvalid(Exception):
 class ContactIn:
     channel: str
     value: str
+
+
+def _audit(registration: Registration, action: str, *, actor: str = "", outcome: str = "ok") -> None:
+    """Record a write to a registration; call it last in the transaction (it takes the audit chain's lock)."""
+    audit_record(actor=actor or f"registrant:{registration.registrant_id}", role="registrant", action=action,
+                 object_type="registration", object_id=str(registration.public_id), outcome=outcome)
 
 
 def ip_hash(address: str) -> str:
@@ -164,6 +171,7 @@ def registration_create(
             verification = ContactVerification(registration=registration, contact=contact, last_sent_at=now,
                                                expires_at=now)
             _send_code(verification, now)
+        _audit(registration, "create", actor=f"{arrival}:{registration.ip_hash[:16]}")
     return registration
 
 
@@ -266,9 +274,11 @@ def verification_check(*, verification: ContactVerification, code: str, now: dat
         verification.save(update_fields=["verified_at"])
         verification.contact.verified_at = now
         verification.contact.save(update_fields=["verified_at"])
-        if registration.verifications.filter(verified_at__isnull=True).exists():
-            return CheckResult(Check.VERIFIED)
-        return CheckResult(_activate(registration, now))
+        outcome = Check.VERIFIED
+        if not registration.verifications.filter(verified_at__isnull=True).exists():
+            outcome = _activate(registration, now)
+        _audit(registration, "verify_contact", outcome=str(outcome))
+        return CheckResult(outcome)
 
 
 def _settled(registration: Registration) -> Check:
@@ -300,6 +310,7 @@ def _activate(registration: Registration, now: datetime) -> Check:
         subscription.status = SubscriptionStatus.WITHDRAWN
     registration.save()
     subscription.save(update_fields=["status", "updated_at"])
+    _audit(registration, "privacy_check", actor="system:registration_check", outcome=str(decision.outcome))
     return _settled(registration)
 
 
@@ -350,4 +361,5 @@ def registration_withdraw(*, registration: Registration, now: datetime | None = 
         registrant.withdrawn_at = now
         registrant.save(update_fields=["withdrawn_at"])
         contact_opt_out(contacts=list(registrant.contacts.all()), when=now)
+        _audit(registration, "withdraw")
     return registration

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from vinex.locator.ratelimit import RetryAfter, client_address, rate_limit_check, request_limits
-from vinex.locator.selectors import locator_search
+from vinex.locator.selectors import locator_search_public
 from vinex.notify.messages import status_label
 from vinex.portal.forms import SEARCH_FORMS, CodeForm, RegistrationForm, SearchForm
 from vinex.portal.models import Arrival, ContactVerification, Registration, RegistrationStatus
@@ -30,6 +30,7 @@ from vinex.portal.selectors import (
     person_for_subject_ref,
     registration_for_manage_token,
     registration_get,
+    registrations_for_manager,
     registrations_sharing_contacts,
     verifications_of,
 )
@@ -100,7 +101,7 @@ def search(request: HttpRequest) -> HttpResponse:
         response = render(request, "portal/search.html", context, status=429)
         response["Retry-After"] = str(refused.seconds)
         return response
-    results = locator_search(query=form.query())
+    results = locator_search_public(query=form.query(), client_key=client_address(request), via="portal")
     logger.info("locator search", extra={"kind": kind, "results": len(results), "via": "portal"})
     context["results"] = [{"result": r, "status": status_label(r.status)} for r in results]
     context["searched"] = True
@@ -264,7 +265,7 @@ def manage(request: HttpRequest) -> HttpResponse:
     if registration is None:
         return render(request, "portal/manage_invalid.html", status=404)
     rows = []
-    for item in registrations_sharing_contacts(registration=registration):
+    for item in registrations_for_manager(registration=registration):
         followed = followed_person(registration=item)
         rows.append({
             "registration": item,
