@@ -105,6 +105,26 @@ def test_a_forged_checkpoint_signature_is_caught() -> None:
     verify_fails_at(1, "checkpoint signature invalid")
 
 
+@pytest.mark.parametrize("chunk_size", [7, 20_000])
+def test_of_several_problems_the_earliest_is_named(chunk_size: int) -> None:
+    record(30)
+    sql("DELETE FROM audit_auditentry WHERE seq = 25")
+    sql("UPDATE audit_auditentry SET purpose = 'x' WHERE seq = 17")
+    result = audit_verify(chunk_size=chunk_size)
+    assert (result.first_bad_seq, result.reason.split(":")[0]) == (17, "hash mismatch")
+
+
+@pytest.mark.parametrize("chunk_size", [7, 20_000])
+def test_a_checkpoint_that_fails_before_a_later_problem_is_named_first(chunk_size: int) -> None:
+    record(10)
+    audit_checkpoint_create()
+    record(10)
+    _rewrite_from(4, object_id="666")  # rewrites 4 to 20 consistently; the checkpoint at 10 disagrees
+    sql("DELETE FROM audit_auditentry WHERE seq = 15")
+    result = audit_verify(chunk_size=chunk_size)
+    assert (result.first_bad_seq, result.reason.split(":")[0]) == (1, "checkpoint root mismatch")
+
+
 def test_entries_removed_from_the_end_are_noticed() -> None:
     record(10)
     sql("DELETE FROM audit_auditentry WHERE seq > 7")

@@ -136,8 +136,12 @@ def audit_verify(*, chunk_size: int = 20_000) -> VerifyResult:
     try:
         reader = _ChunkReader(chunk_size)
         for rows in reader:
-            digests = _verify_chunk(rows, expected=frontier.size + 1, prev=prev, settle=reader.settle)
+            digests, problem = _verify_chunk(rows, expected=frontier.size + 1, prev=prev, settle=reader.settle)
+            # The good entries before a problem go through the checkpoints first: one of those may be the
+            # earlier sign of the same tampering.
             _extend(frontier, digests, checkpoints)
+            if problem is not None:
+                raise problem
             prev = rows[-1][2]
         _verify_end(frontier.size, checkpoints)
     except _Broken as broken:
@@ -145,13 +149,13 @@ def audit_verify(*, chunk_size: int = 20_000) -> VerifyResult:
     return VerifyResult(frontier.size, checkpoints.count)
 
 
-def _verify_chunk(rows: list[_Row], *, expected: int, prev: str, settle: Callable[[], None]) -> list[bytes]:
-    """Entry digests of one chunk; raises _Broken at its first bad entry."""
-    first, last = rows[0][0], rows[-1][0]
-    if first != expected:
-        raise _Broken(expected, f"gap: entry {expected} is missing (the next entry is {first})")
-    if last != first + len(rows) - 1:
-        _find_gap(rows)
+def _verify_chunk(
+    rows: list[_Row], *, expected: int, prev: str, settle: Callable[[], None]
+) -> tuple[list[bytes], _Broken | None]:
+    """Digests of the chunk's entries up to its first bad one, and what is wrong with that one (if any)."""
+    if rows[0][0] != expected:
+        return [], _Broken(expected, f"gap: entry {expected} is missing (next is {rows[0][0]})")
+    rows, gap = _up_to_gap(rows)
     sha256 = hashlib.sha256
     digests = [sha256(encoding.encode()).digest() for _, encoding, _ in rows]
     stored = [entry_hash for _, _, entry_hash in rows]
@@ -160,14 +164,22 @@ def _verify_chunk(rows: list[_Row], *, expected: int, prev: str, settle: Callabl
         settle()
         for index, (seq, encoding, entry_hash) in enumerate(rows):
             if digests[index].hex() != entry_hash or encoding[-64:] != links[index]:
-                digests[index] = _diagnose(seq, links[index])
-    return digests
+                try:
+                    digests[index] = _diagnose(seq, links[index])
+                except _Broken as broken:
+                    return digests[:index], broken
+    return digests, gap
 
 
-def _find_gap(rows: list[_Row]) -> None:
-    for before, after in itertools.pairwise(rows):
+def _up_to_gap(rows: list[_Row]) -> tuple[list[_Row], _Broken | None]:
+    """The rows before the first missing seq, and the gap (if there is one)."""
+    if rows[-1][0] == rows[0][0] + len(rows) - 1:
+        return rows, None  # seq is unique and ordered, so first and last tell that none is missing
+    for index, (before, after) in enumerate(itertools.pairwise(rows)):
         if after[0] != before[0] + 1:
-            raise _Broken(before[0] + 1, f"gap: entry {before[0] + 1} is missing (the next entry is {after[0]})")
+            missing = before[0] + 1
+            return rows[: index + 1], _Broken(missing, f"gap: entry {missing} is missing (next is {after[0]})")
+    return rows, None
 
 
 def _diagnose(seq: int, prev: str) -> bytes:
