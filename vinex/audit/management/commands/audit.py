@@ -34,7 +34,8 @@ class Command(BaseCommand):
                          object_id=str(result.entries), outcome="ok" if result.ok else "failed")
         if not result.ok:
             raise CommandError(f"audit log broken at entry {result.first_bad_seq}: {result.reason}", returncode=1)
-        self.stdout.write(f"audit log intact: {result.entries} entries, {result.checkpoints} signed checkpoints")
+        checkpoints = "1 signed checkpoint" if result.checkpoints == 1 else f"{result.checkpoints} signed checkpoints"
+        self.stdout.write(f"audit log intact: {result.entries} entries, {checkpoints}")
 
     def _checkpoint(self) -> None:
         checkpoint = audit_checkpoint_create()
