@@ -7,7 +7,6 @@ with its line number and reason and left out; the caller keeps that person's sta
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -84,21 +83,16 @@ def detect_kind(path: Path, content_type: str = "") -> Kind:
     return "json" if start.startswith(b"[") else "csv"
 
 
-def to_utf8(path: Path, scratch: Path) -> Path:
-    """``path`` when it is valid UTF-8 (with or without a BOM); otherwise a UTF-8 copy in ``scratch``.
+class _NotUtf8(Exception):
+    """The file is not UTF-8; it is read again after transcoding."""
 
-    Files that are not UTF-8 are read as Windows-1252, the superset of Latin-1 that spreadsheet
-    exports use, falling back to plain Latin-1 for the five bytes Windows-1252 leaves undefined.
+
+def transcode(path: Path, scratch: Path) -> Path:
+    """A UTF-8 copy of a file that is not UTF-8.
+
+    Such files are read as Windows-1252, the superset of Latin-1 that spreadsheet exports use,
+    falling back to plain Latin-1 for the five bytes Windows-1252 leaves undefined.
     """
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        return path
-    except UnicodeDecodeError:
-        pass
     raw = path.read_bytes()
     try:
         text = raw.decode("cp1252")
@@ -129,8 +123,11 @@ def _require_columns(present: set[str], column_map: Mapping[str, str]) -> None:
 
 
 def _read_csv(path: Path, column_map: Mapping[str, str]) -> tuple[pl.DataFrame, list[str], bool]:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader([handle.readline()]), [])
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader([handle.readline()]), [])
+    except UnicodeDecodeError:
+        raise _NotUtf8 from None
     if not header or header == [""]:
         return pl.DataFrame(), [], False
     mapping = _header_map(header, column_map)
@@ -139,6 +136,9 @@ def _read_csv(path: Path, column_map: Mapping[str, str]) -> tuple[pl.DataFrame, 
         frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True, columns=list(mapping),
                             encoding="utf8", raise_if_empty=False, quote_char='"')
     except pl.exceptions.PolarsError as error:
+        # polars checks the encoding as it reads, so UTF-8 files (nearly all) are read only once.
+        if "utf-8" in str(error).lower():
+            raise _NotUtf8 from None
         raise RosterFormatError(f"the file cannot be read as CSV: {str(error).splitlines()[0]}") from None
     frame = frame.rename(mapping).with_row_index("line", offset=2)
     return frame, header, _last_line_truncated(path, len(header))
@@ -162,7 +162,9 @@ def _read_json(path: Path, column_map: Mapping[str, str]) -> tuple[pl.DataFrame,
     try:
         with path.open("r", encoding="utf-8-sig") as handle:
             items = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        raise _NotUtf8 from None
+    except json.JSONDecodeError as error:
         raise RosterFormatError(f"the body is not valid JSON: {error}") from None
     if not isinstance(items, list):
         raise RosterFormatError("a JSON roster must be a list of objects, one per person")
@@ -293,6 +295,16 @@ def _validate(frame: pl.DataFrame, facility_code: str, today: date) -> tuple[pl.
     return valid, errors, kept
 
 
+def _read(path: Path, kind: Kind, column_map: Mapping[str, str]) -> tuple[
+    pl.DataFrame, list[str], list[RowError], bool
+]:
+    if kind == "json":
+        frame, header, errors = _read_json(path, column_map)
+        return frame, header, errors, False
+    frame, header, truncated = _read_csv(path, column_map)
+    return frame, header, [], truncated
+
+
 def roster_parse(
     path: Path,
     *,
@@ -306,14 +318,11 @@ def roster_parse(
     """Read, normalise and validate a roster file; raises RosterFormatError when it has no usable shape."""
     column_map = column_map or {}
     kind = kind or detect_kind(path)
-    source = to_utf8(path, scratch)
-    truncated, unit = False, "line"
-    early_errors: list[RowError] = []
-    if kind == "json":
-        frame, header, early_errors = _read_json(source, column_map)
-        unit = "row"
-    else:
-        frame, header, truncated = _read_csv(source, column_map)
+    try:
+        frame, header, early_errors, truncated = _read(path, kind, column_map)
+    except _NotUtf8:
+        frame, header, early_errors, truncated = _read(transcode(path, scratch), kind, column_map)
+    unit = "row" if kind == "json" else "line"
     total = len(frame) + len(early_errors)
     if not header:
         empty = pl.DataFrame(schema={"line": pl.UInt32, **dict.fromkeys(COLUMNS, pl.String)})
