@@ -43,13 +43,14 @@ def audit_record_many(*, entries: Sequence[AuditEntryIn]) -> None:
     """
     if not entries:
         return
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        first, prev_hash = _head_locked(cursor)
-        rows = _chain_rows(entries, seq=first, prev_hash=prev_hash, now=timezone.now())
+    db = transaction.get_connection()  # looked up once: each access to django.db.connection costs
+    with transaction.atomic(savepoint=False), db.cursor() as cursor:
+        first, prev_hash = _head_locked(cursor, lock=db.features.has_select_for_update)
+        rows = _chain_rows(entries, seq=first, prev_hash=prev_hash, now=timezone.now(), text_time=db.vendor == "sqlite")
         # Raw statements: the ORM's per-row overhead would cost more than hashing and storing the entry.
-        cursor.executemany(_insert_sql(), rows)
+        cursor.executemany(_INSERT, rows)
         last, last_hash = first + len(rows), str(rows[-1][-1])
-        cursor.execute(f"UPDATE {_HEAD} SET seq = %s, entry_hash = %s WHERE id = 1", [last, last_hash])  # noqa: S608
+        cursor.execute(_UPDATE_HEAD, [last, last_hash])
         every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
         if last // every > first // every:
             _checkpoint_sign(tree_size=last)
@@ -58,14 +59,13 @@ def audit_record_many(*, entries: Sequence[AuditEntryIn]) -> None:
 def audit_checkpoint_create() -> AuditCheckpoint | None:
     """Sign a checkpoint over the whole log now; None when the log is empty or already checkpointed."""
     with transaction.atomic(), connection.cursor() as cursor:
-        size, _ = _head_locked(cursor)
+        size, _ = _head_locked(cursor, lock=connection.features.has_select_for_update)
         latest = AuditCheckpoint.objects.order_by("-tree_size").first()
         if size == 0 or (latest is not None and latest.tree_size == size):
             return None
         return _checkpoint_sign(tree_size=size)
 
 
-# The raw SQL here names only this app's tables and columns; every value goes in as a parameter.
 def audit_tick(*, now: datetime) -> None:
     """Periodic work (called by the worker): sign a checkpoint when entries have waited too long for one."""
     latest = AuditCheckpoint.objects.order_by("-tree_size").values_list("tree_size", "signed_at").first()
@@ -80,21 +80,20 @@ def _checkpoint_interval() -> timedelta:
     return timedelta(seconds=settings.VINEX_AUDIT_CHECKPOINT_SECONDS)
 
 
-_HEAD = AuditHead._meta.db_table
+# The raw SQL here names only this app's tables and columns (double quotes suit SQLite and PostgreSQL);
+# every value goes in as a parameter.
+_HEAD = f'"{AuditHead._meta.db_table}"'
 _ENTRY_COLUMNS = ("seq", "at", *chain.FIELDS, "prev_hash", "entry_hash")
+_COLUMN_LIST = ", ".join(f'"{c}"' for c in _ENTRY_COLUMNS)
+_PLACEHOLDERS = ", ".join(["%s"] * len(_ENTRY_COLUMNS))
+_INSERT = f'INSERT INTO "{AuditEntry._meta.db_table}" ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})'  # noqa: S608
+_UPDATE_HEAD = f"UPDATE {_HEAD} SET seq = %s, entry_hash = %s WHERE id = 1"  # noqa: S608
 
 
-def _insert_sql() -> str:
-    columns = ", ".join(connection.ops.quote_name(c) for c in _ENTRY_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_ENTRY_COLUMNS))
-    table = connection.ops.quote_name(AuditEntry._meta.db_table)
-    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-
-
-def _head_locked(cursor: CursorWrapper) -> tuple[int, str]:
+def _head_locked(cursor: CursorWrapper, *, lock: bool) -> tuple[int, str]:
     """(seq, entry_hash) of the newest entry, with the head row locked until the transaction ends."""
     select = f"SELECT seq, entry_hash FROM {_HEAD} WHERE id = 1"  # noqa: S608
-    if connection.features.has_select_for_update:
+    if lock:
         select += " FOR UPDATE"
     cursor.execute(select)
     row = cursor.fetchone()
@@ -109,10 +108,12 @@ def _head_locked(cursor: CursorWrapper) -> tuple[int, str]:
 _Row = tuple[int | str | datetime, ...]
 
 
-def _chain_rows(entries: Sequence[AuditEntryIn], *, seq: int, prev_hash: str, now: datetime) -> list[_Row]:
+def _chain_rows(
+    entries: Sequence[AuditEntryIn], *, seq: int, prev_hash: str, now: datetime, text_time: bool
+) -> list[_Row]:
     at = chain.timestamp(now)
     # SQLite keeps the canonical text itself, so verification can hash the column as stored.
-    stored_at = at if connection.vendor == "sqlite" else now
+    stored_at = at if text_time else now
     rows = []
     for entry in entries:
         seq += 1
