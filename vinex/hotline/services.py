@@ -213,3 +213,21 @@ def callback_cancel(*, callback: Callback, user: User) -> Callback:
     _audit(user, "cancel", "callback", callback.pk)
     callback.refresh_from_db()
     return callback
+
+
+# --- Phone menu -----------------------------------------------------------------------------------
+
+
+def call_record_ivr(*, call_sid: str, language: str, outcome: str) -> HotlineCall:
+    """The phone menu's own record of a call that registered someone or asked for a callback."""
+    now = timezone.now()
+    call = HotlineCall.objects.create(source=CallSource.IVR, status=CallStatus.CLOSED, call_sid=call_sid[:64],
+                                      language=language, outcome=outcome, started_at=now, ended_at=now)
+    _audit(None, "create", "hotline_call", call.pk, purpose=f"phone menu: {outcome}")
+    return call
+
+
+def call_left_queue(*, call_sid: str) -> int:
+    """The caller hung up (or was sent on) before anyone took the call: take it off the queue."""
+    return HotlineCall.objects.filter(call_sid=call_sid[:64], status=CallStatus.WAITING).update(
+        status=CallStatus.CLOSED, outcome=CallOutcome.DROPPED, ended_at=timezone.now())
