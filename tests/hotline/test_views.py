@@ -68,6 +68,10 @@ def test_queue_lists_waiting_calls_callbacks_and_unverified_registrations(agency
 def test_the_queue_is_in_spanish_too(agency: Agency, console: Client) -> None:
     page = text(console.get("/staff/hotline/", headers={"Accept-Language": "es"}))
     assert "Llamadas nuevas por atender" in page and "Devoluciones de llamada pendientes" in page
+    call_url = start_call(console)
+    page = text(console.get(call_url, headers={"Accept-Language": "es"}))
+    assert "Buscar a la persona bajo custodia" in page and "Programar una devolución de llamada" in page
+    assert "Nunca pregunte a quien llama por su situación migratoria" in page
 
 
 def test_take_a_call_register_the_caller_and_verify_by_the_code_they_read_out(
