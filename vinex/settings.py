@@ -137,7 +137,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request when it is missing
-
+# Serve the apps' static files straight from their folders, so no collectstatic step is needed.
+WHITENOISE_USE_FINDERS = True
 # --- Request limits -------------------------------------------------------------------------------
 # A batch of 10,000 events is a few MB; anything far larger is refused with 413 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("VINEX_MAX_BODY_BYTES", default=16 * 1024 * 1024)

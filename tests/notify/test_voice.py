@@ -235,3 +235,24 @@ def test_voice_retry_window_is_bounded() -> None:
     assert voice_next_attempt_at(first_queued_at=start, answered=True, now=start) == start + timedelta(hours=2)
     late = start + timedelta(hours=23, minutes=45)
     assert voice_next_attempt_at(first_queued_at=start, answered=False, now=late) is None
+
+
+def test_a_code_call_says_the_code_twice_and_is_not_repeated(agency: Agency, client: Client,
+                                                              calling: tuple[Worker, Clock],
+                                                              twilio_settings: FakeTwilio) -> None:
+    from vinex.notify.services import notification_enqueue_direct
+
+    worker, clock = calling
+    registrant = registrant_create(language="en")
+    contact = contact_add(registrant=registrant, channel="voice", value=PHONE)
+    notification_enqueue_direct(contact=contact, template="verification_code", body="Your code is 4 1 7 2 0 9.",
+                                language="en")
+    worker.run_once()
+    call = Call(client, twilio_settings.calls[0])
+    twiml = call.answer()
+    assert twiml.count("Your code is 4 1 7 2 0 9.") == 2 and "<Gather" not in twiml
+    call.end("no-answer")
+    assert Notification.objects.get().status == NotificationStatus.FAILED_PERMANENT
+    clock.advance(3600)
+    worker.run_once()
+    assert len(twilio_settings.calls) == 1

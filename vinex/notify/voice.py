@@ -63,6 +63,15 @@ def voice_call_answered(*, notification: Notification, ref: str, call_sid: str, 
         call_sid=call_sid, defaults={"notification": notification, "answered_by": answered_by[:24]}
     )
     with translation.override(notification.language):
+        if notification.event_id is None:
+            # A one-time code or other notice: say it twice, nothing to confirm, no call back.
+            response = VoiceResponse()
+            _say(response, _("This is vinex."), notification.language)
+            _say(response, notification.body, notification.language)
+            response.pause(length=1)
+            _say(response, notification.body, notification.language)
+            response.hangup()
+            return str(response)
         if answered_by not in HUMAN:
             response = VoiceResponse()
             _say(response, _("This is vinex, with a message about a person in custody."), notification.language)
@@ -136,6 +145,15 @@ def voice_call_ended(*, notification: Notification, call_sid: str, call_status: 
         current = Notification.objects.select_for_update().get(pk=notification.pk)
         if current.status != NotificationStatus.SENT:
             return  # confirmed, suppressed, or already rescheduled by a duplicate callback
+        if current.event_id is None:
+            # Codes expire within minutes: a missed call is not repeated; the person can ask again.
+            heard = call_status == "completed"
+            Notification.objects.filter(pk=current.pk).update(
+                status=NotificationStatus.DELIVERED if heard else NotificationStatus.FAILED_PERMANENT,
+                delivered_at=now if heard else None,
+                updated_at=now,
+            )
+            return
         answered = call_status == "completed"
         following = retry.voice_next_attempt_at(first_queued_at=current.created_at, answered=answered, now=now)
         if following is not None:
