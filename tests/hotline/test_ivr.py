@@ -4,14 +4,16 @@ reading back the TwiML, in English and in Spanish."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from tests.locator.people import book
+from tests.locator.people import book, ingest
 from tests.support.twilio_fake import FakeTwilio
 from vinex.custody.models import Agency
 from vinex.hotline.models import Callback, CallStatus, HotlineCall
@@ -176,3 +178,36 @@ def test_no_keys_at_all_ends_the_call_instead_of_looping(ivr: Client) -> None:
     call = IvrCall(ivr)
     call.dial()
     assert call.hung_up  # after the <Gather> times out, Twilio goes on to the goodbye
+
+
+def test_several_agencies_and_several_people_are_chosen_by_key(agency: Agency, other_agency: Agency,
+                                                                twilio_settings: FakeTwilio) -> None:
+    book(agency, "S-1", first_name="Ana", last_name="Ruiz", booking_number="555")
+    ingest(other_agency, {
+        "event_id": "n-1", "type": "BOOKED", "occurred_at": (timezone.now() - timedelta(days=1)).isoformat(),
+        "facility_code": "north",
+        "subject": {"agency_subject_id": "N-1", "first_name": "Ana", "last_name": "Ruiz Vega",
+                    "country_of_birth": "MX", "identifiers": {"a_number": "123456789", "booking_number": "555"}},
+    })
+    call = IvrCall(Client())
+    call.dial()
+    call.press("1")
+    heard = call.press("1")
+    assert "For Pine County Sheriff, press 1." in heard and "For State Prisons, press 2." in heard
+    call.press("2")
+    assert "Ana Ruiz Vega: in custody, at North Prison." in call.press("555")
+    call.press("3")  # search again
+    call.press("2")
+    heard = call.press("123456789*52")
+    assert "For Ana Ruiz Vega, press 1." in heard and "For Ana Ruiz, press 2." in heard  # newest status first
+    assert "To get a phone call at this number" in call.press("1")
+    call.press("1")
+    call.press("1234")
+    registration = Registration.objects.get()
+    assert registration.subscription.person.subjects.get().agency == other_agency
+
+
+def test_a_forged_list_of_people_goes_back_to_the_menu(ivr: Client) -> None:
+    call = IvrCall(ivr)
+    assert "To find a person by booking number" in call.post(
+        "https://vinex.example.org/webhooks/twilio/voice/ivr/person?lang=en&people=forged", Digits="1")
