@@ -25,7 +25,7 @@ from vinex.hotline.forms import (
     HotlineRegistrationForm,
     IntakeForm,
 )
-from vinex.hotline.models import CallStatus, HotlineCall
+from vinex.hotline.models import Callback, CallStatus, HotlineCall
 from vinex.locator.ratelimit import RetryAfter
 from vinex.notify.contacts import InvalidContact
 from vinex.notify.messages import status_label
@@ -239,14 +239,14 @@ def call_end(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("hotline:queue"))
 
 
-def _callback_or_404(pk: int) -> Any:
+def _callback_or_404(pk: int) -> Callback:
     callback = selectors.callback_get(callback_id=pk)
     if callback is None:
         raise Http404
     return callback
 
 
-def _callback_page(request: HttpRequest, callback: Any, *, form: CallbackDoneForm | None = None,
+def _callback_page(request: HttpRequest, callback: Callback, *, form: CallbackDoneForm | None = None,
                    status: int = 200) -> HttpResponse:
     number = selectors.callback_view(callback=callback, user=_user(request))
     return render(request, "hotline/callback.html", {
