@@ -185,3 +185,14 @@ def test_staff_searches_are_rate_limited(agency: Agency, console: Client, settin
     assert search_a_number(console, call_url).status_code == 200
     refused = search_a_number(console, call_url)
     assert refused.status_code == 429 and "Too many searches" in text(refused)
+
+
+def test_a_callback_no_longer_needed_is_cancelled(agency: Agency, console: Client) -> None:
+    call_url = start_call(console)
+    console.post(call_url + "callback", {"callback-due": "2026-12-01T09:30", "callback-timezone": "America/Chicago",
+                                         "callback-phone": "(202) 555-0143"})
+    callback = Callback.objects.get()
+    assert console.post(f"/staff/hotline/callbacks/{callback.pk}/cancel").status_code == 302
+    callback.refresh_from_db()
+    assert callback.status == CallbackStatus.CANCELLED
+    assert "No callback is scheduled." in text(console.get("/staff/hotline/"))

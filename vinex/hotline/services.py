@@ -209,6 +209,7 @@ def callback_complete(*, callback: Callback, user: User, outcome: str, notes: st
 
 
 def callback_cancel(*, callback: Callback, user: User) -> Callback:
+    """Take a scheduled callback off the queue without calling (the caller no longer needs it)."""
     Callback.objects.filter(pk=callback.pk, status=CallbackStatus.SCHEDULED).update(status=CallbackStatus.CANCELLED)
     _audit(user, "cancel", "callback", callback.pk)
     callback.refresh_from_db()

@@ -18,4 +18,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("calls/<int:pk>/end", views.call_end, name="call_end"),
     path("callbacks/<int:pk>/", views.callback_detail, name="callback"),
     path("callbacks/<int:pk>/done", views.callback_done, name="callback_done"),
+    path("callbacks/<int:pk>/cancel", views.callback_cancel, name="callback_cancel"),
 ]

@@ -272,3 +272,9 @@ def callback_done(request: HttpRequest, pk: int) -> HttpResponse:
         form.add_error(None, _("This callback is already closed."))
         return _callback_page(request, callback, form=form, status=409)
     return HttpResponseRedirect(reverse("hotline:queue"))
+
+
+@require_POST
+def callback_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    services.callback_cancel(callback=_callback_or_404(pk), user=_user(request))
+    return HttpResponseRedirect(reverse("hotline:queue"))
