@@ -159,3 +159,14 @@ def test_random_arrival_with_resends_reaches_the_in_order_state(agency: Agency, 
     s = subject(agency)
     assert (s.status, s.status_reason, s.facility.code if s.facility else None) == ("RELEASED", "parole", "annex")
     assert CustodyEvent.objects.count() == len(SCRIPT)
+
+
+def test_every_accepted_event_is_audited_and_the_chain_verifies(agency: Agency) -> None:
+    from django.core.management import call_command
+
+    from vinex.audit.models import AuditEntry
+
+    ingest(agency, event("b1", "BOOKED"), event("b1", "BOOKED"), event("x", "RELEASED", facility="nowhere"))
+    entries = list(AuditEntry.objects.filter(object_type="custody_event").values_list("actor", "action", "object_id"))
+    assert entries == [("agency:pine", "create", "pine:b1")]
+    call_command("audit", "verify")  # raises SystemExit on a broken chain

@@ -183,3 +183,16 @@ def test_two_worker_processes_send_each_message_exactly_once(agency: Agency, smt
     assert received == sorted(f"victim{n}@example.org" for n in range(60))
     assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 60
     assert set(DeliveryAttempt.objects.values_list("worker", flat=True)) <= {"w0", "w1"}
+
+
+def test_each_send_records_a_read_of_the_address(released: Agency, smtp_settings: SmtpServer) -> None:
+    from vinex.audit.models import AuditEntry
+
+    registrant = subscribe(released, email="victim@example.org")
+    ingest(released, event("r1", "RELEASED", minutes=5))
+    Worker(threads=1, name="w-audit").run_once()
+    contact_id = str(registrant.contacts.get().pk)
+    reads = AuditEntry.objects.filter(action="read", object_type="contact", object_id=contact_id)
+    assert set(reads.values_list("purpose", flat=True)) == {"event notification", "delivery"}
+    assert reads.get(purpose="delivery").actor == "system:w-audit"
+    assert "victim@example.org" not in str(list(AuditEntry.objects.values_list()))

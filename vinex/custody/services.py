@@ -14,6 +14,8 @@ from typing import Any, Literal
 from django.db import transaction
 from django.utils import timezone
 
+from vinex.audit.actor import current_actor
+from vinex.audit.services import AuditEntryIn, audit_record, audit_record_many
 from vinex.core.bulk import ids_reserve, rows_insert, rows_update
 from vinex.custody import statemachine as sm
 from vinex.custody.models import (
@@ -51,9 +53,13 @@ def apikey_create(*, agency: Agency, name: str = "", scopes: Sequence[str] = API
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(
-        agency=agency, name=name, prefix=prefix, secret_hash=_hash_secret(secret), scopes=list(scopes)
-    )
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            agency=agency, name=name, prefix=prefix, secret_hash=_hash_secret(secret), scopes=list(scopes)
+        )
+        actor, role = current_actor()
+        audit_record(actor=actor, role=role, action="permission_change", object_type="apikey", object_id=prefix,
+                     purpose=f"new key for agency {agency.code}")
     return key, f"vx_{prefix}_{secret}"
 
 
@@ -67,6 +73,8 @@ def apikey_authenticate(*, token: str) -> ApiKey | None:
         return None
     key = ApiKey.objects.select_related("agency").filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None or not secrets.compare_digest(key.secret_hash, _hash_secret(secret)):
+        audit_record(actor="public", role="public", action="login_failed", object_type="apikey",
+                     object_id=prefix[:16], outcome="denied")
         return None
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
@@ -150,6 +158,11 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
         from vinex.notify.services import notification_enqueue_for_events
 
         notification_enqueue_for_events(events=to_notify)
+        # Last in the transaction: the audit head stays locked until commit.
+        audit_record_many(entries=[
+            AuditEntryIn(f"agency:{agency.code}", "agency", "create", "custody_event", f"{agency.code}:{o.event_id}")
+            for o in outcomes if o.status == "accepted"
+        ])
     return outcomes
 
 

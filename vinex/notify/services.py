@@ -11,6 +11,8 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from vinex.audit.actor import current_actor
+from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.custody.models import CustodyEvent, Person
 from vinex.notify.contacts import normalise_contact
 from vinex.notify.messages import render_event_message
@@ -31,20 +33,32 @@ UNSUBSCRIBE_SALT = "vinex.notify.unsubscribe"
 OUTBOX_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.VOICE)
 
 
+def _audit(action: str, object_type: str, ids: Sequence[object], purpose: str = "") -> None:
+    """Record that the running code did ``action`` on these records (ids only, never values)."""
+    actor, role = current_actor()
+    audit_record_many(entries=[AuditEntryIn(actor, role, action, object_type, str(i), purpose) for i in ids])
+
+
 def registrant_create(*, language: str, created_via: str = CreatedVia.PORTAL) -> Registrant:
-    return Registrant.objects.create(language=language, created_via=created_via)
+    with transaction.atomic():
+        registrant = Registrant.objects.create(language=language, created_via=created_via)
+        _audit("create", "registrant", [registrant.pk])
+    return registrant
 
 
 def contact_add(*, registrant: Registrant, channel: str, value: str, verified: bool = False) -> Contact:
     """Add (or return the existing) contact; the value is normalised, encrypted and blind-indexed."""
     normalised = normalise_contact(channel, value)
     index = blind_index(f"{channel}:{normalised}")
-    contact, _ = Contact.objects.get_or_create(
-        registrant=registrant,
-        channel=channel,
-        value_index=index,
-        defaults={"value": normalised, "verified_at": timezone.now() if verified else None},
-    )
+    with transaction.atomic():
+        contact, created = Contact.objects.get_or_create(
+            registrant=registrant,
+            channel=channel,
+            value_index=index,
+            defaults={"value": normalised, "verified_at": timezone.now() if verified else None},
+        )
+        if created:
+            _audit("create", "contact", [contact.pk])
     return contact
 
 
@@ -59,7 +73,10 @@ def registrant_set_pin(*, registrant: Registrant, pin: str) -> None:
 def contacts_find(*, channel: str, value: str) -> list[Contact]:
     """Every contact with this value, found by blind index without decrypting the table."""
     normalised = normalise_contact(channel, value)
-    return list(Contact.objects.filter(channel=channel, value_index=blind_index(f"{channel}:{normalised}")))
+    with transaction.atomic():
+        found = list(Contact.objects.filter(channel=channel, value_index=blind_index(f"{channel}:{normalised}")))
+        _audit("read", "contact", [c.pk for c in found], purpose="lookup by value")
+    return found
 
 
 def subscription_create(
@@ -70,11 +87,14 @@ def subscription_create(
     created_via: str = CreatedVia.PORTAL,
     status: str = SubscriptionStatus.PENDING,
 ) -> Subscription:
-    subscription, _ = Subscription.objects.get_or_create(
-        registrant=registrant,
-        person=person,
-        defaults={"tier": tier, "created_via": created_via, "status": status},
-    )
+    with transaction.atomic():
+        subscription, created = Subscription.objects.get_or_create(
+            registrant=registrant,
+            person=person,
+            defaults={"tier": tier, "created_via": created_via, "status": status},
+        )
+        if created:
+            _audit("create", "subscription", [subscription.pk])
     return subscription
 
 
@@ -93,7 +113,11 @@ def contact_from_unsubscribe_token(*, token: str) -> Contact | None:
         contact_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     except signing.BadSignature:
         return None
-    return Contact.objects.filter(pk=contact_id).first()
+    with transaction.atomic():
+        contact = Contact.objects.filter(pk=contact_id).first()
+        if contact is not None:
+            _audit("read", "contact", [contact.pk], purpose="unsubscribe link")
+    return contact
 
 
 def contact_opt_out(*, contacts: Sequence[Contact], when: datetime | None = None) -> int:
@@ -105,11 +129,16 @@ def contact_opt_out(*, contacts: Sequence[Contact], when: datetime | None = None
         Notification.objects.filter(
             contact_id__in=ids, status__in=(NotificationStatus.QUEUED, NotificationStatus.FAILED_TRANSIENT)
         ).update(status=NotificationStatus.SUPPRESSED, last_error="recipient opted out", updated_at=when)
+        _audit("update", "contact", ids, purpose="opt out")
     return count
 
 
 def contact_opt_in(*, contacts: Sequence[Contact]) -> int:
-    return Contact.objects.filter(pk__in=[c.pk for c in contacts]).update(opted_out_at=None)
+    ids = [c.pk for c in contacts]
+    with transaction.atomic():
+        count = Contact.objects.filter(pk__in=ids).update(opted_out_at=None)
+        _audit("update", "contact", ids, purpose="opt in")
+    return count
 
 
 def notification_enqueue_direct(
@@ -120,16 +149,19 @@ def notification_enqueue_direct(
     It goes through the same outbox, worker, retries and opt-out checks as event notifications.
     """
     now = timezone.now()
-    return Notification.objects.create(
-        contact=contact,
-        channel=contact.channel,
-        template=template,
-        language=language,
-        subject_line=subject_line,
-        body=body,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    with transaction.atomic():
+        notification = Notification.objects.create(
+            contact=contact,
+            channel=contact.channel,
+            template=template,
+            language=language,
+            subject_line=subject_line,
+            body=body,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        _audit("create", "notification", [notification.pk], purpose=template)
+    return notification
 
 
 def notification_enqueue_for_events(*, events: Sequence[CustodyEvent]) -> list[Notification]:
@@ -163,7 +195,10 @@ def notification_enqueue_for_events(*, events: Sequence[CustodyEvent]) -> list[N
     for event in events:
         for subscription in by_person.get(event.subject.person_id, []):
             rows.extend(_event_notifications(event, subscription, contacts_of.get(subscription.registrant_id, [])))
-    return Notification.objects.bulk_create(rows)
+    created = Notification.objects.bulk_create(rows)
+    # Rendering read each recipient's contact record (language, channel, unsubscribe link).
+    _audit("read", "contact", [n.contact_id for n in created], purpose="event notification")
+    return created
 
 
 def notification_enqueue_for_contacts(

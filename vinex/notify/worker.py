@@ -24,6 +24,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.core.bulk import datetime_adapter, rows_insert
 from vinex.notify import retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
@@ -172,6 +173,10 @@ def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datet
             attempts = [a for a in attempts if a[0] in ours]
         rows_insert(DeliveryAttempt, ("notification_id", "number", "worker", "started_at", "finished_at", "outcome",
                                       "error"), attempts)
+        # Sending decrypted each recipient's address.
+        audit_record_many(entries=[AuditEntryIn(f"system:{worker}", "system", "read", "contact",
+                                                str(outcome.notification.contact_id), "delivery")
+                                   for outcome in outcomes if not outcome.suppressed_because])
 
 
 def notifications_update_claimed(rows: list[list[Any]]) -> int:
