@@ -211,3 +211,10 @@ def test_a_forged_list_of_people_goes_back_to_the_menu(ivr: Client) -> None:
     call = IvrCall(ivr)
     assert "To find a person by booking number" in call.post(
         "https://vinex.example.org/webhooks/twilio/voice/ivr/person?lang=en&people=forged", Digits="1")
+
+
+def test_the_entry_without_a_trailing_slash_answers_the_same(ivr: Client, settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.hotline.urls"
+    call = IvrCall(ivr)
+    assert "For English, press 1" in call.post("https://vinex.example.org/webhooks/twilio/voice/ivr")
+    assert "To find a person by booking number" in call.press("1")
