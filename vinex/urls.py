@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from vinex.api import api
 from vinex.core import views as core_views
+from vinex.hotline import ivr as hotline_ivr
 from vinex.notify import views as notify_views
 from vinex.notify import webhooks
 
@@ -22,6 +23,8 @@ urlpatterns = [
     path("staff/audit/", include("vinex.audit.urls")),
     path("staff/feeds/", include("vinex.feeds.urls")),
     path("staff/hotline/", include("vinex.hotline.urls")),
+    # DESIGN.md names the IVR entry point without a trailing slash; its steps live under it.
+    path("webhooks/twilio/voice/ivr", hotline_ivr.ivr_welcome, name="twilio-voice-ivr"),
     path("webhooks/twilio/voice/ivr/", include("vinex.hotline.webhook_urls")),
     path("", include("vinex.locator.urls")),
     path("", include("vinex.portal.urls")),

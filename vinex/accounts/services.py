@@ -34,7 +34,9 @@ def staffuser_set_roles(*, user: User, roles: frozenset[str], agency: Agency | N
     user.is_superuser = matrix.ADMINISTRATOR in roles
     user.save(update_fields=["is_staff", "is_superuser"])
     current = set(user.groups.filter(name__in=matrix.ROLES))
-    wanted = set(Group.objects.filter(name__in=roles))
+    # get_or_create, not just the groups the migration made: a database flushed and refilled (tests,
+    # restores of partial dumps) must not silently strip people of their roles.
+    wanted = {Group.objects.get_or_create(name=role)[0] for role in roles}
     if current - wanted:
         user.groups.remove(*(current - wanted))
     if wanted - current:

@@ -27,7 +27,7 @@ from vinex.hotline.models import (
     HotlineCall,
 )
 from vinex.notify.contacts import normalise_contact
-from vinex.notify.models import Contact, CreatedVia, Registrant, Subscription
+from vinex.notify.models import Contact, CreatedVia
 from vinex.portal.models import Registration
 from vinex.portal.services import ContactIn, registration_create
 
@@ -143,19 +143,11 @@ def call_register(
         registration = registration_create(
             subject_ref=subject_ref, language=language, contacts=contacts, relationship=relationship,
             case_number=case_number, pin=pin, arrival=ARRIVAL, client_address=client_key,
+            created_via=CreatedVia.HOTLINE,
         )
-        _mark_created_via_hotline(registration)
         call.registrations.add(registration)
     _audit(user, "create", "registration", registration.public_id, purpose=f"hotline call {call.pk}")
     return registration
-
-
-def _mark_created_via_hotline(registration: Registration) -> None:
-    # registration_create records every registration as made on the portal; say where this one came from.
-    Registration.objects.filter(pk=registration.pk).update(created_via=CreatedVia.HOTLINE)
-    Subscription.objects.filter(pk=registration.subscription_id).update(created_via=CreatedVia.HOTLINE)
-    Registrant.objects.filter(pk=registration.registrant_id).update(created_via=CreatedVia.HOTLINE)
-    registration.created_via = CreatedVia.HOTLINE
 
 
 # --- Callbacks ------------------------------------------------------------------------------------

@@ -23,3 +23,17 @@ def parse_rate(value: str) -> Rate:
     if limit < 1 or multiple < 1:
         raise ValueError("a rate needs a positive count and period")
     return Rate(limit, multiple * _PERIODS[period])
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate such as ``30/minute`` from the environment, refused at start-up when malformed."""
+    import os
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = os.environ.get(name, "") or default
+    try:
+        parse_rate(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+    return value

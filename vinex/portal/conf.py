@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
-from django.core.exceptions import ImproperlyConfigured
-
 from vinex.core.config import env_int
-from vinex.locator.rates import parse_rate
-
-
-def _rate(name: str, default: str) -> str:
-    value = os.environ.get(name, "") or default
-    try:
-        parse_rate(value)
-    except ValueError as error:
-        raise ImproperlyConfigured(f"{name}: {error}") from None
-    return value
-
+from vinex.locator.rates import env_rate as _rate
 
 # New registrations per client address (web and API together).
 VINEX_REGISTRATION_RATE = _rate("VINEX_REGISTRATION_RATE", "10/hour")

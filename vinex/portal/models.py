@@ -35,6 +35,7 @@ class Relationship(models.TextChoices):
 class Arrival(models.TextChoices):
     WEB = "web"
     API = "api"
+    HOTLINE = "hotline"
 
 
 class Registration(models.Model):

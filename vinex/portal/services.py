@@ -146,6 +146,7 @@ def registration_create(
     pin: str = "",
     arrival: str,
     client_address: str,
+    created_via: str = CreatedVia.PORTAL,
 ) -> Registration:
     """Record a pending registration and send a one-time code to each contact.
 
@@ -156,13 +157,14 @@ def registration_create(
     case_number, pin = case_number.strip(), pin.strip()
     person, normalised = _validate(subject_ref, language, contacts, relationship, case_number, pin)
     with transaction.atomic():
-        registrant = registrant_create(language=language, created_via=CreatedVia.PORTAL)
+        registrant = registrant_create(language=language, created_via=created_via)
         if pin:
             registrant_set_pin(registrant=registrant, pin=pin)
         subscription = subscription_create(registrant=registrant, person=person, tier=Tier.PUBLIC,
-                                           created_via=CreatedVia.PORTAL, status=SubscriptionStatus.PENDING)
+                                           created_via=created_via, status=SubscriptionStatus.PENDING)
         registration = Registration.objects.create(
             registrant=registrant, subscription=subscription, channel=arrival, ip_hash=ip_hash(client_address),
+            created_via=created_via,
             relationship=relationship, case_number=case_number or None,
         )
         now = timezone.now()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 from requests.exceptions import RequestException
@@ -38,6 +40,17 @@ def classify_twilio_error(error: TwilioRestException) -> DeliveryError:
     return DeliveryError(f"Twilio error {code or error.status}", permanent=permanent)
 
 
+def twilio_send(create: Callable[[], Any]) -> ProviderResult:
+    """Call the Twilio SDK and turn its failures into DeliveryError (permanent or not)."""
+    try:
+        resource = create()
+    except TwilioRestException as error:
+        raise classify_twilio_error(error) from None
+    except (TwilioException, RequestException, OSError) as error:
+        raise DeliveryError(f"Twilio unreachable: {type(error).__name__}", permanent=False) from None
+    return ProviderResult(provider_id=resource.sid or "")
+
+
 class TwilioSmsChannel(Channel):
     name = "sms"
 
@@ -46,18 +59,12 @@ class TwilioSmsChannel(Channel):
         return twilio_client()
 
     def send(self, notification: Notification) -> ProviderResult:
-        try:
-            message = self.client.messages.create(
-                to=notification.contact.value,
-                from_=settings.TWILIO_FROM,
-                body=notification.body,
-                status_callback=status_callback_url(),
-            )
-        except TwilioRestException as error:
-            raise classify_twilio_error(error) from None
-        except (TwilioException, RequestException, OSError) as error:
-            raise DeliveryError(f"Twilio unreachable: {type(error).__name__}", permanent=False) from None
-        return ProviderResult(provider_id=message.sid or "")
+        return twilio_send(lambda: self.client.messages.create(
+            to=notification.contact.value,
+            from_=settings.TWILIO_FROM,
+            body=notification.body,
+            status_callback=status_callback_url(),
+        ))
 
 
 class LogSmsChannel(Channel):

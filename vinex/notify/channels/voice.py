@@ -11,12 +11,10 @@ import logging
 from functools import cached_property
 
 from django.conf import settings
-from requests.exceptions import RequestException
-from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from vinex.notify.channels.base import Channel, DeliveryError, ProviderResult
-from vinex.notify.channels.sms import classify_twilio_error, twilio_client
+from vinex.notify.channels.base import Channel, ProviderResult
+from vinex.notify.channels.sms import twilio_client, twilio_send
 from vinex.notify.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -40,21 +38,15 @@ class TwilioVoiceChannel(Channel):
 
     def send(self, notification: Notification) -> ProviderResult:
         answer_url, status_url = voice_urls(notification)
-        try:
-            call = self.client.calls.create(
-                to=notification.contact.value,
-                # One published caller ID, always the same: an unknown number gets blocked or ignored.
-                from_=settings.TWILIO_FROM,
-                url=answer_url,
-                status_callback=status_url,
-                machine_detection="DetectMessageEnd",
-                timeout=30,
-            )
-        except TwilioRestException as error:
-            raise classify_twilio_error(error) from None
-        except (TwilioException, RequestException, OSError) as error:
-            raise DeliveryError(f"Twilio unreachable: {type(error).__name__}", permanent=False) from None
-        return ProviderResult(provider_id=call.sid or "")
+        return twilio_send(lambda: self.client.calls.create(
+            to=notification.contact.value,
+            # One published caller ID, always the same: an unknown number gets blocked or ignored.
+            from_=settings.TWILIO_FROM,
+            url=answer_url,
+            status_callback=status_url,
+            machine_detection="DetectMessageEnd",
+            timeout=30,
+        ))
 
 
 class LogVoiceChannel(Channel):
