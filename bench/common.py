@@ -202,8 +202,8 @@ def start_server(env: BenchEnv, port: int, *, workers: int = 2, threads: int = 4
     return start_service(env, "server", args)
 
 
-def start_worker(env: BenchEnv) -> Service:
-    return start_service(env, "worker", ["worker", "--name", "bench-worker"])
+def start_worker(env: BenchEnv, name: str = "bench-worker") -> Service:
+    return start_service(env, name, ["worker", "--name", name])
 
 
 def wait_healthy(base_url: str, service: Service, timeout: float = 60.0) -> None:
