@@ -74,6 +74,28 @@ def smtp_settings(settings: Any, smtp: SmtpServer) -> SmtpServer:
     return smtp
 
 
+CHROMIUM = "/usr/bin/chromium"
+# No background traffic: the test machines have no internet, and Chromium's update and sync probes
+# would otherwise fail (slowly) at every start.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread while it runs; the ORM calls the tests
+    # (and the database teardown) make meanwhile are ordinary synchronous ones.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+
+
 @pytest.fixture
 def fake_twilio() -> Iterator[FakeTwilio]:
     fake = start_fake_twilio()

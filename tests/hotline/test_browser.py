@@ -4,12 +4,11 @@ callback and complete it. Screenshots of each step are kept under tests/artifact
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.accounts.helpers import PASSWORD, add_device, code_for, make_staff
 from tests.locator.people import book
@@ -23,19 +22,8 @@ from vinex.portal.models import Registration, RegistrationStatus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "hotline"
-CHROMIUM = "/usr/bin/chromium"
 EMAIL = "rosa@example.org"
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls made meanwhile are synchronous.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            yield browser
-            browser.close()
 
 
 class Shots:
