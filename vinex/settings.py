@@ -192,7 +192,12 @@ VINEX_WORKER_THREADS = env_int("VINEX_WORKER_THREADS", default=8)
 VINEX_WORKER_LEASE_SECONDS = env_int("VINEX_WORKER_LEASE_SECONDS", default=300)
 VINEX_WORKER_TICK_SECONDS = env_int("VINEX_WORKER_TICK_SECONDS", default=30)
 # Called with now=<datetime> every tick by each worker; each must be safe to run concurrently.
-VINEX_WORKER_PERIODIC_TASKS = ["vinex.feeds.services.feeds_tick", "vinex.audit.services.audit_tick"]
+VINEX_WORKER_PERIODIC_TASKS = [
+    "vinex.feeds.services.feeds_tick",
+    "vinex.audit.services.audit_tick",
+    "vinex.privacy.retention.retention_tick",
+]
+VINEX_NOTIFICATION_BODY_DAYS = env_int("VINEX_NOTIFICATION_BODY_DAYS", default=90)
 VINEX_RETRY_BASE_SECONDS = env_float("VINEX_RETRY_BASE_SECONDS", default=30.0)
 VINEX_RETRY_MAX_SECONDS = env_float("VINEX_RETRY_MAX_SECONDS", default=3600.0)
 VINEX_RETRY_MAX_ATTEMPTS = env_int("VINEX_RETRY_MAX_ATTEMPTS", default=10)

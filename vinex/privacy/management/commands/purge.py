@@ -1,0 +1,17 @@
+"""``vinex purge``: erase contact data and message bodies past their retention period."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from vinex.privacy.retention import retention_purge
+
+
+class Command(BaseCommand):
+    help = "Erase personal data past its retention period (the worker also runs this daily)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = retention_purge()
+        self.stdout.write(f"purged {report.contacts} contacts and {report.bodies} message bodies")

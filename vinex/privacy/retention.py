@@ -1,0 +1,64 @@
+"""Retention: personal data is kept only as long as it serves the person it belongs to.
+
+- Contact values of a registrant who withdrew are erased ``VINEX_PURGE_AFTER_DAYS`` after withdrawal
+  (default 30), with their PIN and the bodies of the messages sent to them.
+- Message bodies of finished notifications are erased after ``VINEX_NOTIFICATION_BODY_DAYS`` (default
+  90); the record that a message went out, when and how, stays.
+- Audit entries are never purged here (they are kept at least a year, by design).
+
+Rows are kept and blanked rather than deleted, so delivery history and the audit log still line up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from vinex.audit.services import AuditEntryIn, audit_record_many
+
+PURGED = ""
+_FINISHED = ("sent", "delivered", "failed_permanent", "suppressed")
+_last_run: dict[str, datetime] = {}
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    contacts: int
+    bodies: int
+
+
+def retention_purge(*, now: datetime | None = None) -> PurgeReport:
+    """Erase what has outlived its purpose (idempotent: a second run finds nothing more)."""
+    from vinex.notify.models import Contact, Notification, Registrant
+
+    now = now or timezone.now()
+    withdrawn_before = now - timedelta(days=settings.VINEX_PURGE_AFTER_DAYS)
+    with transaction.atomic():
+        gone = list(Registrant.objects.filter(withdrawn_at__lt=withdrawn_before).values_list("pk", flat=True))
+        contacts = list(Contact.objects.filter(registrant_id__in=gone).exclude(value_index__startswith="purged:"))
+        for contact in contacts:
+            # The blind index is unique per registrant and channel; a marker keeps it so.
+            Contact.objects.filter(pk=contact.pk).update(value=PURGED, value_index=f"purged:{contact.pk}")
+        Registrant.objects.filter(pk__in=gone).exclude(pin_hash="").update(pin_hash="")
+        erased_for_withdrawn = Notification.objects.filter(contact__registrant_id__in=gone).exclude(
+            subject_line="[purged]").update(body=PURGED, subject_line="[purged]")
+        old = now - timedelta(days=settings.VINEX_NOTIFICATION_BODY_DAYS)
+        erased_old = Notification.objects.filter(created_at__lt=old, status__in=_FINISHED).exclude(
+            subject_line="[purged]").update(body=PURGED, subject_line="[purged]")
+        audit_record_many(entries=[
+            AuditEntryIn("system:retention", "system", "delete", "contact", str(c.pk), "retention after withdrawal")
+            for c in contacts
+        ])
+    return PurgeReport(contacts=len(contacts), bodies=erased_for_withdrawn + erased_old)
+
+
+def retention_tick(*, now: datetime) -> None:
+    """Worker hook: purge once a day per worker process (purging twice is harmless)."""
+    last = _last_run.get("purge")
+    if last is None or now - last >= timedelta(days=1):
+        retention_purge(now=now)
+        _last_run["purge"] = now
