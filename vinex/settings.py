@@ -29,7 +29,9 @@ SECRET_KEY = _secrets.secret_key
 VINEX_FIELD_KEYS = _secrets.field_keys
 
 VINEX_PUBLIC_URL = os.environ.get("VINEX_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("VINEX_ALLOWED_HOSTS", "*").split(",") if h.strip()]
+# Production answers only to its public host unless told otherwise; development answers to any.
+_default_hosts = (urlparse(VINEX_PUBLIC_URL).hostname or "") if PRODUCTION else "*"
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("VINEX_ALLOWED_HOSTS", _default_hosts).split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [VINEX_PUBLIC_URL]
 
 INSTALLED_APPS = [
