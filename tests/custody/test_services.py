@@ -170,3 +170,23 @@ def test_every_accepted_event_is_audited_and_the_chain_verifies(agency: Agency) 
     entries = list(AuditEntry.objects.filter(object_type="custody_event").values_list("actor", "action", "object_id"))
     assert entries == [("agency:pine", "create", "pine:b1")]
     call_command("audit", "verify")  # raises SystemExit on a broken chain
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_batch_sent_twice_at_once_is_recorded_once(agency: Agency) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection as conn
+
+    raws = [event(f"b{n}", "BOOKED", subject=f"S-{n}") for n in range(200)]
+
+    def send() -> list[str]:
+        try:
+            return ingest(agency, *raws)
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(lambda _: send(), range(2))
+    assert sorted([first.count("accepted"), second.count("accepted")]) == [0, 200]
+    assert CustodyEvent.objects.count() == 200 and Subject.objects.count() == 200

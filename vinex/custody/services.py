@@ -151,6 +151,7 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
     received_at = received_at or timezone.now()
     outcomes: list[ItemOutcome] = [ItemOutcome(e.data.event_id, "accepted") for e in events]
     with transaction.atomic():
+        _agency_lock(agency)
         pending = _screen(agency, events, outcomes)
         plans = _plan_subjects(agency, pending)
         _decide(plans, outcomes)
@@ -164,6 +165,21 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
             for o in outcomes if o.status == "accepted"
         ])
     return outcomes
+
+
+_INGEST_LOCK_SPACE = 7301  # PostgreSQL advisory-lock namespace of event ingestion
+
+
+def _agency_lock(agency: Agency) -> None:
+    """One ingest at a time per agency, until commit.
+
+    Two batches carrying the same event (an agency re-sending a request that timed out) or the same
+    person must not both pass the duplicate check or both fold from the same stored state. SQLite's
+    IMMEDIATE transactions already serialise writers; PostgreSQL needs the lock said out loud.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK_SPACE, agency.pk])
 
 
 def _screen(agency: Agency, events: Sequence[IncomingEvent], outcomes: list[ItemOutcome]) -> list[_Pending]:
