@@ -135,3 +135,12 @@ def test_openapi_documents_the_event_schema(client: Client) -> None:
     assert body == {"$ref": "#/components/schemas/EventBatch"}
     assert "EventIn" in schema["components"]["schemas"]
     assert "BOOKED" in json.dumps(schema["components"]["schemas"])
+
+
+def test_control_characters_are_refused_per_item(api: Client) -> None:
+    bad = event("b\x00", "BOOKED")
+    worse = event("b2", "BOOKED")
+    worse["subject"]["last_name"] = "Quill\x00"
+    body = post(api, {"events": [bad, worse, event("b3", "BOOKED", subject="S-3")]}).json()
+    assert [r["status"] for r in body["results"]] == ["rejected", "rejected", "accepted"]
+    assert body["results"][1]["errors"][0]["loc"] == ["events", 1, "subject", "last_name"]

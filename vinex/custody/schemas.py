@@ -10,7 +10,16 @@ from typing import Annotated, Any, Literal
 from babel import Locale
 from django.utils import timezone
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from vinex.custody.models import EventType, ReleaseReason
 
@@ -52,6 +61,14 @@ class StrictSchema(BaseModel):
     # Plain pydantic, not ninja.Schema: ninja's Django-object adapter costs more than the validation
     # itself, and a batch validates up to 10,000 of these.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        # PostgreSQL cannot store NUL, and no name or identifier legitimately holds control characters.
+        if isinstance(value, str) and any(ord(c) < 32 for c in value):
+            raise ValueError("control characters are not allowed")
+        return value
 
 
 class IdentifiersIn(StrictSchema):
