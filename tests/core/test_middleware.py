@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_nul_in_a_query_is_a_clear_400(client: Client) -> None:
+    response = client.get("/api/v1/locator?first_name=Ana%00&last_name=Ruiz&country_of_birth=MX")
+    assert response.status_code == 400
+    assert response.json()["detail"][0] == {"loc": ["query", "first_name"], "msg": "NUL characters are not allowed",
+                                            "type": "invalid_character"}
+
+
+def test_nul_in_a_form_is_a_400_on_pages_too(client: Client) -> None:
+    assert client.post("/search/", {"last_name": "Ruiz\x00"}).status_code == 400
+
+
+def test_ordinary_requests_pass(client: Client) -> None:
+    assert client.get("/healthz?probe=1").status_code == 200

@@ -1,0 +1,37 @@
+"""Request hygiene that every app relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class RejectNulMiddleware:
+    """Refuse query strings and form fields containing NUL with a 400.
+
+    No name, number or code contains one, and PostgreSQL cannot store or even compare it: let through,
+    it would surface as a server error deep inside whichever query first met it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        fields = list(request.GET.lists())
+        if request.method == "POST" and request.content_type in FORM_TYPES:
+            fields += list(request.POST.lists())
+        for name, values in fields:
+            if "\x00" in name or any("\x00" in value for value in values):
+                return self._refuse(request, name.replace("\x00", ""))
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse(request: HttpRequest, name: str) -> HttpResponse:
+        message = "NUL characters are not allowed"
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": [{"loc": ["query", name], "msg": message, "type": "invalid_character"}]},
+                                status=400)
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
