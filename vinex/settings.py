@@ -201,6 +201,10 @@ VINEX_WORKER_PERIODIC_TASKS = [
     "vinex.privacy.retention.retention_tick",
 ]
 VINEX_NOTIFICATION_BODY_DAYS = env_int("VINEX_NOTIFICATION_BODY_DAYS", default=90)
+
+# --- Abuse signals: registrations that look like tracking wait for a privacy officer -------------------
+VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT = env_int("VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT", default=5)
+VINEX_ABUSE_MAX_REGISTRATIONS_PER_ADDRESS = env_int("VINEX_ABUSE_MAX_REGISTRATIONS_PER_ADDRESS", default=10)
 VINEX_RETRY_BASE_SECONDS = env_float("VINEX_RETRY_BASE_SECONDS", default=30.0)
 VINEX_RETRY_MAX_SECONDS = env_float("VINEX_RETRY_MAX_SECONDS", default=3600.0)
 VINEX_RETRY_MAX_ATTEMPTS = env_int("VINEX_RETRY_MAX_ATTEMPTS", default=10)

@@ -28,3 +28,40 @@ def test_protection_by_any_agency_covers_the_person(agency: Agency, other_agency
                            last_name="B", protected=True)
     decision = registration_check(person=subject.person, contacts=[], ip_hash="h", channel="web")
     assert decision.outcome == Outcome.REFUSE
+
+
+def _following(agency: Agency, count: int, email: str) -> None:
+    from vinex.notify.models import SubscriptionStatus
+    from vinex.notify.services import contact_add, registrant_create, subscription_create
+
+    for n in range(count):
+        followed = book(agency, f"F-{n}")
+        registrant = registrant_create(language="en")
+        contact_add(registrant=registrant, channel="email", value=email, verified=True)
+        subscription_create(registrant=registrant, person=followed.person, status=SubscriptionStatus.ACTIVE)
+
+
+def test_one_address_following_many_people_is_held_for_review(agency: Agency, settings: object) -> None:
+    from vinex.notify.services import contact_add, registrant_create
+
+    _following(agency, 5, "watcher@example.org")
+    subject = book(agency, "S-1")
+    newcomer = contact_add(registrant=registrant_create(language="en"), channel="email", value="Watcher@Example.org")
+    decision = registration_check(person=subject.person, contacts=[newcomer], ip_hash="h", channel="web")
+    assert decision.outcome == Outcome.HOLD and "follows 5 other people" in decision.reason
+    other = contact_add(registrant=registrant_create(language="en"), channel="email", value="someone@example.org")
+    assert registration_check(person=subject.person, contacts=[other], ip_hash="h", channel="web").allowed
+
+
+def test_many_registrations_from_one_address_are_held_but_not_from_the_call_centre(agency: Agency) -> None:
+    from vinex.notify.services import registrant_create, subscription_create
+    from vinex.portal.models import Registration
+
+    subject = book(agency, "S-1")
+    for _ in range(11):
+        registrant = registrant_create(language="en")
+        subscription = subscription_create(registrant=registrant, person=subject.person)
+        Registration.objects.create(registrant=registrant, subscription=subscription, channel="web", ip_hash="busy")
+    assert registration_check(person=subject.person, contacts=[], ip_hash="busy", channel="web").outcome == Outcome.HOLD
+    assert registration_check(person=subject.person, contacts=[], ip_hash="busy", channel="hotline").allowed
+    assert registration_check(person=subject.person, contacts=[], ip_hash="quiet", channel="web").allowed

@@ -2,17 +2,22 @@
 
 Portal, API and hotline registrations all call ``registration_check``; abuse signals (many
 registrations from one address, one contact following many people, …) are added here and nowhere
-else. Today it refuses registrations for protected people and allows the rest.
+else. It refuses registrations for protected people, holds for a privacy officer those that look like
+tracking (one contact following many people, many registrations from one address), and allows the rest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
+from django.conf import settings
+from django.utils import timezone
+
 from vinex.custody.models import Person, Subject
-from vinex.notify.models import Contact
+from vinex.notify.models import Contact, Subscription, SubscriptionStatus
 
 
 class Outcome(StrEnum):
@@ -39,4 +44,32 @@ def registration_check(*, person: Person, contacts: Sequence[Contact], ip_hash: 
     """
     if Subject.objects.filter(person=person, protected=True).exists():
         return Decision(Outcome.REFUSE, "subject is protected")
+    followed = _people_followed_by(contacts, besides=person)
+    if followed >= settings.VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT:
+        return Decision(Outcome.HOLD, f"a contact already follows {followed} other people")
+    if channel != "hotline":  # call-centre registrations share the centre's address
+        recent = _registrations_from(ip_hash)
+        if recent > settings.VINEX_ABUSE_MAX_REGISTRATIONS_PER_ADDRESS:
+            return Decision(Outcome.HOLD, f"{recent} registrations from one address in 24 hours")
     return Decision(Outcome.ALLOW)
+
+
+def _people_followed_by(contacts: Sequence[Contact], *, besides: Person) -> int:
+    """How many other people the same addresses or numbers follow, across every registrant."""
+    indexes = [c.value_index for c in contacts]
+    owners = Contact.objects.filter(value_index__in=indexes).values("registrant_id")
+    return (
+        Subscription.objects.filter(registrant_id__in=owners)
+        .exclude(status=SubscriptionStatus.WITHDRAWN)
+        .exclude(person=besides)
+        .values("person_id")
+        .distinct()
+        .count()
+    )
+
+
+def _registrations_from(ip_hash: str) -> int:
+    from vinex.portal.models import Registration
+
+    since = timezone.now() - timedelta(hours=24)
+    return Registration.objects.filter(ip_hash=ip_hash, created_at__gte=since).count()
