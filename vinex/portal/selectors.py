@@ -117,3 +117,21 @@ def registrations_sharing_contacts(*, registration: Registration) -> list[Regist
     found = {r.pk: r for r in others.select_related("registrant", "subscription").distinct()}
     found.setdefault(registration.pk, registration)
     return sorted(found.values(), key=lambda r: (r.created_at, r.pk))
+
+
+@dataclass(frozen=True)
+class HeldRegistration:
+    """What a privacy officer needs to decide on a held registration, and nothing more."""
+
+    registration: Registration
+    person: Followed | None
+
+
+def registrations_held(*, reviewer: str, reviewer_role: str) -> list[HeldRegistration]:
+    """Registrations waiting for a privacy officer, oldest first; listing them is recorded as a read."""
+    held = list(Registration.objects.filter(status=RegistrationStatus.HELD).select_related("subscription")
+                .order_by("created_at")[:200])
+    with transaction.atomic():
+        audit_record_many(entries=[AuditEntryIn(reviewer, reviewer_role, "read", "registration", str(r.public_id),
+                                                "privacy review queue") for r in held])
+    return [HeldRegistration(r, _person_view(r.subscription.person_id)) for r in held]

@@ -316,6 +316,34 @@ def _activate(registration: Registration, now: datetime) -> Check:
     return _settled(registration)
 
 
+def registration_review(*, registration: Registration, approve: bool, reviewer: str, reviewer_role: str,
+                        now: datetime | None = None) -> Registration:
+    """A privacy officer's decision on a registration held by the privacy check: activate or refuse it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        registration = Registration.objects.select_for_update().select_related("registrant", "subscription").get(
+            pk=registration.pk)
+        if registration.status != RegistrationStatus.HELD:
+            raise ValueError("only registrations waiting for review can be decided")
+        subscription = registration.subscription
+        if approve:
+            token = secrets.token_urlsafe(32)
+            registration.status = RegistrationStatus.ACTIVE
+            registration.activated_at = now
+            registration.manage_token_hash = manage_token_hash(token)
+            subscription.status = SubscriptionStatus.ACTIVE
+            _send_confirmation(registration, list(registration.registrant.contacts.all()), token)
+        else:
+            registration.status = RegistrationStatus.REFUSED
+            subscription.status = SubscriptionStatus.WITHDRAWN
+        registration.save()
+        subscription.save(update_fields=["status", "updated_at"])
+        audit_record(actor=reviewer, role=reviewer_role, action="review", object_type="registration",
+                     object_id=str(registration.public_id), purpose=registration.decision_reason[:100],
+                     outcome="approved" if approve else "refused")
+    return registration
+
+
 def _send_confirmation(registration: Registration, contacts: Sequence[Contact], token: str) -> None:
     subject = Subject.objects.filter(person=registration.subscription.person).select_related(
         "agency", "facility").order_by("-status_changed_at", "-id").first()

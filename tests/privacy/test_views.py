@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from tests.accounts.helpers import staff_client
+from tests.locator.people import book
+from vinex.audit.models import AuditEntry
+from vinex.custody.models import Agency
+from vinex.notify.models import Notification, SubscriptionStatus
+from vinex.notify.services import contact_add, registrant_create, subscription_create
+from vinex.portal.models import Registration, RegistrationStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def held_registration(agency: Agency) -> Registration:
+    subject = book(agency, "S-1")
+    registrant = registrant_create(language="es")
+    contact_add(registrant=registrant, channel="email", value="held@example.org", verified=True)
+    subscription = subscription_create(registrant=registrant, person=subject.person)
+    return Registration.objects.create(registrant=registrant, subscription=subscription, channel="web",
+                                       ip_hash="h", status=RegistrationStatus.HELD,
+                                       decision_reason="a contact already follows 5 other people")
+
+
+def test_the_queue_shows_why_and_the_view_is_audited(agency: Agency) -> None:
+    registration = held_registration(agency)
+    officer, user = staff_client("pat", "privacy_officer")
+    page = officer.get("/staff/privacy/review/").content.decode()
+    assert "a contact already follows 5 other people" in page and "held@example.org" not in page
+    assert AuditEntry.objects.filter(actor=f"user:{user.pk}", action="read", object_type="registration",
+                                     object_id=str(registration.public_id)).exists()
+
+
+def test_activating_confirms_to_the_registrant_and_is_audited(agency: Agency) -> None:
+    registration = held_registration(agency)
+    officer, _ = staff_client("pat", "privacy_officer")
+    response = officer.post(f"/staff/privacy/review/{registration.public_id}/", {"decision": "approve"})
+    assert response.status_code == 302
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.ACTIVE
+    assert registration.subscription.status == SubscriptionStatus.ACTIVE
+    assert Notification.objects.filter(template="registration_confirmed").count() == 1
+    assert AuditEntry.objects.get(action="review").outcome == "approved"
+
+
+def test_refusing_withdraws_the_subscription(agency: Agency) -> None:
+    registration = held_registration(agency)
+    officer, _ = staff_client("pat", "privacy_officer")
+    officer.post(f"/staff/privacy/review/{registration.public_id}/", {"decision": "refuse"})
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.REFUSED
+    assert registration.subscription.status == SubscriptionStatus.WITHDRAWN
+    assert not Notification.objects.exists()
+
+
+def test_only_privacy_officers_decide(agency: Agency, client: Client) -> None:
+    registration = held_registration(agency)
+    agent, _ = staff_client("kim", "call_centre")
+    assert agent.post(f"/staff/privacy/review/{registration.public_id}/", {"decision": "approve"}).status_code == 403
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.HELD
