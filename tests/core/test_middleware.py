@@ -6,9 +6,9 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-def test_nul_in_a_query_is_a_clear_400(client: Client) -> None:
+def test_nul_in_an_api_query_is_a_field_error(client: Client) -> None:
     response = client.get("/api/v1/locator?first_name=Ana%00&last_name=Ruiz&country_of_birth=MX")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["detail"][0] == {"loc": ["query", "first_name"], "msg": "NUL characters are not allowed",
                                             "type": "invalid_character"}
 

@@ -10,7 +10,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class RejectNulMiddleware:
-    """Refuse query strings and form fields containing NUL with a 400.
+    """Refuse query strings and form fields containing NUL (422 on the API, 400 on pages).
 
     No name, number or code contains one, and PostgreSQL cannot store or even compare it: let through,
     it would surface as a server error deep inside whichever query first met it.
@@ -33,5 +33,5 @@ class RejectNulMiddleware:
         message = "NUL characters are not allowed"
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": [{"loc": ["query", name], "msg": message, "type": "invalid_character"}]},
-                                status=400)
+                                status=422)
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
