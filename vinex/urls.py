@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from vinex.api import api
 from vinex.core import views as core_views
+from vinex.feeds import public_views as feeds_public
 from vinex.hotline import ivr as hotline_ivr
 from vinex.notify import views as notify_views
 from vinex.notify import webhooks
@@ -18,6 +19,7 @@ urlpatterns = [
     path("webhooks/twilio/voice/status", webhooks.twilio_voice_status, name="twilio-voice-status"),
     path("unsubscribe/<str:token>/", notify_views.unsubscribe, name="unsubscribe"),
     path("staff/outbox/", core_views.mail_outbox, name="mail-outbox"),
+    path("status/", feeds_public.public_status, name="public-status"),
     path("admin/", admin.site.urls),
     path("staff/", include("vinex.accounts.urls")),
     path("staff/audit/", include("vinex.audit.urls")),

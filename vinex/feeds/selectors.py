@@ -132,3 +132,21 @@ def pending_departures_overdue(*, now: datetime) -> list[PendingDeparture]:
         if now - pending.noticed_at > 2 * cadence:
             overdue.append(pending)
     return overdue
+
+
+@dataclass(frozen=True)
+class DelayNotice:
+    """What the public status page says of a silent feed: a facility and a time, never a person."""
+
+    facility_name: str
+    agency_name: str
+    since: datetime
+
+
+def delay_notices(*, now: datetime) -> list[DelayNotice]:
+    """Facilities whose notifications may be delayed because their feed has gone silent."""
+    return [
+        DelayNotice(s.feed.facility.name, s.feed.facility.agency.name, s.silent_since)
+        for s in feed_statuses(now=now)
+        if s.stale
+    ]
