@@ -16,7 +16,7 @@ from vinex.custody.models import Agency, EventSource, Facility
 from vinex.custody.schemas import EventIn
 from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
 from vinex.notify.models import Channel, CreatedVia, Registrant, SubscriptionStatus, Tier
-from vinex.notify.services import contact_add, subscription_create
+from vinex.notify.services import contact_add, contacts_find, subscription_create
 
 AGENCIES = [
     {
@@ -117,8 +117,6 @@ def demo_load() -> DemoSummary:
 
 
 def _demo_registrant(language: str, channel: str, value: str, agency: Agency, subject_id: str) -> None:
-    from vinex.notify.services import contacts_find
-
     if any(c.registrant.created_via == CreatedVia.STAFF for c in contacts_find(channel=channel, value=value)):
         return
     registrant = Registrant.objects.create(language=language, created_via=CreatedVia.STAFF)

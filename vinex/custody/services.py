@@ -167,6 +167,10 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
     return outcomes
 
 
+# New events sort after every stored one that shares their occurred_at, as their ids will.
+_PROVISIONAL_SEQ = 1 << 62
+
+
 _INGEST_LOCK_SPACE = 7301  # PostgreSQL advisory-lock namespace of event ingestion
 
 
@@ -238,10 +242,6 @@ def _event_ids_known(agency: Agency, event_ids: Sequence[str]) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [agency.pk, *event_ids])
         return [row[0] for row in cursor.fetchall()]
-
-
-# New events sort after every stored one that shares their occurred_at, as their ids will.
-_PROVISIONAL_SEQ = 1 << 62
 
 
 def _plan_subjects(agency: Agency, pending: list[_Pending]) -> dict[str, _SubjectPlan]:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.db import transaction
@@ -14,12 +15,14 @@ from django.utils import timezone
 from vinex.audit.actor import current_actor
 from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.custody.models import CustodyEvent, Person
+from vinex.notify import retry
 from vinex.notify.contacts import normalise_contact
 from vinex.notify.messages import render_event_message
 from vinex.notify.models import (
     Channel,
     Contact,
     CreatedVia,
+    DeliveryReceipt,
     Notification,
     NotificationStatus,
     Registrant,
@@ -103,8 +106,6 @@ def unsubscribe_token(*, contact: Contact) -> str:
 
 
 def unsubscribe_url(*, contact: Contact) -> str:
-    from django.conf import settings
-
     return f"{settings.VINEX_PUBLIC_URL}/unsubscribe/{unsubscribe_token(contact=contact)}/"
 
 
@@ -246,9 +247,6 @@ _FINAL_STATUSES = (NotificationStatus.DELIVERED, NotificationStatus.FAILED_PERMA
 
 def notification_record_receipt(*, provider_id: str, provider_status: str, error_code: str = "") -> bool:
     """Record a provider's delivery receipt; returns False when no notification has that provider id."""
-    from vinex.notify import retry
-    from vinex.notify.models import DeliveryReceipt
-
     now = timezone.now()
     with transaction.atomic():
         notification = Notification.objects.select_for_update().filter(provider_id=provider_id).first()

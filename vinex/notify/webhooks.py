@@ -58,7 +58,7 @@ def twilio_signed(view: View) -> View:
     return wrapper
 
 
-def _twiml(response: MessagingResponse) -> HttpResponse:
+def _twiml(response: MessagingResponse | VoiceResponse | str) -> HttpResponse:
     return HttpResponse(str(response), content_type="application/xml")
 
 
@@ -113,7 +113,7 @@ def _voice_notification(request: HttpRequest) -> tuple[Notification | None, str]
 def _hang_up() -> HttpResponse:
     response = VoiceResponse()
     response.hangup()
-    return HttpResponse(str(response), content_type="application/xml")
+    return _twiml(response)
 
 
 @csrf_exempt
@@ -126,7 +126,7 @@ def twilio_voice(request: HttpRequest) -> HttpResponse:
         return _hang_up()
     twiml = voice_call_answered(notification=notification, ref=ref, call_sid=request.POST.get("CallSid", ""),
                                 answered_by=request.POST.get("AnsweredBy", ""))
-    return HttpResponse(twiml, content_type="application/xml")
+    return _twiml(twiml)
 
 
 @csrf_exempt
@@ -138,7 +138,7 @@ def twilio_voice_pin(request: HttpRequest) -> HttpResponse:
         return _hang_up()
     twiml = voice_pin_entered(notification=notification, ref=ref, call_sid=request.POST.get("CallSid", ""),
                               digits=request.POST.get("Digits", ""))
-    return HttpResponse(twiml, content_type="application/xml")
+    return _twiml(twiml)
 
 
 @csrf_exempt
