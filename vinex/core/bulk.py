@@ -29,15 +29,6 @@ def _sqlite_datetime(value: datetime) -> str:
     return value.isoformat(" ")
 
 
-def _as_is(value: datetime) -> Any:
-    return value
-
-
-def datetime_adapter() -> Callable[[datetime], Any]:
-    """How to pass a datetime to the current database in hand-written SQL."""
-    return _sqlite_datetime if connection.vendor == "sqlite" else _as_is
-
-
 def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
     """Per column, the conversion the driver needs, or None (psycopg takes dates and times as they are)."""
     if connection.vendor != "sqlite":
@@ -82,14 +73,19 @@ def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequenc
         cursor.executemany(sql, _prepared(model, columns, rows))
 
 
-def rows_update(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """UPDATE by primary key: each row is the values of ``columns`` followed by the pk."""
+def rows_update(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, match: Sequence[str] = ("id",)
+) -> int:
+    """UPDATE rows picked by equality on ``match``: each row is the new values of ``columns`` followed by
+    the values to match. Returns how many rows changed (a guard in ``match`` may leave some alone)."""
     if not rows:
-        return
+        return 0
     assignments = ", ".join(f"{_column(model, c)} = %s" for c in columns)
-    sql = f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
+    condition = " AND ".join(f"{_column(model, c)} = %s" for c in match)
+    sql = f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} WHERE {condition}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.executemany(sql, _prepared(model, [*columns, "id"], rows))
+        cursor.executemany(sql, _prepared(model, [*columns, *match], rows))
+        return int(cursor.rowcount)
 
 
 def ids_reserve(model: type[models.Model], count: int) -> list[int]:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from vinex.audit.services import AuditEntryIn, audit_record_many
-from vinex.core.bulk import datetime_adapter, rows_insert
+from vinex.core.bulk import rows_insert, rows_update
 from vinex.notify import retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
 from vinex.notify.models import (
@@ -160,12 +160,14 @@ def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datet
     for outcome in outcomes:
         n = outcome.notification
         fields = _fields_for(outcome, now)
-        rows.append([*(fields.get(name, getattr(n, name)) for name in _RECORDED), now, n.pk, n.claimed_by])
+        recorded = [fields.get(name, getattr(n, name)) for name in _RECORDED]
+        rows.append([*recorded, now, "", None, n.pk, NotificationStatus.SENDING, n.claimed_by])
         if not outcome.suppressed_because:
             attempts.append((n.pk, fields["attempts"], worker, outcome.started_at, outcome.finished_at,
                              _outcome_label(outcome), str(outcome.error)[:300] if outcome.error else ""))
     with transaction.atomic():
-        won = notifications_update_claimed(rows)
+        won = rows_update(Notification, (*_RECORDED, "updated_at", "claimed_by", "claimed_at"), rows,
+                          match=("id", "status", "claimed_by"))
         if won != len(rows):
             # Rare: some leases expired mid-round. Keep only the attempts whose rows we still wrote.
             ours = set(Notification.objects.filter(pk__in=[a[0] for a in attempts], updated_at=now)
@@ -177,21 +179,6 @@ def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datet
         audit_record_many(entries=[AuditEntryIn(f"system:{worker}", "system", "read", "contact",
                                                 str(outcome.notification.contact_id), "delivery")
                                    for outcome in outcomes if not outcome.suppressed_because])
-
-
-def notifications_update_claimed(rows: list[list[Any]]) -> int:
-    """UPDATE the _RECORDED columns (then updated_at) of rows still held under their claim."""
-    table = connection.ops.quote_name(Notification._meta.db_table)
-    assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in (*_RECORDED, "updated_at"))
-    sql = (
-        f"UPDATE {table} SET {assignments}, claimed_by = '', claimed_at = NULL "  # noqa: S608
-        "WHERE id = %s AND status = 'sending' AND claimed_by = %s"
-    )
-    adapt = datetime_adapter()
-    prepared = [[adapt(v) if isinstance(v, datetime) else v for v in row] for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, prepared)
-        return int(cursor.rowcount)
 
 
 class Worker:
