@@ -32,7 +32,9 @@ from vinex.custody.models import (
 )
 from vinex.custody.schemas import EventIn
 
-API_KEY_SCOPES = ("events:write", "rosters:write")
+API_KEY_SCOPES = ("events:write", "rosters:write", "custody:read")
+# Reading other agencies' custody data is granted only when asked for: a feed key never needs it.
+DEFAULT_SCOPES = ("events:write", "rosters:write")
 # Keeps every IN (...) list under SQLite's bound-parameter limit on any build.
 IN_CHUNK = 900
 
@@ -46,7 +48,7 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def apikey_create(*, agency: Agency, name: str = "", scopes: Sequence[str] = API_KEY_SCOPES) -> tuple[ApiKey, str]:
+def apikey_create(*, agency: Agency, name: str = "", scopes: Sequence[str] = DEFAULT_SCOPES) -> tuple[ApiKey, str]:
     """Create an API key and return it with the plaintext token, which is shown once and never stored."""
     unknown = set(scopes) - set(API_KEY_SCOPES)
     if unknown:

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vinex.custody.models import Agency
-from vinex.custody.services import API_KEY_SCOPES, apikey_create
+from vinex.custody.services import API_KEY_SCOPES, DEFAULT_SCOPES, apikey_create
 
 
 class Command(BaseCommand):
@@ -18,12 +18,13 @@ class Command(BaseCommand):
         create = sub.add_parser("create", help="Create a key and print it once.")
         create.add_argument("--agency", required=True, help="Agency code.")
         create.add_argument("--name", default="", help="What the key is for.")
-        create.add_argument("--scope", action="append", choices=API_KEY_SCOPES, help="Repeat for several scopes.")
+        create.add_argument("--scope", action="append", choices=API_KEY_SCOPES,
+                            help=f"Repeat for several scopes (default: {', '.join(DEFAULT_SCOPES)}).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         agency = Agency.objects.filter(code=options["agency"]).first()
         if agency is None:
             raise CommandError(f"no agency with code {options['agency']!r}")
-        key, token = apikey_create(agency=agency, name=options["name"], scopes=options["scope"] or API_KEY_SCOPES)
+        key, token = apikey_create(agency=agency, name=options["name"], scopes=options["scope"] or DEFAULT_SCOPES)
         self.stdout.write(token)
         self.stderr.write(f"key {key.prefix} for {agency.code}; store it now, it cannot be shown again")
