@@ -27,6 +27,8 @@ DEBUG = env_bool("VINEX_DEBUG", default=False)
 _secrets = load_secrets(production=PRODUCTION, var_dir=VAR_DIR)
 SECRET_KEY = _secrets.secret_key
 VINEX_FIELD_KEYS = _secrets.field_keys
+# Optional: keys blind indexes independently of the field keys, so rotating those leaves lookups intact.
+VINEX_INDEX_KEY = os.environ.get("VINEX_INDEX_KEY", "")
 
 VINEX_PUBLIC_URL = os.environ.get("VINEX_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Production answers only to its public host unless told otherwise; development answers to any.
