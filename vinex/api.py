@@ -14,6 +14,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
 from vinex.custody.api import router as custody_router
+from vinex.custody.partner_api import router as partner_router
 from vinex.custody.schemas import EventBatchDoc
 from vinex.feeds.api import router as feeds_router
 from vinex.locator.api import router as locator_router
@@ -46,6 +47,7 @@ api = VinexAPI(
     docs_url="/docs",
 )
 api.add_router("/", custody_router)
+api.add_router("/", partner_router)
 api.add_router("/", feeds_router)
 api.add_router("/", locator_router)
 api.add_router("/", portal_router)

@@ -255,3 +255,4 @@ from vinex.feeds.conf import *  # noqa: E402, F403
 from vinex.hotline.conf import *  # noqa: E402, F403
 from vinex.locator.conf import *  # noqa: E402, F403
 from vinex.portal.conf import *  # noqa: E402, F403
+from vinex.privacy.conf import *  # noqa: E402, F403

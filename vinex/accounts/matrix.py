@@ -78,6 +78,12 @@ MATRIX: tuple[Row, ...] = (
     Row("/staff/audit/", "Audit log", read=_roles(PRIVACY_OFFICER, AUDITOR), write=_roles(PRIVACY_OFFICER, AUDITOR)),
     Row("/staff/hotline/", "Call-centre console", read=_roles(CALL_CENTRE), write=_roles(CALL_CENTRE)),
     Row("/staff/privacy/", "Privacy review queues", read=_roles(PRIVACY_OFFICER), write=_roles(PRIVACY_OFFICER)),
+    Row("/staff/privacy/review/", "Registrations held for review", read=_roles(PRIVACY_OFFICER),
+        write=_roles(PRIVACY_OFFICER)),
+    Row("/staff/privacy/reports/", "Reports of wrong data", read=_roles(PRIVACY_OFFICER),
+        write=_roles(PRIVACY_OFFICER)),
+    # Counts only (agencies, purposes), no personal data: auditors check that policies are enforced.
+    Row("/staff/privacy/denials/", "Disclosures refused by sharing policies", read=_roles(PRIVACY_OFFICER, AUDITOR)),
     # The admin shows raw records of every app, personal data included: administrators only.
     Row("/admin/", "Administration", read=_roles(ADMINISTRATOR), write=_roles(ADMINISTRATOR)),
 )

@@ -1,12 +1,47 @@
-from django.contrib import admin
+from typing import Any
 
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+
+from vinex.audit.actor import current_actor
+from vinex.audit.services import audit_record
 from vinex.custody.models import Agency, ApiKey, CustodyEvent, Facility, Subject
+from vinex.privacy.sharing import sharing_policy_parse
+
+
+class AgencyForm(forms.ModelForm):
+    class Meta:
+        model = Agency
+        fields = ("code", "name", "jurisdiction_code", "sharing_policy", "support_name", "support_phone")
+        help_texts = {
+            "sharing_policy": 'Sanctuary and other sharing rules, e.g. {"deny_partners": ["ice-ero"], '
+                              '"deny_purposes": ["immigration_enforcement"]}.',
+        }
+
+    def clean_sharing_policy(self) -> Any:
+        raw = self.cleaned_data["sharing_policy"]
+        try:
+            policy = sharing_policy_parse(raw)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+        return policy.model_dump(mode="json", exclude_defaults=True)
 
 
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
+    form = AgencyForm
     list_display = ("code", "name", "jurisdiction_code")
     search_fields = ("code", "name")
+
+    def save_model(self, request: Any, obj: Agency, form: forms.ModelForm, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if "sharing_policy" in form.changed_data:
+                # Who opened or closed an agency's data to partners is a permission change: audit it.
+                actor, role = current_actor()
+                audit_record(actor=actor, role=role, action="permission_change", object_type="agency_sharing_policy",
+                             object_id=obj.code)
 
 
 @admin.register(Facility)

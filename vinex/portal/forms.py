@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from vinex.custody.schemas import iso_country_codes, normalise_a_number
 from vinex.locator.selectors import ByANumber, ByBooking, ByName, LocatorQuery, agency_choices
 from vinex.portal.models import Relationship
+from vinex.privacy.models import ReporterKind, ReportTopic
 
 NAME_MAX = 100
 
@@ -134,3 +135,15 @@ class CodeForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"}),
         error_messages={"required": _("Enter the 6-digit code.")},
     )
+
+
+class DataReportForm(forms.Form):
+    """Reporting wrong data about a person found with the locator (``ref`` is the search result's token)."""
+
+    ref = forms.CharField(widget=forms.HiddenInput, max_length=500)
+    topic = forms.ChoiceField(label=_("What is wrong?"), choices=ReportTopic.choices, widget=forms.RadioSelect)
+    details = forms.CharField(label=_("Tell us more"), max_length=2000,
+                              widget=forms.Textarea(attrs={"rows": 5, "maxlength": 2000}),
+                              help_text=_("For example: the date you were told, and what is really the case."))
+    reporter = forms.ChoiceField(label=_("Who are you?"), choices=ReporterKind.choices, initial=ReporterKind.OTHER)
+    reply_to = forms.CharField(label=_("Email or phone for our answer (optional)"), required=False, max_length=254)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 from vinex.locator.ratelimit import RetryAfter, client_address, rate_limit_check, request_limits
 from vinex.locator.selectors import locator_search_public
 from vinex.notify.messages import status_label
-from vinex.portal.forms import SEARCH_FORMS, CodeForm, RegistrationForm, SearchForm
+from vinex.portal.forms import SEARCH_FORMS, CodeForm, DataReportForm, RegistrationForm, SearchForm
 from vinex.portal.models import Arrival, ContactVerification, Registration, RegistrationStatus
 from vinex.portal.selectors import (
     followed_person,
@@ -45,6 +45,7 @@ from vinex.portal.services import (
     verification_check,
     verification_resend,
 )
+from vinex.privacy.redress import ReportIn, ReportInvalid, data_report_create
 
 logger = logging.getLogger(__name__)
 STARTED = "portal.started"  # registrations this browser session created
@@ -298,3 +299,38 @@ def withdraw(request: HttpRequest, registration_id: str) -> HttpResponse:
         return render(request, "portal/withdrawn.html", {
             "followed": followed, "purge_date": _long_date(registration.purge_after)})
     return render(request, "portal/withdraw.html", {"registration": registration, "followed": followed})
+
+
+# --- Reporting wrong data -------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def report(request: HttpRequest) -> HttpResponse:
+    """Anyone who found a person may say their record is wrong; a privacy officer answers."""
+    if request.method == "GET":
+        ref = request.GET.get("ref", "")[:500]
+        form = DataReportForm(initial={"ref": ref})
+        return render(request, "portal/report.html", {"form": form, "missing_ref": not ref,
+                                                      "followed": person_for_subject_ref(subject_ref=ref)})
+    form = DataReportForm(request.POST)
+    followed = person_for_subject_ref(subject_ref=request.POST.get("ref", "")[:500])
+    if not form.is_valid():
+        return render(request, "portal/report.html", {"form": form, "followed": followed}, status=422)
+    refused = rate_limit_check(key=f"data-report:ip:{client_address(request)}",
+                               rate=settings.VINEX_DATA_REPORT_RATE)
+    if refused:
+        return _too_many(request, refused)
+    data = form.cleaned_data
+    try:
+        data_report_create(report=ReportIn(subject_ref=data["ref"], topic=data["topic"], details=data["details"],
+                                           reporter=data["reporter"], reply_to=data["reply_to"],
+                                           language=_language()),
+                           client_address=client_address(request))
+    except ReportInvalid as invalid:
+        for name, message in invalid.errors.items():
+            form.add_error(name if name in form.fields and name != "ref" else None, message)
+        expired = "subject_ref" in invalid.errors
+        return render(request, "portal/report.html", {"form": form, "followed": followed, "ref_expired": expired},
+                      status=422)
+    logger.info("data report received", extra={"topic": data["topic"]})
+    return render(request, "portal/report_sent.html", {"followed": followed})

@@ -11,7 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from vinex.custody.models import CustodyEvent, Subject
+from vinex.custody.models import Agency, CustodyEvent, Subject
+from vinex.privacy.sharing import Purpose, sharing_check
 
 
 class Audience(StrEnum):
@@ -19,6 +20,7 @@ class Audience(StrEnum):
     REGISTRANT_MESSAGE = "registrant_message"
     CALL_CENTRE = "call_centre"
     AGENCY_OPERATOR = "agency_operator"
+    PARTNER_AGENCY = "partner_agency"
     REPORT = "report"
 
 
@@ -35,6 +37,11 @@ _SUBJECT_FIELDS: dict[Audience, frozenset[str]] = {
     Audience.AGENCY_OPERATOR: frozenset(
         {"name", "status", "facility_name", "agency_subject_id", "booking_number", "date_of_birth"}
     ),
+    # Another agency reading this one's data, when its sharing policy allows (vinex.privacy.sharing).
+    Audience.PARTNER_AGENCY: frozenset(
+        {"name", "date_of_birth", "status", "status_changed_at", "facility_name", "agency_code", "agency_name",
+         "agency_subject_id", "booking_number"}
+    ),
     Audience.REPORT: frozenset({"status", "facility_name", "agency_name"}),
 }
 
@@ -49,6 +56,14 @@ _TIER_EXTRA_EVENT_FIELDS: dict[str, frozenset[str]] = {
     "verified_victim": frozenset({"release_at"}),
     "officer_approved": frozenset({"release_at"}),
 }
+
+
+class DisclosureDenied(Exception):
+    """The audience may see nothing of this subject; ``reason`` is for staff and audit, not the requester."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -74,12 +89,14 @@ def _subject_values(subject: Subject) -> dict[str, Any]:
         "facility_address": facility.address if facility else None,
         "facility_phone": facility.phone if facility else None,
         "facility_timezone": facility.timezone if facility else "UTC",
+        "agency_code": agency.code,
         "agency_name": agency.name,
         "support_name": agency.support_name,
         "support_phone": agency.support_phone,
         "agency_subject_id": subject.agency_subject_id,
         "booking_number": subject.booking_number,
         "date_of_birth": subject.date_of_birth,
+        "status_changed_at": subject.status_changed_at,
     }
 
 
@@ -101,9 +118,21 @@ def _event_values(event: CustodyEvent) -> dict[str, Any]:
 
 
 def disclose(
-    subject: Subject, *, audience: Audience, event: CustodyEvent | None = None, tier: str | None = None
+    subject: Subject,
+    *,
+    audience: Audience,
+    event: CustodyEvent | None = None,
+    tier: str | None = None,
+    partner: Agency | None = None,
+    purpose: Purpose | None = None,
 ) -> Disclosure:
-    """What ``audience`` may see of ``subject`` (and of ``event``, for messages)."""
+    """What ``audience`` may see of ``subject`` (and of ``event``, for messages).
+
+    A partner agency names itself and its purpose; raises ``DisclosureDenied`` when the owning agency's
+    sharing policy refuses them, or the subject is protected.
+    """
+    if audience is Audience.PARTNER_AGENCY:
+        _partner_gate(subject, partner=partner, purpose=purpose)
     allowed = _SUBJECT_FIELDS[audience]
     values = {k: v for k, v in _subject_values(subject).items() if k in allowed}
     if event is not None:
@@ -115,3 +144,13 @@ def disclose(
             if name in allowed:
                 values[name] = event_values[f"event_{name}"]
     return Disclosure(values)
+
+
+def _partner_gate(subject: Subject, *, partner: Agency | None, purpose: Purpose | None) -> None:
+    if partner is None or purpose is None:
+        raise DisclosureDenied("a partner read must name the partner agency and its purpose")
+    if subject.protected and subject.agency_id != partner.pk:
+        raise DisclosureDenied("the subject is protected")
+    decision = sharing_check(owner=subject.agency, partner=partner, purpose=purpose)
+    if not decision.allowed:
+        raise DisclosureDenied(decision.reason)

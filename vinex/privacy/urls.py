@@ -5,4 +5,7 @@ from vinex.privacy import views
 urlpatterns = [
     path("review/", views.review_queue, name="privacy-review"),
     path("review/<uuid:public_id>/", views.review_decide, name="privacy-review-decide"),
+    path("reports/", views.reports_open, name="privacy-reports"),
+    path("reports/<uuid:public_id>/", views.report_detail, name="privacy-report"),
+    path("denials/", views.denials, name="privacy-denials"),
 ]

@@ -1,15 +1,26 @@
-"""The privacy officer's review queue: registrations the privacy check held back."""
+"""The privacy officer's pages: held registrations, reports of wrong data, refused disclosures."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vinex.accounts.selectors import actor_ref
 from vinex.portal.selectors import registration_get, registrations_held
 from vinex.portal.services import registration_review
+from vinex.privacy.denials import disclosure_denials_count
+from vinex.privacy.redress import (
+    ReportView,
+    data_report_correct,
+    data_report_reject,
+    data_report_view,
+    data_reports_open,
+)
 
 ROLE = "privacy_officer"  # the staff gate lets only this role in (vinex.accounts.matrix)
 
@@ -34,3 +45,47 @@ def review_decide(request: HttpRequest, public_id: str) -> HttpResponse:
     else:
         messages.success(request, f"Registration {public_id} {'activated' if decision == 'approve' else 'refused'}.")
     return redirect("privacy-review")
+
+
+@require_http_methods(["GET"])
+def reports_open(request: HttpRequest) -> HttpResponse:
+    reports = data_reports_open(viewer=actor_ref(user=request.user), role=ROLE)
+    return render(request, "privacy/reports.html", {"reports": reports})
+
+
+@require_http_methods(["GET", "POST"])
+def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    view = data_report_view(public_id=public_id, viewer=actor_ref(user=request.user), role=ROLE)
+    if view is None:
+        raise Http404
+    if request.method == "POST":
+        return _report_decide(request, view)
+    return render(request, "privacy/report_detail.html", {"view": view})
+
+
+def _report_decide(request: HttpRequest, view: ReportView) -> HttpResponse:
+    reviewer, note = actor_ref(user=request.user), request.POST.get("note", "")
+    try:
+        if request.POST.get("decision") == "correct":
+            event = next((e for e in view.events if str(e.pk) == request.POST.get("event")), None)
+            if event is None:
+                raise ValueError("choose the event that is wrong")
+            data_report_correct(report=view.report, event=event, reviewer=reviewer, role=ROLE, note=note)
+            messages.success(request, "Corrected: a CORRECTION event retracts it and those told are notified.")
+        elif request.POST.get("decision") == "reject":
+            data_report_reject(report=view.report, reviewer=reviewer, role=ROLE, note=note)
+            messages.success(request, "Report closed; the record stays as it is.")
+        else:
+            raise ValueError("choose to correct or to reject")
+    except ValueError as error:
+        messages.error(request, str(error))
+        return render(request, "privacy/report_detail.html", {"view": view}, status=422)
+    return redirect("privacy-reports")
+
+
+@require_http_methods(["GET"])
+def denials(request: HttpRequest) -> HttpResponse:
+    days = 90
+    until = timezone.now()
+    counts = disclosure_denials_count(since=until - timedelta(days=days), until=until)
+    return render(request, "privacy/denials.html", {"counts": counts, "days": days})

@@ -1,0 +1,101 @@
+"""Reads of custody data by agencies: what a partner agency may look up or export.
+
+Every read goes through ``vinex.privacy.disclosure.disclose`` with the partner's name and purpose, and
+is audited here, per subject, in the same transaction as the read: no endpoint can forget either. A
+subject the owning agency refuses to share is left out of a lookup silently (saying "withheld" would
+tell the partner that the person is in custody there) and the refusal is audited and counted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.custody.models import Agency, CustodyStatus, Subject
+from vinex.privacy.denials import disclosure_denial_record
+from vinex.privacy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
+from vinex.privacy.sharing import Purpose, sharing_check
+
+LOOKUP_LIMIT = 20
+EXPORT_CHUNK = 1000
+_PRESENT = (CustodyStatus.IN_CUSTODY, CustodyStatus.ON_LEAVE)
+
+
+@dataclass(frozen=True)
+class PartnerLookup:
+    """What a partner searches by: an A-number across agencies, or one agency's own identifiers."""
+
+    a_number: str = ""
+    agency_code: str = ""
+    agency_subject_id: str = ""
+    booking_number: str = ""
+
+
+def _read_entries(partner: Agency, purpose: Purpose, subjects: list[Subject]) -> list[AuditEntryIn]:
+    return [AuditEntryIn(f"agency:{partner.code}", "partner_agency", "read", "subject", str(s.pk), purpose.value)
+            for s in subjects]
+
+
+def _lookup_queryset(lookup: PartnerLookup) -> QuerySet[Subject]:
+    subjects = Subject.objects.select_related("agency", "facility").order_by("agency__code", "agency_subject_id")
+    if lookup.a_number:
+        subjects = subjects.filter(a_number=lookup.a_number)
+    if lookup.agency_code:
+        subjects = subjects.filter(agency__code=lookup.agency_code)
+    if lookup.agency_subject_id:
+        subjects = subjects.filter(agency_subject_id=lookup.agency_subject_id)
+    if lookup.booking_number:
+        subjects = subjects.filter(booking_number=lookup.booking_number)
+    return subjects
+
+
+def partner_subjects_find(*, partner: Agency, purpose: Purpose, lookup: PartnerLookup) -> list[Disclosure]:
+    """The subjects matching ``lookup`` that ``partner`` may see for ``purpose``, as disclosed views."""
+    shown: list[tuple[Subject, Disclosure]] = []
+    refused: dict[tuple[int, str], list[Subject]] = defaultdict(list)
+    for subject in _lookup_queryset(lookup)[:LOOKUP_LIMIT]:
+        try:
+            shown.append((subject, disclose(subject, audience=Audience.PARTNER_AGENCY, partner=partner,
+                                            purpose=purpose)))
+        except DisclosureDenied as denied:
+            refused[(subject.agency_id, denied.reason)].append(subject)
+    with transaction.atomic():
+        audit_record_many(entries=_read_entries(partner, purpose, [s for s, _ in shown]))
+        for (_, reason), subjects in refused.items():
+            disclosure_denial_record(owner=subjects[0].agency, partner=partner, purpose=purpose, reason=reason,
+                                     object_type="subject", object_ids=[str(s.pk) for s in subjects])
+    return [view for _, view in shown]
+
+
+def partner_population_export(*, partner: Agency, purpose: Purpose, owner: Agency) -> Iterator[Disclosure]:
+    """Everyone ``owner`` holds now, as ``partner`` may see them; raises ``DisclosureDenied`` up front when
+    the owner's policy refuses the partner or purpose. Each chunk is audited before it is handed out."""
+    population = (Subject.objects.filter(agency=owner, status__in=_PRESENT).select_related("agency", "facility")
+                  .order_by("pk"))
+    decision = sharing_check(owner=owner, partner=partner, purpose=purpose)
+    if not decision.allowed:
+        with transaction.atomic():
+            disclosure_denial_record(owner=owner, partner=partner, purpose=purpose, reason=decision.reason,
+                                     object_type="agency", object_ids=[owner.code])
+        raise DisclosureDenied(decision.reason)
+    if owner.pk != partner.pk:
+        population = population.filter(protected=False)
+    return _export_chunks(partner, purpose, population)
+
+
+def _export_chunks(partner: Agency, purpose: Purpose, population: QuerySet[Subject]) -> Iterator[Disclosure]:
+    last_pk = 0
+    while True:
+        chunk = list(population.filter(pk__gt=last_pk)[:EXPORT_CHUNK])
+        if not chunk:
+            return
+        with transaction.atomic():
+            audit_record_many(entries=_read_entries(partner, purpose, chunk))
+        for subject in chunk:
+            yield disclose(subject, audience=Audience.PARTNER_AGENCY, partner=partner, purpose=purpose)
+        last_pk = chunk[-1].pk

@@ -1,0 +1,48 @@
+"""Refused disclosures: each is audited and counted, so reports show how often a policy said no."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Sum
+
+from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.custody.models import Agency
+from vinex.privacy.models import DisclosureDenial
+from vinex.privacy.sharing import Purpose
+
+
+@dataclass(frozen=True)
+class DenialCount:
+    owner: str
+    partner: str
+    purpose: str
+    requests: int
+    records: int
+
+
+def disclosure_denial_record(
+    *, owner: Agency, partner: Agency, purpose: Purpose, reason: str, object_type: str, object_ids: list[str]
+) -> None:
+    """Record that ``partner`` was refused ``object_ids`` of ``owner`` (one audit entry each), in the caller's
+    transaction, so a refusal is never recorded without the request that caused it and vice versa."""
+    DisclosureDenial.objects.create(owner=owner, partner=partner, purpose=purpose.value, reason=reason[:200],
+                                    records=len(object_ids))
+    audit_record_many(entries=[
+        AuditEntryIn(f"agency:{partner.code}", "partner_agency", "disclosure_denied", object_type, object_id,
+                     purpose.value, "denied")
+        for object_id in object_ids
+    ])
+
+
+def disclosure_denials_count(*, since: datetime, until: datetime) -> list[DenialCount]:
+    """Refusals per owning agency, partner and purpose in [since, until), for reports and staff pages."""
+    rows = (
+        DisclosureDenial.objects.filter(at__gte=since, at__lt=until)
+        .values("owner__code", "partner__code", "purpose")
+        .annotate(requests=Count("id"), records=Sum("records"))
+        .order_by("owner__code", "partner__code", "purpose")
+    )
+    return [DenialCount(r["owner__code"], r["partner__code"], r["purpose"], r["requests"], r["records"] or 0)
+            for r in rows]

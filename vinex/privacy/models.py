@@ -1,0 +1,78 @@
+"""What the privacy app keeps: refused disclosures (for reports) and reports of wrong data (redress)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from vinex.custody.models import Agency, CustodyEvent, Person
+from vinex.privacy.crypto import EncryptedTextField
+
+
+class DisclosureDenial(models.Model):
+    """A partner read refused by the owning agency's sharing policy: counted, never the data itself."""
+
+    owner = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=32)
+    reason = models.CharField(max_length=200)
+    records = models.PositiveIntegerField(default=1, help_text="How many records the refused read would have returned.")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["at", "owner"])]
+
+    def __str__(self) -> str:
+        return f"{self.owner.code} refused {self.partner.code} ({self.purpose})"
+
+
+class ReportTopic(models.TextChoices):
+    STATUS = "status", _("The custody status is wrong (for example, not really released)")
+    FACILITY = "facility", _("The facility is wrong")
+    IDENTITY = "identity", _("This is not the right person, or the name or details are wrong")
+    MESSAGE = "message", _("A message I received was wrong")
+    OTHER = "other", _("Something else")
+
+
+class ReporterKind(models.TextChoices):
+    REGISTRANT = "registrant", _("I receive notifications about this person")
+    SUBJECT = "subject", _("This record is about me")
+    OTHER = "other", _("Other")
+
+
+class ReportStatus(models.TextChoices):
+    OPEN = "open"
+    CORRECTED = "corrected"
+    REJECTED = "rejected"
+
+
+class DataReport(models.Model):
+    """Somebody says the data about a person is wrong; staff answer with a correction or a reason."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    topic = models.CharField(max_length=16, choices=ReportTopic.choices)
+    reporter = models.CharField(max_length=16, choices=ReporterKind.choices, default=ReporterKind.OTHER)
+    details = EncryptedTextField(help_text="Free text from the reporter: personal data, encrypted.")
+    reply_to = EncryptedTextField(blank=True, default="", help_text="Optional email or phone for the answer.")
+    language = models.CharField(max_length=8, default="en")
+    ip_hash = models.CharField(max_length=64, help_text="Keyed hash of the client address; never the address.")
+    status = models.CharField(max_length=16, choices=ReportStatus.choices, default=ReportStatus.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=64, blank=True)
+    decision_note = EncryptedTextField(blank=True, default="", help_text="Staff's answer; may quote the report.")
+    correction = models.ForeignKey(CustodyEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ReportStatus.values), name="datareport_status_valid"),
+            models.CheckConstraint(condition=Q(topic__in=ReportTopic.values), name="datareport_topic_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["ip_hash", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"data report {self.public_id} ({self.status})"

@@ -1,0 +1,186 @@
+"""Redress: anyone may report that vinex holds wrong data about a person; staff answer every report.
+
+A report names the person through the ``subject_ref`` of a search result (so it can only be about
+someone the reporter could already find) and says what looks wrong. A privacy officer either corrects
+the record — a CORRECTION event through the same ingest path as an agency's, so the history keeps both
+the wrong event and its retraction and everyone told of the wrong event gets a correction notice — or
+rejects the report with a reason. Reading a report (its free text is personal data) and deciding it are
+audited here, so no page can forget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from vinex.audit.services import AuditEntryIn, audit_record, audit_record_many
+from vinex.custody.models import CustodyEvent, EventSource, EventType, Subject
+from vinex.custody.schemas import EventIn
+from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
+from vinex.locator.ratelimit import hash_key
+from vinex.locator.selectors import subject_ref_person_id
+from vinex.notify.contacts import InvalidContact, normalise_contact
+from vinex.privacy.models import DataReport, ReporterKind, ReportStatus, ReportTopic
+
+DETAILS_MAX = 2000
+NOTE_MAX = 2000
+
+
+class ReportInvalid(Exception):
+    """What is wrong with a report, field by field (messages are translated when rendered)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("invalid data report")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ReportIn:
+    subject_ref: str
+    topic: str
+    details: str
+    reporter: str = ReporterKind.OTHER
+    reply_to: str = ""
+    language: str = "en"
+
+
+def _reply_to_normalised(value: str) -> str:
+    channel = "email" if "@" in value else "sms"
+    return normalise_contact(channel, value)
+
+
+def _validate(report: ReportIn) -> tuple[int, str]:
+    errors: dict[str, str] = {}
+    person_id = subject_ref_person_id(subject_ref=report.subject_ref)
+    if person_id is None:
+        errors["subject_ref"] = str(_("This search result has expired. Please search again."))
+    if report.topic not in ReportTopic.values:
+        errors["topic"] = str(_("Choose what is wrong."))
+    if report.reporter not in ReporterKind.values:
+        errors["reporter"] = str(_("Choose who you are."))
+    if not report.details.strip():
+        errors["details"] = str(_("Tell us what is wrong."))
+    elif len(report.details) > DETAILS_MAX:
+        errors["details"] = str(_("Please keep this under %(max)d characters.") % {"max": DETAILS_MAX})
+    reply_to = ""
+    if report.reply_to.strip():
+        try:
+            reply_to = _reply_to_normalised(report.reply_to.strip())
+        except InvalidContact:
+            errors["reply_to"] = str(_("Give an email address or a phone number, or leave this empty."))
+    if errors:
+        raise ReportInvalid(errors)
+    assert person_id is not None
+    return person_id, reply_to
+
+
+def data_report_create(*, report: ReportIn, client_address: str) -> DataReport:
+    """Record a report of wrong data; raises ``ReportInvalid``. The reporter is not asked who they are."""
+    person_id, reply_to = _validate(report)
+    ip_hash = hash_key(client_address, purpose="data-report-ip")
+    with transaction.atomic():
+        created = DataReport.objects.create(
+            person_id=person_id, topic=report.topic, reporter=report.reporter, details=report.details.strip(),
+            reply_to=reply_to, language=report.language if report.language in ("en", "es") else "en",
+            ip_hash=ip_hash,
+        )
+        audit_record(actor=f"public:{ip_hash[:16]}", role="public", action="create", object_type="data_report",
+                     object_id=str(created.public_id), purpose=f"report of wrong data ({report.topic})")
+    return created
+
+
+@dataclass(frozen=True)
+class ReportView:
+    report: DataReport
+    subjects: list[Subject]
+    events: list[CustodyEvent]
+
+
+def _read(reports: list[DataReport], *, viewer: str, role: str, purpose: str) -> None:
+    audit_record_many(entries=[AuditEntryIn(viewer, role, "read", "data_report", str(r.public_id), purpose)
+                               for r in reports])
+
+
+def data_reports_open(*, viewer: str, role: str) -> list[DataReport]:
+    """Open reports, oldest first; each read of their free text is audited."""
+    reports = list(DataReport.objects.filter(status=ReportStatus.OPEN).order_by("created_at")[:200])
+    with transaction.atomic():
+        _read(reports, viewer=viewer, role=role, purpose="review reports of wrong data")
+    return reports
+
+
+def data_report_view(*, public_id: str, viewer: str, role: str) -> ReportView | None:
+    """One report with the person's records and event history, for deciding it (audited)."""
+    report = DataReport.objects.filter(public_id=public_id).first()
+    if report is None:
+        return None
+    subjects = list(Subject.objects.filter(person_id=report.person_id).select_related("agency", "facility"))
+    events = list(CustodyEvent.objects.filter(subject__in=subjects).select_related("facility", "subject__agency")
+                  .order_by("-occurred_at", "-id")[:100])
+    with transaction.atomic():
+        _read([report], viewer=viewer, role=role, purpose="decide a report of wrong data")
+        audit_record_many(entries=[AuditEntryIn(viewer, role, "read", "subject", str(s.pk), "redress")
+                                   for s in subjects])
+    return ReportView(report, subjects, events)
+
+
+def _correction_for(event: CustodyEvent, report: DataReport, now: datetime) -> IncomingEvent:
+    subject = event.subject
+    raw = {
+        "event_id": f"correction:{report.public_id}",
+        "type": EventType.CORRECTION.value,
+        "occurred_at": now.isoformat(),
+        "facility_code": event.facility.code,
+        "corrects_event_id": event.event_id,
+        "subject": {"agency_subject_id": subject.agency_subject_id, "first_name": subject.first_name,
+                    "last_name": subject.last_name},
+    }
+    return IncomingEvent(data=EventIn.model_validate(raw), payload_hash=payload_hash(raw),
+                         source=EventSource.MANUAL, source_ref=f"data report {report.public_id}")
+
+
+def _decide(report: DataReport, *, status: str, reviewer: str, note: str, now: datetime) -> None:
+    updated = DataReport.objects.filter(pk=report.pk, status=ReportStatus.OPEN).update(
+        status=status, decided_at=now, decided_by=reviewer[:64], decision_note=note[:NOTE_MAX])
+    if not updated:
+        raise ValueError("this report was already decided")
+    report.refresh_from_db()
+
+
+def data_report_correct(*, report: DataReport, event: CustodyEvent, reviewer: str, role: str, note: str = "") -> (
+        DataReport):
+    """Retract ``event`` (one of the reported person's) with a CORRECTION and close the report.
+
+    The CORRECTION goes through ``event_ingest``: the status is derived again without the retracted
+    event, and those who were told of it receive a correction notice.
+    """
+    if event.subject.person_id != report.person_id:
+        raise ValueError("that event is not about the reported person")
+    if event.type == EventType.CORRECTION:
+        raise ValueError("a correction cannot itself be corrected here; correct the original event")
+    now = timezone.now()
+    with transaction.atomic():
+        _decide(report, status=ReportStatus.CORRECTED, reviewer=reviewer, note=note, now=now)
+        [outcome] = event_ingest(agency=event.agency, events=[_correction_for(event, report, now)])
+        if outcome.status != "accepted":
+            raise ValueError("; ".join(e["msg"] for e in outcome.errors) or f"correction {outcome.status}")
+        report.correction = CustodyEvent.objects.get(agency=event.agency, event_id=f"correction:{report.public_id}")
+        report.save(update_fields=["correction"])
+        audit_record(actor=reviewer, role=role, action="correct", object_type="data_report",
+                     object_id=str(report.public_id), purpose=f"retracts event {event.pk}")
+    return report
+
+
+def data_report_reject(*, report: DataReport, reviewer: str, role: str, note: str) -> DataReport:
+    """Close ``report`` without changing the record; the reason is required (the reporter deserves one)."""
+    if not note.strip():
+        raise ValueError("give the reason the record stays as it is")
+    with transaction.atomic():
+        _decide(report, status=ReportStatus.REJECTED, reviewer=reviewer, note=note.strip(), now=timezone.now())
+        audit_record(actor=reviewer, role=role, action="reject", object_type="data_report",
+                     object_id=str(report.public_id))
+    return report

@@ -1,0 +1,74 @@
+"""Agency sharing policies: which partner agencies and purposes may receive an agency's custody data.
+
+An agency declares restrictions in ``Agency.sharing_policy`` (edited by administrators), for example a
+county bound by a sanctuary ordinance::
+
+    {"deny_partners": ["ice-ero"], "deny_purposes": ["immigration_enforcement"]}
+
+``deny_partners`` lists agency codes refused whatever their stated purpose; ``deny_purposes`` lists
+purposes refused whoever asks. An agency always sees its own data. A stored policy that does not parse
+refuses every partner: a typo must never open data the agency meant to close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from vinex.custody.models import Agency
+
+
+class Purpose(StrEnum):
+    """Why a partner agency asks; every partner read states one, and policies may refuse by purpose."""
+
+    VICTIM_NOTIFICATION = "victim_notification"
+    LAW_ENFORCEMENT = "law_enforcement"
+    IMMIGRATION_ENFORCEMENT = "immigration_enforcement"
+    COURT = "court"
+    CORRECTIONS = "corrections"
+    RESEARCH = "research"
+
+
+class SharingPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    deny_partners: tuple[str, ...] = ()
+    deny_purposes: tuple[Purpose, ...] = ()
+
+    @field_validator("deny_partners")
+    @classmethod
+    def _known_codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(code.strip().lower() for code in codes if code.strip())
+
+
+@dataclass(frozen=True)
+class SharingDecision:
+    allowed: bool
+    reason: str = ""
+
+
+def sharing_policy_parse(raw: object) -> SharingPolicy:
+    """The policy in ``raw`` (an agency's stored JSON); raises ``ValueError`` naming what is wrong."""
+    try:
+        return SharingPolicy.model_validate(raw or {})
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}"
+                             for e in error.errors(include_url=False))
+        raise ValueError(problems) from None
+
+
+def sharing_check(*, owner: Agency, partner: Agency, purpose: Purpose) -> SharingDecision:
+    """Whether ``partner`` may receive ``owner``'s custody data for ``purpose``."""
+    if owner.pk == partner.pk:
+        return SharingDecision(True)
+    try:
+        policy = sharing_policy_parse(owner.sharing_policy)
+    except ValueError:
+        return SharingDecision(False, "the owning agency's sharing policy is invalid; nothing is shared")
+    if partner.code.lower() in policy.deny_partners:
+        return SharingDecision(False, f"{owner.code} does not share custody data with {partner.code}")
+    if purpose in policy.deny_purposes:
+        return SharingDecision(False, f"{owner.code} does not share custody data for {purpose.value}")
+    return SharingDecision(True)
