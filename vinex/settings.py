@@ -211,12 +211,6 @@ VINEX_VOICE_RETRY_ANSWERED_MINUTES = env_int("VINEX_VOICE_RETRY_ANSWERED_MINUTES
 VINEX_VOICE_GIVE_UP_HOURS = env_int("VINEX_VOICE_GIVE_UP_HOURS", default=24)
 VINEX_VOICE_PIN_TRIES = env_int("VINEX_VOICE_PIN_TRIES", default=3)
 
-# --- Retention and abuse signals (vinex.privacy) -----------------------------------------------------
-# Message bodies are erased this long after sending; the record that they went out stays.
-VINEX_NOTIFICATION_BODY_DAYS = env_int("VINEX_NOTIFICATION_BODY_DAYS", default=90)
-# Registrations that look like tracking wait for a privacy officer.
-VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT = env_int("VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT", default=5)
-VINEX_ABUSE_MAX_REGISTRATIONS_PER_ADDRESS = env_int("VINEX_ABUSE_MAX_REGISTRATIONS_PER_ADDRESS", default=10)
 
 # --- Server ----------------------------------------------------------------------------------------
 VINEX_BIND = os.environ.get("VINEX_BIND", "127.0.0.1:8000")

@@ -237,3 +237,26 @@ def test_a_number_for_calls_needs_a_pin_and_the_code_is_spoken_digit_by_digit(ag
     assert "2580" not in Registrant.objects.get().pin_hash
     spoken = Notification.objects.get(template="verification_code").body
     assert re.search(r"(\d, ){5}\d\. (\d, ){5}\d", spoken)
+
+
+def test_a_client_that_swept_the_locator_is_held_for_review(agency: Agency, smtp_settings: SmtpServer,
+                                                            settings: Any) -> None:
+    settings.VINEX_LOCATOR_RATE = settings.VINEX_LOCATOR_SESSION_RATE = "1000/minute"
+    settings.VINEX_ABUSE_MAX_PEOPLE_LOOKED_UP = 3
+    book(agency, "S-1")
+    for n in range(3):
+        book(agency, f"X-{n}", a_number=f"98765432{n}", booking_number=f"BK-{n}")
+    sweeper, neighbour = Client(REMOTE_ADDR="198.51.100.7"), Client(REMOTE_ADDR="198.51.100.8")
+    for n in range(3):
+        sweeper.get("/api/v1/locator", {"agency": "pine", "booking_number": f"BK-{n}"})
+
+    swept = register(sweeper).json()["registration_id"]
+    deliver()
+    swept_status = confirm(sweeper, swept, EMAIL, last_code(smtp_settings, EMAIL)).json()["status"]
+    calm = register(neighbour, contacts=[{"channel": "email", "value": "calm@example.org"}]).json()["registration_id"]
+    deliver()
+    calm_status = confirm(neighbour, calm, "calm@example.org", last_code(smtp_settings, "calm@example.org")).json()
+
+    assert swept_status == "pending_review"  # 4 different people looked up, the limit is 3
+    assert "looked up 4 different people" in Registration.objects.get(public_id=swept).decision_reason
+    assert calm_status["status"] == "active"

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from vinex.audit.chain import AuditEntryIn
+from vinex.audit.models import AuditEntry
 from vinex.audit.services import audit_record_many
 from vinex.custody.models import Agency, CustodyStatus, Subject, name_key
 from vinex.custody.models import Facility as FacilityModel
@@ -174,12 +175,23 @@ def locator_search_public(*, query: LocatorQuery, client_key: str, via: str) -> 
     with transaction.atomic():
         results = locator_search(query=query)
         if results:
-            actor = f"public:{hash_key(client_key, purpose='audit-client')[:16]}"
+            actor = f"public:{locator_client_ref(client_key)}"
             audit_record_many(entries=[
                 AuditEntryIn(actor, "public", "view", "person", str(r.person_id), f"locator search ({via})")
                 for r in results
             ])
     return results
+
+
+def locator_client_ref(client_key: str) -> str:
+    """The keyed hash that names a locator client in the audit log (never the address itself)."""
+    return hash_key(client_key, purpose="audit-client")[:16]
+
+
+def people_looked_up(*, client_ref: str, since: datetime) -> int:
+    """How many different people the locator showed to one client since ``since`` (from the audit log)."""
+    return (AuditEntry.objects.filter(actor=f"public:{client_ref}", action="view", object_type="person", at__gte=since)
+            .values("object_id").distinct().count())
 
 
 def _result(subject: Subject) -> LocatorResult:

@@ -45,6 +45,8 @@ class Registration(models.Model):
     created_via = models.CharField(max_length=8, choices=CreatedVia.choices, default=CreatedVia.PORTAL)
     channel = models.CharField(max_length=8, choices=Arrival.choices)
     ip_hash = models.CharField(max_length=64, help_text="Keyed hash of the client address; never the address.")
+    # How the locator's audit entries name this client, so the privacy check can see a sweep of look-ups.
+    locator_client = models.CharField(max_length=16, blank=True)
     relationship = models.CharField(max_length=16, choices=Relationship.choices, blank=True)
     case_number = EncryptedTextField(null=True, blank=True, help_text="Only if the registrant chose to give it.")
     status = models.CharField(max_length=24, choices=RegistrationStatus.choices, default=RegistrationStatus.PENDING)

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from vinex.audit.services import audit_record
 from vinex.custody.models import Person, Subject
 from vinex.locator.ratelimit import hash_key
-from vinex.locator.selectors import subject_ref_person_id
+from vinex.locator.selectors import locator_client_ref, subject_ref_person_id
 from vinex.notify.contacts import InvalidContact, normalise_contact
 from vinex.notify.models import Channel, Contact, CreatedVia, SubscriptionStatus, Tier
 from vinex.notify.services import (
@@ -164,6 +164,7 @@ def registration_create(
                                            created_via=created_via, status=SubscriptionStatus.PENDING)
         registration = Registration.objects.create(
             registrant=registrant, subscription=subscription, channel=arrival, ip_hash=ip_hash(client_address),
+            locator_client=locator_client_ref(client_address),
             created_via=created_via,
             relationship=relationship, case_number=case_number or None,
         )
@@ -296,7 +297,8 @@ def _activate(registration: Registration, now: datetime) -> Check:
     subscription = registration.subscription
     contacts = list(registration.registrant.contacts.all())
     decision = registration_check(person=subscription.person, contacts=contacts, ip_hash=registration.ip_hash,
-                                  channel=registration.channel)
+                                  channel=registration.channel, locator_client=registration.locator_client,
+                                  started_at=registration.created_at)
     registration.decision_reason = decision.reason[:200]
     if decision.outcome == Outcome.ALLOW:
         token = secrets.token_urlsafe(32)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
 from django.utils import timezone
 
 from vinex.custody.models import Person, Subject
+from vinex.locator.selectors import people_looked_up
 from vinex.notify.models import Contact, Subscription, SubscriptionStatus
 
 
@@ -36,21 +37,37 @@ class Decision:
         return self.outcome == Outcome.ALLOW
 
 
-def registration_check(*, person: Person, contacts: Sequence[Contact], ip_hash: str, channel: str) -> Decision:
+def registration_check(
+    *,
+    person: Person,
+    contacts: Sequence[Contact],
+    ip_hash: str,
+    channel: str,
+    locator_client: str = "",
+    started_at: datetime | None = None,
+) -> Decision:
     """Whether a registration for ``person`` may become active (allow), waits for review (hold) or not (refuse).
 
     ``ip_hash`` is a keyed hash of the client address (never the address) and ``channel`` how the
-    registration arrived (``web``, ``api``, ``hotline``). The reason is for staff, never for the registrant.
+    registration arrived (``web``, ``api``, ``hotline``); ``locator_client`` names the same client in the
+    locator's audit entries and ``started_at`` is when the registration began. The reason is for staff,
+    never for the registrant.
     """
     if Subject.objects.filter(person=person, protected=True).exists():
         return Decision(Outcome.REFUSE, "subject is protected")
     followed = _people_followed_by(contacts, besides=person)
     if followed >= settings.VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT:
         return Decision(Outcome.HOLD, f"a contact already follows {followed} other people")
-    if channel != "hotline":  # call-centre registrations share the centre's address
-        recent = _registrations_from(ip_hash)
-        if recent > settings.VINEX_ABUSE_MAX_REGISTRATIONS_PER_ADDRESS:
-            return Decision(Outcome.HOLD, f"{recent} registrations from one address in 24 hours")
+    if channel == "hotline":  # call-centre registrations share the centre's address and its searches
+        return Decision(Outcome.ALLOW)
+    recent = _registrations_from(ip_hash)
+    if recent > settings.VINEX_ABUSE_MAX_REGISTRATIONS_PER_ADDRESS:
+        return Decision(Outcome.HOLD, f"{recent} registrations from one address in 24 hours")
+    if locator_client:
+        since = (started_at or timezone.now()) - timedelta(hours=24)
+        looked_up = people_looked_up(client_ref=locator_client, since=since)
+        if looked_up > settings.VINEX_ABUSE_MAX_PEOPLE_LOOKED_UP:
+            return Decision(Outcome.HOLD, f"the same client looked up {looked_up} different people in 24 hours")
     return Decision(Outcome.ALLOW)
 
 
