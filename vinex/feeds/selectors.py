@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 from django.conf import settings
@@ -17,16 +18,42 @@ from vinex.feeds.models import FacilityFeed, PendingDeparture, PullSource, Snaps
 IN_CHUNK = 900
 
 
+def _text_column(name: str, sql: str, params: list[Any]) -> pl.Series:
+    """The values of ``SELECT <name> <sql>`` (a text column) as a polars Series.
+
+    SQLite and PostgreSQL hand the whole result over as one JSON array that polars decodes: for a
+    million rows that is several times faster than building a million Python tuples and strings.
+    """
+    if connection.vendor not in _JSON_ARRAY:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {name} {sql}", params)
+            return pl.Series(name, [row[0] for row in cursor.fetchall()], dtype=pl.String)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_JSON_ARRAY[connection.vendor].format(name)} {sql}", params)
+        (text,) = cursor.fetchone()
+    if text == "[]":
+        return pl.Series(name, [], dtype=pl.String)
+    return pl.Series(name, [text]).str.json_decode(pl.List(pl.String)).explode()
+
+
+# Aggregates that return a column as one JSON array of text, per database vendor.
+_JSON_ARRAY = {"sqlite": "json_group_array({})", "postgresql": "coalesce(json_agg({}), '[]')::text"}
+
+
 def population_ids(*, facility: Facility) -> pl.Series:
     """agency_subject_id of everyone vinex holds in custody at ``facility`` now (one query, no ORM objects)."""
-    table = Subject._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT agency_subject_id FROM {table} WHERE facility_id = %s AND status = %s",  # noqa: S608
-            [facility.pk, CustodyStatus.IN_CUSTODY],
-        )
-        rows = cursor.fetchall()
-    return pl.Series("agency_subject_id", [r[0] for r in rows], dtype=pl.String)
+    table = connection.ops.quote_name(Subject._meta.db_table)
+    return _text_column("agency_subject_id", f"FROM {table} WHERE facility_id = %s AND status = %s",
+                        [facility.pk, CustodyStatus.IN_CUSTODY])
+
+
+def scheduled_releases(*, facility: Facility) -> pl.DataFrame:
+    """agency_subject_id and stored scheduled release (UTC) of the people in custody at ``facility`` who have one."""
+    rows = Subject.objects.filter(facility=facility, status=CustodyStatus.IN_CUSTODY,
+                                  scheduled_release_at__isnull=False).values_list("agency_subject_id",
+                                                                                  "scheduled_release_at")
+    schema: dict[str, pl.DataType] = {"agency_subject_id": pl.String(), "_stored_release": pl.Datetime("us", "UTC")}
+    return pl.DataFrame(list(rows), schema=schema, orient="row")
 
 
 @dataclass(frozen=True)
@@ -37,13 +64,15 @@ class KnownSubject:
     last_event_at: datetime | None
     first_name: str
     last_name: str
+    scheduled_release_at: datetime | None = None
 
 
 def subjects_known(*, facility: Facility, ids: Iterable[str]) -> dict[str, KnownSubject]:
     """The agency's stored subjects among ``ids``, with what a diff needs to know of each."""
     wanted = list(ids)
     found: dict[str, KnownSubject] = {}
-    columns = ("agency_subject_id", "status", "facility__code", "last_event_at", "first_name", "last_name")
+    columns = ("agency_subject_id", "status", "facility__code", "last_event_at", "first_name", "last_name",
+               "scheduled_release_at")
     for start in range(0, len(wanted), IN_CHUNK):
         chunk = wanted[start : start + IN_CHUNK]
         rows = Subject.objects.filter(agency_id=facility.agency_id, agency_subject_id__in=chunk).values_list(*columns)

@@ -79,6 +79,8 @@ class Change:
     row: dict[str, Any] | None = None
     from_facility: str | None = None
     names: tuple[str, str] = ("", "")
+    scheduled_for: datetime | None = None
+    refused: bool = False
 
 
 @dataclass
@@ -88,6 +90,8 @@ class RosterDiff:
     unchanged: int
     counts: dict[str, int] = field(default_factory=dict)
     pending: PendingPlan | None = None
+    # RELEASE_SCHEDULED events, recorded after ``changes`` so a booking and its release date both notify.
+    schedules: list[Change] = field(default_factory=list)
 
     def count(self, bucket: str) -> int:
         return self.counts.get(bucket, 0)
@@ -95,7 +99,7 @@ class RosterDiff:
 
 _BUCKET: dict[str, str] = {
     EventType.BOOKED: "booked", EventType.RETURNED_TO_CUSTODY: "booked", EventType.RECAPTURED: "booked",
-    EventType.RELEASED: "released", EventType.TRANSFERRED: "transferred",
+    EventType.RELEASED: "released", EventType.TRANSFERRED: "transferred", EventType.RELEASE_SCHEDULED: "scheduled",
 }
 _ARRIVAL_FROM = {CustodyStatus.ON_LEAVE: EventType.RETURNED_TO_CUSTODY, CustodyStatus.ESCAPED: EventType.RECAPTURED}
 
@@ -108,27 +112,24 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
     another facility of the agency is TRANSFERRED here; someone held here and absent from the
     snapshot is RELEASED (reason unknown) unless their row failed validation (``kept_ids``). When
     other facilities of the agency send rosters too, the absent person is held as a pending
-    departure instead: their new facility's next snapshot may show a transfer. ``population`` is
-    the facility's population when the caller already read it.
+    departure instead: their new facility's next snapshot may show a transfer. A scheduled release
+    that appears or changes is RELEASE_SCHEDULED (see ``_schedule_news``). ``population`` is the
+    facility's population when the caller already read it.
     """
     if population is None:
         population = selectors.population_ids(facility=facility)
-    held = population.to_frame().with_columns(_held=pl.lit(True))
     ids = rows.select("agency_subject_id", "line")
-    # One hash join tells both sides apart: rows nobody holds yet, and people held here but not listed.
-    both = ids.join(held, on="agency_subject_id", how="full", coalesce=True)
-    arriving_ids = both.filter(pl.col("_held").is_null()).select("agency_subject_id")
-    arrivals = tidy(rows.join(arriving_ids, on="agency_subject_id", how="semi"))
-    departures = both.filter(pl.col("line").is_null() & ~pl.col("agency_subject_id").is_in(kept_ids)).get_column(
-        "agency_subject_id").to_list()
+    arriving_ids, departures = _sides(ids, population, kept_ids)
+    arrivals = tidy(rows.join(arriving_ids.to_frame(), on="agency_subject_id", how="semi"))
     pending = _pending_plan(facility, ids, departures)
+    dated = _schedule_candidates(facility, rows)
     changed_ids = arrivals.get_column("agency_subject_id").to_list() + departures + [
-        p.agency_subject_id for p in pending.released]
+        p.agency_subject_id for p in pending.released] + dated.get_column("agency_subject_id").to_list()
     known = selectors.subjects_known(facility=facility, ids=changed_ids)
     arrivals = with_moment(arrivals, "booked_at", facility.timezone)
-    arriving = [_arrival(facility, row, known.get(row["agency_subject_id"]), as_of)
-                for row in arrivals.iter_rows(named=True)]
-    changes = [c for c in arriving if c is not None]
+    arriving = {row["agency_subject_id"]: _arrival(facility, row, known.get(row["agency_subject_id"]), as_of)
+                for row in arrivals.iter_rows(named=True)}
+    changes = [c for c in arriving.values() if c is not None]
     # Someone on leave from this facility may still be on its roster: that is no news.
     on_leave_here = len(arriving) - len(changes)
     if pending.waiting_for:
@@ -137,10 +138,64 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
         changes += [_departure(known[i], as_of) for i in departures if i in known]
     changes += [_departure(known[p.agency_subject_id], as_of, p.facility.code) for p in pending.released
                 if p.agency_subject_id in known]
+    schedules = _schedule_news(dated, arriving, known, as_of)
     counts: dict[str, int] = {"pending": len(pending.new)}
-    for change in changes:
+    for change in changes + schedules:
         counts[_BUCKET[change.kind]] = counts.get(_BUCKET[change.kind], 0) + 1
-    return RosterDiff(len(held), changes, len(rows) - len(arrivals) + on_leave_here, counts, pending)
+    return RosterDiff(len(population), changes, len(rows) - len(arrivals) + on_leave_here, counts, pending,
+                      schedules)
+
+
+def _sides(ids: pl.DataFrame, population: pl.Series, kept_ids: list[str]) -> tuple[pl.Series, list[str]]:
+    """Ids on the roster that nobody holds here yet, and ids held here that the roster lacks."""
+    held = population.to_frame().with_columns(_held=pl.lit(True))
+    # One hash join tells both sides apart: rows nobody holds yet, and people held here but not listed.
+    both = ids.join(held, on="agency_subject_id", how="full", coalesce=True)
+    arriving = both.filter(pl.col("_held").is_null()).get_column("agency_subject_id")
+    departures = both.filter(pl.col("line").is_null() & ~pl.col("agency_subject_id").is_in(kept_ids)).get_column(
+        "agency_subject_id").to_list()
+    return arriving, departures
+
+
+def _schedule_candidates(facility: Facility, rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows (tidied) with a scheduled release other than the one stored for that person at this facility.
+
+    People not held here yet (arrivals) have no stored date among this facility's, so all of their
+    dated rows are candidates; ``_schedule_news`` compares them with what vinex knows of them.
+    """
+    if "_scheduled_release" not in rows.columns:
+        # Rows of a snapshot held for review before scheduled releases were read.
+        rows = with_moment(tidy(rows), "scheduled_release", facility.timezone)
+    dated = rows.filter(pl.col("_scheduled_release").is_not_null())
+    if dated.is_empty():
+        return dated
+    stored = selectors.scheduled_releases(facility=facility)
+    stored_date, new_date = pl.col("_stored_release"), pl.col("_scheduled_release")
+    news = dated.join(stored, on="agency_subject_id", how="left").filter(
+        stored_date.is_null() | (stored_date != new_date))
+    return tidy(news.drop("_stored_release"))
+
+
+def _schedule_news(dated: pl.DataFrame, arriving: dict[str, Change | None], known: dict[str, selectors.KnownSubject],
+                   as_of: datetime) -> list[Change]:
+    """A RELEASE_SCHEDULED for each candidate row whose date is news, just after the person's arrival if any.
+
+    A date that disappears from the roster sends nothing: the state machine has no way to say "no
+    date any more", and a blank column is as often an export glitch as a real change, so the stored
+    date stands until the agency sends another one or the person is released (which clears it).
+    """
+    news: list[Change] = []
+    for row in dated.iter_rows(named=True):
+        asid, when = row["agency_subject_id"], row["_scheduled_release"]
+        subject = known.get(asid)
+        if subject is not None and subject.scheduled_release_at == when:
+            continue  # an arrival who brings the date vinex already knows (a transfer keeps it)
+        moment = _after(as_of, subject)
+        arrival = arriving.get(asid)
+        if arrival is not None and moment <= arrival.occurred_at:
+            moment = arrival.occurred_at + _AFTER
+        news.append(Change(asid, EventType.RELEASE_SCHEDULED, row["line"], moment, row, scheduled_for=when))
+    return news
 
 
 def _after(moment: datetime, known: selectors.KnownSubject | None) -> datetime:
@@ -243,6 +298,8 @@ def _incoming(facility: Facility, snapshot: Snapshot, base: int, change: Change)
         raw["to_facility_code"] = facility.code
     if change.kind == EventType.RELEASED:
         raw["reason"] = ReleaseReason.UNKNOWN
+    if change.kind == EventType.RELEASE_SCHEDULED:
+        raw["scheduled_for"] = change.scheduled_for
     where = f"row:{change.line}" if change.line is not None else "absent"
     # The payload is derived from the snapshot, so a digest of its repr is as good as canonical JSON.
     digest = hashlib.sha256(repr(raw).encode()).hexdigest()
@@ -273,15 +330,26 @@ def _apply_diff(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None)
     previous = (Snapshot.objects.filter(facility=facility, status=SnapshotStatus.APPLIED).exclude(pk=snapshot.pk)
                 .order_by("-received_at", "-pk").values_list("pk", flat=True).first())
     base = previous or 0
+    errors = _record(snapshot, base, diff, diff.changes, progress)
+    refused = {c.agency_subject_id for c in diff.changes if c.refused}
+    # A release date for someone whose arrival was refused would place them here all the same.
+    schedules = [c for c in diff.schedules if c.agency_subject_id not in refused]
+    diff.counts["scheduled"] = len(schedules)
+    return errors + _record(snapshot, base, diff, schedules, progress)
+
+
+def _record(snapshot: Snapshot, base: int, diff: RosterDiff, changes: list[Change],
+            progress: Progress | None) -> list[dict[str, Any]]:
+    facility = snapshot.facility
     errors: list[dict[str, Any]] = []
-    for chunk in _chunks(diff.changes):
+    for chunk in _chunks(changes):
         events = [_incoming(facility, snapshot, base, c) for c in chunk]
         outcomes = event_ingest(agency=facility.agency, events=events, received_at=snapshot.received_at)
         for change, outcome in zip(chunk, outcomes, strict=True):
             if outcome.status != "rejected":
                 continue
-            bucket = _BUCKET[change.kind]
-            diff.counts[bucket] -= 1
+            change.refused = True
+            diff.counts[_BUCKET[change.kind]] -= 1
             msg = "; ".join(e["msg"] for e in outcome.errors) or "refused"
             loc: list[str | int] = ["line", change.line, "agency_subject_id"] if change.line else ["absent"]
             errors.append({"loc": loc, "msg": f"{change.kind} refused: {msg}", "type": "refused_event"})
@@ -321,12 +389,13 @@ def quarantine_reasons(*, facility: Facility, parsed: ParsedRoster, diff: Roster
 
 def _summary(diff: RosterDiff) -> dict[str, Any]:
     sample: dict[str, list[str]] = {}
-    for change in diff.changes:
+    for change in diff.changes + diff.schedules:
         bucket = sample.setdefault(_BUCKET[change.kind], [])
         if len(bucket) < SAMPLE_SIZE:
             bucket.append(change.agency_subject_id)
     return {"population": diff.population, "booked": diff.count("booked"), "released": diff.count("released"),
             "transferred": diff.count("transferred"), "pending_departures": diff.count("pending"),
+            "release_scheduled": diff.count("scheduled"),
             "unchanged": diff.unchanged, "sample": sample}
 
 
@@ -377,7 +446,7 @@ def roster_import(
     diff = roster_diff(facility=facility, rows=parsed.rows, kept_ids=parsed.kept_ids, as_of=received_at)
     reasons = quarantine_reasons(facility=facility, parsed=parsed, diff=diff)
     if progress:
-        progress("changes", 0 if reasons else len(diff.changes))
+        progress("changes", 0 if reasons else len(diff.changes) + len(diff.schedules))
     limit = settings.VINEX_ROSTER_MAX_REPORTED_ERRORS
     with transaction.atomic():
         snapshot = Snapshot.objects.create(
@@ -410,6 +479,7 @@ def _apply(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None) -> N
     snapshot.status = SnapshotStatus.APPLIED
     snapshot.errors = list(snapshot.errors) + refused
     snapshot.error_count += len(refused)
+    snapshot.summary = {**snapshot.summary, "release_scheduled": diff.count("scheduled")}
     _set_counts(snapshot, diff)
     _feed_heard(snapshot.facility, snapshot_at=snapshot.received_at)
 

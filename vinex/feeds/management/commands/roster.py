@@ -58,7 +58,8 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from None
         self.stdout.write(
             f"snapshot {snapshot.pk}: {snapshot.status} — booked {snapshot.booked}, released {snapshot.released}, "
-            f"transferred {snapshot.transferred}, unchanged {snapshot.unchanged}, errors {snapshot.error_count}"
+            f"transferred {snapshot.transferred}, unchanged {snapshot.unchanged}, "
+            f"release dates {snapshot.summary.get('release_scheduled', 0)}, errors {snapshot.error_count}"
         )
         for reason in snapshot.reasons:
             self.stdout.write(f"held because {reason}")
