@@ -211,14 +211,14 @@ def test_registrations_are_rate_limited_per_address(agency: Agency, settings: An
     assert codes == [202, 202, 429]
 
 
-def test_a_person_who_became_protected_is_refused_at_activation(agency: Agency, smtp_settings: SmtpServer) -> None:
+def test_a_person_who_became_protected_waits_for_a_privacy_officer(agency: Agency, smtp_settings: SmtpServer) -> None:
     subject = book(agency, "S-1")
     client = Client()
     registration_id = register(client).json()["registration_id"]
     Subject.objects.filter(pk=subject.pk).update(protected=True)
     deliver()
     response = confirm(client, registration_id, EMAIL, last_code(smtp_settings, EMAIL))
-    assert response.json()["status"] == "refused"
+    assert response.json()["status"] == "pending_review"  # as any held registration: protection is not revealed
     release_event(subject)
     deliver()
     assert len(messages_to(smtp_settings, EMAIL)) == 1

@@ -15,11 +15,11 @@ def test_registrations_for_ordinary_people_are_allowed(agency: Agency) -> None:
     assert decision.outcome == Outcome.ALLOW and decision.allowed
 
 
-def test_registrations_for_protected_people_are_refused(agency: Agency) -> None:
+def test_registrations_for_protected_people_wait_for_a_privacy_officer(agency: Agency) -> None:
     subject = book(agency, "S-1", protected=True)
-    decision = registration_check(person=subject.person, contacts=[], ip_hash="h", channel="api")
-    assert decision.outcome == Outcome.REFUSE
-    assert decision.reason
+    decision = registration_check(person=subject.person, contacts=[], ip_hash="h", channel="hotline")
+    assert decision.outcome == Outcome.HOLD
+    assert "protected" in decision.reason
 
 
 def test_protection_by_any_agency_covers_the_person(agency: Agency, other_agency: Agency) -> None:
@@ -27,7 +27,7 @@ def test_protection_by_any_agency_covers_the_person(agency: Agency, other_agency
     Subject.objects.create(agency=other_agency, agency_subject_id="X-9", person=subject.person, first_name="A",
                            last_name="B", protected=True)
     decision = registration_check(person=subject.person, contacts=[], ip_hash="h", channel="web")
-    assert decision.outcome == Outcome.REFUSE
+    assert decision.outcome == Outcome.HOLD and "protected" in decision.reason
 
 
 def _following(agency: Agency, count: int, email: str) -> None:

@@ -6,8 +6,8 @@ from django.test import Client
 from tests.accounts.helpers import staff_client
 from tests.locator.people import book
 from vinex.audit.models import AuditEntry
-from vinex.custody.models import Agency
-from vinex.notify.models import Notification, SubscriptionStatus
+from vinex.custody.models import Agency, Subject
+from vinex.notify.models import Notification, SubscriptionStatus, Tier
 from vinex.notify.services import contact_add, registrant_create, subscription_create
 from vinex.portal.models import Registration, RegistrationStatus
 
@@ -61,3 +61,59 @@ def test_only_privacy_officers_decide(agency: Agency, client: Client) -> None:
     assert agent.post(f"/staff/privacy/review/{registration.public_id}/", {"decision": "approve"}).status_code == 403
     registration.refresh_from_db()
     assert registration.status == RegistrationStatus.HELD
+
+
+def test_approving_a_protected_persons_registration_gives_the_officer_approved_tier(agency: Agency) -> None:
+    registration = held_registration(agency)
+    Subject.objects.filter(person=registration.subscription.person).update(protected=True)
+    officer, _ = staff_client("pat", "privacy_officer")
+
+    officer.post(f"/staff/privacy/review/{registration.public_id}/", {"decision": "approve"})
+
+    registration.subscription.refresh_from_db()
+    assert registration.subscription.tier == Tier.OFFICER_APPROVED
+
+
+def active_with_case(agency: Agency, case_number: str) -> Registration:
+    registration = held_registration(agency)
+    Registration.objects.filter(pk=registration.pk).update(status=RegistrationStatus.ACTIVE)
+    registration.refresh_from_db()
+    registration.case_number = case_number
+    registration.save()
+    return registration
+
+
+def test_the_call_centre_confirms_a_case_number_and_the_registrant_becomes_a_verified_victim(agency: Agency) -> None:
+    registration = active_with_case(agency, "CR-2026-0042")
+    agent, user = staff_client("kim", "call_centre")
+
+    page = agent.get("/staff/privacy/cases/").content.decode()
+    confirmed = agent.post(f"/staff/privacy/cases/{registration.public_id}/", {"decision": "confirmed"})
+    again = agent.post(f"/staff/privacy/cases/{registration.public_id}/", {"decision": "not_confirmed"}, follow=True)
+
+    assert "CR-2026-0042" in page
+    assert confirmed.status_code == 302
+    registration.refresh_from_db()
+    assert registration.case_confirmed is True
+    assert registration.subscription.tier == Tier.VERIFIED_VICTIM
+    assert "already checked" in again.content.decode()
+    decision = AuditEntry.objects.get(action="verify_case")
+    assert (decision.actor, decision.role, decision.outcome) == (f"user:{user.pk}", "call_centre", "confirmed")
+    assert "CR-2026-0042" not in agent.get("/staff/privacy/cases/").content.decode()
+
+
+def test_a_case_not_confirmed_leaves_the_public_tier(agency: Agency) -> None:
+    registration = active_with_case(agency, "CR-1")
+    officer, _ = staff_client("pat", "privacy_officer")
+
+    officer.post(f"/staff/privacy/cases/{registration.public_id}/", {"decision": "not_confirmed"})
+
+    registration.refresh_from_db()
+    assert registration.case_confirmed is False and registration.subscription.tier == Tier.PUBLIC
+
+
+def test_agency_operators_cannot_see_case_numbers(agency: Agency) -> None:
+    active_with_case(agency, "CR-7")
+    operator, _ = staff_client("op", "agency_operator")
+
+    assert operator.get("/staff/privacy/cases/").status_code == 403

@@ -82,6 +82,9 @@ MATRIX: tuple[Row, ...] = (
         write=_roles(PRIVACY_OFFICER)),
     Row("/staff/privacy/reports/", "Reports of wrong data", read=_roles(PRIVACY_OFFICER),
         write=_roles(PRIVACY_OFFICER)),
+    # "Case number confirmed by the agency or the call centre" makes a verified victim: both may record it.
+    Row("/staff/privacy/cases/", "Case numbers to confirm", read=_roles(PRIVACY_OFFICER, CALL_CENTRE),
+        write=_roles(PRIVACY_OFFICER, CALL_CENTRE)),
     # Counts only (agencies, purposes), no personal data: auditors check that policies are enforced.
     Row("/staff/privacy/denials/", "Disclosures refused by sharing policies", read=_roles(PRIVACY_OFFICER, AUDITOR)),
     # The admin shows raw records of every app, personal data included: administrators only.

@@ -49,6 +49,9 @@ class Registration(models.Model):
     locator_client = models.CharField(max_length=16, blank=True)
     relationship = models.CharField(max_length=16, choices=Relationship.choices, blank=True)
     case_number = EncryptedTextField(null=True, blank=True, help_text="Only if the registrant chose to give it.")
+    # Whether the agency confirmed that case number (checked by a privacy officer or the call centre).
+    case_checked_at = models.DateTimeField(null=True, blank=True)
+    case_confirmed = models.BooleanField(null=True, blank=True)
     status = models.CharField(max_length=24, choices=RegistrationStatus.choices, default=RegistrationStatus.PENDING)
     decision_reason = models.CharField(max_length=200, blank=True, help_text="For staff; never shown publicly.")
     manage_token_hash = models.CharField(max_length=64, blank=True, db_index=True)

@@ -135,3 +135,15 @@ def registrations_held(*, reviewer: str, reviewer_role: str) -> list[HeldRegistr
         audit_record_many(entries=[AuditEntryIn(reviewer, reviewer_role, "read", "registration", str(r.public_id),
                                                 "privacy review queue") for r in held])
     return [HeldRegistration(r, _person_view(r.subscription.person_id)) for r in held]
+
+
+def registrations_with_case_to_check(*, reviewer: str, reviewer_role: str) -> list[HeldRegistration]:
+    """Active registrations whose case number nobody has checked yet, oldest first (listing them, with
+    their case numbers, is recorded as a read)."""
+    waiting = list(Registration.objects.filter(status=RegistrationStatus.ACTIVE, case_checked_at__isnull=True)
+                   .exclude(case_number__isnull=True).select_related("subscription").order_by("created_at")[:200])
+    waiting = [r for r in waiting if r.case_number]  # encrypted: emptiness is only known after decrypting
+    with transaction.atomic():
+        audit_record_many(entries=[AuditEntryIn(reviewer, reviewer_role, "read", "registration", str(r.public_id),
+                                                "case number check") for r in waiting])
+    return [HeldRegistration(r, _person_view(r.subscription.person_id)) for r in waiting]

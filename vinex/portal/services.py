@@ -334,15 +334,38 @@ def registration_review(*, registration: Registration, approve: bool, reviewer: 
             registration.activated_at = now
             registration.manage_token_hash = manage_token_hash(token)
             subscription.status = SubscriptionStatus.ACTIVE
+            if Subject.objects.filter(person_id=subscription.person_id, protected=True).exists():
+                subscription.tier = Tier.OFFICER_APPROVED
             _send_confirmation(registration, list(registration.registrant.contacts.all()), token)
         else:
             registration.status = RegistrationStatus.REFUSED
             subscription.status = SubscriptionStatus.WITHDRAWN
         registration.save()
-        subscription.save(update_fields=["status", "updated_at"])
+        subscription.save(update_fields=["status", "tier", "updated_at"])
         audit_record(actor=reviewer, role=reviewer_role, action="review", object_type="registration",
                      object_id=str(registration.public_id), purpose=registration.decision_reason[:100],
                      outcome="approved" if approve else "refused")
+    return registration
+
+
+def registration_case_decide(*, registration: Registration, confirmed: bool, reviewer: str, reviewer_role: str,
+                             now: datetime | None = None) -> Registration:
+    """Record whether the agency confirmed the case number a registrant gave; confirmed makes them a
+    verified victim, who may learn scheduled release dates and facility details."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        registration = Registration.objects.select_for_update().select_related("subscription").get(pk=registration.pk)
+        if registration.case_checked_at is not None or not registration.case_number:
+            raise ValueError("this case number was already checked, or none was given")
+        registration.case_checked_at = now
+        registration.case_confirmed = confirmed
+        registration.save(update_fields=["case_checked_at", "case_confirmed"])
+        subscription = registration.subscription
+        if confirmed and subscription.tier == Tier.PUBLIC:
+            subscription.tier = Tier.VERIFIED_VICTIM
+            subscription.save(update_fields=["tier", "updated_at"])
+        audit_record(actor=reviewer, role=reviewer_role, action="verify_case", object_type="registration",
+                     object_id=str(registration.public_id), outcome="confirmed" if confirmed else "not_confirmed")
     return registration
 
 

@@ -2,8 +2,9 @@
 
 Portal, API and hotline registrations all call ``registration_check``; abuse signals (many
 registrations from one address, one contact following many people, …) are added here and nowhere
-else. It refuses registrations for protected people, holds for a privacy officer those that look like
-tracking (one contact following many people, many registrations from one address), and allows the rest.
+else. It holds for a privacy officer registrations for protected people and those that look like tracking
+(one contact following many people, many registrations from one address, a client that swept the
+locator), and allows the rest.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from django.utils import timezone
 from vinex.custody.models import Person, Subject
 from vinex.locator.selectors import people_looked_up
 from vinex.notify.models import Contact, Subscription, SubscriptionStatus
+
+PROTECTED_REASON = "the person is protected: only a privacy officer may approve"
 
 
 class Outcome(StrEnum):
@@ -54,7 +57,9 @@ def registration_check(
     never for the registrant.
     """
     if Subject.objects.filter(person=person, protected=True).exists():
-        return Decision(Outcome.REFUSE, "subject is protected")
+        # Protected people (juveniles, witness protection, court orders) are followed only with a privacy
+        # officer's approval, which gives the officer-approved tier.
+        return Decision(Outcome.HOLD, PROTECTED_REASON)
     followed = _people_followed_by(contacts, besides=person)
     if followed >= settings.VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT:
         return Decision(Outcome.HOLD, f"a contact already follows {followed} other people")

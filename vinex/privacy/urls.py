@@ -8,4 +8,6 @@ urlpatterns = [
     path("reports/", views.reports_open, name="privacy-reports"),
     path("reports/<uuid:public_id>/", views.report_detail, name="privacy-report"),
     path("denials/", views.denials, name="privacy-denials"),
+    path("cases/", views.cases_to_check, name="privacy-cases"),
+    path("cases/<uuid:public_id>/", views.case_decide, name="privacy-case-decide"),
 ]

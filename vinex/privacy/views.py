@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from vinex.accounts.selectors import actor_ref
-from vinex.portal.selectors import registration_get, registrations_held
-from vinex.portal.services import registration_review
+from vinex.accounts.selectors import actor_ref, user_roles
+from vinex.portal.selectors import registration_get, registrations_held, registrations_with_case_to_check
+from vinex.portal.services import registration_case_decide, registration_review
 from vinex.privacy.denials import disclosure_denials_count
 from vinex.privacy.redress import (
     ReportView,
@@ -22,7 +22,8 @@ from vinex.privacy.redress import (
     data_reports_open,
 )
 
-ROLE = "privacy_officer"  # the staff gate lets only this role in (vinex.accounts.matrix)
+ROLE = "privacy_officer"  # the staff gate lets only this role in (vinex.accounts.matrix), except on cases/
+CALL_CENTRE_ROLE = "call_centre"
 
 
 @require_http_methods(["GET"])
@@ -89,3 +90,31 @@ def denials(request: HttpRequest) -> HttpResponse:
     until = timezone.now()
     counts = disclosure_denials_count(since=until - timedelta(days=days), until=until)
     return render(request, "privacy/denials.html", {"counts": counts, "days": days})
+
+
+@require_http_methods(["GET"])
+def cases_to_check(request: HttpRequest) -> HttpResponse:
+    waiting = registrations_with_case_to_check(reviewer=actor_ref(user=request.user), reviewer_role=_role(request))
+    return render(request, "privacy/cases.html", {"waiting": waiting})
+
+
+@require_POST
+def case_decide(request: HttpRequest, public_id: str) -> HttpResponse:
+    registration = registration_get(public_id=public_id)
+    decision = request.POST.get("decision")
+    if registration is None or decision not in {"confirmed", "not_confirmed"}:
+        raise Http404
+    try:
+        registration_case_decide(registration=registration, confirmed=decision == "confirmed",
+                                 reviewer=actor_ref(user=request.user), reviewer_role=_role(request))
+    except ValueError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Recorded." if decision == "not_confirmed" else
+                         "Confirmed: this registrant is now a verified victim.")
+    return redirect("privacy-cases")
+
+
+def _role(request: HttpRequest) -> str:
+    # The page is open to privacy officers and call-centre agents (vinex.accounts.matrix); name the one acting.
+    return ROLE if ROLE in user_roles(user=request.user) else CALL_CENTRE_ROLE
