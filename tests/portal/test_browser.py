@@ -21,6 +21,7 @@ from tests.locator.people import book
 from tests.portal.mail import deliver, last_code, manage_token, messages_to
 from tests.support.smtp import SmtpServer, body_text
 from vinex.custody.models import Agency
+from vinex.privacy.models import DataReport
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "portal"
@@ -133,3 +134,29 @@ def test_a_person_who_withdraws_hears_nothing_further(
     post_release(site, api_token, "rel-2")
     deliver()
     assert len(messages_to(smtp_settings, email)) == received
+
+
+def test_a_person_reports_wrong_information_from_a_search_result(
+    browser: Browser, site: str, agency: Agency
+) -> None:
+    book(agency, "S-1")
+    page = browser.new_page(locale="en-US")
+    shot = Shots(page, "report")
+    page.goto(site + "/search/")
+    page.locator("#id_a_number-a_number").fill("A-123-456-789")
+    page.locator("#id_a_number-country_of_birth").select_option("MX")
+    page.locator("form", has=page.locator("#id_a_number-a_number")).get_by_role("button").click()
+    page.get_by_role("link", name="Is this information wrong? Report it").click()
+    expect(page.locator("main .card")).to_contain_text("María José García Núñez")
+    page.get_by_role("button", name="Send the report").click()  # nothing chosen yet
+    expect(page.locator(".summary")).to_be_visible()
+    shot("errors")
+    page.get_by_label("The facility is wrong").check()
+    page.get_by_label("Tell us more").fill("She was moved to the state prison last week.")
+    shot("filled")
+    page.get_by_role("button", name="Send the report").click()
+
+    expect(page.locator("h1")).to_have_text("Report received")
+    shot("sent")
+    report = DataReport.objects.get()
+    assert (report.topic, report.details) == ("facility", "She was moved to the state prison last week.")
