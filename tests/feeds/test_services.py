@@ -177,8 +177,8 @@ def test_a_silent_feed_alerts_the_operator_once_by_email(agency: Agency, tmp_pat
     from vinex.notify.worker import Worker
 
     AgencyFeed.objects.create(agency=agency, cadence_seconds=3600)
-    feed_alert_recipient_add(email="operator@vinex.example.org")
-    feed_alert_recipient_add(email="jail-it@pine.example.org", agency=agency)
+    feed_alert_recipient_add(value="operator@vinex.example.org")
+    feed_alert_recipient_add(value="jail-it@pine.example.org", agency=agency)
     send(agency, tmp_path, people(3))
     now = timezone.now()
     assert feed_health_check(now=now + timedelta(minutes=119)) == []
@@ -202,7 +202,7 @@ def test_a_feed_that_speaks_again_and_falls_silent_again_alerts_again(agency: Ag
 
     from vinex.feeds.services import feed_alert_recipient_add, feed_health_check
 
-    feed_alert_recipient_add(email="operator@vinex.example.org")
+    feed_alert_recipient_add(value="operator@vinex.example.org")
     main = Facility.objects.get(agency=agency, code="main")
     now = timezone.now()
     roster_import(facility=main, path=_file(tmp_path, people(3)), origin="cli", received_at=now - timedelta(days=6))

@@ -9,10 +9,18 @@ from typing import Any
 
 import polars as pl
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F
 
 from vinex.custody.models import Agency, CustodyStatus, Facility, Subject
-from vinex.feeds.models import FacilityFeed, PendingDeparture, PullSource, Snapshot, SnapshotStatus
+from vinex.feeds.models import (
+    FacilityFeed,
+    FeedAlertRecipient,
+    PendingDeparture,
+    PullSource,
+    Snapshot,
+    SnapshotStatus,
+)
 
 # Keeps every IN (...) list under SQLite's bound-parameter limit on any build.
 IN_CHUNK = 900
@@ -179,3 +187,36 @@ def delay_notices(*, now: datetime) -> list[DelayNotice]:
         for s in feed_statuses(now=now)
         if s.stale
     ]
+
+
+@dataclass(frozen=True)
+class AlertRecipientView:
+    """One person told when a feed goes silent: whose feeds (an agency code, or None for every feed) and how."""
+
+    pk: int
+    agency_code: str | None
+    channel: str
+    value: str
+    reachable: bool
+
+
+def feed_alert_recipients(*, agency: Agency | None = None, operator: bool = False) -> list[AlertRecipientView]:
+    """Who hears of silent feeds: everyone, or only ``agency``'s recipients, or only the operator's.
+
+    Contact values are decrypted here, so the read is recorded in the audit log.
+    """
+    from vinex.audit.actor import current_actor
+    from vinex.audit.services import AuditEntryIn, audit_record_many
+
+    found = FeedAlertRecipient.objects.select_related("agency", "contact")
+    if agency is not None:
+        found = found.filter(agency=agency)
+    elif operator:
+        found = found.filter(agency__isnull=True)
+    recipients = list(found.order_by(F("agency__code").asc(nulls_first=True), "pk"))  # the operator first
+    actor, role = current_actor()
+    with transaction.atomic():
+        audit_record_many(entries=[AuditEntryIn(actor, role, "read", "contact", str(r.contact_id),
+                                                "feed alert recipients") for r in recipients])
+    return [AlertRecipientView(r.pk, r.agency.code if r.agency else None, r.contact.channel, r.contact.value,
+                               r.contact.reachable) for r in recipients]

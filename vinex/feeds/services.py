@@ -26,6 +26,8 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from vinex.audit.actor import current_actor
+from vinex.audit.services import audit_record
 from vinex.custody.models import (
     Agency,
     CustodyEvent,
@@ -50,6 +52,7 @@ from vinex.feeds.models import (
     SnapshotStatus,
 )
 from vinex.feeds.parsing import Kind, ParsedRoster, file_digest, roster_parse, tidy, with_moment
+from vinex.notify.models import Contact
 
 logger = logging.getLogger(__name__)
 
@@ -571,20 +574,80 @@ def snapshot_reject(*, snapshot: Snapshot, user: Any, note: str = "") -> Snapsho
 # --- Feed health -----------------------------------------------------------------------------------
 
 
-def feed_alert_recipient_add(*, email: str, agency: Agency | None = None, language: str = "en") -> FeedAlertRecipient:
-    """Send feed alerts for ``agency`` (or, without one, for every feed: the vinex operator) to ``email``."""
-    from vinex.notify.models import Channel, CreatedVia
-    from vinex.notify.services import contact_add, contacts_find, registrant_create
+class AlertRecipientError(ValueError):
+    """A feed alert recipient cannot be added or removed as asked."""
 
-    existing = [c for c in contacts_find(channel=Channel.EMAIL, value=email)
-                if c.registrant.created_via == CreatedVia.OPERATOR]
-    if existing:
-        contact = existing[0]
-    else:
-        registrant = registrant_create(language=language, created_via=CreatedVia.OPERATOR)
-        contact = contact_add(registrant=registrant, channel=Channel.EMAIL, value=email, verified=True)
-    recipient, _ = FeedAlertRecipient.objects.get_or_create(agency=agency, contact=contact)
+
+# Feed alerts go by email or SMS; a voice call with a PIN to confirm is for victims, not for operators.
+ALERT_CHANNELS = ("email", "sms")
+
+
+def _operator_contact(channel: str, value: str) -> Contact | None:
+    """An operator contact already holding this value (found by blind index), unless it was removed."""
+    from vinex.notify.models import CreatedVia
+    from vinex.notify.services import contacts_find
+
+    found = [c for c in contacts_find(channel=channel, value=value)
+             if c.registrant.created_via == CreatedVia.OPERATOR and c.registrant.withdrawn_at is None]
+    return found[0] if found else None
+
+
+def feed_alert_recipient_add(*, value: str, channel: str = "email", agency: Agency | None = None,
+                             language: str = "en") -> FeedAlertRecipient:
+    """Send feed alerts for ``agency`` (or, without one, for every feed: the vinex operator) to this contact.
+
+    The value is validated and normalised (an email address, or a phone number for SMS; raises
+    ``InvalidContact``) and stored encrypted like every contact. Adding the same recipient twice
+    returns the first.
+    """
+    from vinex.notify.models import CreatedVia
+    from vinex.notify.services import contact_add, registrant_create
+
+    if channel not in ALERT_CHANNELS:
+        raise AlertRecipientError(f"feed alerts go by {' or '.join(ALERT_CHANNELS)}, not {channel!r}")
+    with transaction.atomic():
+        contact = _operator_contact(channel, value)
+        if contact is None:
+            registrant = registrant_create(language=language, created_via=CreatedVia.OPERATOR)
+            # Verified by whoever adds it: an operator names their own team's address.
+            contact = contact_add(registrant=registrant, channel=channel, value=value, verified=True)
+        recipient, created = FeedAlertRecipient.objects.get_or_create(agency=agency, contact=contact)
+        if created:
+            _audit_recipient("create", recipient)
     return recipient
+
+
+def feed_alert_recipient_remove(*, value: str, channel: str = "email", agency: Agency | None = None) -> None:
+    """Stop sending ``agency``'s feed alerts (or the operator's, without one) to this contact.
+
+    A contact left with no feed alerts to receive is withdrawn, so retention erases its value.
+    Raises ``AlertRecipientError`` when the contact does not receive those alerts.
+    """
+    with transaction.atomic():
+        contact = _operator_contact(channel, value)
+        recipient = FeedAlertRecipient.objects.filter(agency=agency, contact=contact).first() if contact else None
+        if recipient is None or contact is None:
+            raise AlertRecipientError("that contact does not receive these feed alerts")
+        _audit_recipient("delete", recipient)
+        recipient.delete()
+        if not FeedAlertRecipient.objects.filter(contact=contact).exists():
+            _contact_retire(contact)
+
+
+def _contact_retire(contact: Contact) -> None:
+    from vinex.notify.services import contact_opt_out
+
+    registrant = contact.registrant
+    registrant.withdrawn_at = timezone.now()
+    registrant.save(update_fields=["withdrawn_at"])
+    contact_opt_out(contacts=list(registrant.contacts.all()), when=registrant.withdrawn_at)
+
+
+def _audit_recipient(action: str, recipient: FeedAlertRecipient) -> None:
+    actor, role = current_actor()
+    scope = recipient.agency.code if recipient.agency else "operator"
+    audit_record(actor=actor, role=role, action=action, object_type="feed_alert_recipient",
+                 object_id=str(recipient.pk), purpose=f"feed alerts for {scope}")
 
 
 def feed_events_catch_up() -> int:
