@@ -57,7 +57,7 @@ def _validate_field_keys(raw: str) -> tuple[str, ...]:
         except ValueError:
             raise ImproperlyConfigured(
                 "VINEX_FIELD_KEY must be one or more comma-separated Fernet keys "
-                "(generate one with: vinex keygen)"
+                "(generate one with: vinex keys generate)"
             ) from None
     return keys
 

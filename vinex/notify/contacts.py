@@ -5,6 +5,8 @@ from __future__ import annotations
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from vinex.privacy.crypto import blind_index
+
 DEFAULT_REGION = "US"
 
 
@@ -36,3 +38,8 @@ def normalise_contact(channel: str, value: str) -> str:
     if channel in {"sms", "voice"}:
         return normalise_phone(value)
     raise InvalidContact(f"unknown channel {channel!r}")
+
+
+def contact_index(channel: str, normalised: str) -> str:
+    """The blind index a contact value is stored and looked up under (``normalised`` as returned above)."""
+    return blind_index(f"{channel}:{normalised}")

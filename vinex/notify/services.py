@@ -16,7 +16,7 @@ from vinex.audit.actor import current_actor
 from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.custody.models import CustodyEvent, Person
 from vinex.notify import retry
-from vinex.notify.contacts import normalise_contact
+from vinex.notify.contacts import contact_index, normalise_contact
 from vinex.notify.messages import render_event_message
 from vinex.notify.models import (
     Channel,
@@ -30,7 +30,6 @@ from vinex.notify.models import (
     SubscriptionStatus,
     Tier,
 )
-from vinex.privacy.crypto import blind_index
 
 UNSUBSCRIBE_SALT = "vinex.notify.unsubscribe"
 OUTBOX_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.VOICE)
@@ -52,7 +51,7 @@ def registrant_create(*, language: str, created_via: str = CreatedVia.PORTAL) ->
 def contact_add(*, registrant: Registrant, channel: str, value: str, verified: bool = False) -> Contact:
     """Add (or return the existing) contact; the value is normalised, encrypted and blind-indexed."""
     normalised = normalise_contact(channel, value)
-    index = blind_index(f"{channel}:{normalised}")
+    index = contact_index(channel, normalised)
     with transaction.atomic():
         contact, created = Contact.objects.get_or_create(
             registrant=registrant,
@@ -77,7 +76,7 @@ def contacts_find(*, channel: str, value: str) -> list[Contact]:
     """Every contact with this value, found by blind index without decrypting the table."""
     normalised = normalise_contact(channel, value)
     with transaction.atomic():
-        found = list(Contact.objects.filter(channel=channel, value_index=blind_index(f"{channel}:{normalised}")))
+        found = list(Contact.objects.filter(channel=channel, value_index=contact_index(channel, normalised)))
         _audit("read", "contact", [c.pk for c in found], purpose="lookup by value")
     return found
 

@@ -12,11 +12,10 @@ from vinex.audit.chain import AuditEntryIn
 from vinex.audit.services import audit_record_many
 from vinex.custody.models import Subject
 from vinex.locator.selectors import subject_ref_person_id
-from vinex.notify.contacts import InvalidContact, normalise_contact
+from vinex.notify.contacts import InvalidContact, contact_index, normalise_contact
 from vinex.notify.models import Channel, Contact
 from vinex.portal.models import ContactVerification, Registration, RegistrationStatus
 from vinex.portal.services import manage_token_hash
-from vinex.privacy.crypto import blind_index
 from vinex.privacy.disclosure import Audience, disclose
 
 
@@ -45,7 +44,7 @@ def verifications_for_value(*, registration: Registration, value: str) -> list[C
     indexes = set()
     for channel in Channel.values:
         try:
-            indexes.add(blind_index(f"{channel}:{normalise_contact(channel, value)}"))
+            indexes.add(contact_index(channel, normalise_contact(channel, value)))
         except InvalidContact:
             continue
     return list(registration.verifications.select_related("contact").filter(contact__value_index__in=indexes))

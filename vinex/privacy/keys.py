@@ -23,9 +23,9 @@ from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Cast
 
 from vinex.audit.services import audit_record
-from vinex.notify.contacts import InvalidContact, normalise_contact
+from vinex.notify.contacts import InvalidContact, contact_index, normalise_contact
 from vinex.notify.models import Contact
-from vinex.privacy.crypto import EncryptedTextField, blind_index, decrypt, is_current, keys_configured, rotate
+from vinex.privacy.crypto import EncryptedTextField, decrypt, is_current, keys_configured, rotate
 
 BATCH_SIZE = 500
 ACTOR = "system:cli"
@@ -257,7 +257,7 @@ def _contact_index(channel: str, value: str) -> str:
         # Stored values were normalised when they were written; if today's rules reject one, the
         # stored form is exactly what it was indexed from.
         normalised = value
-    return blind_index(f"{channel}:{normalised}")
+    return contact_index(channel, normalised)
 
 
 def _decrypted(token: str) -> str | None:
