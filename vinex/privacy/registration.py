@@ -3,8 +3,8 @@
 Portal, API and hotline registrations all call ``registration_check``; abuse signals (many
 registrations from one address, one contact following many people, …) are added here and nowhere
 else. It holds for a privacy officer registrations for protected people and those that look like tracking
-(one contact following many people, many registrations from one address, a client that swept the
-locator), and allows the rest.
+(a contact that is the followed person's own, one contact following many people, many registrations
+from one address, a client that swept the locator), and allows the rest.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from django.utils import timezone
 from vinex.custody.models import Person, Subject
 from vinex.locator.selectors import people_looked_up
 from vinex.notify.models import Contact, Subscription, SubscriptionStatus
+from vinex.privacy.subject_contacts import is_own_contact
 
 PROTECTED_REASON = "the person is protected: only a privacy officer may approve"
 
@@ -60,6 +61,8 @@ def registration_check(
         # Protected people (juveniles, witness protection, court orders) are followed only with a privacy
         # officer's approval, which gives the officer-approved tier.
         return Decision(Outcome.HOLD, PROTECTED_REASON)
+    if is_own_contact(person=person, contacts=contacts):
+        return Decision(Outcome.HOLD, "a contact given is one the agency holds for the person followed")
     followed = _people_followed_by(contacts, besides=person)
     if followed >= settings.VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT:
         return Decision(Outcome.HOLD, f"a contact already follows {followed} other people")

@@ -1,0 +1,48 @@
+"""A registration whose contact is the followed person's own is held; the person's contacts are kept
+only as blind indexes."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from tests.locator.people import book
+from vinex.custody.models import Agency
+from vinex.notify.services import contact_add, registrant_create
+from vinex.privacy.models import SubjectContact
+from vinex.privacy.registration import Outcome, registration_check
+from vinex.privacy.subject_contacts import subject_contacts_record
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_registrant_using_the_persons_own_number_is_held(agency: Agency) -> None:
+    subject = book(agency, "S-1")
+    subject_contacts_record(contacts_by_subject={subject.pk: [("phone", "(202) 555-0143"),
+                                                              ("email", "Robin.Q@Example.org")]})
+    own_phone = contact_add(registrant=registrant_create(language="en"), channel="voice", value="+1 202 555 0143")
+    own_email = contact_add(registrant=registrant_create(language="en"), channel="email", value="robin.q@example.org")
+    stranger = contact_add(registrant=registrant_create(language="en"), channel="sms", value="+1 202 555 0199")
+
+    by_phone = registration_check(person=subject.person, contacts=[own_phone], ip_hash="h", channel="web")
+    by_email = registration_check(person=subject.person, contacts=[own_email], ip_hash="h", channel="hotline")
+    other = registration_check(person=subject.person, contacts=[stranger], ip_hash="h", channel="web")
+
+    assert by_phone.outcome == Outcome.HOLD and "agency holds for the person followed" in by_phone.reason
+    assert by_email.outcome == Outcome.HOLD
+    assert other.allowed
+
+
+def test_only_indexes_are_stored_and_bad_values_are_skipped(agency: Agency) -> None:
+    subject = book(agency, "S-1")
+
+    given = subject_contacts_record(contacts_by_subject={subject.pk: [("phone", "2025550143"), ("phone", "nope"),
+                                                                      ("fax", "2025550143")]})
+    subject_contacts_record(contacts_by_subject={subject.pk: [("phone", "+12025550143")]})  # known already
+
+    assert given == 2  # the number for texts and for calls
+    assert SubjectContact.objects.count() == 2
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {SubjectContact._meta.db_table}")  # noqa: S608
+        stored = repr(cursor.fetchall())
+    assert "555" not in stored and "2025550143" not in stored
