@@ -144,3 +144,18 @@ def test_control_characters_are_refused_per_item(api: Client) -> None:
     body = post(api, {"events": [bad, worse, event("b3", "BOOKED", subject="S-3")]}).json()
     assert [r["status"] for r in body["results"]] == ["rejected", "rejected", "accepted"]
     assert body["results"][1]["errors"][0]["loc"] == ["events", 1, "subject", "last_name"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("event_id", "b\x00"), ("facility_code", "ma\tin"),
+                                              ("court_name", "Court\x1f"), ("corrects_event_id", "e\n1")])
+def test_a_control_character_is_a_value_error_on_its_field(api: Client, field: str, value: str) -> None:
+    body = post(api, {"events": [event("b1", "BOOKED") | {field: value}]}).json()
+    assert body["results"][0]["errors"] == [
+        {"loc": ["events", 0, field], "msg": "control characters are not allowed", "type": "value_error"}]
+
+
+def test_a_long_value_with_a_control_character_reports_its_length(api: Client) -> None:
+    item = event("b1", "BOOKED")
+    item["subject"]["first_name"] = "x" * 101 + "\x00"
+    error = post(api, {"events": [item]}).json()["results"][0]["errors"][0]
+    assert (error["loc"], error["type"]) == (["events", 0, "subject", "first_name"], "string_too_long")

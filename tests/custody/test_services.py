@@ -190,3 +190,21 @@ def test_the_same_batch_sent_twice_at_once_is_recorded_once(agency: Agency) -> N
         first, second = pool.map(lambda _: send(), range(2))
     assert sorted([first.count("accepted"), second.count("accepted")]) == [0, 200]
     assert CustodyEvent.objects.count() == 200 and Subject.objects.count() == 200
+
+
+def test_a_known_subject_keeps_what_a_newer_event_leaves_out(agency: Agency) -> None:
+    booked = event("b1", "BOOKED")
+    booked["subject"] |= {"date_of_birth": "1990-02-03", "country_of_birth": "mx",
+                          "identifiers": {"a_number": "A-123 456 789", "booking_number": "BK1"}}
+    ingest(agency, booked)
+    created = subject(agency)
+    released = event("r1", "RELEASED", minutes=5, reason="bond")
+    released["subject"]["last_name"] = "Quill-Ortega"
+    assert ingest(agency, released) == ["accepted"]
+    s = subject(agency)
+    assert (s.status, s.status_reason, s.last_name, s.name_key) == ("RELEASED", "bond", "Quill-Ortega",
+                                                                     "robin|quill-ortega")
+    assert (str(s.date_of_birth), s.country_of_birth, s.a_number, s.booking_number) == (
+        "1990-02-03", "MX", "123456789", "BK1")
+    assert (s.created_at, s.person_id, s.facility_id) == (created.created_at, created.person_id, created.facility_id)
+    assert s.status_changed_at == s.last_event_at and s.updated_at > created.updated_at

@@ -24,9 +24,9 @@ def _field(model: type[models.Model], attname: str) -> models.Field[Any, Any]:
 
 def _sqlite_datetime(value: datetime) -> str:
     # What Django stores on SQLite with USE_TZ: naive UTC in ISO format with a space.
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ")
+    if value.tzinfo is not None and value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ")
 
 
 def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
@@ -48,18 +48,76 @@ def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callabl
 def _prepared(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     adapters = _adapters(model, columns)
     convert = [(i, a) for i, a in enumerate(adapters) if a is not None]
+    if not convert:
+        return [list(row) for row in rows]
+    # Rows share value objects (one received_at for a batch, an event's occurred_at in several
+    # columns), so each object is converted once; the rows keep them alive, so ids stay unique.
+    done: dict[int, Any] = {}
     prepared = []
     for row in rows:
         values = list(row)
         for i, adapt in convert:
-            if values[i] is not None:
-                values[i] = adapt(values[i])
+            value = values[i]
+            if value is not None:
+                key = id(value)
+                if key not in done:
+                    done[key] = adapt(value)
+                values[i] = done[key]
         prepared.append(values)
     return prepared
 
 
 def _column(model: type[models.Model], attname: str) -> str:
     return connection.ops.quote_name(_field(model, attname).column)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _readers(model: type[models.Model], columns: Sequence[str]) -> list[int]:
+    """Positions of the datetime columns, which SQLite returns naive (in UTC, as Django stored them).
+
+    Dates and booleans already come back converted (Django registers SQLite converters by column type);
+    psycopg returns aware datetimes.
+    """
+    if connection.vendor != "sqlite":
+        return []
+    return [i for i, c in enumerate(columns) if _field(model, c).get_internal_type() == "DateTimeField"]
+
+
+def rows_select(
+    model: type[models.Model], columns: Sequence[str], *, among: tuple[str, Sequence[Any]],
+    where: Sequence[tuple[str, Any]] = (), chunk: int = 900,
+) -> list[tuple[Any, ...]]:
+    """``columns`` of the rows whose ``among[0]`` is one of ``among[1]`` and that match the ``where``
+    equalities, with values as the ORM returns them (aware datetimes, dates, booleans), in no order.
+
+    The IN list goes in chunks of ``chunk`` parameters, under SQLite's limit on any build; building the
+    ORM's lookup for thousands of values would cost more than the query.
+    """
+    names = ", ".join(_column(model, c) for c in columns)
+    conditions = [f"{_column(model, c)} = %s" for c, _ in where]
+    fixed = [value for _, value in where]
+    readers = _readers(model, columns)
+    wanted, found = list(among[1]), []
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            test = " AND ".join([*conditions, f"{_column(model, among[0])} IN ({', '.join(['%s'] * len(part))})"])
+            cursor.execute(f"SELECT {names} FROM {table} WHERE {test}", [*fixed, *part])  # noqa: S608
+            found.extend(cursor.fetchall())
+    if not readers:
+        return [tuple(row) for row in found]
+    converted = []
+    for row in found:
+        cells = list(row)
+        for i in readers:
+            if cells[i] is not None:
+                cells[i] = _aware(cells[i])
+        converted.append(tuple(cells))
+    return converted
 
 
 def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

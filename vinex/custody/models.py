@@ -11,6 +11,8 @@ from django.db.models import Q
 
 def fold_name(value: str) -> str:
     """Case-, accent- and whitespace-insensitive form of a name: "  José  María " -> "jose maria"."""
+    if value.isascii():  # most names: NFKD leaves ASCII alone and it has no combining marks
+        return " ".join(value.casefold().split())
     decomposed = unicodedata.normalize("NFKD", value)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.casefold().split())

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from django.db import connection, transaction
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from vinex.audit.actor import current_actor
 from vinex.audit.services import AuditEntryIn, audit_record, audit_record_many
-from vinex.core.bulk import ids_reserve, rows_insert, rows_update
+from vinex.core.bulk import ids_reserve, rows_insert, rows_select, rows_update
 from vinex.custody import statemachine as sm
 from vinex.custody.models import (
     Agency,
@@ -130,10 +131,14 @@ class _Pending:
     facility: Facility
     to_facility: Facility | None
 
+    @cached_property
+    def subject_fields(self) -> dict[str, Any]:
+        return _subject_fields(self.incoming.data)
+
 
 @dataclass
 class _SubjectPlan:
-    subject: SubjectLike
+    subject: _SubjectRecord
     base: sm.CustodyState
     history: list[sm.EventFacts]
     accepted: list[_Pending] = field(default_factory=list)
@@ -154,10 +159,11 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
     outcomes: list[ItemOutcome] = [ItemOutcome(e.data.event_id, "accepted") for e in events]
     with transaction.atomic():
         _agency_lock(agency)
-        pending = _screen(agency, events, outcomes)
-        plans = _plan_subjects(agency, pending)
+        facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
+        pending = _screen(agency, facilities, events, outcomes)
+        plans = _plan_subjects(agency, facilities, pending)
         _decide(plans, outcomes)
-        to_notify = _persist(agency, plans, received_at)
+        to_notify = _persist(agency, facilities, plans, received_at)
         from vinex.notify.services import notification_enqueue_for_events
 
         notification_enqueue_for_events(events=to_notify)
@@ -188,9 +194,9 @@ def _agency_lock(agency: Agency) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK_SPACE, agency.pk])
 
 
-def _screen(agency: Agency, events: Sequence[IncomingEvent], outcomes: list[ItemOutcome]) -> list[_Pending]:
+def _screen(agency: Agency, facilities: dict[str, Facility], events: Sequence[IncomingEvent],
+            outcomes: list[ItemOutcome]) -> list[_Pending]:
     """Per-item checks that need no history: duplicates and facilities."""
-    facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
     ids = list({e.data.event_id for e in events})
     known: set[str] = set()
     for chunk in _chunks(ids):
@@ -246,11 +252,13 @@ def _event_ids_known(agency: Agency, event_ids: Sequence[str]) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _plan_subjects(agency: Agency, pending: list[_Pending]) -> dict[str, _SubjectPlan]:
+def _plan_subjects(agency: Agency, facilities: dict[str, Facility], pending: list[_Pending]) -> dict[
+    str, _SubjectPlan
+]:
     by_subject: dict[str, list[_Pending]] = defaultdict(list)
     for item in pending:
         by_subject[item.incoming.data.subject.agency_subject_id].append(item)
-    subjects = _subjects_load(agency, {k: v[0].incoming.data for k, v in by_subject.items()})
+    subjects = _subjects_load(agency, facilities, {k: v[0] for k, v in by_subject.items()})
     plans: dict[str, _SubjectPlan] = {}
     needs_history: list[int] = []
     for key, items in by_subject.items():
@@ -270,7 +278,7 @@ def _plan_subjects(agency: Agency, pending: list[_Pending]) -> dict[str, _Subjec
     return plans
 
 
-def _can_fold_forward(subject: SubjectLike, items: list[_Pending]) -> bool:
+def _can_fold_forward(subject: _SubjectRecord, items: list[_Pending]) -> bool:
     """True when the stored state is a valid starting point: every new event is newer than it."""
     if subject.last_event_at is None:
         return True
@@ -279,20 +287,20 @@ def _can_fold_forward(subject: SubjectLike, items: list[_Pending]) -> bool:
     return all(i.facts.occurred_at >= subject.last_event_at for i in items)
 
 
-def _stored_state(subject: SubjectLike) -> sm.CustodyState:
+def _stored_state(subject: _SubjectRecord) -> sm.CustodyState:
     return sm.CustodyState(
         status=CustodyStatus(subject.status),
         reason=subject.status_reason,
-        facility_code=subject.facility.code if subject.facility else None,
+        facility_code=subject.facility_code,
         status_changed_at=subject.status_changed_at,
         scheduled_release_at=subject.scheduled_release_at,
     )
 
 
 @dataclass
-class _NewSubject:
-    """A subject seen for the first time, as a plain record until its row is inserted: building a
-    model instance per new person costs more than writing the row."""
+class _SubjectRecord:
+    """A subject as ingestion needs it: a plain record rather than a model instance, because building
+    thousands of instances (and their facilities) costs more than reading and writing the rows."""
 
     agency_subject_id: str
     agency_id: int
@@ -308,8 +316,8 @@ class _NewSubject:
     protected: bool = False
     status: str = CustodyStatus.UNKNOWN
     status_reason: str = ""
-    facility: Facility | None = None
     facility_id: int | None = None
+    facility_code: str | None = None
     status_changed_at: datetime | None = None
     scheduled_release_at: datetime | None = None
     last_event_at: datetime | None = None
@@ -317,23 +325,36 @@ class _NewSubject:
     pk: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The state fields as stored, for a subject that has a row: only columns that change are written.
+    stored: dict[str, Any] | None = None
 
 
-SubjectLike = Subject | _NewSubject
-
-
-def _subjects_load(agency: Agency, first_seen: dict[str, EventIn]) -> dict[str, SubjectLike]:
-    """The agency's subjects with these ids; unknown ones as unsaved instances, written by _persist."""
-    keys = list(first_seen)
-    found: dict[str, SubjectLike] = {}
-    for chunk in _chunks(keys):
-        for subject in Subject.objects.filter(agency=agency, agency_subject_id__in=chunk).select_related("facility"):
-            subject.agency = agency  # one shared instance, so rendering messages costs no query per subject
-            found[subject.agency_subject_id] = subject
-    for key in keys:
+def _subjects_load(agency: Agency, facilities: dict[str, Facility], first_seen: dict[str, _Pending]) -> dict[
+    str, _SubjectRecord
+]:
+    """The agency's subjects with these ids; unknown ones as new records, written by _persist."""
+    columns = ("id", "agency_subject_id", "person_id", *_SUBJECT_STATE_FIELDS)
+    rows = rows_select(Subject, columns, among=("agency_subject_id", list(first_seen)),
+                       where=[("agency_id", agency.pk)])
+    codes = _facility_codes(facilities, {row[columns.index("facility_id")] for row in rows})
+    found: dict[str, _SubjectRecord] = {}
+    for row in rows:
+        stored = dict(zip(_SUBJECT_STATE_FIELDS, row[3:], strict=True))
+        found[row[1]] = _SubjectRecord(agency_subject_id=row[1], agency_id=agency.pk, pk=row[0], person_id=row[2],
+                                       facility_code=codes.get(stored["facility_id"]), stored=stored, **stored)
+    for key, item in first_seen.items():
         if key not in found:
-            found[key] = _NewSubject(agency_subject_id=key, agency_id=agency.pk, **_subject_fields(first_seen[key]))
+            found[key] = _SubjectRecord(agency_subject_id=key, agency_id=agency.pk, **item.subject_fields)
     return found
+
+
+def _facility_codes(facilities: dict[str, Facility], ids: set[int | None]) -> dict[int | None, str]:
+    """Code of each facility id; a subject may still be held at a facility of another agency."""
+    codes: dict[int | None, str] = {f.pk: f.code for f in facilities.values()}
+    missing = [i for i in ids if i is not None and i not in codes]
+    if missing:
+        codes.update(Facility.objects.filter(pk__in=missing).values_list("pk", "code"))
+    return codes
 
 
 def _subject_fields(data: EventIn) -> dict[str, Any]:
@@ -412,14 +433,14 @@ def _check(plan: _SubjectPlan, item: _Pending) -> str | None:
     return sm.transition_error(sm.derive(plan.history, plan.base), item.facts)
 
 
-def _persist(agency: Agency, plans: dict[str, _SubjectPlan], received_at: datetime) -> list[CustodyEvent]:
+def _persist(agency: Agency, facilities: dict[str, Facility], plans: dict[str, _SubjectPlan],
+             received_at: datetime) -> list[CustodyEvent]:
     """Write subjects and events; return the new events that must notify, ready for rendering."""
     notify: set[str] = set()
     for plan in plans.values():
         plan.after = sm.derive(plan.history, plan.base)
         notify |= _events_to_notify(plan, _stored_state(plan.subject), plan.after)
     active = [plan for plan in plans.values() if plan.accepted]
-    facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
     for plan in active:
         _apply_state(plan, facilities)
     _subjects_write([plan.subject for plan in active])
@@ -429,7 +450,8 @@ def _persist(agency: Agency, plans: dict[str, _SubjectPlan], received_at: dateti
     rows_insert(CustodyEvent, _EVENT_COLUMNS, rows)  # in arrival order, so ids follow it
     from vinex.notify.selectors import person_ids_followed
 
-    followed = person_ids_followed(person_ids={subject_of[e].person_id for e in notify})
+    # People first seen in this batch got their Person just now: nobody can follow them yet.
+    followed = person_ids_followed(person_ids={subject_of[e].person_id for e in notify if subject_of[e].stored})
     return _events_for_messages(agency, sorted(e for e in notify if subject_of[e].person_id in followed))
 
 
@@ -453,7 +475,7 @@ _EVENT_COLUMNS = (
 )
 
 
-def _event_row(agency: Agency, subject: SubjectLike, item: _Pending, received_at: datetime, notified: bool) -> tuple[
+def _event_row(agency: Agency, subject: _SubjectRecord, item: _Pending, received_at: datetime, notified: bool) -> tuple[
     Any, ...
 ]:
     data = item.incoming.data
@@ -481,12 +503,12 @@ def _apply_state(plan: _SubjectPlan, facilities: dict[str, Facility]) -> None:
         subject.last_event_at = newest.occurred_at
         newest_item = next((i for i in plan.accepted if i.facts.event_id == newest.event_id), None)
         if newest_item is not None:
-            for name, value in _subject_fields(newest_item.incoming.data).items():
+            for name, value in newest_item.subject_fields.items():
                 setattr(subject, name, value)
     subject.status = after.status
     subject.status_reason = after.reason
     facility = facilities.get(after.facility_code) if after.facility_code else None
-    subject.facility, subject.facility_id = facility, facility.pk if facility else None
+    subject.facility_id, subject.facility_code = (facility.pk, facility.code) if facility else (None, None)
     subject.status_changed_at = after.status_changed_at
     subject.scheduled_release_at = after.scheduled_release_at
 
@@ -501,11 +523,10 @@ _SUBJECT_NEW_FIELDS = (
 )
 
 
-def _subjects_write(subjects: list[SubjectLike]) -> None:
+def _subjects_write(subjects: list[_SubjectRecord]) -> None:
     """Insert new subjects, each with a new Person, and update known ones."""
     now = timezone.now()
-    fresh = [s for s in subjects if isinstance(s, _NewSubject)]
-    known = [s for s in subjects if isinstance(s, Subject)]
+    fresh = [s for s in subjects if s.stored is None]
     person_ids = ids_reserve(Person, len(fresh))
     rows_insert(Person, ("id", "created_at"), [(pk, now) for pk in person_ids])
     for new, person_id, subject_id in zip(fresh, person_ids, ids_reserve(Subject, len(fresh)), strict=True):
@@ -514,5 +535,17 @@ def _subjects_write(subjects: list[SubjectLike]) -> None:
         subject.updated_at = now
     inserts = [[s.pk, *(getattr(s, f) for f in _SUBJECT_NEW_FIELDS)] for s in fresh]
     rows_insert(Subject, ("id", *_SUBJECT_NEW_FIELDS), inserts)
-    updates = [[*(getattr(s, f) for f in _SUBJECT_STATE_FIELDS), s.pk] for s in known]
-    rows_update(Subject, _SUBJECT_STATE_FIELDS, updates)
+    _subjects_update([s for s in subjects if s.stored is not None])
+
+
+def _subjects_update(subjects: list[_SubjectRecord]) -> None:
+    """Write only the columns that changed: on a large table every indexed column written costs an index
+    update even when its value stays the same."""
+    by_columns: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
+    for subject in subjects:
+        assert subject.stored is not None
+        values = [getattr(subject, f) for f in _SUBJECT_STATE_FIELDS]
+        changed = [(f, v) for f, v in zip(_SUBJECT_STATE_FIELDS, values, strict=True) if v != subject.stored[f]]
+        by_columns[tuple(f for f, _ in changed)].append([*(v for _, v in changed), subject.pk])
+    for columns, rows in by_columns.items():
+        rows_update(Subject, columns, rows)
