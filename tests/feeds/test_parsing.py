@@ -51,3 +51,37 @@ def test_quoted_empty_optional_values_are_missing_values(tmp_path: Path) -> None
 def test_a_file_without_an_id_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RosterFormatError, match="agency_subject_id"):
         parse(tmp_path, b"first_name,last_name\nA,B\n")
+
+
+@pytest.mark.parametrize("other", ["", "987654321"])
+def test_a_numbers_are_normalised_whether_or_not_the_file_needs_it(tmp_path: Path, other: str) -> None:
+    parsed = parse(tmp_path, b"agency_subject_id,first_name,last_name,a_number\n"
+                             b"S-1,A,B,A 123-456-789\nS-2,A,B,123456789\nS-3,A,B,\nS-4,A,B,12345\n"
+                             + f"S-5,A,B,{other}\n".encode())
+    assert parsed.rows.get_column("a_number").to_list() == ["123456789", "123456789", None, other or None]
+    assert [(e.line, e.column) for e in parsed.errors] == [(5, "a_number")]
+
+
+def test_bare_numbers_need_no_clean_up(tmp_path: Path) -> None:
+    parsed = parse(tmp_path, b"agency_subject_id,first_name,last_name,a_number\nS-1,A,B,123456789\nS-2,A,B,\n")
+    assert parsed.rows.get_column("a_number").to_list() == ["123456789", None] and parsed.errors == []
+
+
+def test_scheduled_release_dates_are_read_in_the_facility_time_zone(tmp_path: Path) -> None:
+    parsed = parse(tmp_path, b"agency_subject_id,first_name,last_name,scheduled_release\n"
+                             b"S-1,A,B,2026-12-01\nS-2,A,B,2026-12-01 09:30\nS-3,A,B,2026-12-01T09:30:00Z\n"
+                             b"S-4,A,B,\nS-5,A,B,2026-12-01T09:30-08:00\nS-6,A,B,12/01/2026\n")
+    moments = [m.isoformat() if m else None for m in parsed.rows.get_column("_scheduled_release").to_list()]
+    assert moments == ["2026-12-01T05:00:00+00:00", "2026-12-01T14:30:00+00:00", "2026-12-01T09:30:00+00:00", None,
+                       "2026-12-01T17:30:00+00:00"]
+    assert [(e.line, e.column) for e in parsed.errors] == [(7, "scheduled_release")]
+
+
+def test_repeats_are_found_on_the_text_when_hashes_collide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    monkeypatch.setattr(pl.Series, "hash", lambda self, *args, **kwargs: pl.repeat(7, len(self), dtype=pl.UInt64,
+                                                                                     eager=True))
+    parsed = parse(tmp_path, b"agency_subject_id,first_name,last_name\nS-1,A,B\nS-2,C,D\nS-1,E,F\n")
+    assert [(e.line, e.column) for e in parsed.errors] == [(4, "agency_subject_id")]
+    assert parsed.rows.get_column("agency_subject_id").to_list() == ["S-1", "S-2"]

@@ -274,3 +274,16 @@ def test_a_pending_departure_is_released_after_twice_the_cadence(agency: Agency,
     feeds_tick(now=timezone.now() + timedelta(hours=49))
     assert Subject.objects.get(agency_subject_id="S-29").status == "RELEASED"
     assert CustodyEvent.objects.filter(type="RELEASED").count() == 1
+
+
+def test_ids_whose_hashes_collide_are_still_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    from vinex.feeds.services import _sides
+
+    ids = pl.DataFrame({"agency_subject_id": ["S-1", "S-2", "S-4"], "line": [2, 3, 4]})
+    population = pl.Series("agency_subject_id", ["S-1", "S-3", "S-4", "S-5"])
+    honest = _sides(ids, population, kept_ids=["S-5"])
+    monkeypatch.setattr(pl.Expr, "hash", lambda self, *args, **kwargs: pl.lit(7, dtype=pl.UInt64))
+    colliding = _sides(ids, population, kept_ids=["S-5"])
+    assert [(a.to_list(), d) for a, d in (honest, colliding)] == [(["S-2"], ["S-3"])] * 2

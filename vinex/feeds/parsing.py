@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -214,9 +214,13 @@ def _parse_moment(column: str, timezone_name: str) -> pl.Expr:
     return pl.coalesce([aware, local.dt.convert_time_zone("UTC")])
 
 
-def _cleaned(column: str) -> pl.Expr:
-    value = pl.col(column).str.strip_chars()
-    return pl.when(value.str.len_bytes() > 0).then(value).alias(column)
+def _cleaned(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
+    """``frame`` with these text columns stripped of surrounding blanks, and empty values made null."""
+    columns = [c for c in columns if c in frame.columns]
+    # Two passes: in one expression the stripped value would be computed twice (eager polars does not
+    # share subexpressions), and stripping is the costly part.
+    stripped = frame.with_columns([pl.col(c).str.strip_chars() for c in columns])
+    return stripped.with_columns([pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c) for c in columns])
 
 
 # Columns cleaned on every row: the join key and what validation parses. The others are cleaned
@@ -226,21 +230,53 @@ _CLEAN_ALWAYS = ("agency_subject_id", "date_of_birth", "country_of_birth", "faci
 
 def tidy(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with surrounding blanks stripped from every text column and empty values made null."""
-    return frame.with_columns([_cleaned(c) for c in COLUMNS if c in frame.columns])
+    return _cleaned(frame, COLUMNS)
 
 
-def _normalise(frame: pl.DataFrame, timezone_name: str) -> pl.DataFrame:
+def _normalise(frame: pl.DataFrame, timezone_name: str) -> tuple[pl.DataFrame, set[str]]:
+    """The frame with every column of ours, cleaned and parsed, and the columns already known to be valid."""
     for column in COLUMNS:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
-    frame = frame.with_columns([_cleaned(c) for c in _CLEAN_ALWAYS])
-    a_number = pl.col("a_number").str.replace_all(r"[\s-]", "").str.to_uppercase().str.strip_prefix("A")
-    return frame.with_columns(
-        pl.when(a_number.str.len_bytes() > 0).then(a_number).alias("a_number"),
+    frame = _cleaned(frame, _CLEAN_ALWAYS)
+    bare_a_numbers = _bare_a_numbers(frame)
+    frame = frame.with_columns(
+        _a_number(bare_a_numbers),
         pl.col("country_of_birth").str.to_uppercase(),
         pl.col("date_of_birth").str.to_date("%Y-%m-%d", strict=False).alias("_dob"),
         _scheduled_release(frame, timezone_name),
+        _repeated(frame),
     )
+    return frame, {"a_number"} if bare_a_numbers else set()
+
+
+def _bare_a_numbers(frame: pl.DataFrame) -> bool:
+    """True when every A-number is 9 digits or blank, as agencies mostly send them."""
+    return bool(frame.select(pl.col("a_number").str.contains(r"^(\d{9})?$").fill_null(True).all()).item())
+
+
+def _a_number(bare: bool) -> pl.Expr:
+    """``a_number`` as 9 digits: the A prefix, spaces and dashes removed, and blank values made null."""
+    value = pl.col("a_number")
+    if bare:
+        # The clean-up below costs more than the whole check: skipped when there is nothing to clean.
+        return pl.when(value.str.len_bytes() > 0).then(value).alias("a_number")
+    a_number = value.str.replace_all(r"[\s-]", "").str.to_uppercase().str.strip_prefix("A")
+    return pl.when(a_number.str.len_bytes() > 0).then(a_number).alias("a_number")
+
+
+def _repeated(frame: pl.DataFrame) -> pl.Expr:
+    """``_repeated``: true on the second and later rows of an agency_subject_id.
+
+    Counting distinct 64-bit hashes is several times cheaper than finding repeats among the text;
+    equal ids have equal hashes, so when no hash repeats no id does, and only otherwise (a real
+    repeat, or a hash collision) is the text compared.
+    """
+    ids = frame.get_column("agency_subject_id").drop_nulls()
+    if ids.hash().n_unique() == len(ids):
+        return pl.lit(False).alias("_repeated")
+    value = pl.col("agency_subject_id")
+    return (value.is_not_null() & ~value.is_first_distinct()).alias("_repeated")
 
 
 def _scheduled_release(frame: pl.DataFrame, timezone_name: str) -> pl.Expr:
@@ -253,11 +289,15 @@ def _scheduled_release(frame: pl.DataFrame, timezone_name: str) -> pl.Expr:
 
 def _missing(column: str) -> pl.Expr:
     value = pl.col(column)
-    return value.is_null() | (value.str.strip_chars().str.len_bytes() == 0)
+    # A search for a non-blank character stops at the first one; stripping would copy every value.
+    return value.is_null() | ~value.str.contains(r"\S")
 
 
-def _checks(facility_code: str, today: date) -> list[tuple[str, pl.Expr, str]]:
-    """(column, expression true for a bad value, reason) in the order they are reported."""
+def _checks(facility_code: str, today: date, settled: set[str]) -> list[tuple[str, pl.Expr, str]]:
+    """(column, expression true for a bad value, reason) in the order they are reported.
+
+    Columns in ``settled`` were found valid while normalising, so their checks are left out.
+    """
     checks: list[tuple[str, pl.Expr, str]] = [(c, _missing(c), "is required") for c in REQUIRED]
     checks += [(c, pl.col(c).str.len_chars() > n, f"is longer than {n} characters") for c, n in _MAX_LENGTH.items()]
     checks += [
@@ -279,27 +319,26 @@ def _checks(facility_code: str, today: date) -> list[tuple[str, pl.Expr, str]]:
          "must be a date such as 2026-12-01 or a date and time such as 2026-12-01T09:00:00-05:00"),
         ("facility_code", pl.col("facility_code").is_not_null() & (pl.col("facility_code") != facility_code),
          f"names another facility; this snapshot is for {facility_code}"),
-        ("agency_subject_id", pl.col("agency_subject_id").is_not_null()
-         & ~pl.col("agency_subject_id").is_first_distinct(), "appears more than once in the snapshot"),
+        ("agency_subject_id", pl.col("_repeated"), "appears more than once in the snapshot"),
     ]
-    return checks
+    return [check for check in checks if check[0] not in settled]
 
 
-def _validate(frame: pl.DataFrame, facility_code: str, today: date) -> tuple[pl.DataFrame, list[RowError], list[str]]:
-    checks = _checks(facility_code, today)
+def _validate(frame: pl.DataFrame, facility_code: str, today: date, settled: set[str]) -> tuple[
+    pl.DataFrame, list[RowError], list[str]
+]:
+    checks = _checks(facility_code, today, settled)
     # Which rule a row breaks is worked out on the (few) failing rows only.
     # A check on a missing value is null, not a failure.
     bad_any = pl.any_horizontal([bad.fill_null(False) for _, bad, _ in checks])
     frame = frame.with_columns(bad_any.alias("_bad"))
     if not frame.get_column("_bad").any():
-        return frame.drop("_bad"), [], []
+        return frame.drop("_bad", "_repeated"), [], []
     first_error = pl.coalesce([pl.when(bad).then(pl.lit(i)) for i, (_, bad, _) in enumerate(checks)])
-    # Duplicates are judged on the whole frame, so the rule is taken from the flag computed there.
-    failed = frame.filter(pl.col("_bad")).with_columns(
-        pl.coalesce(first_error, pl.lit(len(checks) - 1)).alias("_error")
-    ).select("line", "agency_subject_id", "_error")
+    failed = frame.filter(pl.col("_bad")).with_columns(first_error.alias("_error")).select(
+        "line", "agency_subject_id", "_error")
     errors = [RowError(line, checks[i][0], f"{checks[i][0]} {checks[i][2]}") for line, _, i in failed.iter_rows()]
-    valid = frame.filter(~pl.col("_bad")).drop("_bad")
+    valid = frame.filter(~pl.col("_bad")).drop("_bad", "_repeated")
     valid_ids = set(valid.get_column("agency_subject_id").to_list())
     kept = sorted({i for _, i, _ in failed.iter_rows() if i and i not in valid_ids})
     return valid, errors, kept
@@ -337,8 +376,8 @@ def roster_parse(
     if not header:
         empty = pl.DataFrame(schema={"line": pl.UInt32, **dict.fromkeys(COLUMNS, pl.String)})
         return ParsedRoster(empty, early_errors, [], [], total, line_unit=unit)
-    frame = _normalise(frame, timezone_name)
-    valid, errors, kept = _validate(frame, facility_code, today or date.today())
+    frame, settled = _normalise(frame, timezone_name)
+    valid, errors, kept = _validate(frame, facility_code, today or date.today(), settled)
     return ParsedRoster(valid, sorted(early_errors + errors, key=lambda e: e.line), kept, header, total,
                         truncated=truncated, line_unit=unit)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import polars as pl
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
 
 from vinex.custody.models import Agency, CustodyStatus, Facility, Subject
 from vinex.feeds.models import (
@@ -77,16 +79,28 @@ class KnownSubject:
 
 def subjects_known(*, facility: Facility, ids: Iterable[str]) -> dict[str, KnownSubject]:
     """The agency's stored subjects among ``ids``, with what a diff needs to know of each."""
-    wanted = list(ids)
     found: dict[str, KnownSubject] = {}
     columns = ("agency_subject_id", "status", "facility__code", "last_event_at", "first_name", "last_name",
                "scheduled_release_at")
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        rows = Subject.objects.filter(agency_id=facility.agency_id, agency_subject_id__in=chunk).values_list(*columns)
+    for batch in _id_batches(list(ids)):
+        rows = Subject.objects.filter(agency_id=facility.agency_id, agency_subject_id__in=batch).values_list(*columns)
         for row in rows:
             found[row[0]] = KnownSubject(*row)
     return found
+
+
+def _id_batches(ids: list[str]) -> Iterator[RawSQL | list[str]]:
+    """``ids`` for an ``__in`` lookup: one bound parameter on SQLite and PostgreSQL (a JSON or an SQL
+    array), so ten thousand ids are one query; chunks under the bound-parameter limit elsewhere."""
+    if not ids:
+        return
+    if connection.vendor == "sqlite":
+        yield RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])
+    elif connection.vendor == "postgresql":
+        yield RawSQL("SELECT unnest(%s::text[])", [ids])
+    else:
+        for start in range(0, len(ids), IN_CHUNK):
+            yield ids[start : start + IN_CHUNK]
 
 
 def snapshot_latest(*, facility: Facility) -> Snapshot | None:
