@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from tests.audit.helpers import record
-from vinex.audit import chain
+from vinex.audit import chain, verify
 from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from vinex.audit.services import audit_checkpoint_create
 from vinex.audit.verify import audit_verify
@@ -140,17 +140,57 @@ def test_entries_removed_from_the_end_with_the_head_rolled_back_are_caught_by_a_
 
 
 def test_times_stored_in_another_text_form_still_verify() -> None:
-    # A log copied through the ORM (dumpdata/loaddata) stores whole seconds without a fraction.
-    record(3)
-    entry = AuditEntry.objects.get(seq=2)
-    at = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
-    fields = tuple(getattr(entry, name) for name in chain.FIELDS)
-    digest = chain.entry_hash(2, chain.timestamp(at), fields, entry.prev_hash)
-    AuditEntry.objects.filter(seq=2).update(at=at, entry_hash=digest)
-    AuditEntry.objects.filter(seq=3).update(prev_hash=digest, entry_hash=chain.entry_hash(
-        3, _time_of(3), tuple(getattr(AuditEntry.objects.get(seq=3), n) for n in chain.FIELDS), digest))
-    AuditHead.objects.update(entry_hash=_hash_of(3))
+    _record_with_a_whole_second_time()
     assert audit_verify().ok
+
+
+def test_entries_after_a_range_that_needed_a_closer_look_are_still_checked() -> None:
+    _record_with_a_whole_second_time()
+    record(20)
+    sql("UPDATE audit_auditentry SET object_id = '999' WHERE seq = 20")
+    verify_fails_at(20, "hash mismatch")
+
+
+def test_an_intact_log_is_never_reread_entry_by_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The entry-by-entry reading is the slow path; on an intact log only the end of the log is looked for.
+    record(30)
+    rereads: list[int] = []
+    exact = verify._exact_digests
+
+    def counted(*, after: int, prev: str, limit: int) -> Any:
+        rereads.append(after)
+        return exact(after=after, prev=prev, limit=limit)
+
+    monkeypatch.setattr(verify, "_exact_digests", counted)
+    assert audit_verify(chunk_size=7).ok
+    assert rereads == [30]
+
+
+def test_a_deleted_run_longer_than_a_range_is_named_at_its_start() -> None:
+    record(40)
+    sql("DELETE FROM audit_auditentry WHERE seq BETWEEN 8 AND 30")
+    verify_fails_at(8, "gap")
+
+
+def test_a_field_holding_the_entry_separator_is_named() -> None:
+    record(20)
+    sql("UPDATE audit_auditentry SET actor = %s WHERE seq = 9", ["user:1\x1euser:2"])
+    verify_fails_at(9, "hash mismatch")
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL refuses NUL characters in text")
+def test_a_value_extended_past_a_nul_character_is_named() -> None:
+    record(20)
+    sql("UPDATE audit_auditentry SET actor = actor || %s WHERE seq = 9", ["\x00user:2"])
+    verify_fails_at(9, "hash mismatch")
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL enforces the hash column's width")
+def test_a_hash_moved_into_the_entry_before_is_named() -> None:
+    record(20)
+    sql("UPDATE audit_auditentry SET entry_hash = entry_hash || ',' || %s WHERE seq = 5", [_hash_of(6)])
+    sql("UPDATE audit_auditentry SET entry_hash = '' WHERE seq = 6")
+    verify_fails_at(5, "hash mismatch")
 
 
 def test_the_command_exits_non_zero_and_names_the_first_bad_entry() -> None:
@@ -167,6 +207,20 @@ def test_the_command_reports_an_intact_log_and_records_the_check(capsys: pytest.
     assert "audit log intact: 6 entries" in capsys.readouterr().out
     assert AuditEntry.objects.get(seq=7).action == "audit_verify"
     assert audit_verify().ok
+
+
+def _record_with_a_whole_second_time() -> None:
+    """Three entries, the second stored as a log copied through the ORM (dumpdata/loaddata) stores it:
+    whole seconds without a fraction, in a text form the database cannot join as the chain encodes it."""
+    record(3)
+    entry = AuditEntry.objects.get(seq=2)
+    at = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+    fields = tuple(getattr(entry, name) for name in chain.FIELDS)
+    digest = chain.entry_hash(2, chain.timestamp(at), fields, entry.prev_hash)
+    AuditEntry.objects.filter(seq=2).update(at=at, entry_hash=digest)
+    AuditEntry.objects.filter(seq=3).update(prev_hash=digest, entry_hash=chain.entry_hash(
+        3, _time_of(3), tuple(getattr(AuditEntry.objects.get(seq=3), n) for n in chain.FIELDS), digest))
+    AuditHead.objects.update(entry_hash=_hash_of(3))
 
 
 def _hash_of(seq: int) -> str:

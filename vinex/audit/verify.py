@@ -60,34 +60,40 @@ class _Range:
     hashes: str  # entry_hash values in seq order, joined by _HASH_SEPARATOR
     links: str  # prev_hash values, the same way
     complete: bool  # no entry_hash or prev_hash is NULL (a NULL would vanish from a joined run)
+    field_bytes: int | None  # bytes in the encoded fields other than prev_hash (None if one is NULL everywhere)
 
 
 def _range_sql() -> str:
-    """One row per range: count, first and last seq, and the joined encodings, hashes and links.
+    """One row per range: count, first and last seq, the joined encodings, hashes and links, how many hashes
+    and links are present, and how many bytes the encoded fields hold.
 
-    Joining in the database returns three values instead of three per entry, and the database builds
+    Joining in the database returns a few values instead of several per entry, and the database builds
     them in one step, during which Python's GIL is free for the hashing of the range before.
     """
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(f) for f in _ENCODED)
+    names = [connection.ops.quote_name(f) for f in _ENCODED]
     if connection.vendor == "postgresql":
         at = """to_char("at" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"""
-        encoding = f"concat_ws(chr(31), seq::text, {at}, {names})"
+        encoding = f"concat_ws(chr(31), seq::text, {at}, {', '.join(names)})"
         joined = (f"convert_to(string_agg({encoding}, chr(30) ORDER BY seq), 'UTF8'), "
                   "string_agg(entry_hash, ',' ORDER BY seq), string_agg(prev_hash, ',' ORDER BY seq)")
+        sizes = [f"octet_length({value})" for value in ("seq::text", at, *names[:-1])]
     elif connection.vendor == "sqlite":
         # The service stores SQLite times as canonical text already; anything else is settled by the ORM.
         # ("%%" is a literal percent sign once the parameters are bound.) group_concat joins in the order
         # it visits the rows, which for a range of the rowid (seq) is seq order.
         pattern = chain.SEPARATOR.join(["%%d", *["%%s"] * (len(_ENCODED) + 1)])
-        encoding = f"printf('{pattern}', seq, \"at\", {names})"
+        encoding = f"printf('{pattern}', seq, \"at\", {', '.join(names)})"
         joined = (f"CAST(group_concat({encoding}, char(30)) AS BLOB), "
                   "group_concat(entry_hash, ','), group_concat(prev_hash, ',')")
+        # printf stops a value at a NUL character, which the ORM (and so the exact check) would read
+        # past: byte lengths measured without printf expose such a value.
+        sizes = [f"length(CAST({value} AS BLOB))" for value in ("seq", '"at"', *names[:-1])]
     else:
         raise NotImplementedError(f"audit verification does not support {connection.vendor}")
     # Names come from the model, never from input; the bounds are parameters.
-    return (f"SELECT count(*), min(seq), max(seq), {joined}, count(entry_hash), count(prev_hash) "  # noqa: S608
-            f"FROM {table} WHERE seq > %s AND seq <= %s")
+    return (f"SELECT count(*), min(seq), max(seq), {joined}, count(entry_hash), count(prev_hash), "  # noqa: S608
+            f"sum({' + '.join(sizes)}) FROM {table} WHERE seq > %s AND seq <= %s")
 
 
 class _RangeReader:
@@ -132,9 +138,9 @@ class _RangeReader:
 
     def _fetch(self, after: int) -> _Range:
         self.cursor.execute(self.sql, [after, after + self.size])
-        count, first, last, encodings, hashes, links, with_hash, with_link = self.cursor.fetchone()
+        count, first, last, encodings, hashes, links, with_hash, with_link, field_bytes = self.cursor.fetchone()
         return _Range(after, count, first, last, bytes(encodings or b""), hashes or "", links or "",
-                      complete=count == with_hash == with_link)
+                      complete=count == with_hash == with_link, field_bytes=field_bytes)
 
 
 class _Checkpoints:
@@ -205,15 +211,17 @@ def _verify_entries(frontier: Frontier, checkpoints: _Checkpoints, chunk_size: i
 def _fast_digests(entries: _Range, *, prev: str) -> list[bytes] | None:
     """The digests of a range whose entries are all intact, gap-free and linked; None if any needs a closer look.
 
-    Passing means exactly what the entry-by-entry check would find: one encoding per entry (no separator
-    inside one), one 64-digit hash and link per entry, each hash the digest of its encoding and each link
-    the hash before it.
+    Passing means what the entry-by-entry check would find: no seq missing, one encoding per entry (no
+    separator inside one, no value cut short), one 64-digit hash and link per entry, each hash the digest
+    of its encoding and each link the hash before it.
     """
     expected = entries.after + 1
     if not entries.count or entries.first != expected or entries.last != expected + entries.count - 1:
         return None  # empty (the end, or a long gap) or a gap inside
     if not entries.complete:
         return None
+    if len(entries.encodings) != _encoded_length(entries):
+        return None  # a value the encoding cut short (or left out)
     encodings = entries.encodings.split(_ENTRY_SEPARATOR)
     if len(encodings) != entries.count:
         return None
@@ -225,6 +233,14 @@ def _fast_digests(entries: _Range, *, prev: str) -> list[bytes] | None:
     if f"{prev}{_HASH_SEPARATOR}{entries.hashes}"[:-65] != entries.links:  # prev, then all hashes but the last
         return None
     return digests
+
+
+def _encoded_length(entries: _Range) -> int | None:
+    """How long the joined encodings are when every field is encoded whole: per entry the fields, nine
+    separators and a 64-digit link, and a separator between entries."""
+    if entries.field_bytes is None:
+        return None
+    return entries.field_bytes + entries.count * (len(_ENCODED) + 1 + 64) + entries.count - 1
 
 
 def _exact_digests(*, after: int, prev: str, limit: int) -> tuple[list[bytes], _Broken | None]:
