@@ -130,7 +130,9 @@ class Person(models.Model):
 class Subject(models.Model):
     """A person in custody as one agency knows them, with the status derived from their events."""
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="subjects")
+    # Foreign-key indexes that a wider index or unique constraint already covers are left out: each
+    # costs a write per row on the ingest path and answers nothing the wider one does not.
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="subjects", db_index=False)
     agency_subject_id = models.CharField(max_length=64)
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="subjects")
     first_name = models.CharField(max_length=100)
@@ -148,7 +150,8 @@ class Subject(models.Model):
     # Derived from the ordered event history by vinex.custody.statemachine; never edited by hand.
     status = models.CharField(max_length=16, choices=CustodyStatus.choices, default=CustodyStatus.UNKNOWN)
     status_reason = models.CharField(max_length=40, blank=True)
-    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                 db_index=False)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     scheduled_release_at = models.DateTimeField(null=True, blank=True)
     # occurred_at of the newest event folded into the state above: newer events fold on from here.
@@ -182,9 +185,9 @@ class Subject(models.Model):
 class CustodyEvent(models.Model):
     """One fact reported by an agency. Append-only: corrections are new CORRECTION events."""
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="events")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="events", db_index=False)
     event_id = models.CharField(max_length=128)
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="events")
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="events", db_index=False)
     type = models.CharField(max_length=24, choices=EventType.choices)
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField()
