@@ -255,9 +255,15 @@ def test_derived_events_are_what_validation_would_have_built() -> None:
         {"event_id": "r3", "type": EventType.TRANSFERRED, "occurred_at": when, "facility_code": "annex",
          "to_facility_code": "main",
          "subject": {"agency_subject_id": "S-3", "first_name": "Ana", "last_name": "Ortiz"}},
+        {"event_id": "r4", "type": EventType.RELEASE_SCHEDULED, "occurred_at": when, "facility_code": "main",
+         "scheduled_for": datetime.fromisoformat("2026-12-01T14:00:00+00:00"),
+         "subject": {"agency_subject_id": "S-4", "first_name": "Ana", "last_name": "Ortiz",
+                     "identifiers": {"state_id": "ST4"}}},
     ]
     for raw in raws:
-        assert event_in(raw).model_dump() == EventIn.model_validate(raw).model_dump()
+        built, validated = event_in(raw), EventIn.model_validate(raw)
+        assert built.model_dump() == validated.model_dump()
+        assert built.model_fields_set == validated.model_fields_set
 
 
 def test_a_pending_departure_is_released_after_twice_the_cadence(agency: Agency, tmp_path: Path) -> None:
