@@ -4,6 +4,13 @@ A roster snapshot says who is in custody now. It is diffed against the facility'
 polars and becomes BOOKED / RELEASED / TRANSFERRED events that go through
 ``vinex.custody.services.event_ingest`` exactly like pushed events, so duplicates, ordering and
 notifications follow the same rules. A snapshot that looks wrong is held for review instead.
+
+The optional ``scheduled_release`` column becomes a RELEASE_SCHEDULED event when a person's date
+appears or changes (who may read the date is the disclosure policy's business). A date that
+disappears from the roster sends nothing and the known date stands: the state machine cannot say
+"no date any more", a blank cell is as often an export glitch as news, and telling a victim that a
+release date was withdrawn on the strength of a blank cell could do more harm than good. The date
+ends with the release itself, as for pushed events.
 """
 
 from __future__ import annotations
