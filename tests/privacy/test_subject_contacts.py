@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test import Client
 
+from tests.conftest import event
 from tests.locator.people import book
-from vinex.custody.models import Agency
+from vinex.custody.models import Agency, Subject
 from vinex.notify.services import contact_add, registrant_create
 from vinex.privacy.models import SubjectContact
 from vinex.privacy.registration import Outcome, registration_check
@@ -46,3 +48,21 @@ def test_only_indexes_are_stored_and_bad_values_are_skipped(agency: Agency) -> N
         cursor.execute(f"SELECT * FROM {SubjectContact._meta.db_table}")  # noqa: S608
         stored = repr(cursor.fetchall())
     assert "555" not in stored and "2025550143" not in stored
+
+
+def test_contacts_sent_with_an_event_are_indexed_and_never_stored_in_clear(api: Client, agency: Agency) -> None:
+    booked = event("b1", "BOOKED")
+    booked["subject"]["contacts"] = [{"kind": "phone", "value": "202-555-0143"},
+                                     {"kind": "email", "value": "robin@example.org"}]
+    bad = event("b2", "BOOKED", subject="S-2")
+    bad["subject"]["contacts"] = [{"kind": "fax", "value": "1"}]
+
+    response = api.post("/api/v1/custody-events", {"events": [booked, bad]}, content_type="application/json")
+
+    assert [r["status"] for r in response.json()["results"]] == ["accepted", "rejected"]
+    assert response.json()["results"][1]["errors"][0]["loc"][:4] == ["events", 1, "subject", "contacts"]
+    subject = Subject.objects.get(agency_subject_id="S-1")
+    own = contact_add(registrant=registrant_create(language="en"), channel="sms", value="+12025550143")
+    decision = registration_check(person=subject.person, contacts=[own], ip_hash="h", channel="web")
+    assert decision.outcome == Outcome.HOLD
+    assert SubjectContact.objects.filter(subject=subject).count() == 3  # texts, calls, email

@@ -105,6 +105,14 @@ class IdentifiersIn(StrictSchema):
     booking_number: Identifier | None = None
 
 
+class SubjectContactIn(StrictSchema):
+    """A phone number or email the agency holds for the person (kept only as a blind index, see
+    vinex.privacy.subject_contacts, to notice someone registering to follow themselves)."""
+
+    kind: Literal["phone", "email"]
+    value: Annotated[str, _bounds(254), NO_CONTROL_CHARACTERS]
+
+
 class SubjectIn(StrictSchema):
     agency_subject_id: SubjectId
     first_name: Text
@@ -112,6 +120,7 @@ class SubjectIn(StrictSchema):
     date_of_birth: date | None = None
     country_of_birth: Country | None = None
     identifiers: IdentifiersIn | None = None
+    contacts: list[SubjectContactIn] | None = Field(None, max_length=5)
 
     @model_validator(mode="after")
     def _born_in_the_past(self) -> SubjectIn:

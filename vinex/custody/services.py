@@ -468,6 +468,7 @@ def _persist(agency: Agency, facilities: dict[str, Facility], plans: dict[str, _
     for plan in active:
         _apply_state(plan, facilities)
     _subjects_write([plan.subject for plan in active])
+    _subject_contacts_write(active)
     items = sorted((item for plan in active for item in plan.accepted), key=lambda i: i.index)
     subject_of = {i.facts.event_id: plan.subject for plan in active for i in plan.accepted}
     rows = [_event_row(agency, subject_of[i.facts.event_id], i, received_at, i.facts.event_id in notify) for i in items]
@@ -477,6 +478,19 @@ def _persist(agency: Agency, facilities: dict[str, Facility], plans: dict[str, _
     # People first seen in this batch got their Person just now: nobody can follow them yet.
     followed = person_ids_followed(person_ids={subject_of[e].person_id for e in notify if subject_of[e].stored})
     return _events_for_messages(agency, sorted(e for e in notify if subject_of[e].person_id in followed))
+
+
+def _subject_contacts_write(active: list[_SubjectPlan]) -> None:
+    """Hand the contacts agencies sent for their people to the privacy check (it keeps only blind indexes)."""
+    given: dict[int, list[tuple[str, str]]] = {}
+    for plan in active:
+        values = [(str(c.kind), c.value) for i in plan.accepted for c in i.incoming.data.subject.contacts or ()]
+        if values and plan.subject.pk is not None:
+            given[plan.subject.pk] = values
+    if given:
+        from vinex.privacy.subject_contacts import subject_contacts_record
+
+        subject_contacts_record(contacts_by_subject=given)
 
 
 def _events_to_notify(plan: _SubjectPlan, before: sm.CustodyState, after: sm.CustodyState) -> set[str]:
