@@ -289,8 +289,7 @@ def _scheduled_release(frame: pl.DataFrame, timezone_name: str) -> pl.Expr:
 
 def _missing(column: str) -> pl.Expr:
     value = pl.col(column)
-    # A search for a non-blank character stops at the first one; stripping would copy every value.
-    return value.is_null() | ~value.str.contains(r"\S")
+    return value.is_null() | (value.str.strip_chars().str.len_bytes() == 0)
 
 
 def _checks(facility_code: str, today: date, settled: set[str]) -> list[tuple[str, pl.Expr, str]]:
