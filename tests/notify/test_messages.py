@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from tests.conftest import T0, event
 from tests.custody.test_services import ingest
 from vinex.custody.models import Agency, CustodyEvent, EventType, Subject
-from vinex.notify.messages import gsm7_fold, render_event_message, sms_segments
+from vinex.notify.messages import format_release, gsm7_fold, render_event_message, sms_segments
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +93,12 @@ def test_segment_counting() -> None:
     assert sms_segments("a" * 160) == 1 and sms_segments("a" * 161) == 2
     assert sms_segments("á" * 70) == 1 and sms_segments("á" * 71) == 2
     assert gsm7_fold("Está previsto “hoy”") == 'Esta previsto "hoy"'
+
+
+def test_a_release_day_without_a_time_is_shown_as_the_day_alone() -> None:
+    midnight_in_new_york = datetime.fromisoformat("2026-12-01T05:00:00+00:00")
+    evening = datetime.fromisoformat("2026-12-01T22:30:00+00:00")
+
+    assert format_release(midnight_in_new_york, "America/New_York", "en") == "Dec 1, 2026"
+    assert format_release(midnight_in_new_york, "America/New_York", "es") == "1 dic 2026"
+    assert format_release(evening, "America/New_York", "en") == "Dec 1, 2026, 5:30 PM EST"

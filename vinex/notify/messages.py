@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -55,6 +55,15 @@ def status_label(status: str) -> str:
 def format_when(moment: datetime, timezone_name: str, language: str) -> str:
     pattern = "MMM d, y, h:mm a z" if language == "en" else "d MMM y, H:mm z"
     return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone_name), locale=language)
+
+
+def format_release(moment: datetime, timezone_name: str, language: str) -> str:
+    """A scheduled release: rosters often give only the day (stored as local midnight), so a midnight
+    time is shown as the day alone rather than as a misleading "12:00 AM"."""
+    local = moment.astimezone(ZoneInfo(timezone_name))
+    if local.time() != time(0):
+        return format_when(moment, timezone_name, language)
+    return format_date(local.date(), "MMM d, y" if language == "en" else "d MMM y", locale=language)
 
 
 def _sentence(event_type: str, facts: dict[str, str], reason: str, release_known: bool) -> str:
@@ -121,7 +130,7 @@ def _facts(view: Disclosure, language: str, *, name_limit: int | None) -> dict[s
         "court": view.get("court_name") or _("the court"),
         "status": status_label(view["status"]),
         "hearing": format_when(view["hearing_at"], tz, language) if view.get("hearing_at") else "",
-        "release": format_when(view["release_at"], tz, language) if view.get("release_at") else "",
+        "release": format_release(view["release_at"], tz, language) if view.get("release_at") else "",
     }
     return facts
 
