@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from vinex.api import api
 from vinex.core import views as core_views
@@ -10,6 +10,7 @@ from vinex.notify import webhooks
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    re_path(r"^api/(?P<rest>.*)$", core_views.api_not_found),
     path("healthz", core_views.healthz, name="healthz"),
     path("metrics", core_views.metrics, name="metrics"),
     path("webhooks/twilio/status", webhooks.twilio_status, name="twilio-status"),

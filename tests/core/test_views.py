@@ -36,3 +36,10 @@ def test_the_mail_outbox_is_for_signed_in_administrators(client: Client) -> None
     assert operator.get("/staff/outbox/").status_code == 403
     admin, _ = staff_client("ada", "administrator")
     assert admin.get("/staff/outbox/").status_code == 200
+
+
+def test_unknown_api_paths_answer_in_the_error_shape(client: Client) -> None:
+    response = client.get("/api/v1/partner/agencies//population.csv")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": [{"loc": ["path"], "msg": "no such endpoint", "type": "not_found"}]}

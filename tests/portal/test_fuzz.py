@@ -9,8 +9,10 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.locator.people import book
 from tests.locator.test_fuzz import FUZZ, assert_error_shape
 from vinex.custody.models import Agency
+from vinex.locator.selectors import subject_ref_make
 
 pytestmark = pytest.mark.django_db
 json_value = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=40),
@@ -29,6 +31,27 @@ def settings_override(settings: Any) -> None:
 def test_any_registration_body_gets_a_202_or_an_error(agency: Agency, settings_override: Any,
                                                      body: dict[str, Any]) -> None:
     response = Client().post("/api/v1/registrations", body, content_type="application/json")
+    assert response.status_code in (202, 400, 422), response.content
+    if response.status_code != 202:
+        assert_error_shape(response)
+
+
+@pytest.fixture
+def a_subject_ref(agency: Agency, settings: Any) -> str:
+    settings.VINEX_DATA_REPORT_RATE = "1000000/minute"
+    return subject_ref_make(person_id=book(agency, "S-1").person_id)
+
+
+@FUZZ
+@given(body=st.dictionaries(st.sampled_from(["subject_ref", "topic", "details", "reporter", "reply_to", "language",
+                                             "extra"]), json_value),
+       valid_ref=st.booleans())
+def test_any_data_report_body_gets_a_202_or_an_error(a_subject_ref: str, body: dict[str, Any],
+                                                    valid_ref: bool) -> None:
+    if valid_ref:
+        body = {"subject_ref": a_subject_ref, "topic": "status", "details": "wrong",
+                **{k: v for k, v in body.items() if k != "subject_ref"}}
+    response = Client().post("/api/v1/data-reports", body, content_type="application/json")
     assert response.status_code in (202, 400, 422), response.content
     if response.status_code != 202:
         assert_error_shape(response)

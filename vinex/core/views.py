@@ -17,6 +17,11 @@ from vinex.audit.services import audit_record
 from vinex.core.metrics import registry
 
 
+def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any path under /api/ that no endpoint serves: the API's error shape rather than an HTML page."""
+    return JsonResponse({"detail": [{"loc": ["path"], "msg": "no such endpoint", "type": "not_found"}]}, status=404)
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     try:
