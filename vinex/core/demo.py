@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,13 +19,15 @@ from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
 from vinex.notify.models import Channel, CreatedVia, Registrant, SubscriptionStatus, Tier
 from vinex.notify.services import contact_add, contacts_find, subscription_create
 
-AGENCIES = [
+AGENCIES: list[dict[str, Any]] = [
     {
         "code": "pine-county",
         "name": "Pine County Sheriff's Office",
         "jurisdiction_code": "US-XX-001",
         "support_name": "Pine County Victim Services",
         "support_phone": "+1 555 010 0100",
+        # A county under a sanctuary ordinance: its custody data is never shared for immigration enforcement.
+        "sharing_policy": {"deny_purposes": ["immigration_enforcement"]},
         "facilities": [
             ("pine-main", "Pine County Jail", "100 Main St, Pineville", "+1 555 010 0101", "America/New_York"),
             ("pine-annex", "Pine County Jail Annex", "12 Annex Rd, Pineville", "+1 555 010 0102", "America/New_York"),
@@ -67,7 +70,8 @@ def _agencies() -> dict[str, Agency]:
     for spec in AGENCIES:
         agency, _ = Agency.objects.update_or_create(
             code=spec["code"],
-            defaults={k: spec[k] for k in ("name", "jurisdiction_code", "support_name", "support_phone")},
+            defaults={**{k: spec[k] for k in ("name", "jurisdiction_code", "support_name", "support_phone")},
+                      "sharing_policy": spec.get("sharing_policy", {})},
         )
         for code, name, address, phone, tz in spec["facilities"]:
             Facility.objects.update_or_create(
