@@ -185,3 +185,11 @@ def test_no_agency_facing_answer_carries_victim_data(held: Subject, agency: Agen
     assert len(agency_paths) == 4
     for word in ("registrant", "contact", "subscription", "email"):
         assert word not in json.dumps(agency_paths).lower()
+
+
+def test_the_export_is_documented_as_csv() -> None:
+    schema = Client().get("/api/v1/openapi.json").json()
+
+    export = schema["paths"]["/api/v1/partner/agencies/{agency_code}/population.csv"]["get"]
+    assert list(export["responses"]["200"]["content"]) == ["text/csv"]
+    assert export["responses"]["403"]["content"]["application/json"]

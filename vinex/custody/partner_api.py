@@ -120,7 +120,7 @@ def _csv_rows(views: Iterator[Disclosure]) -> Iterator[str]:
     auth=AgencyKey(),
     response={200: None, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse},
     summary="Export who an agency holds now (CSV)",
-    openapi_extra={"responses": {"200": {"description": "CSV, one row per person held",
+    openapi_extra={"responses": {200: {"description": "CSV, one row per person held",
                                          "content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
 def partner_population_get(request: HttpRequest, agency_code: str, params: Query[PurposeParams]) -> Any:
