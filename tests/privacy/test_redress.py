@@ -127,3 +127,14 @@ def test_only_privacy_officers_open_reports(wrongly_released: Subject) -> None:
 
     assert agent.get(f"/staff/privacy/reports/{report_id}/").status_code == 403
     assert not AuditEntry.objects.filter(object_type="data_report", action="read").exists()
+
+
+def test_sending_the_same_report_again_records_it_once(wrongly_released: Subject) -> None:
+    first = report(wrongly_released)
+    retry = report(wrongly_released)
+    different = report(wrongly_released, details="Also the facility is wrong.")
+
+    assert first.status_code == retry.status_code == different.status_code == 202
+    assert retry.json()["report_id"] == first.json()["report_id"]
+    assert different.json()["report_id"] != first.json()["report_id"]
+    assert DataReport.objects.count() == 2

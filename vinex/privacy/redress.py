@@ -11,7 +11,7 @@ audited here, so no page can forget.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -79,10 +79,17 @@ def _validate(report: ReportIn) -> tuple[int, str]:
 
 
 def data_report_create(*, report: ReportIn, client_address: str) -> DataReport:
-    """Record a report of wrong data; raises ``ReportInvalid``. The reporter is not asked who they are."""
+    """Record a report of wrong data; raises ``ReportInvalid``. The reporter is not asked who they are.
+
+    Sending the same report again (a retry after a timeout, a double click) returns the report already
+    recorded instead of a second one.
+    """
     person_id, reply_to = _validate(report)
     ip_hash = hash_key(client_address, purpose="data-report-ip")
     with transaction.atomic():
+        earlier = _same_report(person_id, ip_hash, report)
+        if earlier is not None:
+            return earlier
         created = DataReport.objects.create(
             person_id=person_id, topic=report.topic, reporter=report.reporter, details=report.details.strip(),
             reply_to=reply_to, language=report.language if report.language in ("en", "es") else "en",
@@ -91,6 +98,14 @@ def data_report_create(*, report: ReportIn, client_address: str) -> DataReport:
         audit_record(actor=f"public:{ip_hash[:16]}", role="public", action="create", object_type="data_report",
                      object_id=str(created.public_id), purpose=f"report of wrong data ({report.topic})")
     return created
+
+
+def _same_report(person_id: int, ip_hash: str, report: ReportIn) -> DataReport | None:
+    since = timezone.now() - timedelta(days=1)
+    candidates = DataReport.objects.filter(person_id=person_id, ip_hash=ip_hash, topic=report.topic,
+                                           status=ReportStatus.OPEN, created_at__gte=since)
+    # The details are encrypted, so they are compared after decrypting the few candidates.
+    return next((r for r in candidates if r.details == report.details.strip()), None)
 
 
 @dataclass(frozen=True)
