@@ -3,6 +3,7 @@ correction notice) or closes the report with a reason; every step is audited."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from vinex.custody.models import Agency, CustodyEvent, Subject
 from vinex.locator.selectors import subject_ref_make
 from vinex.notify.models import Notification
 from vinex.privacy.models import DataReport, ReportStatus
+from vinex.privacy.retention import retention_purge
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +67,9 @@ def test_a_wrong_release_is_corrected_and_the_victim_told(wrongly_released: Subj
     assert notices.count() == 1 and "Correction" in notices.get().body
     actions = set(AuditEntry.objects.filter(object_type="data_report").values_list("action", flat=True))
     assert actions == {"create", "read", "correct"}
+    answer = Notification.objects.get(template="data_report_answer")
+    assert answer.contact.value == "victim@example.org" and answer.channel == "email"
+    assert "The record was wrong and has been corrected" in answer.body and "María" not in answer.body
 
 
 def test_rejecting_needs_a_reason_and_changes_nothing(wrongly_released: Subject) -> None:
@@ -138,3 +143,32 @@ def test_sending_the_same_report_again_records_it_once(wrongly_released: Subject
     assert retry.json()["report_id"] == first.json()["report_id"]
     assert different.json()["report_id"] != first.json()["report_id"]
     assert DataReport.objects.count() == 2
+
+
+def test_a_rejected_report_is_answered_with_the_reason_in_the_reporters_language(wrongly_released: Subject,
+                                                                                  settings: Any) -> None:
+    report_id = report(wrongly_released, reply_to="(202) 555-0143", language="es").json()["report_id"]
+    officer, _ = staff_client("pat", "privacy_officer")
+
+    officer.post(f"/staff/privacy/reports/{report_id}/", {"decision": "reject", "note": "Orden judicial del 3/11."})
+
+    answer = Notification.objects.get(template="data_report_answer")
+    assert (answer.channel, answer.contact.value, answer.language) == ("sms", "+12025550143", "es")
+    assert "El registro se mantiene" in answer.body and "Orden judicial del 3/11." in answer.body
+
+
+def test_the_reporters_contact_is_erased_after_the_retention_period(wrongly_released: Subject) -> None:
+    report_id = report(wrongly_released, reply_to="victim@example.org").json()["report_id"]
+    officer, _ = staff_client("pat", "privacy_officer")
+    officer.post(f"/staff/privacy/reports/{report_id}/", {"decision": "reject", "note": "checked"})
+    stored = DataReport.objects.get(public_id=report_id)
+
+    retention_purge(now=stored.decided_at + timedelta(days=29))
+    kept = DataReport.objects.get(pk=stored.pk)
+    retention_purge(now=stored.decided_at + timedelta(days=31))
+    erased = DataReport.objects.get(pk=stored.pk)
+
+    assert kept.reply_to == "victim@example.org"
+    assert erased.reply_to == ""
+    assert erased.answer_contact is not None and erased.answer_contact.value == ""
+    assert erased.details  # the report itself stays: it is the record of what was corrected and why

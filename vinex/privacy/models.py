@@ -66,6 +66,9 @@ class DataReport(models.Model):
     decided_by = models.CharField(max_length=64, blank=True)
     decision_note = EncryptedTextField(blank=True, default="", help_text="Staff's answer; may quote the report.")
     correction = models.ForeignKey(CustodyEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Where the answer went, if the reporter left a contact; retention erases it after the answer.
+    answer_contact = models.ForeignKey("notify.Contact", on_delete=models.SET_NULL, null=True, blank=True,
+                                       related_name="+")
 
     class Meta:
         constraints = [

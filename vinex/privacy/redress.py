@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from vinex.audit.services import AuditEntryIn, audit_record, audit_record_many
 from vinex.custody.models import CustodyEvent, EventSource, EventType, Subject
@@ -24,6 +24,10 @@ from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
 from vinex.locator.ratelimit import hash_key
 from vinex.locator.selectors import subject_ref_person_id
 from vinex.notify.contacts import InvalidContact, normalise_contact
+from vinex.notify.messages import gsm7_fold
+from vinex.notify.models import CreatedVia
+from vinex.notify.services import contact_add, notification_enqueue_direct, registrant_create
+from vinex.privacy.disclosure import Audience, disclose
 from vinex.privacy.models import DataReport, ReporterKind, ReportStatus, ReportTopic
 
 DETAILS_MAX = 2000
@@ -185,6 +189,7 @@ def data_report_correct(*, report: DataReport, event: CustodyEvent, reviewer: st
             raise ValueError("; ".join(e["msg"] for e in outcome.errors) or f"correction {outcome.status}")
         report.correction = CustodyEvent.objects.get(agency=event.agency, event_id=f"correction:{report.public_id}")
         report.save(update_fields=["correction"])
+        _answer(report)
         audit_record(actor=reviewer, role=role, action="correct", object_type="data_report",
                      object_id=str(report.public_id), purpose=f"retracts event {event.pk}")
     return report
@@ -196,6 +201,51 @@ def data_report_reject(*, report: DataReport, reviewer: str, role: str, note: st
         raise ValueError("give the reason the record stays as it is")
     with transaction.atomic():
         _decide(report, status=ReportStatus.REJECTED, reviewer=reviewer, note=note.strip(), now=timezone.now())
+        _answer(report)
         audit_record(actor=reviewer, role=role, action="reject", object_type="data_report",
                      object_id=str(report.public_id))
     return report
+
+
+# --- The answer to the reporter -------------------------------------------------------------------
+
+SMS_NOTE_MAX = 100
+
+
+def _answer(report: DataReport) -> None:
+    """Tell the reporter the outcome, if they left a contact: through the normal outbox, from a registrant
+    made for this one answer (retention erases it once the answer has had time to go out)."""
+    if not report.reply_to:
+        return
+    channel = "email" if "@" in report.reply_to else "sms"
+    registrant = registrant_create(language=report.language, created_via=CreatedVia.STAFF)
+    # The reporter gave this contact for exactly this answer; no code is sent to confirm it.
+    contact = contact_add(registrant=registrant, channel=channel, value=report.reply_to, verified=True)
+    subject = Subject.objects.filter(person_id=report.person_id).select_related("agency", "facility").first()
+    name = disclose(subject, audience=Audience.REGISTRANT_MESSAGE)["name"] if subject else ""
+    subject_line, body = answer_message(name=name, corrected=report.status == ReportStatus.CORRECTED,
+                                        note=report.decision_note, channel=channel, language=report.language)
+    notification_enqueue_direct(contact=contact, template="data_report_answer", body=body,
+                                language=report.language, subject_line=subject_line)
+    report.answer_contact = contact
+    report.save(update_fields=["answer_contact"])
+
+
+def answer_message(*, name: str, corrected: bool, note: str, channel: str, language: str) -> tuple[str, str]:
+    """(subject line, body) of the answer to a report of wrong data, in the reporter's language."""
+    with translation.override(language):
+        subject_line = _("Your report of wrong information")
+        if corrected:
+            outcome = _("We checked your report about %(name)s. The record was wrong and has been corrected; "
+                        "everyone who received a wrong message is being told.") % {"name": name}
+        else:
+            outcome = _("We checked your report about %(name)s with the agency. The record stays as it is.") % {
+                "name": name}
+        if channel == "sms":
+            short = note if len(note) <= SMS_NOTE_MAX else note[: SMS_NOTE_MAX - 1] + "…"
+            text = f"vinex: {outcome}" + (f" {short}" if short and not corrected else "")
+            return str(subject_line), gsm7_fold(text)
+        parts = [str(outcome)]
+        if note and not corrected:
+            parts.append(str(_("Reason: %(note)s")) % {"note": note})
+        return str(subject_line), "\n\n".join(parts)

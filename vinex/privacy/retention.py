@@ -4,6 +4,8 @@
   (default 30), with their PIN and the bodies of the messages sent to them.
 - Message bodies of finished notifications are erased after ``VINEX_NOTIFICATION_BODY_DAYS`` (default
   90); the record that a message went out, when and how, stays.
+- The contact a reporter of wrong data left for the answer is erased ``VINEX_PURGE_AFTER_DAYS`` after the
+  report was decided.
 - Audit entries are never purged here (they are kept at least a year, by design).
 
 Rows are kept and blanked rather than deleted, so delivery history and the audit log still line up.
@@ -38,6 +40,7 @@ def retention_purge(*, now: datetime | None = None) -> PurgeReport:
     now = now or timezone.now()
     withdrawn_before = now - timedelta(days=settings.VINEX_PURGE_AFTER_DAYS)
     with transaction.atomic():
+        _answered_reports_release(decided_before=withdrawn_before)
         gone = list(Registrant.objects.filter(withdrawn_at__lt=withdrawn_before).values_list("pk", flat=True))
         contacts = list(Contact.objects.filter(registrant_id__in=gone).exclude(value_index__startswith="purged:"))
         for contact in contacts:
@@ -54,6 +57,20 @@ def retention_purge(*, now: datetime | None = None) -> PurgeReport:
             for c in contacts
         ])
     return PurgeReport(contacts=len(contacts), bodies=erased_for_withdrawn + erased_old)
+
+
+def _answered_reports_release(*, decided_before: datetime) -> None:
+    """Reports of wrong data decided long enough ago no longer need the reporter's contact: erase it from the
+    report and withdraw the registrant made for the answer, so the contact purge below erases that too."""
+    from vinex.notify.models import Registrant
+    from vinex.privacy.models import DataReport
+
+    answered = DataReport.objects.filter(decided_at__lt=decided_before).exclude(reply_to=PURGED)
+    for report in answered:
+        if report.answer_contact_id is not None:
+            Registrant.objects.filter(contacts__pk=report.answer_contact_id, withdrawn_at__isnull=True).update(
+                withdrawn_at=report.decided_at)
+        DataReport.objects.filter(pk=report.pk).update(reply_to=PURGED)
 
 
 def retention_tick(*, now: datetime) -> None:
