@@ -66,3 +66,4 @@ def test_the_refusals_page_counts_per_agency_partner_and_purpose(agency: Agency,
     page = auditor.get("/staff/privacy/denials/").content.decode()
 
     assert "<td>pine</td><td>state</td><td>immigration_enforcement</td><td>2</td><td>3</td>" in page
+

@@ -33,8 +33,10 @@ class OutboxCollector(Collector):
 @cache
 def registry() -> CollectorRegistry:
     from vinex.feeds.metrics import FeedHealthCollector
+    from vinex.privacy.metrics import DisclosureDenialCollector
 
     reg = CollectorRegistry()
     reg.register(OutboxCollector())
     reg.register(FeedHealthCollector())
+    reg.register(DisclosureDenialCollector())
     return reg
