@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -127,6 +127,8 @@ def test_export_streams_the_population_as_csv_and_audits_each_row(held: Subject,
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [(r["agency_subject_id"], r["name"], r["status"]) for r in rows] == [("S-1", "Robin Quill", "IN_CUSTODY")]
+    changed = rows[0]["status_changed_at"]
+    assert "T" in changed and datetime.fromisoformat(changed).tzinfo is not None  # ISO 8601 with its offset
     assert AuditEntry.objects.filter(action="read", actor="agency:state", object_id=str(held.pk)).count() == 1
 
 

@@ -102,12 +102,18 @@ def partner_subjects_get(request: HttpRequest, params: Query[PartnerSubjectParam
     return {"results": [{name: view.get(name) for name in PartnerSubjectOut.model_fields} for view in views]}
 
 
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
 def _csv_rows(views: Iterator[Disclosure]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for view in views:
-        writer.writerow(["" if view.get(c) is None else view.get(c) for c in EXPORT_COLUMNS])
+        writer.writerow([_csv_value(view.get(c)) for c in EXPORT_COLUMNS])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)
