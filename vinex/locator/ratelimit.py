@@ -79,9 +79,14 @@ def client_address(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
+def address_limit(request: HttpRequest, *, scope: str, rate: str) -> RetryAfter | None:
+    """Count one hit of ``scope`` for the client's address (shared by the web pages and the API)."""
+    return rate_limit_check(key=f"{scope}:ip:{client_address(request)}", rate=rate)
+
+
 def request_limits(request: HttpRequest, *, scope: str, address_rate: str, session_rate: str) -> RetryAfter | None:
     """Apply the per-address and (when the client has a session) per-session limits of ``scope``."""
-    refused = rate_limit_check(key=f"{scope}:ip:{client_address(request)}", rate=address_rate)
+    refused = address_limit(request, scope=scope, rate=address_rate)
     session = getattr(request, "session", None)
     session_key = session.session_key if session is not None else None
     if session_key:

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 
 from vinex.custody.schemas import ErrorResponse
 from vinex.locator.api import too_many_requests
-from vinex.locator.ratelimit import client_address, rate_limit_check
+from vinex.locator.ratelimit import address_limit, client_address
 from vinex.portal.models import Arrival, Registration, RegistrationStatus, Relationship
 from vinex.portal.selectors import registration_for_manage_token, registration_get, verifications_for_value
 from vinex.portal.services import (
@@ -93,8 +93,7 @@ def registrations_post(request: HttpRequest, data: RegistrationIn) -> Any:
 
     The registration becomes active once every contact is confirmed (``/confirm``).
     """
-    refused = rate_limit_check(key=f"registration:ip:{client_address(request)}",
-                               rate=settings.VINEX_REGISTRATION_RATE)
+    refused = address_limit(request, scope="registration", rate=settings.VINEX_REGISTRATION_RATE)
     if refused:
         return too_many_requests(refused)
     try:
@@ -201,7 +200,7 @@ def data_reports_post(request: HttpRequest, data: DataReportIn) -> Any:
     A privacy officer checks every report; a wrong record is corrected through a CORRECTION event and
     everyone who received a wrong message gets a correction notice.
     """
-    refused = rate_limit_check(key=f"data-report:ip:{client_address(request)}", rate=settings.VINEX_DATA_REPORT_RATE)
+    refused = address_limit(request, scope="data-report", rate=settings.VINEX_DATA_REPORT_RATE)
     if refused:
         return too_many_requests(refused)
     try:

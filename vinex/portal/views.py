@@ -8,9 +8,11 @@ it opened, so no credential stays in an address bar.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from babel.dates import format_date
+from django import forms
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -19,12 +21,13 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from vinex.locator.ratelimit import RetryAfter, client_address, rate_limit_check, request_limits
+from vinex.locator.ratelimit import RetryAfter, address_limit, client_address, request_limits
 from vinex.locator.selectors import locator_search_public
 from vinex.notify.messages import status_label
 from vinex.portal.forms import SEARCH_FORMS, CodeForm, DataReportForm, RegistrationForm, SearchForm
 from vinex.portal.models import Arrival, ContactVerification, Registration, RegistrationStatus
 from vinex.portal.selectors import (
+    Followed,
     followed_person,
     mask_contact,
     person_for_subject_ref,
@@ -134,21 +137,44 @@ def _attach(form: RegistrationForm, errors: list[FieldError], fields: list[str])
             form.add_error(None, str(error.msg))
 
 
+FormT = TypeVar("FormT", bound=forms.Form)
+
+
+@dataclass(frozen=True)
+class _PersonForm(Generic[FormT]):
+    """A form about a person found by search: its page, and the answer to send now if there is one."""
+
+    form: FormT
+    followed: Followed | None
+    answer: HttpResponse | None = None
+
+
+def _person_form(request: HttpRequest, form_class: type[FormT], template: str, *, scope: str, rate: str,
+                 initial: dict[str, Any] | None = None) -> _PersonForm[FormT]:
+    """What registering and reporting share: the empty form for a search result's ``ref`` on GET; on POST
+    the submitted form, answered at once when a field is wrong or the client address is over ``rate``."""
+    source = request.GET if request.method == "GET" else request.POST
+    ref = source.get("ref", "")[:500]
+    followed = person_for_subject_ref(subject_ref=ref)
+    if request.method == "GET":
+        form = form_class(initial={"ref": ref, **(initial or {})})
+        context = {"form": form, "missing_ref": not ref, "followed": followed}
+        return _PersonForm(form, followed, render(request, template, context))
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _PersonForm(form, followed, render(request, template, {"form": form, "followed": followed},
+                                                  status=422))
+    refused = address_limit(request, scope=scope, rate=rate)
+    return _PersonForm(form, followed, _too_many(request, refused) if refused else None)
+
+
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
-    if request.method == "GET":
-        ref = request.GET.get("ref", "")[:500]
-        form = RegistrationForm(initial={"ref": ref, "language": _language()})
-        return render(request, "portal/register.html", {"form": form, "missing_ref": not ref,
-                                                        "followed": person_for_subject_ref(subject_ref=ref)})
-    form = RegistrationForm(request.POST)
-    followed = person_for_subject_ref(subject_ref=request.POST.get("ref", "")[:500])
-    if not form.is_valid():
-        return render(request, "portal/register.html", {"form": form, "followed": followed}, status=422)
-    refused = rate_limit_check(key=f"registration:ip:{client_address(request)}",
-                               rate=settings.VINEX_REGISTRATION_RATE)
-    if refused:
-        return _too_many(request, refused)
+    step = _person_form(request, RegistrationForm, "portal/register.html", scope="registration",
+                        rate=settings.VINEX_REGISTRATION_RATE, initial={"language": _language()})
+    if step.answer is not None:
+        return step.answer
+    form, followed = step.form, step.followed
     contacts, fields = _contacts(form)
     try:
         registration = registration_create(
@@ -307,19 +333,11 @@ def withdraw(request: HttpRequest, registration_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def report(request: HttpRequest) -> HttpResponse:
     """Anyone who found a person may say their record is wrong; a privacy officer answers."""
-    if request.method == "GET":
-        ref = request.GET.get("ref", "")[:500]
-        form = DataReportForm(initial={"ref": ref})
-        return render(request, "portal/report.html", {"form": form, "missing_ref": not ref,
-                                                      "followed": person_for_subject_ref(subject_ref=ref)})
-    form = DataReportForm(request.POST)
-    followed = person_for_subject_ref(subject_ref=request.POST.get("ref", "")[:500])
-    if not form.is_valid():
-        return render(request, "portal/report.html", {"form": form, "followed": followed}, status=422)
-    refused = rate_limit_check(key=f"data-report:ip:{client_address(request)}",
-                               rate=settings.VINEX_DATA_REPORT_RATE)
-    if refused:
-        return _too_many(request, refused)
+    step = _person_form(request, DataReportForm, "portal/report.html", scope="data-report",
+                        rate=settings.VINEX_DATA_REPORT_RATE)
+    if step.answer is not None:
+        return step.answer
+    form, followed = step.form, step.followed
     data = form.cleaned_data
     try:
         data_report_create(report=ReportIn(subject_ref=data["ref"], topic=data["topic"], details=data["details"],
