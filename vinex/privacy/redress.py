@@ -52,9 +52,13 @@ class ReportIn:
     language: str = "en"
 
 
+def _reply_channel(value: str) -> str:
+    """How to answer a reporter: by email for an address, by text message for a phone number."""
+    return "email" if "@" in value else "sms"
+
+
 def _reply_to_normalised(value: str) -> str:
-    channel = "email" if "@" in value else "sms"
-    return normalise_contact(channel, value)
+    return normalise_contact(_reply_channel(value), value)
 
 
 def _validate(report: ReportIn) -> tuple[int, str]:
@@ -217,7 +221,7 @@ def _answer(report: DataReport) -> None:
     made for this one answer (retention erases it once the answer has had time to go out)."""
     if not report.reply_to:
         return
-    channel = "email" if "@" in report.reply_to else "sms"
+    channel = _reply_channel(report.reply_to)
     registrant = registrant_create(language=report.language, created_via=CreatedVia.STAFF)
     # The reporter gave this contact for exactly this answer; no code is sent to confirm it.
     contact = contact_add(registrant=registrant, channel=channel, value=report.reply_to, verified=True)
