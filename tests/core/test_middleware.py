@@ -19,3 +19,10 @@ def test_nul_in_a_form_is_a_400_on_pages_too(client: Client) -> None:
 
 def test_ordinary_requests_pass(client: Client) -> None:
     assert client.get("/healthz?probe=1").status_code == 200
+
+
+def test_nul_in_an_api_path_is_a_field_error(client: Client) -> None:
+    response = client.get("/api/v1/partner/agencies/%00/population.csv", {"purpose": "court"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0] == {"loc": ["path"], "msg": "NUL characters are not allowed",
+                                            "type": "invalid_character"}

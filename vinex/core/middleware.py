@@ -10,7 +10,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class RejectNulMiddleware:
-    """Refuse query strings and form fields containing NUL (422 on the API, 400 on pages).
+    """Refuse paths, query strings and form fields containing NUL (422 on the API, 400 on pages).
 
     No name, number or code contains one, and PostgreSQL cannot store or even compare it: let through,
     it would surface as a server error deep inside whichever query first met it.
@@ -20,18 +20,19 @@ class RejectNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:  # a path segment becomes a query parameter (an agency code, an id)
+            return self._refuse(request, ["path"])
         fields = list(request.GET.lists())
         if request.method == "POST" and request.content_type in FORM_TYPES:
             fields += list(request.POST.lists())
         for name, values in fields:
             if "\x00" in name or any("\x00" in value for value in values):
-                return self._refuse(request, name.replace("\x00", ""))
+                return self._refuse(request, ["query", name.replace("\x00", "")])
         return self.get_response(request)
 
     @staticmethod
-    def _refuse(request: HttpRequest, name: str) -> HttpResponse:
+    def _refuse(request: HttpRequest, loc: list[str]) -> HttpResponse:
         message = "NUL characters are not allowed"
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": [{"loc": ["query", name], "msg": message, "type": "invalid_character"}]},
-                                status=422)
+            return JsonResponse({"detail": [{"loc": loc, "msg": message, "type": "invalid_character"}]}, status=422)
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
