@@ -23,9 +23,11 @@ def _field(model: type[models.Model], attname: str) -> models.Field[Any, Any]:
 
 
 def _sqlite_datetime(value: datetime) -> str:
-    # What Django stores on SQLite with USE_TZ: naive UTC in ISO format with a space.
-    if value.tzinfo is not None and value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
+    # What Django stores on SQLite with USE_TZ: naive UTC in ISO format with a space. Shifting by the
+    # offset is what astimezone(UTC) does, without building a new aware datetime first.
+    offset = value.utcoffset()
+    if offset:
+        value = value - offset
     return value.replace(tzinfo=None).isoformat(" ")
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from babel import Locale
-from django.utils import timezone
 from ninja import Schema
 from pydantic import (
     AfterValidator,
@@ -124,7 +123,8 @@ class SubjectIn(StrictSchema):
 
     @model_validator(mode="after")
     def _born_in_the_past(self) -> SubjectIn:
-        if self.date_of_birth and self.date_of_birth > timezone.now().date():
+        # datetime.now(UTC) is django.utils.timezone.now() (USE_TZ is on) without its settings lookup.
+        if self.date_of_birth and self.date_of_birth > datetime.now(UTC).date():
             raise ValueError("date_of_birth is in the future")
         return self
 
@@ -144,7 +144,7 @@ class EventIn(StrictSchema):
 
     @model_validator(mode="after")
     def _fields_the_type_needs(self) -> EventIn:
-        if self.occurred_at > timezone.now() + FUTURE_TOLERANCE:
+        if self.occurred_at > datetime.now(UTC) + FUTURE_TOLERANCE:
             raise ValueError("occurred_at is in the future")
         if self.type == EventType.TRANSFERRED:
             if not self.to_facility_code:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
+from operator import attrgetter, itemgetter
 from typing import Any, Literal
 
 from django.db import connection, transaction
@@ -132,10 +132,7 @@ class _Pending:
     facts: sm.EventFacts
     facility: Facility
     to_facility: Facility | None
-
-    @cached_property
-    def subject_fields(self) -> dict[str, Any]:
-        return _subject_fields(self.incoming.data)
+    subject_fields: dict[str, Any]
 
 
 @dataclass
@@ -143,6 +140,8 @@ class _SubjectPlan:
     subject: _SubjectRecord
     base: sm.CustodyState
     history: list[sm.EventFacts]
+    # What registrants were last told about, to tell whether the new events change it.
+    before: sm.CustodyState
     accepted: list[_Pending] = field(default_factory=list)
     after: sm.CustodyState = sm.INITIAL
 
@@ -159,10 +158,12 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
     """
     received_at = received_at or timezone.now()
     outcomes: list[ItemOutcome] = [ItemOutcome(e.data.event_id, "accepted") for e in events]
+    facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
+    # Checks that need no stored state run before taking the write lock, which other batches wait for.
+    candidates = _screen(agency, facilities, events, outcomes)
     with _sqlite_writer_turn(), transaction.atomic():
         _agency_lock(agency)
-        facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
-        pending = _screen(agency, facilities, events, outcomes)
+        pending = _drop_known(agency, candidates, outcomes)
         plans = _plan_subjects(agency, facilities, pending)
         _decide(plans, outcomes)
         to_notify = _persist(agency, facilities, plans, received_at)
@@ -220,15 +221,12 @@ def _sqlite_writer_turn() -> Iterator[None]:
 
 def _screen(agency: Agency, facilities: dict[str, Facility], events: Sequence[IncomingEvent],
             outcomes: list[ItemOutcome]) -> list[_Pending]:
-    """Per-item checks that need no history: duplicates and facilities."""
-    ids = list({e.data.event_id for e in events})
-    known: set[str] = set()
-    for chunk in _chunks(ids):
-        known.update(_event_ids_known(agency, chunk))
+    """Per-item checks that need no stored state: facilities, and copies of one event within the batch."""
+    seen: set[str] = set()
     pending: list[_Pending] = []
     for index, incoming in enumerate(events):
         data = incoming.data
-        if data.event_id in known:
+        if data.event_id in seen:
             outcomes[index].status = "duplicate"
             continue
         facility = facilities.get(data.facility_code)
@@ -249,21 +247,28 @@ def _screen(agency: Agency, facilities: dict[str, Facility], events: Sequence[In
                         "unknown_facility"),
             )
             continue
-        known.add(data.event_id)  # a second copy later in the same batch is a duplicate
+        seen.add(data.event_id)
         facts = sm.EventFacts(
-            event_id=data.event_id,
-            type=data.type,
-            occurred_at=data.occurred_at,
-            seq=_PROVISIONAL_SEQ + index,
-            facility_code=data.facility_code,
-            to_facility_code=data.to_facility_code,
-            reason=data.reason or "",
-            scheduled_for=data.scheduled_for,
-            corrects_event_id=data.corrects_event_id or "",
-            hearing_id=data.hearing_id or "",
+            data.event_id, data.type, data.occurred_at, _PROVISIONAL_SEQ + index, data.facility_code,
+            data.to_facility_code, data.reason or "", data.scheduled_for, data.corrects_event_id or "",
+            data.hearing_id or "",
         )
-        pending.append(_Pending(index, incoming, facts, facility, to_facility))
+        pending.append(_Pending(index, incoming, facts, facility, to_facility, _subject_fields(data)))
     return pending
+
+
+def _drop_known(agency: Agency, candidates: list[_Pending], outcomes: list[ItemOutcome]) -> list[_Pending]:
+    """Mark events already recorded as duplicates (under the write lock, so no other batch adds one meanwhile)."""
+    ids = [item.facts.event_id for item in candidates]
+    known: set[str] = set()
+    for chunk in _chunks(ids):
+        known.update(_event_ids_known(agency, chunk))
+    if not known:
+        return candidates
+    for item in candidates:
+        if item.facts.event_id in known:
+            outcomes[item.index].status = "duplicate"
+    return [item for item in candidates if item.facts.event_id not in known]
 
 
 def _event_ids_known(agency: Agency, event_ids: Sequence[str]) -> list[str]:
@@ -287,10 +292,11 @@ def _plan_subjects(agency: Agency, facilities: dict[str, Facility], pending: lis
     needs_history: list[int] = []
     for key, items in by_subject.items():
         subject = subjects[key]
+        stored = _stored_state(subject)
         if _can_fold_forward(subject, items):
-            plans[key] = _SubjectPlan(subject, _stored_state(subject), [])
+            plans[key] = _SubjectPlan(subject, stored, [], stored)
         else:
-            plans[key] = _SubjectPlan(subject, sm.INITIAL, [])
+            plans[key] = _SubjectPlan(subject, sm.INITIAL, [], stored)
             assert subject.pk is not None  # a subject with stored events has a row
             needs_history.append(subject.pk)
     histories = _histories(needs_history)
@@ -312,13 +318,18 @@ def _can_fold_forward(subject: _SubjectRecord, items: list[_Pending]) -> bool:
 
 
 def _stored_state(subject: _SubjectRecord) -> sm.CustodyState:
+    if subject.stored is None:
+        return sm.INITIAL
     return sm.CustodyState(
-        status=CustodyStatus(subject.status),
+        status=_STATUS[subject.status],
         reason=subject.status_reason,
         facility_code=subject.facility_code,
         status_changed_at=subject.status_changed_at,
         scheduled_release_at=subject.scheduled_release_at,
     )
+
+
+_STATUS = {str(status): status for status in CustodyStatus}  # a dict lookup costs a tenth of CustodyStatus(value)
 
 
 @dataclass
@@ -393,9 +404,16 @@ def _subject_fields(data: EventIn) -> dict[str, Any]:
         fields["date_of_birth"] = s.date_of_birth
     if s.country_of_birth:
         fields["country_of_birth"] = s.country_of_birth
-    if s.identifiers:
-        fields.update({k: v for k, v in s.identifiers.model_dump().items() if v})
+    identifiers = s.identifiers
+    if identifiers is not None:
+        for name in _IDENTIFIER_FIELDS:
+            value = getattr(identifiers, name)
+            if value:
+                fields[name] = value
     return fields
+
+
+_IDENTIFIER_FIELDS = ("a_number", "fbi_number", "state_id", "booking_number")
 
 
 def _histories(subject_ids: list[int]) -> dict[int, list[sm.EventFacts]]:
@@ -460,24 +478,27 @@ def _check(plan: _SubjectPlan, item: _Pending) -> str | None:
 def _persist(agency: Agency, facilities: dict[str, Facility], plans: dict[str, _SubjectPlan],
              received_at: datetime) -> list[CustodyEvent]:
     """Write subjects and events; return the new events that must notify, ready for rendering."""
-    notify: set[str] = set()
-    for plan in plans.values():
-        plan.after = sm.derive(plan.history, plan.base)
-        notify |= _events_to_notify(plan, _stored_state(plan.subject), plan.after)
     active = [plan for plan in plans.values() if plan.accepted]
     for plan in active:
+        plan.after = sm.derive(plan.history, plan.base)
         _apply_state(plan, facilities)
     _subjects_write([plan.subject for plan in active])
     _subject_contacts_write(active)
-    items = sorted((item for plan in active for item in plan.accepted), key=lambda i: i.index)
-    subject_of = {i.facts.event_id: plan.subject for plan in active for i in plan.accepted}
-    rows = [_event_row(agency, subject_of[i.facts.event_id], i, received_at, i.facts.event_id in notify) for i in items]
-    rows_insert(CustodyEvent, _EVENT_COLUMNS, rows)  # in arrival order, so ids follow it
     from vinex.notify.selectors import person_ids_followed
 
     # People first seen in this batch got their Person just now: nobody can follow them yet.
-    followed = person_ids_followed(person_ids={subject_of[e].person_id for e in notify if subject_of[e].stored})
-    return _events_for_messages(agency, sorted(e for e in notify if subject_of[e].person_id in followed))
+    followed = person_ids_followed(person_ids={plan.subject.person_id for plan in active if plan.subject.stored})
+    notify: set[str] = set()
+    for plan in active:
+        if plan.subject.person_id in followed:
+            notify |= _events_to_notify(plan, plan.before, plan.after)
+    rows = [
+        _event_row(agency, plan.subject, item, received_at, item.facts.event_id in notify)
+        for plan in active for item in plan.accepted
+    ]
+    rows.sort(key=_ARRIVAL)  # inserted in arrival order, so ids follow it
+    rows_insert(CustodyEvent, _EVENT_COLUMNS, [row[1:] for row in rows])
+    return _events_for_messages(agency, sorted(notify))
 
 
 def _subject_contacts_write(active: list[_SubjectPlan]) -> None:
@@ -513,12 +534,16 @@ _EVENT_COLUMNS = (
 )
 
 
+_ARRIVAL = itemgetter(0)
+
+
 def _event_row(agency: Agency, subject: _SubjectRecord, item: _Pending, received_at: datetime, notified: bool) -> tuple[
     Any, ...
 ]:
+    """The item's position in the batch, then its values in the order of ``_EVENT_COLUMNS``."""
     data = item.incoming.data
     return (
-        agency.pk, data.event_id, subject.pk, data.type, data.occurred_at, received_at, item.facility.pk,
+        item.index, agency.pk, data.event_id, subject.pk, data.type, data.occurred_at, received_at, item.facility.pk,
         item.to_facility.pk if item.to_facility else None, data.reason or "", data.scheduled_for,
         data.hearing_id or "", data.court_name or "", data.corrects_event_id or "", item.incoming.source,
         item.incoming.source_ref, item.incoming.payload_hash, notified,
@@ -559,6 +584,8 @@ _SUBJECT_STATE_FIELDS = (
 _SUBJECT_NEW_FIELDS = (
     "agency_id", "agency_subject_id", "person_id", "protected", "created_at", *_SUBJECT_STATE_FIELDS
 )
+_new_subject_row = attrgetter("pk", *_SUBJECT_NEW_FIELDS)
+_subject_state = attrgetter(*_SUBJECT_STATE_FIELDS)
 
 
 def _subjects_write(subjects: list[_SubjectRecord]) -> None:
@@ -571,8 +598,7 @@ def _subjects_write(subjects: list[_SubjectRecord]) -> None:
         new.person_id, new.pk, new.created_at = person_id, subject_id, now
     for subject in subjects:
         subject.updated_at = now
-    inserts = [[s.pk, *(getattr(s, f) for f in _SUBJECT_NEW_FIELDS)] for s in fresh]
-    rows_insert(Subject, ("id", *_SUBJECT_NEW_FIELDS), inserts)
+    rows_insert(Subject, ("id", *_SUBJECT_NEW_FIELDS), [_new_subject_row(s) for s in fresh])
     _subjects_update([s for s in subjects if s.stored is not None])
 
 
@@ -582,7 +608,7 @@ def _subjects_update(subjects: list[_SubjectRecord]) -> None:
     by_columns: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
     for subject in subjects:
         assert subject.stored is not None
-        values = [getattr(subject, f) for f in _SUBJECT_STATE_FIELDS]
+        values = _subject_state(subject)
         changed = [(f, v) for f, v in zip(_SUBJECT_STATE_FIELDS, values, strict=True) if v != subject.stored[f]]
         by_columns[tuple(f for f, _ in changed)].append([*(v for _, v in changed), subject.pk])
     for columns, rows in by_columns.items():

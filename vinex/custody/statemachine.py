@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from vinex.custody.models import CustodyStatus as S
 from vinex.custody.models import EventType as E
@@ -54,9 +55,8 @@ ALLOWED_FROM: dict[str, frozenset[S]] = {
 }
 
 
-@dataclass(frozen=True)
-class EventFacts:
-    """What the state machine needs to know of one event."""
+class EventFacts(NamedTuple):
+    """What the state machine needs to know of one event (a tuple: ingestion builds thousands per batch)."""
 
     event_id: str
     type: str
