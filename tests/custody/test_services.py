@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import event
 from tests.factories import subscribe
+from vinex.custody import statemachine as sm
 from vinex.custody.models import Agency, CustodyEvent, Subject
 from vinex.custody.schemas import EventIn
 from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
@@ -208,3 +210,65 @@ def test_a_known_subject_keeps_what_a_newer_event_leaves_out(agency: Agency) -> 
         "1990-02-03", "MX", "123456789", "BK1")
     assert (s.created_at, s.person_id, s.facility_id) == (created.created_at, created.person_id, created.facility_id)
     assert s.status_changed_at == s.last_event_at and s.updated_at > created.updated_at
+
+
+def _at_once(*batches: list[dict[str, Any]]) -> list[list[str]]:
+    """Ingest each batch from its own thread (and database connection), all starting together."""
+    results: list[list[str]] = [[] for _ in batches]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(batches))
+    agency = Agency.objects.get(code="pine")
+
+    def send(position: int) -> None:
+        try:
+            start.wait()
+            results[position] = ingest(agency, *batches[position])
+        except BaseException as error:  # surfaced below, a thread cannot fail the test itself
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_sent_twice_at_once_is_recorded_once(agency: Agency) -> None:
+    # An agency re-sending a request that timed out while the first is still being recorded.
+    batch = [event(f"b{i}", "BOOKED", subject=f"S-{i}") for i in range(300)]
+    first, second = _at_once(batch, batch)
+    assert sorted([set(first), set(second)], key=sorted) == [{"accepted"}, {"duplicate"}]
+    assert CustodyEvent.objects.count() == 300
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_about_the_same_people_at_once_leave_each_status_true_to_the_history(agency: Agency) -> None:
+    people = [f"S-{i}" for i in range(60)]
+    ingest(agency, *[event(f"b-{p}", "BOOKED", subject=p) for p in people])
+    rng = random.Random(7)
+    # Each batch moves everyone once, at times that interleave with the other batches'.
+    batches = [
+        [event(f"{n}-{p}", rng.choice(["TRANSFERRED", "RELEASED", "BOOKED"]), subject=p, minutes=rng.randint(1, 500),
+               facility=rng.choice(["main", "annex"])) for p in people]
+        for n in range(3)
+    ]
+    for batch in batches:
+        for raw in batch:
+            if raw["type"] == "TRANSFERRED":
+                raw["to_facility_code"] = "annex" if raw["facility_code"] == "main" else "main"
+    _at_once(*batches)
+    for person in Subject.objects.filter(agency=agency):
+        history = [
+            sm.EventFacts(e.event_id, e.type, e.occurred_at, e.pk, e.facility.code,
+                          e.to_facility.code if e.to_facility else None, e.reason)
+            for e in person.events.select_related("facility", "to_facility")
+        ]
+        derived = sm.derive(history)
+        assert (person.status, person.facility.code if person.facility else None) == (
+            derived.status, derived.facility_code), person.agency_subject_id
+        assert person.last_event_at == max(e.occurred_at for e in history)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -55,6 +56,18 @@ class AuditEntryIn:
             _clean(str(self.object_type), _OBJECT_TYPE), _clean(str(self.object_id), _OBJECT_ID),
             _clean(str(self.purpose), _PURPOSE), _clean(str(self.outcome), _OUTCOME),
         )
+
+
+@dataclass(frozen=True)
+class AuditEntries:
+    """Entries cleaned ahead of recording: cleaning thousands of them is work better done before taking
+    the lock that appending holds."""
+
+    fields: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, entries: Iterable[AuditEntryIn]) -> AuditEntries:
+        return cls(tuple(entry.clean() for entry in entries))
 
 
 def _clean(value: str, limit: int) -> str:

@@ -19,13 +19,13 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from vinex.audit import chain, signing
-from vinex.audit.chain import AuditEntryIn
+from vinex.audit.chain import AuditEntries, AuditEntryIn
 from vinex.audit.merkle import Frontier
 from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AuditEntryIn", "audit_checkpoint_create", "audit_record", "audit_record_many", "audit_tick"]
+__all__ = ["AuditEntries", "AuditEntryIn", "audit_checkpoint_create", "audit_record", "audit_record_many", "audit_tick"]
 
 
 def audit_record(
@@ -36,17 +36,18 @@ def audit_record(
     audit_record_many(entries=(entry,))
 
 
-def audit_record_many(*, entries: Sequence[AuditEntryIn]) -> None:
+def audit_record_many(*, entries: Sequence[AuditEntryIn] | AuditEntries) -> None:
     """Append ``entries`` in order, as consecutive links of the chain, in the caller's transaction.
 
     A checkpoint is signed whenever the log passes a multiple of ``VINEX_AUDIT_CHECKPOINT_EVERY``.
     """
-    if not entries:
+    cleaned = entries.fields if isinstance(entries, AuditEntries) else [entry.clean() for entry in entries]
+    if not cleaned:
         return
     db = transaction.get_connection()  # looked up once: each access to django.db.connection costs
     with transaction.atomic(savepoint=False), db.cursor() as cursor:
         first, prev_hash = _head_locked(cursor, lock=db.features.has_select_for_update)
-        rows = _chain_rows(entries, seq=first, prev_hash=prev_hash, now=timezone.now(), text_time=db.vendor == "sqlite")
+        rows = _chain_rows(cleaned, seq=first, prev_hash=prev_hash, now=timezone.now(), text_time=db.vendor == "sqlite")
         # Raw statements: the ORM's per-row overhead would cost more than hashing and storing the entry.
         cursor.executemany(_INSERT, rows)
         last, last_hash = first + len(rows), str(rows[-1][-1])
@@ -109,15 +110,14 @@ _Row = tuple[int | str | datetime, ...]
 
 
 def _chain_rows(
-    entries: Sequence[AuditEntryIn], *, seq: int, prev_hash: str, now: datetime, text_time: bool
+    cleaned: Sequence[tuple[str, ...]], *, seq: int, prev_hash: str, now: datetime, text_time: bool
 ) -> list[_Row]:
     at = chain.timestamp(now)
     # SQLite keeps the canonical text itself, so verification can hash the column as stored.
     stored_at = at if text_time else now
     rows = []
-    for entry in entries:
+    for fields in cleaned:
         seq += 1
-        fields = entry.clean()
         digest = chain.entry_hash(seq, at, fields, prev_hash)
         rows.append((seq, stored_at, *fields, prev_hash, digest))
         prev_hash = digest

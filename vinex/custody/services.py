@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from vinex.audit.actor import current_actor
-from vinex.audit.services import AuditEntryIn, audit_record, audit_record_many
+from vinex.audit.services import AuditEntries, AuditEntryIn, audit_record, audit_record_many
 from vinex.core.bulk import ids_reserve, rows_insert, rows_select, rows_update
 from vinex.custody import statemachine as sm
 from vinex.custody.models import (
@@ -34,6 +35,8 @@ from vinex.custody.models import (
     name_key,
 )
 from vinex.custody.schemas import EventIn
+
+logger = logging.getLogger(__name__)
 
 API_KEY_SCOPES = ("events:write", "rosters:write", "custody:read")
 # Reading other agencies' custody data is granted only when asked for: a feed key never needs it.
@@ -159,23 +162,64 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
     received_at = received_at or timezone.now()
     outcomes: list[ItemOutcome] = [ItemOutcome(e.data.event_id, "accepted") for e in events]
     facilities = {f.code: f for f in Facility.objects.filter(agency=agency)}
-    # Checks that need no stored state run before taking the write lock, which other batches wait for.
+    # The batch is worked out before taking the write lock, which other batches wait for; under the
+    # lock it is only checked against the stored state, and worked out again if that changed meanwhile.
     candidates = _screen(agency, facilities, events, outcomes)
+    draft = _draft(agency, facilities, candidates, outcomes)
     with _sqlite_writer_turn(), transaction.atomic():
         _agency_lock(agency)
-        pending = _drop_known(agency, candidates, outcomes)
-        plans = _plan_subjects(agency, facilities, pending)
-        _decide(plans, outcomes)
-        to_notify = _persist(agency, facilities, plans, received_at)
+        if not _draft_holds(agency, draft):
+            logger.info("custody events changed while a batch was worked out; working it out again",
+                        extra={"agency": agency.code, "events": len(events)})
+            draft = _draft(agency, facilities, candidates, outcomes)
+        to_notify = _persist(agency, draft.plans, received_at)
         from vinex.notify.services import notification_enqueue_for_events
 
         notification_enqueue_for_events(events=to_notify)
         # Last in the transaction: the audit head stays locked until commit.
-        audit_record_many(entries=[
-            AuditEntryIn(f"agency:{agency.code}", "agency", "create", "custody_event", f"{agency.code}:{o.event_id}")
-            for o in outcomes if o.status == "accepted"
-        ])
-    return outcomes
+        audit_record_many(entries=draft.audit)
+    return draft.outcomes
+
+
+@dataclass
+class _Draft:
+    """A batch worked out from the stored state as it was read."""
+
+    outcomes: list[ItemOutcome]
+    plans: dict[str, _SubjectPlan]
+    audit: AuditEntries
+
+
+def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[_Pending],
+           screened: list[ItemOutcome]) -> _Draft:
+    """Duplicates, each subject's history and new state, and the outcome of every item."""
+    outcomes = list(screened)
+    pending = _drop_known(agency, candidates, outcomes)
+    plans = _plan_subjects(agency, facilities, pending)
+    _decide(plans, outcomes)
+    for plan in plans.values():
+        if plan.accepted:
+            plan.after = sm.derive(plan.history, plan.base)
+            _apply_state(plan, facilities)
+    actor = f"agency:{agency.code}"
+    audit = AuditEntries.of([
+        AuditEntryIn(actor, "agency", "create", "custody_event", f"{agency.code}:{o.event_id}")
+        for o in outcomes if o.status == "accepted"
+    ])
+    return _Draft(outcomes, plans, audit)
+
+
+def _draft_holds(agency: Agency, draft: _Draft) -> bool:
+    """True when what the draft read is still what is stored: none of its new events has been recorded
+    since, and each of its subjects is as read (ingestion rewrites a subject's row, at least its
+    ``updated_at``, whenever it records an event of theirs, so a changed history shows there too)."""
+    new_ids = [o.event_id for o in draft.outcomes if o.status == "accepted" and o.event_id is not None]
+    if any(_event_ids_known(agency, chunk) for chunk in _chunks(new_ids)):
+        return False
+    rows = rows_select(Subject, _SUBJECT_COLUMNS, among=("agency_subject_id", list(draft.plans)),
+                       where=[("agency_id", agency.pk)])
+    as_read = {key: plan.subject.row for key, plan in draft.plans.items() if plan.subject.row is not None}
+    return {row[1]: row for row in rows} == as_read
 
 
 # New events sort after every stored one that shares their occurred_at, as their ids will.
@@ -267,7 +311,7 @@ def _drop_known(agency: Agency, candidates: list[_Pending], outcomes: list[ItemO
         return candidates
     for item in candidates:
         if item.facts.event_id in known:
-            outcomes[item.index].status = "duplicate"
+            outcomes[item.index] = ItemOutcome(item.facts.event_id, "duplicate")
     return [item for item in candidates if item.facts.event_id not in known]
 
 
@@ -362,21 +406,23 @@ class _SubjectRecord:
     updated_at: datetime | None = None
     # The state fields as stored, for a subject that has a row: only columns that change are written.
     stored: dict[str, Any] | None = None
+    # The row as read (``_SUBJECT_COLUMNS``), to tell whether it changed since.
+    row: tuple[Any, ...] | None = None
 
 
 def _subjects_load(agency: Agency, facilities: dict[str, Facility], first_seen: dict[str, _Pending]) -> dict[
     str, _SubjectRecord
 ]:
     """The agency's subjects with these ids; unknown ones as new records, written by _persist."""
-    columns = ("id", "agency_subject_id", "person_id", *_SUBJECT_STATE_FIELDS)
-    rows = rows_select(Subject, columns, among=("agency_subject_id", list(first_seen)),
+    rows = rows_select(Subject, _SUBJECT_COLUMNS, among=("agency_subject_id", list(first_seen)),
                        where=[("agency_id", agency.pk)])
-    codes = _facility_codes(facilities, {row[columns.index("facility_id")] for row in rows})
+    codes = _facility_codes(facilities, {row[_SUBJECT_COLUMNS.index("facility_id")] for row in rows})
     found: dict[str, _SubjectRecord] = {}
     for row in rows:
         stored = dict(zip(_SUBJECT_STATE_FIELDS, row[3:], strict=True))
         found[row[1]] = _SubjectRecord(agency_subject_id=row[1], agency_id=agency.pk, pk=row[0], person_id=row[2],
-                                       facility_code=codes.get(stored["facility_id"]), stored=stored, **stored)
+                                       facility_code=codes.get(stored["facility_id"]), stored=stored, row=row,
+                                       **stored)
     for key, item in first_seen.items():
         if key not in found:
             found[key] = _SubjectRecord(agency_subject_id=key, agency_id=agency.pk, **item.subject_fields)
@@ -475,13 +521,9 @@ def _check(plan: _SubjectPlan, item: _Pending) -> str | None:
     return sm.transition_error(sm.derive(plan.history, plan.base), item.facts)
 
 
-def _persist(agency: Agency, facilities: dict[str, Facility], plans: dict[str, _SubjectPlan],
-             received_at: datetime) -> list[CustodyEvent]:
+def _persist(agency: Agency, plans: dict[str, _SubjectPlan], received_at: datetime) -> list[CustodyEvent]:
     """Write subjects and events; return the new events that must notify, ready for rendering."""
     active = [plan for plan in plans.values() if plan.accepted]
-    for plan in active:
-        plan.after = sm.derive(plan.history, plan.base)
-        _apply_state(plan, facilities)
     _subjects_write([plan.subject for plan in active])
     _subject_contacts_write(active)
     from vinex.notify.selectors import person_ids_followed
@@ -584,6 +626,7 @@ _SUBJECT_STATE_FIELDS = (
 _SUBJECT_NEW_FIELDS = (
     "agency_id", "agency_subject_id", "person_id", "protected", "created_at", *_SUBJECT_STATE_FIELDS
 )
+_SUBJECT_COLUMNS = ("id", "agency_subject_id", "person_id", *_SUBJECT_STATE_FIELDS)
 _new_subject_row = attrgetter("pk", *_SUBJECT_NEW_FIELDS)
 _subject_state = attrgetter(*_SUBJECT_STATE_FIELDS)
 
