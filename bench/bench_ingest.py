@@ -1,6 +1,6 @@
 """Event ingest throughput through the HTTP API, against a naive one-ORM-save-per-event baseline.
 
-The real server (``vinex serve --workers 2 --threads 4``) on a temporary SQLite database receives
+The real server (``vinex serve --workers 2 --threads 1``) on a temporary SQLite database receives
 batches of 1,000 events (mostly BOOKED of new people, some RELEASED and TRANSFERRED of people booked
 before the run) from two client threads. The baseline, measured in the same run on its own fresh
 database, is what a straightforward ORM implementation would do: for each event validate it, get or
@@ -41,6 +41,10 @@ BATCH_SIZE = 1_000
 # Of every 10 events, one concerns a person already in custody (alternately released and transferred).
 EXISTING_EVERY = 10
 CLIENT_THREADS = 2
+# One process per core; one thread each makes gunicorn's sync workers, which take a batch only when
+# idle, so two clients' batches never queue in one process while the other waits (see ``vinex serve``).
+SERVER_WORKERS = 2
+SERVER_THREADS = 1
 TARGET_EVENTS_PER_SECOND = 10_000
 TARGET_RATIO = 10.0
 
@@ -277,7 +281,7 @@ def measure_http(env: BenchEnv, load: Workload, warmup: Workload) -> dict[str, A
     url = f"{base_url}/api/v1/custody-events"
     bodies = [(json.dumps({"events": batch}).encode(), len(batch)) for batch in load.batches]
     warm = [(json.dumps({"events": batch}).encode(), len(batch)) for batch in warmup.batches]
-    with services(lambda: start_server(env, port, workers=2, threads=4)) as (server,):
+    with services(lambda: start_server(env, port, workers=SERVER_WORKERS, threads=SERVER_THREADS)) as (server,):
         wait_healthy(base_url, server)
         # Both gunicorn workers load Django and the API on their first requests: not part of the figure.
         _, warm_results = post_all(url, token, warm, CLIENT_THREADS)

@@ -6,7 +6,8 @@ import unicodedata
 from typing import Any
 
 from django.db import models
-from django.db.models import Q
+
+from vinex.core.constraints import one_of
 
 
 def fold_name(value: str) -> str:
@@ -163,9 +164,7 @@ class Subject(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["agency", "agency_subject_id"], name="subject_id_unique_per_agency"),
-            models.CheckConstraint(
-                condition=Q(status__in=CustodyStatus.values), name="subject_status_valid"
-            ),
+            models.CheckConstraint(condition=one_of("status", CustodyStatus.values), name="subject_status_valid"),
         ]
         indexes = [
             models.Index(fields=["facility", "status"]),
@@ -206,7 +205,7 @@ class CustodyEvent(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["agency", "event_id"], name="event_id_unique_per_agency"),
-            models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_valid"),
+            models.CheckConstraint(condition=one_of("type", EventType.values), name="event_type_valid"),
         ]
         indexes = [models.Index(fields=["subject", "occurred_at", "id"])]
 

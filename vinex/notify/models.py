@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from vinex.core.constraints import one_of
 from vinex.custody.models import CustodyEvent, Person
 from vinex.privacy.crypto import EncryptedTextField
 
@@ -140,7 +141,8 @@ class Notification(models.Model):
             models.UniqueConstraint(
                 fields=["event", "contact"], condition=Q(event__isnull=False), name="one_notification_per_event_contact"
             ),
-            models.CheckConstraint(condition=Q(status__in=NotificationStatus.values), name="notification_status_valid"),
+            models.CheckConstraint(condition=one_of("status", NotificationStatus.values),
+                                   name="notification_status_valid"),
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
 

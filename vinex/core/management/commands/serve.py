@@ -38,7 +38,10 @@ class Command(BaseCommand):
                 "bind": options["bind"],
                 "workers": options["workers"],
                 "threads": options["threads"],
-                "worker_class": "gthread",
+                # One thread means gunicorn's sync workers, which take a request only when idle: the way to
+                # spread CPU-bound work such as large event batches evenly over the processes. Threaded
+                # workers keep each client's connection, so two busy clients can land on one process.
+                "worker_class": "gthread" if options["threads"] > 1 else "sync",
                 "timeout": 120,
                 "graceful_timeout": 20,
                 "accesslog": None,  # URLs of the locator carry search terms; Django logs what is safe
