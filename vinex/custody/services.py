@@ -165,10 +165,11 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
     # The batch is worked out before taking the write lock, which other batches wait for; under the
     # lock it is only checked against the stored state, and worked out again if that changed meanwhile.
     candidates = _screen(agency, facilities, events, outcomes)
+    final = _write_lock_held()
     draft = _draft(agency, facilities, candidates, outcomes)
     with _sqlite_writer_turn(), transaction.atomic():
         _agency_lock(agency)
-        if not _draft_holds(agency, draft):
+        if not final and not _draft_holds(agency, draft):
             logger.info("custody events changed while a batch was worked out; working it out again",
                         extra={"agency": agency.code, "events": len(events)})
             draft = _draft(agency, facilities, candidates, outcomes)
@@ -179,6 +180,13 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
         # Last in the transaction: the audit head stays locked until commit.
         audit_record_many(entries=draft.audit)
     return draft.outcomes
+
+
+def _write_lock_held() -> bool:
+    """True inside an outer SQLite transaction (a roster import): begun IMMEDIATE, it holds the database's
+    write lock, so nothing a draft reads can change before it is written."""
+    immediate = connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") == "IMMEDIATE"
+    return connection.vendor == "sqlite" and immediate and connection.in_atomic_block
 
 
 @dataclass
