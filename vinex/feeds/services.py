@@ -38,6 +38,7 @@ from pydantic import BaseModel
 
 from vinex.audit.actor import current_actor
 from vinex.audit.services import audit_record
+from vinex.core.gc import collector_paused
 from vinex.custody.models import (
     Agency,
     CustodyEvent,
@@ -476,6 +477,13 @@ def roster_import(
     changes nothing. Bad rows are reported (``snapshot.errors``) and skipped, and their people keep
     their status. Raises ``RosterFormatError`` when the file has no usable header or shape.
     """
+    with collector_paused():
+        return _roster_import(facility=facility, path=path, origin=origin, content_type=content_type,
+                              content_hash=content_hash, received_at=received_at, progress=progress)
+
+
+def _roster_import(*, facility: Facility, path: Path, origin: str, content_type: str, content_hash: str | None,
+                   received_at: datetime | None, progress: Progress | None) -> Snapshot:
     content_hash = content_hash or file_digest(path)
     latest = selectors.snapshot_latest(facility=facility)
     if latest and latest.content_hash == content_hash and latest.status != SnapshotStatus.REJECTED:
