@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection, models
@@ -22,6 +23,10 @@ def _field(model: type[models.Model], attname: str) -> models.Field[Any, Any]:
     raise ValueError(f"{model.__name__} has no column for {attname!r}")
 
 
+# Cached by value: an event's time is written to the event and to its subject, a batch's clock
+# reading to every row, and dates of birth repeat. Equal aware datetimes are the same instant, so they
+# share one text whatever their time zones.
+@lru_cache(maxsize=65_536)
 def _sqlite_datetime(value: datetime) -> str:
     # What Django stores on SQLite with USE_TZ: naive UTC in ISO format with a space. Shifting by the
     # offset is what astimezone(UTC) does, without building a new aware datetime first.
@@ -29,6 +34,9 @@ def _sqlite_datetime(value: datetime) -> str:
     if offset:
         value = value - offset
     return value.replace(tzinfo=None).isoformat(" ")
+
+
+_sqlite_date = lru_cache(maxsize=65_536)(date.isoformat)
 
 
 def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
@@ -41,31 +49,24 @@ def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callabl
         if kind == "DateTimeField":
             adapters.append(_sqlite_datetime)
         elif kind == "DateField":
-            adapters.append(date.isoformat)
+            adapters.append(_sqlite_date)
         else:
             adapters.append(None)
     return adapters
 
 
-def _prepared(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    adapters = _adapters(model, columns)
-    convert = [(i, a) for i, a in enumerate(adapters) if a is not None]
+def _prepared(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[
+    Sequence[Any]
+]:
+    convert = [(i, adapt) for i, adapt in enumerate(_adapters(model, columns)) if adapt is not None]
     if not convert:
-        return [list(row) for row in rows]
-    # Rows share value objects (one received_at for a batch, an event's occurred_at in several
-    # columns), so each object is converted once; the rows keep them alive, so ids stay unique.
-    done: dict[int, Any] = {}
-    prepared = []
-    for row in rows:
-        values = list(row)
-        for i, adapt in convert:
+        return rows
+    prepared = [list(row) for row in rows]
+    for i, adapt in convert:
+        for values in prepared:
             value = values[i]
             if value is not None:
-                key = id(value)
-                if key not in done:
-                    done[key] = adapt(value)
-                values[i] = done[key]
-        prepared.append(values)
+                values[i] = adapt(value)
     return prepared
 
 
