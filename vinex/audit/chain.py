@@ -69,6 +69,13 @@ class AuditEntries:
     def of(cls, entries: Iterable[AuditEntryIn]) -> AuditEntries:
         return cls(tuple(entry.clean() for entry in entries))
 
+    @classmethod
+    def for_objects(cls, template: AuditEntryIn, object_ids: Iterable[str]) -> AuditEntries:
+        """Entries that differ from ``template`` only in their object id (one per event of a batch)."""
+        actor, role, action, object_type, _, purpose, outcome = template.clean()
+        return cls(tuple((actor, role, action, object_type, _clean(str(object_id), _OBJECT_ID), purpose, outcome)
+                         for object_id in object_ids))
+
 
 def _clean(value: str, limit: int) -> str:
     # isprintable() is a fast test that is False for every control character (and a few harmless ones).
