@@ -167,7 +167,8 @@ class Subject(models.Model):
             models.CheckConstraint(condition=one_of("status", CustodyStatus.values), name="subject_status_valid"),
         ]
         indexes = [
-            models.Index(fields=["facility", "status"]),
+            # Covers the population read of a roster import (who is in custody here), index only.
+            models.Index(fields=["facility", "status", "agency_subject_id"]),
             models.Index(fields=["name_key", "country_of_birth"]),
             models.Index(fields=["a_number", "country_of_birth"]),
             models.Index(fields=["agency", "booking_number"]),

@@ -111,9 +111,12 @@ class ItemOutcome:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
+# One encoder for every payload: json.dumps with options builds a new encoder on each call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def payload_hash(raw: Any) -> str:
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL_JSON.encode(raw).encode()).hexdigest()
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
