@@ -14,7 +14,13 @@ from tests.factories import subscribe
 from tests.feeds.roster import people, person, roster_csv
 from vinex.custody.models import Agency, CustodyEvent, Facility, Subject
 from vinex.feeds.models import Snapshot, SnapshotData
-from vinex.feeds.services import SnapshotDecisionError, roster_import, snapshot_approve, snapshot_reject
+from vinex.feeds.services import (
+    SAMPLE_SIZE,
+    SnapshotDecisionError,
+    roster_import,
+    snapshot_approve,
+    snapshot_reject,
+)
 from vinex.notify.models import Notification
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +51,10 @@ def test_releasing_30_percent_at_once_is_held_until_approved_then_told_once(
     subscribe(agency, "S-5", email="victim@example.org")
     held = send(agency, tmp_path, people(70, start=30))
     assert held.status == "quarantined"
-    assert held.summary["released"] == 30 and "S-5" in held.summary["sample"]["released"]
+    # The reviewer sees who would go: a sample of them, none of those staying.
+    sample = held.summary["sample"]["released"]
+    assert held.summary["released"] == 30 and len(sample) == SAMPLE_SIZE
+    assert set(sample) <= {f"S-{i}" for i in range(30)}
     assert any("30 of 100 people (30%) would be released" in r for r in held.reasons)
     assert len(in_custody(agency)) == 100 and not Notification.objects.exists()
 
