@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from django.db import models
@@ -19,6 +20,7 @@ def fold_name(value: str) -> str:
     return " ".join(stripped.casefold().split())
 
 
+@lru_cache(maxsize=65_536)  # names repeat, and ingestion keys every event's subject
 def name_key(first_name: str, last_name: str) -> str:
     return f"{fold_name(first_name)}|{fold_name(last_name)}"
 

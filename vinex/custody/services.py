@@ -425,16 +425,18 @@ def _subjects_load(agency: Agency, facilities: dict[str, Facility], first_seen: 
     """The agency's subjects with these ids; unknown ones as new records, written by _persist."""
     rows = rows_select(Subject, _SUBJECT_COLUMNS, among=("agency_subject_id", list(first_seen)),
                        where=[("agency_id", agency.pk)])
-    codes = _facility_codes(facilities, {row[_SUBJECT_COLUMNS.index("facility_id")] for row in rows})
+    codes = _facility_codes(facilities, {row[_FACILITY_COLUMN] for row in rows})
+    # .id rather than .pk: a model's pk is a property, looked up anew on every use in these loops.
+    agency_id = agency.id
     found: dict[str, _SubjectRecord] = {}
     for row in rows:
         stored = dict(zip(_SUBJECT_STATE_FIELDS, row[3:], strict=True))
-        found[row[1]] = _SubjectRecord(agency_subject_id=row[1], agency_id=agency.pk, pk=row[0], person_id=row[2],
+        found[row[1]] = _SubjectRecord(agency_subject_id=row[1], agency_id=agency_id, pk=row[0], person_id=row[2],
                                        facility_code=codes.get(stored["facility_id"]), stored=stored, row=row,
                                        **stored)
     for key, item in first_seen.items():
         if key not in found:
-            found[key] = _SubjectRecord(agency_subject_id=key, agency_id=agency.pk, **item.subject_fields)
+            found[key] = _SubjectRecord(agency_subject_id=key, agency_id=agency_id, **item.subject_fields)
     return found
 
 
@@ -594,8 +596,8 @@ def _event_row(agency: Agency, subject: _SubjectRecord, item: _Pending, received
     """The item's position in the batch, then its values in the order of ``_EVENT_COLUMNS``."""
     data = item.incoming.data
     return (
-        item.index, agency.pk, data.event_id, subject.pk, data.type, data.occurred_at, received_at, item.facility.pk,
-        item.to_facility.pk if item.to_facility else None, data.reason or "", data.scheduled_for,
+        item.index, agency.id, data.event_id, subject.pk, data.type, data.occurred_at, received_at, item.facility.id,
+        item.to_facility.id if item.to_facility else None, data.reason or "", data.scheduled_for,
         data.hearing_id or "", data.court_name or "", data.corrects_event_id or "", item.incoming.source,
         item.incoming.source_ref, item.incoming.payload_hash, notified,
     )
@@ -621,7 +623,7 @@ def _apply_state(plan: _SubjectPlan, facilities: dict[str, Facility]) -> None:
     subject.status = after.status
     subject.status_reason = after.reason
     facility = facilities.get(after.facility_code) if after.facility_code else None
-    subject.facility_id, subject.facility_code = (facility.pk, facility.code) if facility else (None, None)
+    subject.facility_id, subject.facility_code = (facility.id, facility.code) if facility else (None, None)
     subject.status_changed_at = after.status_changed_at
     subject.scheduled_release_at = after.scheduled_release_at
 
@@ -635,6 +637,7 @@ _SUBJECT_NEW_FIELDS = (
     "agency_id", "agency_subject_id", "person_id", "protected", "created_at", *_SUBJECT_STATE_FIELDS
 )
 _SUBJECT_COLUMNS = ("id", "agency_subject_id", "person_id", *_SUBJECT_STATE_FIELDS)
+_FACILITY_COLUMN = _SUBJECT_COLUMNS.index("facility_id")
 _new_subject_row = attrgetter("pk", *_SUBJECT_NEW_FIELDS)
 _subject_state = attrgetter(*_SUBJECT_STATE_FIELDS)
 
