@@ -335,9 +335,9 @@ def event_in(raw: dict[str, Any]) -> EventIn:
     Its values come from rows that passed the same rules column by column (see ``parsing``);
     validating ten thousand events one by one would cost more than the whole diff.
     """
-    subject = dict(raw["subject"])
+    subject = raw["subject"]
     if "identifiers" in subject:
-        subject["identifiers"] = _construct(IdentifiersIn, subject["identifiers"])
+        subject = {**subject, "identifiers": _construct(IdentifiersIn, subject["identifiers"])}
     return _construct(EventIn, {**raw, "subject": _construct(SubjectIn, subject)})
 
 
@@ -351,11 +351,14 @@ def _construct(model: type[ModelT], values: dict[str, Any]) -> ModelT:
     taken once here (they are all None on these models). A test compares the result with validation.
     """
     instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", {**_defaults(model), **values})
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    _set(instance, "__dict__", {**_defaults(model), **values})
+    _set(instance, "__pydantic_fields_set__", set(values))
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
     return instance
+
+
+_set = object.__setattr__
 
 
 @cache
