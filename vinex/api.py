@@ -6,12 +6,14 @@ Every error is ``{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}``; ba
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
+import orjson
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from vinex.custody.api import router as custody_router
 from vinex.custody.partner_api import router as partner_router
@@ -25,6 +27,14 @@ logger = logging.getLogger(__name__)
 
 def error_body(loc: list[str | int], msg: str, kind: str) -> dict[str, Any]:
     return {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
+
+
+class FastJSONParser(Parser):
+    """Request bodies parsed by orjson: a batch of 10,000 events is several megabytes of JSON. Whatever it
+    refuses (invalid JSON, lone surrogates, NaN) is answered 400 like any unparsable body."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        return cast(dict[str, Any], orjson.loads(request.body))
 
 
 class VinexAPI(NinjaAPI):
@@ -45,6 +55,7 @@ api = VinexAPI(
     description="Victim Information and Notification Exchange: custody events in, notifications out.",
     urls_namespace="api-v1",
     docs_url="/docs",
+    parser=FastJSONParser(),
 )
 api.add_router("/", custody_router)
 api.add_router("/", partner_router)

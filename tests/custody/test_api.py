@@ -59,8 +59,10 @@ def test_a_key_without_the_events_scope_is_403(agency: Agency) -> None:
     assert not CustodyEvent.objects.exists()
 
 
-def test_malformed_json_is_400(api: Client) -> None:
-    response = api.post(URL, data='{"events": [', content_type="application/json")
+@pytest.mark.parametrize("body", ['{"events": [', '{"events": [{"event_id": "\\ud800"}]}', '{"events": NaN}'])
+def test_malformed_json_is_400(api: Client, body: str) -> None:
+    # Not JSON, a lone surrogate (no character at all), a number JSON does not have.
+    response = api.post(URL, data=body, content_type="application/json")
     assert response.status_code == 400
     assert assert_error_shape(response)[0]["loc"] == ["body"]
 

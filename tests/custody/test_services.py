@@ -272,3 +272,9 @@ def test_batches_about_the_same_people_at_once_leave_each_status_true_to_the_his
         assert (person.status, person.facility.code if person.facility else None) == (
             derived.status, derived.facility_code), person.agency_subject_id
         assert person.last_event_at == max(e.occurred_at for e in history)
+
+
+def test_the_payload_hash_ignores_key_order_and_takes_any_text() -> None:
+    assert payload_hash({"b": 1, "a": {"y": "é", "x": None}}) == payload_hash({"a": {"x": None, "y": "é"}, "b": 1})
+    assert payload_hash({"a": "x"}) != payload_hash({"a": "y"})
+    assert len(payload_hash({"a": "\ud800", "n": 10**30})) == 64  # what orjson refuses still hashes

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from operator import attrgetter, itemgetter
 from typing import Any, Literal, NamedTuple
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -111,12 +112,16 @@ class ItemOutcome:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-# One encoder for every payload: json.dumps with options builds a new encoder on each call.
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def payload_hash(raw: Any) -> str:
-    return hashlib.sha256(_CANONICAL_JSON.encode(raw).encode()).hexdigest()
+    """SHA-256 of the payload as canonical JSON (sorted keys, no spaces, UTF-8)."""
+    try:
+        canonical = orjson.dumps(raw, default=str, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # what orjson will not encode (a lone surrogate, a huge integer)
+        canonical = _CANONICAL_JSON.encode(raw).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
