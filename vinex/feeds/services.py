@@ -487,18 +487,21 @@ def roster_import(
 
 def _roster_import(*, facility: Facility, path: Path, origin: str, content_type: str, content_hash: str | None,
                    received_at: datetime | None, progress: Progress | None) -> Snapshot:
-    content_hash = content_hash or file_digest(path)
-    latest = selectors.snapshot_latest(facility=facility)
-    if latest and latest.content_hash == content_hash and latest.status != SnapshotStatus.REJECTED:
+    if content_hash is not None and (latest := _same_as_latest(facility, content_hash)):
         return latest
     received_at = received_at or timezone.now()
     kind: Kind | None = "json" if "json" in content_type else "csv" if "csv" in content_type else None
     column_map = agency_column_map(agency=facility.agency)
     with tempfile.TemporaryDirectory(prefix="vinex-roster-") as scratch, ThreadPoolExecutor(1) as pool:
-        # The file is parsed in a thread while this one reads the population: polars, and SQLite or
-        # PostgreSQL building the population as one JSON array, both work outside the GIL.
+        # The file is parsed in a thread while this one hashes it and reads the population: polars,
+        # hashlib, and SQLite or PostgreSQL building the population as one JSON array all work outside
+        # the GIL. (A file that turns out to be the latest snapshot again was parsed for nothing.)
         parsing = pool.submit(roster_parse, path, scratch=Path(scratch), facility_code=facility.code,
                               timezone_name=facility.timezone, column_map=column_map, kind=kind)
+        if content_hash is None:
+            content_hash = file_digest(path)
+            if latest := _same_as_latest(facility, content_hash):
+                return latest
         population = selectors.population_ids(facility=facility)
         parsed = parsing.result()
     if progress:
@@ -524,6 +527,14 @@ def _roster_import(*, facility: Facility, path: Path, origin: str, content_type:
         else:
             _apply(snapshot, diff, progress)
     return snapshot
+
+
+def _same_as_latest(facility: Facility, content_hash: str) -> Snapshot | None:
+    """The facility's latest snapshot when it has this content (importing it again changes nothing)."""
+    latest = selectors.snapshot_latest(facility=facility)
+    if latest and latest.content_hash == content_hash and latest.status != SnapshotStatus.REJECTED:
+        return latest
+    return None
 
 
 def _set_counts(snapshot: Snapshot, diff: RosterDiff) -> None:
