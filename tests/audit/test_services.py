@@ -11,6 +11,7 @@ from django.utils import timezone
 from tests.audit.helpers import record
 from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from vinex.audit.services import (
+    AuditEntries,
     AuditEntryIn,
     audit_checkpoint_create,
     audit_record,
@@ -51,6 +52,17 @@ def test_a_bulk_append_is_one_run_of_the_same_chain() -> None:
     audit_record_many(entries=[AuditEntryIn("apikey:ab12cd", "agency", "create", "custody_event", str(i))
                                for i in range(5)])
     assert list(AuditEntry.objects.values_list("seq", flat=True).order_by("seq")) == list(range(1, 9))
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db
+def test_entries_made_from_one_template_differ_only_in_their_object() -> None:
+    template = AuditEntryIn("agency:pine", "agency", "create", "custody_event", "")
+    audit_record_many(entries=AuditEntries.for_objects(template, ["pine:e1", "pine:e\x002", "x" * 500]))
+    rows = list(AuditEntry.objects.order_by("seq").values_list("actor", "action", "object_type", "object_id"))
+    assert rows == [("agency:pine", "create", "custody_event", "pine:e1"),
+                    ("agency:pine", "create", "custody_event", "pine:e\ufffd2"),
+                    ("agency:pine", "create", "custody_event", "x" * 128)]
     assert audit_verify().ok
 
 

@@ -66,10 +66,6 @@ class AuditEntries:
     fields: tuple[tuple[str, ...], ...]
 
     @classmethod
-    def of(cls, entries: Iterable[AuditEntryIn]) -> AuditEntries:
-        return cls(tuple(entry.clean() for entry in entries))
-
-    @classmethod
     def for_objects(cls, template: AuditEntryIn, object_ids: Iterable[str]) -> AuditEntries:
         """Entries that differ from ``template`` only in their object id (one per event of a batch)."""
         actor, role, action, object_type, _, purpose, outcome = template.clean()

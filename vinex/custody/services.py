@@ -316,7 +316,7 @@ def _screen(agency: Agency, facilities: dict[str, Facility], events: Sequence[In
 
 
 def _drop_known(agency: Agency, candidates: list[_Pending], outcomes: list[ItemOutcome]) -> list[_Pending]:
-    """Mark events already recorded as duplicates (under the write lock, so no other batch adds one meanwhile)."""
+    """Mark events already recorded as duplicates (``_draft_holds`` looks again under the write lock)."""
     ids = [item.facts.event_id for item in candidates]
     known: set[str] = set()
     for chunk in _chunks(ids):
