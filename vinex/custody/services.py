@@ -511,15 +511,17 @@ def _decide(plans: dict[str, _SubjectPlan], outcomes: list[ItemOutcome]) -> None
     """
     for plan in plans.values():
         accepted: list[_Pending] = []
+        newest = _newest_key(plan)
         for item in plan.accepted:
-            newest = _newest_key(plan)
-            if newest is None or item.facts.order_key > newest:
+            key = item.facts.order_key
+            if newest is None or key > newest:
                 error = _check(plan, item)
                 if error:
                     outcomes[item.index] = ItemOutcome(
                         item.facts.event_id, "rejected", _reject(item.index, "type", error, "invalid_transition")
                     )
                     continue
+                newest = key
             plan.history.append(item.facts)
             accepted.append(item)
         plan.accepted = accepted

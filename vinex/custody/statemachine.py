@@ -8,7 +8,6 @@ arrives; folding (``derive``) is total, so history already accepted always yield
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
 from typing import NamedTuple
@@ -79,8 +78,9 @@ class EventFacts(NamedTuple):
         return self.type in HEARING_TYPES
 
 
-@dataclass(frozen=True)
-class CustodyState:
+class CustodyState(NamedTuple):
+    """Where a person stands (a tuple: ingestion folds thousands of histories per batch)."""
+
     status: S = S.UNKNOWN
     reason: str = ""
     facility_code: str | None = None
@@ -100,7 +100,7 @@ def apply(state: CustodyState, event: EventFacts) -> CustodyState:
     if event.is_hearing or event.type == E.CORRECTION:
         return state
     if event.type == E.RELEASE_SCHEDULED:
-        return replace(state, scheduled_release_at=event.scheduled_for, facility_code=event.facility_code)
+        return state._replace(scheduled_release_at=event.scheduled_for, facility_code=event.facility_code)
     target = TARGET_STATUS[event.type]
     assert target is not None
     facility = event.to_facility_code if event.type == E.TRANSFERRED else event.facility_code
@@ -140,6 +140,8 @@ def order(events: Iterable[EventFacts]) -> list[EventFacts]:
 def derive(events: Iterable[EventFacts], start: CustodyState = INITIAL) -> CustodyState:
     """Fold an event history (in any order) into the current custody state."""
     ordered = order(events)
+    if not ordered:
+        return start
     retracted = corrected_ids(ordered)
     state = start
     for event in ordered:
