@@ -105,7 +105,7 @@ class IncomingEvent(NamedTuple):
     source_ref: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemOutcome:
     event_id: str | None
     status: Status
@@ -133,7 +133,7 @@ def _reject(index: int, loc: str, msg: str, kind: str) -> list[dict[str, Any]]:
     return [{"loc": ["events", index, loc], "msg": msg, "type": kind}]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """An event that passed the per-item checks and waits for its subject's history."""
 
@@ -145,7 +145,7 @@ class _Pending:
     subject_fields: dict[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class _SubjectPlan:
     subject: _SubjectRecord
     base: sm.CustodyState
