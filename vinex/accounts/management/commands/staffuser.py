@@ -11,16 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vinex.accounts import matrix
 from vinex.accounts.services import staffuser_create, staffuser_set_roles
+from vinex.custody.management.options import agency_option
 from vinex.custody.models import Agency
-
-
-def _agency(code: str | None) -> Agency | None:
-    if code is None:
-        return None
-    agency = Agency.objects.filter(code=code).first()
-    if agency is None:
-        raise CommandError(f"no agency with code {code!r}")
-    return agency
 
 
 class Command(BaseCommand):
@@ -40,7 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         roles = frozenset(options["role"])
-        agency = _agency(options["agency"])
+        agency = agency_option(options["agency"])
         try:
             if options["action"] == "create":
                 self._create(options["username"], roles, agency, options["email"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from vinex.custody.models import Agency
+from vinex.custody.management.options import agency_named
 from vinex.custody.services import API_KEY_SCOPES, DEFAULT_SCOPES, apikey_create
 
 
@@ -22,9 +22,7 @@ class Command(BaseCommand):
                             help=f"Repeat for several scopes (default: {', '.join(DEFAULT_SCOPES)}).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        agency = Agency.objects.filter(code=options["agency"]).first()
-        if agency is None:
-            raise CommandError(f"no agency with code {options['agency']!r}")
+        agency = agency_named(options["agency"])
         key, token = apikey_create(agency=agency, name=options["name"], scopes=options["scope"] or DEFAULT_SCOPES)
         self.stdout.write(token)
         self.stderr.write(f"key {key.prefix} for {agency.code}; store it now, it cannot be shown again")

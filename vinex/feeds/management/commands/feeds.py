@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from vinex.custody.management.options import agency_option
 from vinex.custody.models import Agency
 from vinex.feeds.selectors import feed_alert_recipients
 from vinex.feeds.services import AlertRecipientError, feed_alert_recipient_add, feed_alert_recipient_remove
@@ -22,15 +23,6 @@ def _contact_arguments(parser: CommandParser) -> None:
     contact = parser.add_mutually_exclusive_group(required=True)
     contact.add_argument("--email", help="An email address.")
     contact.add_argument("--sms", help="A mobile number for text messages (E.164, or a US number).")
-
-
-def _agency(code: str | None) -> Agency | None:
-    if code is None:
-        return None
-    agency = Agency.objects.filter(code=code).first()
-    if agency is None:
-        raise CommandError(f"no agency {code!r}")
-    return agency
 
 
 def _contact(options: dict[str, Any]) -> tuple[str, str]:
@@ -63,13 +55,13 @@ class Command(BaseCommand):
 
     def _add(self, options: dict[str, Any]) -> None:
         channel, value = _contact(options)
-        agency = _agency(options["agency"])
+        agency = agency_option(options["agency"])
         recipient = feed_alert_recipient_add(value=value, channel=channel, agency=agency,
                                              language=options["language"])
         self.stdout.write(f"recipient {recipient.pk}: {channel} alerts for {_scope(agency)}")
 
     def _list(self, options: dict[str, Any]) -> None:
-        recipients = feed_alert_recipients(agency=_agency(options["agency"]), operator=options["operator"])
+        recipients = feed_alert_recipients(agency=agency_option(options["agency"]), operator=options["operator"])
         for r in recipients:
             state = "" if r.reachable else " (not reachable: opted out)"
             self.stdout.write(f"{r.pk}\t{r.agency_code or 'operator'}\t{r.channel}\t{r.value}{state}")
@@ -78,7 +70,7 @@ class Command(BaseCommand):
 
     def _remove(self, options: dict[str, Any]) -> None:
         channel, value = _contact(options)
-        agency = _agency(options["agency"])
+        agency = agency_option(options["agency"])
         feed_alert_recipient_remove(value=value, channel=channel, agency=agency)
         self.stdout.write(f"removed: no more {channel} alerts for {_scope(agency)} to that contact")
 
