@@ -228,10 +228,9 @@ def _draft_holds(agency: Agency, draft: _Draft) -> bool:
     since, and each of its subjects is as read (ingestion rewrites a subject's row, at least its
     ``updated_at``, whenever it records an event of theirs, so a changed history shows there too)."""
     new_ids = [o.event_id for o in draft.outcomes if o.status == "accepted" and o.event_id is not None]
-    if any(_event_ids_known(agency, chunk) for chunk in _chunks(new_ids)):
+    if _event_ids_known(agency, new_ids):
         return False
-    rows = rows_select(Subject, _SUBJECT_COLUMNS, among=("agency_subject_id", list(draft.plans)),
-                       where=[("agency_id", agency.pk)])
+    rows = _subject_rows(agency, list(draft.plans))
     as_read = {key: plan.subject.row for key, plan in draft.plans.items() if plan.subject.row is not None}
     return {row[1]: row for row in rows} == as_read
 
@@ -317,10 +316,7 @@ def _screen(agency: Agency, facilities: dict[str, Facility], events: Sequence[In
 
 def _drop_known(agency: Agency, candidates: list[_Pending], outcomes: list[ItemOutcome]) -> list[_Pending]:
     """Mark events already recorded as duplicates (``_draft_holds`` looks again under the write lock)."""
-    ids = [item.facts.event_id for item in candidates]
-    known: set[str] = set()
-    for chunk in _chunks(ids):
-        known.update(_event_ids_known(agency, chunk))
+    known = _event_ids_known(agency, [item.facts.event_id for item in candidates])
     if not known:
         return candidates
     for item in candidates:
@@ -329,14 +325,10 @@ def _drop_known(agency: Agency, candidates: list[_Pending], outcomes: list[ItemO
     return [item for item in candidates if item.facts.event_id not in known]
 
 
-def _event_ids_known(agency: Agency, event_ids: Sequence[str]) -> list[str]:
-    # Plain SQL: building the ORM's IN lookup for hundreds of values costs more than the query itself.
-    table = connection.ops.quote_name(CustodyEvent._meta.db_table)
-    marks = ", ".join(["%s"] * len(event_ids))
-    sql = f"SELECT event_id FROM {table} WHERE agency_id = %s AND event_id IN ({marks})"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [agency.pk, *event_ids])
-        return [row[0] for row in cursor.fetchall()]
+def _event_ids_known(agency: Agency, event_ids: Sequence[str]) -> set[str]:
+    """Which of these ids the agency's recorded events already carry."""
+    rows = rows_select(CustodyEvent, ("event_id",), among=("event_id", event_ids), where=[("agency_id", agency.pk)])
+    return {row[0] for row in rows}
 
 
 def _plan_subjects(agency: Agency, facilities: dict[str, Facility], pending: list[_Pending]) -> dict[
@@ -428,8 +420,7 @@ def _subjects_load(agency: Agency, facilities: dict[str, Facility], first_seen: 
     str, _SubjectRecord
 ]:
     """The agency's subjects with these ids; unknown ones as new records, written by _persist."""
-    rows = rows_select(Subject, _SUBJECT_COLUMNS, among=("agency_subject_id", list(first_seen)),
-                       where=[("agency_id", agency.pk)])
+    rows = _subject_rows(agency, list(first_seen))
     codes = _facility_codes(facilities, {row[_FACILITY_COLUMN] for row in rows})
     # .id rather than .pk: a model's pk is a property, looked up anew on every use in these loops.
     agency_id = agency.id
@@ -443,6 +434,11 @@ def _subjects_load(agency: Agency, facilities: dict[str, Facility], first_seen: 
         if key not in found:
             found[key] = _SubjectRecord(agency_subject_id=key, agency_id=agency_id, **item.subject_fields)
     return found
+
+
+def _subject_rows(agency: Agency, keys: list[str]) -> list[tuple[Any, ...]]:
+    """The agency's stored subjects with these ids, as ``_SUBJECT_COLUMNS`` rows."""
+    return rows_select(Subject, _SUBJECT_COLUMNS, among=("agency_subject_id", keys), where=[("agency_id", agency.pk)])
 
 
 def _facility_codes(facilities: dict[str, Facility], ids: set[int | None]) -> dict[int | None, str]:
