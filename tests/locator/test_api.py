@@ -129,7 +129,7 @@ def test_searches_beyond_the_rate_get_429_with_retry_after(agency: Agency, setti
     codes = [client.get(URL, {"a_number": "123456789", "country_of_birth": "MX"}).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     refused = client.get(URL, {"a_number": "123456789", "country_of_birth": "MX"})
-    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert 1 <= int(refused["Retry-After"]) <= 120  # a burst fades over at most two periods
     assert refused.json()["detail"][0]["type"] == "rate_limited"
     other_address = Client(REMOTE_ADDR="203.0.113.9")
     assert other_address.get(URL, {"a_number": "123456789", "country_of_birth": "MX"}).status_code == 200

@@ -13,10 +13,23 @@ pytestmark = pytest.mark.django_db
 T = 1_800_000_000.0  # a window boundary for every period below
 
 
-def test_a_key_is_refused_after_its_limit_until_the_window_ends() -> None:
+def test_a_key_is_refused_after_its_limit_and_accepted_again_when_retry_after_says() -> None:
     results = [rate_limit_check(key="k", rate="2/minute", now=T + 10) for _ in range(3)]
-    assert results == [None, None, RetryAfter(50)]
-    assert rate_limit_check(key="k", rate="2/minute", now=T + 60) is None
+    assert results == [None, None, RetryAfter(90)]  # three hits at once fade to one allowed after 90 s
+    assert rate_limit_check(key="k", rate="2/minute", now=T + 100) is None
+    assert rate_limit_check(key="k", rate="2/minute", now=T + 100) is not None
+
+
+def test_a_new_window_does_not_wipe_the_count() -> None:
+    assert rate_limit_check(key="k", rate="2/minute", now=T + 59) is None
+    assert rate_limit_check(key="k", rate="2/minute", now=T + 59.5) is None
+    refused = rate_limit_check(key="k", rate="2/minute", now=T + 60.5)  # a fixed window would let this in
+    assert refused is not None and refused.seconds == 60
+    assert rate_limit_check(key="k", rate="2/minute", now=T + 120.5) is None
+
+
+def test_hits_spread_under_the_rate_are_never_refused() -> None:
+    assert all(rate_limit_check(key="k", rate="4/minute", now=T + t) is None for t in range(0, 600, 20))
 
 
 def test_keys_are_counted_apart_and_stored_only_as_hashes() -> None:

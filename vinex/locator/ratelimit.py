@@ -1,6 +1,10 @@
-"""Fixed-window rate limits shared by every server process (the counters live in the database).
+"""Rate limits shared by every server process (the counters live in the database).
 
 Call ``rate_limit_check`` where a limit applies; it counts the hit and says whether to refuse.
+Hits are counted per fixed window, but a limit is checked against a sliding window: the previous
+window's hits weighted by how much of it still lies within the last period. A fixed window alone
+would let twice the limit through around each boundary, and would forget a client's burst the
+moment a new window began.
 Keys are stored as keyed hashes, so the table never holds a client address or session id.
 """
 
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -43,26 +48,38 @@ def rate_limit_check(*, key: str, rate: str, now: float | None = None) -> RetryA
     limit, seconds = parse_rate(rate)
     now = time.time() if now is None else now
     window = int(now // seconds) * seconds
-    digest = hash_key(key)
-    hits = _hit(digest, window, seconds)
-    if hits <= limit:
+    current, previous = _hit(hash_key(key), window, seconds)
+    elapsed = now - window
+    # The sliding estimate previous * (seconds - elapsed) / seconds + current, kept in whole numbers.
+    if previous * (seconds - elapsed) + current * seconds <= limit * seconds:
         return None
-    return RetryAfter(max(1, int(window + seconds - now + 0.999)))
+    return RetryAfter(max(1, math.ceil(_accepted_again_at(limit, seconds, window, current, previous) - now)))
 
 
-def _hit(digest: str, window: int, seconds: int) -> int:
+def _accepted_again_at(limit: int, seconds: int, window: int, current: int, previous: int) -> float:
+    """When one more hit would be accepted, if none arrive meanwhile (refused hits count too)."""
+    if current < limit:  # this window has room once the previous window's weight has faded enough
+        return window + seconds * (1 - (limit - current - 1) / previous)
+    # This window is spent: in the next one, it is the previous window that fades.
+    return window + seconds + seconds * (1 - (limit - 1) / current)
+
+
+def _hit(digest: str, window: int, seconds: int) -> tuple[int, int]:
+    """Count a hit in ``window``; the hits of this window and of the one before it."""
     with transaction.atomic():
         counter = RateCounter.objects.filter(key=digest, window_start=window)
         if not counter.update(hits=F("hits") + 1):
             try:
                 with transaction.atomic():
-                    expires = datetime.fromtimestamp(window + seconds, tz=UTC)
+                    # Kept through the next window too, where it is the previous one.
+                    expires = datetime.fromtimestamp(window + 2 * seconds, tz=UTC)
                     RateCounter.objects.create(key=digest, window_start=window, hits=1, expires_at=expires)
                     _maybe_sweep()
-                    return 1
             except IntegrityError:  # another process created it a moment ago
                 counter.update(hits=F("hits") + 1)
-        return int(counter.values_list("hits", flat=True).get())
+        hits = dict(RateCounter.objects.filter(key=digest, window_start__in=(window, window - seconds))
+                    .values_list("window_start", "hits"))
+    return hits.get(window, 0), hits.get(window - seconds, 0)
 
 
 def _maybe_sweep() -> None:
