@@ -54,7 +54,7 @@ def audit_record_many(*, entries: Sequence[AuditEntryIn] | AuditEntries) -> None
         cursor.execute(_UPDATE_HEAD, [last, last_hash])
         every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
         if last // every > first // every:
-            _checkpoint_sign(tree_size=last)
+            _checkpoint_sign(tree_size=last, newest=[str(row[-1]) for row in rows])
 
 
 def audit_checkpoint_create() -> AuditCheckpoint | None:
@@ -124,10 +124,14 @@ def _chain_rows(
     return rows
 
 
-def _checkpoint_sign(*, tree_size: int) -> AuditCheckpoint:
+def _checkpoint_sign(*, tree_size: int, newest: Sequence[str] = ()) -> AuditCheckpoint:
+    """Sign the head of the first ``tree_size`` entries; ``newest`` are the hashes of the last ones, when
+    the caller has just written them (they need not be read back)."""
     frontier = _frontier_before(tree_size)
-    hashes = AuditEntry.objects.filter(seq__gt=frontier.size, seq__lte=tree_size).order_by("seq")
+    stored_up_to = max(frontier.size, tree_size - len(newest))
+    hashes = AuditEntry.objects.filter(seq__gt=frontier.size, seq__lte=stored_up_to).order_by("seq")
     frontier.extend([bytes.fromhex(h) for h in hashes.values_list("entry_hash", flat=True)])
+    frontier.extend([bytes.fromhex(h) for h in newest[len(newest) - (tree_size - stored_up_to):]])
     root = frontier.root().hex()
     now = timezone.now()
     message = signing.tree_head_message(tree_size=tree_size, timestamp=chain.timestamp(now), root_hash=root)

@@ -55,19 +55,26 @@ def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callabl
     return adapters
 
 
-def _prepared(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[
-    Sequence[Any]
-]:
-    convert = [(i, adapt) for i, adapt in enumerate(_adapters(model, columns)) if adapt is not None]
-    if not convert:
-        return rows
+def rows_prepare(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """``rows`` as the driver takes them (on SQLite, dates and times as text), as lists that can still be
+    changed in place: conversion that callers can do before taking a lock, and pass on with ``prepared``."""
     prepared = [list(row) for row in rows]
-    for i, adapt in convert:
+    for i, adapt in enumerate(_adapters(model, columns)):
+        if adapt is None:
+            continue
         for values in prepared:
             value = values[i]
             if value is not None:
                 values[i] = adapt(value)
     return prepared
+
+
+def _prepared(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[
+    Sequence[Any]
+]:
+    if not any(_adapters(model, columns)):
+        return rows
+    return rows_prepare(model, columns, rows)
 
 
 def _column(model: type[models.Model], attname: str) -> str:
@@ -123,29 +130,33 @@ def rows_select(
     return converted
 
 
-def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT ``rows`` (values in the order of ``columns``, given as attnames such as ``subject_id``)."""
+def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                prepared: bool = False) -> None:
+    """INSERT ``rows`` (values in the order of ``columns``, given as attnames such as ``subject_id``);
+    ``prepared`` when they come from ``rows_prepare``."""
     if not rows:
         return
     names = ", ".join(_column(model, c) for c in columns)
     marks = ", ".join(["%s"] * len(columns))
     sql = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.executemany(sql, _prepared(model, columns, rows))
+        cursor.executemany(sql, rows if prepared else _prepared(model, columns, rows))
 
 
 def rows_update(
-    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, match: Sequence[str] = ("id",)
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, match: Sequence[str] = ("id",),
+    prepared: bool = False,
 ) -> int:
     """UPDATE rows picked by equality on ``match``: each row is the new values of ``columns`` followed by
-    the values to match. Returns how many rows changed (a guard in ``match`` may leave some alone)."""
+    the values to match (``prepared`` when they come from ``rows_prepare`` for ``[*columns, *match]``).
+    Returns how many rows changed (a guard in ``match`` may leave some alone)."""
     if not rows:
         return 0
     assignments = ", ".join(f"{_column(model, c)} = %s" for c in columns)
     condition = " AND ".join(f"{_column(model, c)} = %s" for c in match)
     sql = f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} WHERE {condition}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.executemany(sql, _prepared(model, [*columns, *match], rows))
+        cursor.executemany(sql, rows if prepared else _prepared(model, [*columns, *match], rows))
         return int(cursor.rowcount)
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from vinex.audit.actor import current_actor
 from vinex.audit.services import AuditEntries, AuditEntryIn, audit_record, audit_record_many
-from vinex.core.bulk import ids_reserve, rows_insert, rows_select, rows_update
+from vinex.core.bulk import ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
 from vinex.custody import statemachine as sm
 from vinex.custody.models import (
     Agency,
@@ -173,14 +173,14 @@ def event_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at
     # lock it is only checked against the stored state, and worked out again if that changed meanwhile.
     candidates = _screen(agency, facilities, events, outcomes)
     final = _write_lock_held()
-    draft = _draft(agency, facilities, candidates, outcomes)
+    draft = _draft(agency, facilities, candidates, outcomes, received_at)
     with _sqlite_writer_turn(), transaction.atomic():
         _agency_lock(agency)
         if not final and not _draft_holds(agency, draft):
             logger.info("custody events changed while a batch was worked out; working it out again",
                         extra={"agency": agency.code, "events": len(events)})
-            draft = _draft(agency, facilities, candidates, outcomes)
-        to_notify = _persist(agency, draft.plans, received_at)
+            draft = _draft(agency, facilities, candidates, outcomes, received_at)
+        to_notify = _persist(agency, draft)
         from vinex.notify.services import notification_enqueue_for_events
 
         notification_enqueue_for_events(events=to_notify)
@@ -196,6 +196,21 @@ def _write_lock_held() -> bool:
     return connection.vendor == "sqlite" and immediate and connection.in_atomic_block
 
 
+@dataclass(slots=True)
+class _Writes:
+    """The rows a draft will write, already as the driver takes them. Under the write lock only the ids of
+    new people and subjects, and which events notify, are left to fill in."""
+
+    written_at: datetime
+    new_subjects: list[_SubjectRecord]
+    # In the order of ``new_subjects``; their ``id`` and ``person_id`` are filled in under the lock.
+    new_subject_rows: list[list[Any]]
+    # Rows of each set of changed columns (the values, then the subject's id).
+    subject_updates: dict[tuple[str, ...], list[list[Any]]]
+    # In arrival order: each event's subject (new ones have no id yet), event id and row.
+    events: list[tuple[_SubjectRecord, str, list[Any]]]
+
+
 @dataclass
 class _Draft:
     """A batch worked out from the stored state as it was read."""
@@ -203,11 +218,12 @@ class _Draft:
     outcomes: list[ItemOutcome]
     plans: dict[str, _SubjectPlan]
     audit: AuditEntries
+    writes: _Writes
 
 
 def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[_Pending],
-           screened: list[ItemOutcome]) -> _Draft:
-    """Duplicates, each subject's history and new state, and the outcome of every item."""
+           screened: list[ItemOutcome], received_at: datetime) -> _Draft:
+    """Duplicates, each subject's history and new state, the outcome of every item and the rows to write."""
     outcomes = list(screened)
     pending = _drop_known(agency, candidates, outcomes)
     plans = _plan_subjects(agency, facilities, pending)
@@ -220,7 +236,7 @@ def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[_Pe
         AuditEntryIn(f"agency:{agency.code}", "agency", "create", "custody_event", ""),
         [f"{agency.code}:{o.event_id}" for o in outcomes if o.status == "accepted"],
     )
-    return _Draft(outcomes, plans, audit)
+    return _Draft(outcomes, plans, audit, _writes_prepare(agency, plans, received_at))
 
 
 def _draft_holds(agency: Agency, draft: _Draft) -> bool:
@@ -535,10 +551,10 @@ def _check(plan: _SubjectPlan, item: _Pending) -> str | None:
     return sm.transition_error(sm.derive(plan.history, plan.base), item.facts)
 
 
-def _persist(agency: Agency, plans: dict[str, _SubjectPlan], received_at: datetime) -> list[CustodyEvent]:
+def _persist(agency: Agency, draft: _Draft) -> list[CustodyEvent]:
     """Write subjects and events; return the new events that must notify, ready for rendering."""
-    active = [plan for plan in plans.values() if plan.accepted]
-    _subjects_write([plan.subject for plan in active])
+    active = [plan for plan in draft.plans.values() if plan.accepted]
+    _subjects_write(draft.writes)
     _subject_contacts_write(active)
     from vinex.notify.selectors import person_ids_followed
 
@@ -548,13 +564,30 @@ def _persist(agency: Agency, plans: dict[str, _SubjectPlan], received_at: dateti
     for plan in active:
         if plan.subject.person_id in followed:
             notify |= _events_to_notify(plan, plan.before, plan.after)
-    rows = [
-        _event_row(agency, plan.subject, item, received_at, item.facts.event_id in notify)
-        for plan in active for item in plan.accepted
-    ]
-    rows.sort(key=_ARRIVAL)  # inserted in arrival order, so ids follow it
-    rows_insert(CustodyEvent, _EVENT_COLUMNS, [row[1:] for row in rows])
+    for subject, event_id, row in draft.writes.events:
+        row[_EVENT_SUBJECT] = subject.pk
+        row[_EVENT_NOTIFIED] = event_id in notify
+    rows_insert(CustodyEvent, _EVENT_COLUMNS, [row for _, _, row in draft.writes.events], prepared=True)
     return _events_for_messages(agency, sorted(notify))
+
+
+def _writes_prepare(agency: Agency, plans: dict[str, _SubjectPlan], received_at: datetime) -> _Writes:
+    written_at = timezone.now()
+    active = [plan for plan in plans.values() if plan.accepted]
+    fresh: list[_SubjectRecord] = []
+    for plan in active:
+        plan.subject.updated_at = written_at
+        if plan.subject.stored is None:
+            plan.subject.created_at = written_at
+            fresh.append(plan.subject)
+    new_rows = rows_prepare(Subject, _SUBJECT_INSERT_COLUMNS, [_new_subject_row(s) for s in fresh])
+    updates = _subject_updates([plan.subject for plan in active if plan.subject.stored is not None])
+    arrivals = sorted(((item.index, plan.subject, item) for plan in active for item in plan.accepted),
+                      key=_ARRIVAL)  # inserted in arrival order, so ids follow it
+    rows = rows_prepare(CustodyEvent, _EVENT_COLUMNS,
+                        [_event_row(agency, subject, item, received_at) for _, subject, item in arrivals])
+    events = [(subject, item.facts.event_id, row) for (_, subject, item), row in zip(arrivals, rows, strict=True)]
+    return _Writes(written_at, fresh, new_rows, updates, events)
 
 
 def _subject_contacts_write(active: list[_SubjectPlan]) -> None:
@@ -590,19 +623,20 @@ _EVENT_COLUMNS = (
 )
 
 
+_EVENT_SUBJECT = _EVENT_COLUMNS.index("subject_id")
+_EVENT_NOTIFIED = _EVENT_COLUMNS.index("notified")
 _ARRIVAL = itemgetter(0)
 
 
-def _event_row(agency: Agency, subject: _SubjectRecord, item: _Pending, received_at: datetime, notified: bool) -> tuple[
-    Any, ...
-]:
-    """The item's position in the batch, then its values in the order of ``_EVENT_COLUMNS``."""
+def _event_row(agency: Agency, subject: _SubjectRecord, item: _Pending, received_at: datetime) -> tuple[Any, ...]:
+    """The item's values in the order of ``_EVENT_COLUMNS``; a new subject's id and whether the event
+    notifies are filled in under the write lock."""
     data = item.incoming.data
     return (
-        item.index, agency.id, data.event_id, subject.pk, data.type, data.occurred_at, received_at, item.facility.id,
+        agency.id, data.event_id, subject.pk, data.type, data.occurred_at, received_at, item.facility.id,
         item.to_facility.id if item.to_facility else None, data.reason or "", data.scheduled_for,
         data.hearing_id or "", data.court_name or "", data.corrects_event_id or "", item.incoming.source,
-        item.incoming.source_ref, item.incoming.payload_hash, notified,
+        item.incoming.source_ref, item.incoming.payload_hash, False,
     )
 
 
@@ -641,32 +675,33 @@ _SUBJECT_NEW_FIELDS = (
 )
 _SUBJECT_COLUMNS = ("id", "agency_subject_id", "person_id", *_SUBJECT_STATE_FIELDS)
 _FACILITY_COLUMN = _SUBJECT_COLUMNS.index("facility_id")
-_new_subject_row = attrgetter("pk", *_SUBJECT_NEW_FIELDS)
+_SUBJECT_INSERT_COLUMNS = ("id", *_SUBJECT_NEW_FIELDS)
+_SUBJECT_INSERT_PERSON = _SUBJECT_INSERT_COLUMNS.index("person_id")
+_new_subject_row = attrgetter(*("pk" if c == "id" else c for c in _SUBJECT_INSERT_COLUMNS))
 _subject_state = attrgetter(*_SUBJECT_STATE_FIELDS)
 
 
-def _subjects_write(subjects: list[_SubjectRecord]) -> None:
+def _subjects_write(writes: _Writes) -> None:
     """Insert new subjects, each with a new Person, and update known ones."""
-    now = timezone.now()
-    fresh = [s for s in subjects if s.stored is None]
+    fresh = writes.new_subjects
     person_ids = ids_reserve(Person, len(fresh))
-    rows_insert(Person, ("id", "created_at"), [(pk, now) for pk in person_ids])
-    for new, person_id, subject_id in zip(fresh, person_ids, ids_reserve(Subject, len(fresh)), strict=True):
-        new.person_id, new.pk, new.created_at = person_id, subject_id, now
-    for subject in subjects:
-        subject.updated_at = now
-    rows_insert(Subject, ("id", *_SUBJECT_NEW_FIELDS), [_new_subject_row(s) for s in fresh])
-    _subjects_update([s for s in subjects if s.stored is not None])
+    rows_insert(Person, ("id", "created_at"), [(pk, writes.written_at) for pk in person_ids])
+    subject_ids = ids_reserve(Subject, len(fresh))
+    for new, row, person_id, subject_id in zip(fresh, writes.new_subject_rows, person_ids, subject_ids, strict=True):
+        new.person_id, new.pk = person_id, subject_id
+        row[0], row[_SUBJECT_INSERT_PERSON] = subject_id, person_id
+    rows_insert(Subject, _SUBJECT_INSERT_COLUMNS, writes.new_subject_rows, prepared=True)
+    for columns, rows in writes.subject_updates.items():
+        rows_update(Subject, columns, rows, prepared=True)
 
 
-def _subjects_update(subjects: list[_SubjectRecord]) -> None:
-    """Write only the columns that changed: on a large table every indexed column written costs an index
-    update even when its value stays the same."""
+def _subject_updates(subjects: list[_SubjectRecord]) -> dict[tuple[str, ...], list[list[Any]]]:
+    """Rows updating only the columns that changed, grouped by those columns: on a large table every
+    indexed column written costs an index update even when its value stays the same."""
     by_columns: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
     for subject in subjects:
         assert subject.stored is not None
         values = _subject_state(subject)
         changed = [(f, v) for f, v in zip(_SUBJECT_STATE_FIELDS, values, strict=True) if v != subject.stored[f]]
         by_columns[tuple(f for f, _ in changed)].append([*(v for _, v in changed), subject.pk])
-    for columns, rows in by_columns.items():
-        rows_update(Subject, columns, rows)
+    return {columns: rows_prepare(Subject, [*columns, "id"], rows) for columns, rows in by_columns.items()}
