@@ -26,7 +26,7 @@ run: $(STAMP) $(MO)
 
 lint: $(STAMP)
 	$(BIN)/ruff check vinex tests bench
-	$(BIN)/mypy vinex
+	$(BIN)/mypy vinex bench
 
 pytest: $(STAMP) $(MO)
 	$(BIN)/pytest

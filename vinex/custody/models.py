@@ -193,8 +193,11 @@ class CustodyEvent(models.Model):
     type = models.CharField(max_length=24, choices=EventType.choices)
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField()
-    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="+")
-    to_facility = models.ForeignKey(Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Not indexed: nothing looks events up by facility except the check before a facility is deleted (rare,
+    # and refused whenever events name it), while each index costs a write per event on the ingest path.
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="+", db_index=False)
+    to_facility = models.ForeignKey(Facility, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                    db_index=False)
     reason = models.CharField(max_length=40, choices=ReleaseReason.choices, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True)
     hearing_id = models.CharField(max_length=64, blank=True)
