@@ -26,7 +26,7 @@ run: $(STAMP) $(MO)
 
 lint: $(STAMP)
 	$(BIN)/ruff check vinex tests bench
-	$(BIN)/mypy vinex bench
+	$(BIN)/mypy vinex bench tests
 
 pytest: $(STAMP) $(MO)
 	$(BIN)/pytest

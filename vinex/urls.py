@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from vinex.api import api
 from vinex.core import views as core_views
@@ -8,7 +8,7 @@ from vinex.hotline import ivr as hotline_ivr
 from vinex.notify import views as notify_views
 from vinex.notify import webhooks
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", core_views.api_not_found),
     path("healthz", core_views.healthz, name="healthz"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
@@ -61,7 +61,7 @@ class Principal:
     def _sign_in(self) -> Client:
         return signed_in(self.user, verified=self.verified) if self.user else Client(raise_request_exception=False)
 
-    def request(self, method: str, path: str) -> HttpResponse:
+    def request(self, method: str, path: str) -> Any:  # the test client's response (has .templates)
         response = self.client.generic(method, path)
         if self.user and "_auth_user_id" not in self.client.session:
             self.client = self._sign_in()  # that request signed out (the admin's logout); start afresh
@@ -83,14 +83,14 @@ def principals(db: None) -> list[Principal]:
     return everyone
 
 
-def _gate_redirect(response: HttpResponse) -> str:
+def _gate_redirect(response: Any) -> str:
     """Where the gate sent the request (sign-in or enrolment, always with ``next``), or ""."""
     location = response.get("Location", "") if response.status_code == 302 else ""
     target, _, query = location.partition("?")
     return target if target in ("/staff/login/", "/staff/enrol/") and "next=" in query else ""
 
 
-def _gate_refused(response: HttpResponse) -> bool:
+def _gate_refused(response: Any) -> bool:
     # The gate's own 403 page; a view may still answer 403 to bad input (the admin's autocomplete does).
     return response.status_code == 403 and "accounts/forbidden.html" in [t.name for t in response.templates]
 

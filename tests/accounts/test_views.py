@@ -72,7 +72,9 @@ def test_first_sign_in_enrols_an_app_and_later_sign_ins_need_its_code(db: None) 
 
     page = client.get("/staff/enrol/").content.decode()
     assert "<svg" in page
-    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    found = re.search(r'id="totp-secret">([A-Z2-7]+)<', page)
+    assert found is not None
+    secret = found.group(1)
     device = TOTPDevice.objects.get(user__username="casey", confirmed=False)
     assert secret == base64.b32encode(device.bin_key).decode()
 

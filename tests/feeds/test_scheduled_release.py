@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 DEC_1_9AM_NEW_YORK = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
 
-def scheduled(agency: Agency) -> list[tuple[str, datetime]]:
+def scheduled(agency: Agency) -> list[tuple[str, datetime | None]]:
     events = CustodyEvent.objects.filter(agency=agency, type="RELEASE_SCHEDULED").order_by("pk")
     return [(e.subject.agency_subject_id, e.scheduled_for) for e in events]
 
@@ -103,6 +103,7 @@ def test_a_transfer_keeps_its_date_and_brings_no_second_notice(agency: Agency, t
     send(agency, tmp_path, people(2, start=1))
     send(agency, tmp_path, [person("A-1"), dated], facility="annex")
     subject = Subject.objects.get(agency_subject_id="S-0")
+    assert subject.facility is not None
     assert (subject.facility.code, subject.scheduled_release_at) == ("annex", DEC_1_9AM_NEW_YORK)
     assert CustodyEvent.objects.filter(subject=subject, type="TRANSFERRED").count() == 1
     assert len(scheduled(agency)) == 1

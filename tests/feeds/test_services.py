@@ -139,7 +139,8 @@ def test_someone_on_leave_stays_on_leave_and_an_escapee_who_reappears_is_recaptu
     snapshot = send(agency, tmp_path, people(4))
     assert (snapshot.booked, snapshot.unchanged, snapshot.released) == (2, 2, 0)
     assert Subject.objects.get(agency_subject_id="S-1").status == "ON_LEAVE"
-    assert CustodyEvent.objects.filter(source="roster", subject__agency_subject_id="S-2").last().type == "RECAPTURED"
+    recaptured = CustodyEvent.objects.filter(source="roster", subject__agency_subject_id="S-2").last()
+    assert recaptured is not None and recaptured.type == "RECAPTURED"
     assert send(agency, tmp_path, [person("S-0"), person("S-2"), person("S-3")]).released == 0
     assert Subject.objects.get(agency_subject_id="S-1").status == "ON_LEAVE"
 

@@ -36,7 +36,8 @@ def test_no_form_has_a_field_for_immigration_status_nationality_or_address(form_
 
 
 @pytest.mark.parametrize("model", [HotlineCall, Callback])
-def test_no_model_has_such_a_field_and_free_text_is_encrypted_personal_data(model: type) -> None:
+def test_no_model_has_such_a_field_and_free_text_is_encrypted_personal_data(
+        model: type[HotlineCall | Callback]) -> None:
     names = [f.name for f in model._meta.get_fields()]
     assert not [n for n in names if any(word in n.lower() for word in FORBIDDEN)]
     for name in model.personal_data_fields:

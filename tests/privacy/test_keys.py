@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from django.core.management import CommandError, base, call_command
+from django.core.management import CommandError, call_command
+from django.db import connections
 from django.db.models import TextField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -48,7 +50,7 @@ def under_key_a(settings: Any, agency: Agency) -> Snapshot:
     gone = subscribe(agency, email="gone.rotation@example.org")
     ingest(agency, event("r1", "RELEASED", minutes=5))  # a notification (encrypted body) per contact
     HotlineCall.objects.create(caller_name="Ines Rotation", notes="called about the release")
-    Registrant.objects.filter(pk=gone.pk).update(withdrawn_at=timezone.now() - timezone.timedelta(days=31))
+    Registrant.objects.filter(pk=gone.pk).update(withdrawn_at=timezone.now() - timedelta(days=31))
     retention_purge()  # one erased contact, whose "purged:" index must be left alone
     return snapshot()
 
@@ -213,7 +215,7 @@ def test_check_counts_old_current_and_undecryptable_values(settings: Any, under_
 def test_the_console_script_exits_non_zero_when_values_are_undecryptable(
         settings: Any, under_key_a: Snapshot, monkeypatch: pytest.MonkeyPatch) -> None:
     # A command run from the command line closes its connections at the end; the test's must stay open.
-    monkeypatch.setattr(base.connections, "close_all", lambda: None)
+    monkeypatch.setattr(connections, "close_all", lambda: None)
     settings.VINEX_FIELD_KEYS = (KEY_B,)  # key A forgotten: nothing opens
     with pytest.raises(SystemExit) as exited:
         cli.main(["keys", "check"])

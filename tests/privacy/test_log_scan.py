@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -122,11 +122,11 @@ def captured() -> Iterator[LogCapture]:
             lg.removeHandler(console)
         for lg, level in levels.items():
             lg.setLevel(level)
-        console.setStream(previous_stream)  # type: ignore[arg-type]
+        console.setStream(previous_stream)
 
 
 def assert_values_are_held_back() -> None:
-    assert set(HELD_BACK) <= set(django_settings.LOGGING["loggers"])
+    assert set(HELD_BACK) <= set(cast(dict[str, Any], django_settings.LOGGING["loggers"]))
     for name in HELD_BACK:
         assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING, name
 
@@ -198,8 +198,9 @@ def portal_register_and_confirm(smtp: SmtpServer, twilio: FakeTwilio) -> None:
     assert Client().get(verify_url).status_code == 404  # another browser: a django.request warning
     deliver()
     registration = Registration.objects.get(relationship="victim", created_via="portal")
-    wrong = client.post(verify_url, {"verification": registration.verifications.first().pk, "code": "000000",
-                                     "action": "confirm"})
+    first = registration.verifications.first()
+    assert first is not None
+    wrong = client.post(verify_url, {"verification": first.pk, "code": "000000", "action": "confirm"})
     assert wrong.status_code == 422
     codes = {"email": codes_by_email(smtp, PORTAL_EMAIL)[-1], "sms": codes_by_sms(twilio, "+12025550171")[-1]}
     for verification in registration.verifications.select_related("contact"):

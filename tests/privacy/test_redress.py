@@ -162,6 +162,7 @@ def test_the_reporters_contact_is_erased_after_the_retention_period(wrongly_rele
     officer, _ = staff_client("pat", "privacy_officer")
     officer.post(f"/staff/privacy/reports/{report_id}/", {"decision": "reject", "note": "checked"})
     stored = DataReport.objects.get(public_id=report_id)
+    assert stored.decided_at is not None
 
     retention_purge(now=stored.decided_at + timedelta(days=29))
     kept = DataReport.objects.get(pk=stored.pk)

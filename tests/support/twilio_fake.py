@@ -11,6 +11,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 from urllib.parse import parse_qs
 
 INVALID_NUMBER = "+15005550001"
@@ -26,7 +27,7 @@ class FakeTwilio:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
+        host, port = cast(tuple[str, int], self.server.server_address[:2])  # bound to ("127.0.0.1", 0)
         return f"http://{host}:{port}"
 
     def close(self) -> None:
