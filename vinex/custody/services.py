@@ -572,6 +572,7 @@ def _persist(agency: Agency, draft: _Draft) -> list[CustodyEvent]:
 
 
 def _writes_prepare(agency: Agency, plans: dict[str, _SubjectPlan], received_at: datetime) -> _Writes:
+    """The rows of the accepted events and their subjects, stamped with the time they are worked out."""
     written_at = timezone.now()
     active = [plan for plan in plans.values() if plan.accepted]
     fresh: list[_SubjectRecord] = []
