@@ -128,10 +128,11 @@ def _checkpoint_sign(*, tree_size: int, newest: Sequence[str] = ()) -> AuditChec
     """Sign the head of the first ``tree_size`` entries; ``newest`` are the hashes of the last ones, when
     the caller has just written them (they need not be read back)."""
     frontier = _frontier_before(tree_size)
-    stored_up_to = max(frontier.size, tree_size - len(newest))
+    before_newest = tree_size - len(newest)  # the seq just before the first of ``newest``
+    stored_up_to = max(frontier.size, before_newest)
     hashes = AuditEntry.objects.filter(seq__gt=frontier.size, seq__lte=stored_up_to).order_by("seq")
     frontier.extend([bytes.fromhex(h) for h in hashes.values_list("entry_hash", flat=True)])
-    frontier.extend([bytes.fromhex(h) for h in newest[len(newest) - (tree_size - stored_up_to):]])
+    frontier.extend([bytes.fromhex(h) for h in newest[stored_up_to - before_newest:]])
     root = frontier.root().hex()
     now = timezone.now()
     message = signing.tree_head_message(tree_size=tree_size, timestamp=chain.timestamp(now), root_hash=root)

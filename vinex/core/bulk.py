@@ -58,23 +58,26 @@ def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callabl
 def rows_prepare(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     """``rows`` as the driver takes them (on SQLite, dates and times as text), as lists that can still be
     changed in place: conversion that callers can do before taking a lock, and pass on with ``prepared``."""
-    prepared = [list(row) for row in rows]
-    for i, adapt in enumerate(_adapters(model, columns)):
-        if adapt is None:
-            continue
-        for values in prepared:
-            value = values[i]
-            if value is not None:
-                values[i] = adapt(value)
-    return prepared
+    return _converted(rows, _adapters(model, columns))
 
 
 def _prepared(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[
     Sequence[Any]
 ]:
-    if not any(_adapters(model, columns)):
-        return rows
-    return rows_prepare(model, columns, rows)
+    adapters = _adapters(model, columns)
+    return _converted(rows, adapters) if any(adapters) else rows
+
+
+def _converted(rows: Sequence[Sequence[Any]], adapters: list[Callable[[Any], Any] | None]) -> list[list[Any]]:
+    converted = [list(row) for row in rows]
+    for i, adapt in enumerate(adapters):
+        if adapt is None:
+            continue
+        for values in converted:
+            value = values[i]
+            if value is not None:
+                values[i] = adapt(value)
+    return converted
 
 
 def _column(model: type[models.Model], attname: str) -> str:
