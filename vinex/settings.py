@@ -237,7 +237,7 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
-    "filters": {"personal_data": {"()": "vinex.privacy.logfilter.PersonalDataFilter"}},
+    "filters": {"personal_data": {"()": "vinex.policy.logfilter.PersonalDataFilter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["personal_data"]},
     },

@@ -14,7 +14,7 @@ from vinex.hotline.forms import (
     IntakeForm,
 )
 from vinex.hotline.models import Callback, HotlineCall
-from vinex.privacy.crypto import EncryptedTextField
+from vinex.policy.crypto import EncryptedTextField
 
 FORBIDDEN = ("immigra", "status_migr", "nationality", "citizenship", "country", "address", "visa", "alien")
 

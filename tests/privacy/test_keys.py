@@ -23,8 +23,8 @@ from vinex.custody.models import Agency
 from vinex.hotline.models import HotlineCall
 from vinex.notify.models import Contact, Notification, Registrant
 from vinex.notify.services import contacts_find
+from vinex.policy.crypto import blind_index
 from vinex.privacy import keys
-from vinex.privacy.crypto import blind_index
 from vinex.privacy.keys import encrypted_columns, keys_check, keys_rotate
 from vinex.privacy.retention import retention_purge
 

@@ -36,8 +36,8 @@ from vinex.notify.channels import channels_build
 from vinex.notify.channels.email import EmailChannel
 from vinex.notify.models import Notification
 from vinex.notify.worker import Worker
+from vinex.policy.logfilter import PersonalDataFilter
 from vinex.portal.models import Registration
-from vinex.privacy.logfilter import PersonalDataFilter
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from vinex.custody.models import Agency
+from vinex.policy.sharing import Purpose
 from vinex.privacy.denials import disclosure_denial_record
-from vinex.privacy.sharing import Purpose
 
 pytestmark = pytest.mark.django_db
 

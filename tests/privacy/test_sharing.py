@@ -10,8 +10,8 @@ from django.test import Client
 from tests.accounts.helpers import staff_client
 from vinex.audit.models import AuditEntry
 from vinex.custody.models import Agency
+from vinex.policy.sharing import Purpose, sharing_check, sharing_policy_parse
 from vinex.privacy.denials import disclosure_denial_record
-from vinex.privacy.sharing import Purpose, sharing_check, sharing_policy_parse
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from vinex.audit.actor import current_actor
 from vinex.audit.services import audit_record
 from vinex.custody.models import Agency, ApiKey, CustodyEvent, Facility, Subject
-from vinex.privacy.sharing import sharing_policy_parse
+from vinex.policy.sharing import sharing_policy_parse
 
 
 class AgencyForm(forms.ModelForm):

@@ -2,7 +2,7 @@
 
 The caller is an agency API key with the ``custody:read`` scope, which ``vinex apikey create`` grants only
 when asked. Every request states its purpose; the owning agency's sharing policy decides (see
-``vinex.privacy.sharing``). Nothing here can return a victim's data: the selectors read custody tables only.
+``vinex.policy.sharing``). Nothing here can return a victim's data: the selectors read custody tables only.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from vinex.custody.api import AgencyKey, require_scope
 from vinex.custody.models import Agency
 from vinex.custody.schemas import ErrorResponse, normalise_a_number
 from vinex.custody.selectors import PartnerLookup, partner_population_export, partner_subjects_find
-from vinex.privacy.disclosure import Disclosure, DisclosureDenied
-from vinex.privacy.sharing import Purpose
+from vinex.policy.disclosure import Disclosure, DisclosureDenied
+from vinex.policy.sharing import Purpose
 
 router = Router(tags=["partner agencies"])
 

@@ -1,6 +1,6 @@
 """Reads of custody data by agencies: what a partner agency may look up or export.
 
-Every read goes through ``vinex.privacy.disclosure.disclose`` with the partner's name and purpose, and
+Every read goes through ``vinex.policy.disclosure.disclose`` with the partner's name and purpose, and
 is audited here, per subject, in the same transaction as the read: no endpoint can forget either. A
 subject the owning agency refuses to share is left out of a lookup silently (saying "withheld" would
 tell the partner that the person is in custody there) and the refusal is audited and counted.
@@ -17,9 +17,9 @@ from django.db.models import QuerySet
 
 from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.custody.models import Agency, CustodyStatus, Subject
+from vinex.policy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
+from vinex.policy.sharing import Purpose, sharing_check
 from vinex.privacy.denials import disclosure_denial_record
-from vinex.privacy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
-from vinex.privacy.sharing import Purpose, sharing_check
 
 LOOKUP_LIMIT = 20
 EXPORT_CHUNK = 1000

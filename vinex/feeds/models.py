@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from vinex.custody.models import Agency, Facility
 from vinex.notify.models import Contact
-from vinex.privacy.crypto import EncryptedTextField
+from vinex.policy.crypto import EncryptedTextField
 
 
 class AgencyFeed(models.Model):

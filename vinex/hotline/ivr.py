@@ -41,10 +41,10 @@ from vinex.locator.selectors import (
     subject_ref_make,
     subject_ref_person_id,
 )
-from vinex.notify.contacts import InvalidContact, normalise_contact
 from vinex.notify.messages import status_label
 from vinex.notify.voice import VOICES
 from vinex.notify.webhooks import twilio_signed
+from vinex.policy.contacts import InvalidContact, normalise_contact
 from vinex.portal.services import Check, ContactIn, RegistrationInvalid, verification_check
 
 PEOPLE_SALT = "vinex.hotline.ivr.people"

@@ -13,8 +13,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from vinex.notify.models import Contact, Language
+from vinex.policy.crypto import EncryptedTextField
 from vinex.portal.models import Registration
-from vinex.privacy.crypto import EncryptedTextField
 
 
 class CallStatus(models.TextChoices):

@@ -18,11 +18,11 @@ from vinex.custody.models import Subject
 from vinex.hotline.models import Callback, CallbackStatus, CallStatus, HotlineCall
 from vinex.locator.ratelimit import RetryAfter, rate_limit_check
 from vinex.locator.selectors import LocatorQuery, locator_search, subject_ref_person_id
-from vinex.notify.contacts import InvalidContact
 from vinex.notify.services import contacts_find
+from vinex.policy.contacts import InvalidContact
+from vinex.policy.disclosure import Audience, disclose
 from vinex.portal.models import ContactVerification, Registration, RegistrationStatus
 from vinex.portal.selectors import mask_contact
-from vinex.privacy.disclosure import Audience, disclose
 
 ROLE = "call_centre"
 

@@ -26,8 +26,8 @@ from vinex.hotline.models import (
     CallStatus,
     HotlineCall,
 )
-from vinex.notify.contacts import normalise_contact
 from vinex.notify.models import Contact, CreatedVia
+from vinex.policy.contacts import normalise_contact
 from vinex.portal.models import Registration
 from vinex.portal.services import ContactIn, registration_create
 

@@ -27,8 +27,8 @@ from vinex.hotline.forms import (
 )
 from vinex.hotline.models import Callback, CallStatus, HotlineCall
 from vinex.locator.ratelimit import RetryAfter
-from vinex.notify.contacts import InvalidContact
 from vinex.notify.messages import status_label
+from vinex.policy.contacts import InvalidContact
 from vinex.portal.forms import SEARCH_FORMS, SearchForm
 from vinex.portal.services import Check, ContactIn, RegistrationInvalid, verification_check, verification_resend
 

@@ -23,7 +23,7 @@ from vinex.audit.services import audit_record_many
 from vinex.custody.models import Agency, CustodyStatus, Subject, name_key
 from vinex.custody.models import Facility as FacilityModel
 from vinex.locator.ratelimit import hash_key
-from vinex.privacy.disclosure import Audience, disclose
+from vinex.policy.disclosure import Audience, disclose
 
 SUBJECT_REF_SALT = "vinex.locator.subject-ref"
 MAX_RESULTS = 10

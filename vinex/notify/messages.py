@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from vinex.custody.models import CustodyEvent, CustodyStatus, EventType
-from vinex.privacy.disclosure import Audience, Disclosure, disclose
+from vinex.policy.disclosure import Audience, Disclosure, disclose
 
 SMS_MAX_SEGMENTS = 2
 SMS_NAME_MAX = 40

@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from vinex.core.constraints import one_of
 from vinex.custody.models import CustodyEvent, Person
-from vinex.privacy.crypto import EncryptedTextField
+from vinex.policy.crypto import EncryptedTextField
 
 
 class Language(models.TextChoices):

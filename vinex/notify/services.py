@@ -16,7 +16,6 @@ from vinex.audit.actor import current_actor
 from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.custody.models import CustodyEvent, Person
 from vinex.notify import retry
-from vinex.notify.contacts import contact_index, normalise_contact
 from vinex.notify.messages import render_event_message
 from vinex.notify.models import (
     Channel,
@@ -30,6 +29,7 @@ from vinex.notify.models import (
     SubscriptionStatus,
     Tier,
 )
+from vinex.policy.contacts import contact_index, normalise_contact
 
 UNSUBSCRIBE_SALT = "vinex.notify.unsubscribe"
 OUTBOX_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.VOICE)

@@ -18,7 +18,6 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from vinex.notify.contacts import InvalidContact
 from vinex.notify.models import Notification
 from vinex.notify.services import (
     contact_opt_in,
@@ -33,6 +32,7 @@ from vinex.notify.voice import (
     voice_confirm_by_reply,
     voice_pin_entered,
 )
+from vinex.policy.contacts import InvalidContact
 
 # Carrier and CTIA conventions, plus the Spanish words Twilio's opt-out handling also honours.
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE",

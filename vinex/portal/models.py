@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from vinex.notify.models import Contact, CreatedVia, Registrant, Subscription
-from vinex.privacy.crypto import EncryptedTextField
+from vinex.policy.crypto import EncryptedTextField
 
 
 class RegistrationStatus(models.TextChoices):

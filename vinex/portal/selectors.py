@@ -12,11 +12,11 @@ from vinex.audit.chain import AuditEntryIn
 from vinex.audit.services import audit_record_many
 from vinex.custody.models import Subject
 from vinex.locator.selectors import subject_ref_person_id
-from vinex.notify.contacts import InvalidContact, contact_index, normalise_contact
 from vinex.notify.models import Channel, Contact
+from vinex.policy.contacts import InvalidContact, contact_index, normalise_contact
+from vinex.policy.disclosure import Audience, disclose
 from vinex.portal.models import ContactVerification, Registration, RegistrationStatus
 from vinex.portal.services import manage_token_hash
-from vinex.privacy.disclosure import Audience, disclose
 
 
 def registration_get(*, public_id: str | uuid.UUID) -> Registration | None:

@@ -25,7 +25,6 @@ from vinex.audit.services import audit_record
 from vinex.custody.models import Person, Subject
 from vinex.locator.ratelimit import hash_key
 from vinex.locator.selectors import locator_client_ref, subject_ref_person_id
-from vinex.notify.contacts import InvalidContact, normalise_contact
 from vinex.notify.models import Channel, Contact, CreatedVia, SubscriptionStatus, Tier
 from vinex.notify.services import (
     contact_add,
@@ -35,9 +34,10 @@ from vinex.notify.services import (
     registrant_set_pin,
     subscription_create,
 )
+from vinex.policy.contacts import InvalidContact, normalise_contact
+from vinex.policy.disclosure import Audience, disclose
 from vinex.portal.messages import code_message, confirmation_message
 from vinex.portal.models import ContactVerification, Registration, RegistrationStatus, Relationship
-from vinex.privacy.disclosure import Audience, disclose
 from vinex.privacy.registration import Outcome, registration_check
 
 MAX_CONTACTS = 3

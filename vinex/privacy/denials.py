@@ -9,8 +9,8 @@ from django.db.models import Count, Sum
 
 from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.custody.models import Agency
+from vinex.policy.sharing import Purpose
 from vinex.privacy.models import DisclosureDenial
-from vinex.privacy.sharing import Purpose
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Cast
 
 from vinex.audit.services import audit_record
-from vinex.notify.contacts import InvalidContact, contact_index, normalise_contact
 from vinex.notify.models import Contact
-from vinex.privacy.crypto import EncryptedTextField, decrypt, is_current, keys_configured, rotate
+from vinex.policy.contacts import InvalidContact, contact_index, normalise_contact
+from vinex.policy.crypto import EncryptedTextField, decrypt, is_current, keys_configured, rotate
 
 BATCH_SIZE = 500
 ACTOR = "system:cli"

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from vinex.custody.models import Agency, CustodyEvent, Person, Subject
-from vinex.privacy.crypto import EncryptedTextField
+from vinex.policy.crypto import EncryptedTextField
 
 
 class DisclosureDenial(models.Model):

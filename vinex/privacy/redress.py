@@ -23,11 +23,11 @@ from vinex.custody.schemas import EventIn
 from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
 from vinex.locator.ratelimit import hash_key
 from vinex.locator.selectors import subject_ref_person_id
-from vinex.notify.contacts import InvalidContact, normalise_contact
 from vinex.notify.messages import gsm7_fold
 from vinex.notify.models import CreatedVia
 from vinex.notify.services import contact_add, notification_enqueue_direct, registrant_create
-from vinex.privacy.disclosure import Audience, disclose
+from vinex.policy.contacts import InvalidContact, normalise_contact
+from vinex.policy.disclosure import Audience, disclose
 from vinex.privacy.models import DataReport, ReporterKind, ReportStatus, ReportTopic
 
 DETAILS_MAX = 2000

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from vinex.custody.models import Person
-from vinex.notify.contacts import InvalidContact, contact_index, normalise_contact
 from vinex.notify.models import Contact
+from vinex.policy.contacts import InvalidContact, contact_index, normalise_contact
 from vinex.privacy.models import SubjectContact
 
 # A phone number can be registered for texts or for calls; both indexes must match it.

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import uuid
-import vinex.privacy.crypto
+import vinex.policy.crypto
 from django.db import migrations, models
 
 
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('channel', models.CharField(choices=[('web', 'Web'), ('api', 'Api')], max_length=8)),
                 ('ip_hash', models.CharField(help_text='Keyed hash of the client address; never the address.', max_length=64)),
                 ('relationship', models.CharField(blank=True, choices=[('victim', 'I am the victim'), ('family', 'Family member of the victim'), ('advocate', 'Victim advocate'), ('witness', 'Witness'), ('other', 'Other')], max_length=16)),
-                ('case_number', vinex.privacy.crypto.EncryptedTextField(blank=True, help_text='Only if the registrant chose to give it.', null=True)),
+                ('case_number', vinex.policy.crypto.EncryptedTextField(blank=True, help_text='Only if the registrant chose to give it.', null=True)),
                 ('status', models.CharField(choices=[('pending_verification', 'Pending'), ('active', 'Active'), ('pending_review', 'Held'), ('refused', 'Refused'), ('withdrawn', 'Withdrawn')], default='pending_verification', max_length=24)),
                 ('decision_reason', models.CharField(blank=True, help_text='For staff; never shown publicly.', max_length=200)),
                 ('manage_token_hash', models.CharField(blank=True, db_index=True, max_length=64)),

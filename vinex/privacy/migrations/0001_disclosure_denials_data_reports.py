@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import uuid
-import vinex.privacy.crypto
+import vinex.policy.crypto
 from django.db import migrations, models
 
 
@@ -22,15 +22,15 @@ class Migration(migrations.Migration):
                 ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
                 ('topic', models.CharField(choices=[('status', 'The custody status is wrong (for example, not really released)'), ('facility', 'The facility is wrong'), ('identity', 'This is not the right person, or the name or details are wrong'), ('message', 'A message I received was wrong'), ('other', 'Something else')], max_length=16)),
                 ('reporter', models.CharField(choices=[('registrant', 'I receive notifications about this person'), ('subject', 'This record is about me'), ('other', 'Other')], default='other', max_length=16)),
-                ('details', vinex.privacy.crypto.EncryptedTextField(help_text='Free text from the reporter: personal data, encrypted.')),
-                ('reply_to', vinex.privacy.crypto.EncryptedTextField(blank=True, default='', help_text='Optional email or phone for the answer.')),
+                ('details', vinex.policy.crypto.EncryptedTextField(help_text='Free text from the reporter: personal data, encrypted.')),
+                ('reply_to', vinex.policy.crypto.EncryptedTextField(blank=True, default='', help_text='Optional email or phone for the answer.')),
                 ('language', models.CharField(default='en', max_length=8)),
                 ('ip_hash', models.CharField(help_text='Keyed hash of the client address; never the address.', max_length=64)),
                 ('status', models.CharField(choices=[('open', 'Open'), ('corrected', 'Corrected'), ('rejected', 'Rejected')], default='open', max_length=16)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('decided_at', models.DateTimeField(blank=True, null=True)),
                 ('decided_by', models.CharField(blank=True, max_length=64)),
-                ('decision_note', vinex.privacy.crypto.EncryptedTextField(blank=True, default='', help_text="Staff's answer; may quote the report.")),
+                ('decision_note', vinex.policy.crypto.EncryptedTextField(blank=True, default='', help_text="Staff's answer; may quote the report.")),
                 ('correction', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='custody.custodyevent')),
                 ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='custody.person')),
             ],

@@ -10,7 +10,7 @@ from vinex.custody.management.options import agency_option
 from vinex.custody.models import Agency
 from vinex.feeds.selectors import feed_alert_recipients
 from vinex.feeds.services import AlertRecipientError, feed_alert_recipient_add, feed_alert_recipient_remove
-from vinex.notify.contacts import InvalidContact
+from vinex.policy.contacts import InvalidContact
 
 
 def _scope_arguments(parser: CommandParser, *, required: bool) -> None:

@@ -7,12 +7,73 @@ returns only the fields the audience may see, so a caller cannot leak what it ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from vinex.custody.models import Agency, CustodyEvent, Subject
-from vinex.privacy.sharing import Purpose, sharing_check
+from vinex.policy.sharing import AgencyLike, Purpose, sharing_check
+
+
+# What the policy reads of custody records, stated as protocols: the policy sits below the apps that own
+# those models and must not import them (custody's Agency, Facility, Subject and CustodyEvent fit).
+class FacilityView(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+
+
+class AgencyView(AgencyLike, Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def support_name(self) -> str: ...
+    @property
+    def support_phone(self) -> str: ...
+
+
+class SubjectView(Protocol):
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def facility(self) -> FacilityView | None: ...
+    @property
+    def agency(self) -> AgencyView: ...
+    @property
+    def agency_id(self) -> Any: ...
+    @property
+    def agency_subject_id(self) -> str: ...
+    @property
+    def booking_number(self) -> str: ...
+    @property
+    def date_of_birth(self) -> date | None: ...
+    @property
+    def status_changed_at(self) -> datetime | None: ...
+    @property
+    def protected(self) -> bool: ...
+
+
+class EventView(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def scheduled_for(self) -> datetime | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def court_name(self) -> str: ...
+    @property
+    def facility(self) -> FacilityView: ...
+    @property
+    def to_facility(self) -> FacilityView | None: ...
 
 
 class Audience(StrEnum):
@@ -37,7 +98,7 @@ _SUBJECT_FIELDS: dict[Audience, frozenset[str]] = {
     Audience.AGENCY_OPERATOR: frozenset(
         {"name", "status", "facility_name", "agency_subject_id", "booking_number", "date_of_birth"}
     ),
-    # Another agency reading this one's data, when its sharing policy allows (vinex.privacy.sharing).
+    # Another agency reading this one's data, when its sharing policy allows (vinex.policy.sharing).
     Audience.PARTNER_AGENCY: frozenset(
         {"name", "date_of_birth", "status", "status_changed_at", "facility_name", "agency_code", "agency_name",
          "agency_subject_id", "booking_number"}
@@ -79,7 +140,7 @@ class Disclosure:
         return self.fields.get(name, default)
 
 
-def _subject_values(subject: Subject) -> dict[str, Any]:
+def _subject_values(subject: SubjectView) -> dict[str, Any]:
     facility = subject.facility
     agency = subject.agency
     return {
@@ -100,7 +161,7 @@ def _subject_values(subject: Subject) -> dict[str, Any]:
     }
 
 
-def _event_values(event: CustodyEvent) -> dict[str, Any]:
+def _event_values(event: EventView) -> dict[str, Any]:
     hearing = event.type.startswith("HEARING_")
     release: datetime | None = event.scheduled_for if event.type == "RELEASE_SCHEDULED" else None
     return {
@@ -118,12 +179,12 @@ def _event_values(event: CustodyEvent) -> dict[str, Any]:
 
 
 def disclose(
-    subject: Subject,
+    subject: SubjectView,
     *,
     audience: Audience,
-    event: CustodyEvent | None = None,
+    event: EventView | None = None,
     tier: str | None = None,
-    partner: Agency | None = None,
+    partner: AgencyLike | None = None,
     purpose: Purpose | None = None,
 ) -> Disclosure:
     """What ``audience`` may see of ``subject`` (and of ``event``, for messages).
@@ -146,7 +207,7 @@ def disclose(
     return Disclosure(values)
 
 
-def _partner_gate(subject: Subject, *, partner: Agency | None, purpose: Purpose | None) -> None:
+def _partner_gate(subject: SubjectView, *, partner: AgencyLike | None, purpose: Purpose | None) -> None:
     if partner is None or purpose is None:
         raise DisclosureDenied("a partner read must name the partner agency and its purpose")
     if subject.protected and subject.agency_id != partner.pk:

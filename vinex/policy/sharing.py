@@ -14,10 +14,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from vinex.custody.models import Agency
+
+class AgencyLike(Protocol):
+    """What the policy reads of an agency (``custody.Agency`` has it; the policy needs nothing more)."""
+
+    pk: Any
+    code: str
+    sharing_policy: Any
 
 
 class Purpose(StrEnum):
@@ -59,7 +66,7 @@ def sharing_policy_parse(raw: object) -> SharingPolicy:
         raise ValueError(problems) from None
 
 
-def sharing_check(*, owner: Agency, partner: Agency, purpose: Purpose) -> SharingDecision:
+def sharing_check(*, owner: AgencyLike, partner: AgencyLike, purpose: Purpose) -> SharingDecision:
     """Whether ``partner`` may receive ``owner``'s custody data for ``purpose``."""
     if owner.pk == partner.pk:
         return SharingDecision(True)

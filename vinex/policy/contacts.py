@@ -5,7 +5,7 @@ from __future__ import annotations
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from vinex.privacy.crypto import blind_index
+from vinex.policy.crypto import blind_index
 
 DEFAULT_REGION = "US"
 
