@@ -16,11 +16,11 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Val
 from ninja.parser import Parser
 
 from vinex.custody.api import router as custody_router
-from vinex.custody.partner_api import router as partner_router
 from vinex.custody.schemas import EventBatchDoc
 from vinex.feeds.api import router as feeds_router
 from vinex.locator.api import router as locator_router
 from vinex.portal.api import router as portal_router
+from vinex.privacy.partner_api import router as partner_router
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Reads of custody data by agencies: what a partner agency may look up or export.
+"""Partner agencies' reads of custody data: what another agency may look up or export, under sharing policies.
 
 Every read goes through ``vinex.policy.disclosure.disclose`` with the partner's name and purpose, and
 is audited here, per subject, in the same transaction as the read: no endpoint can forget either. A

@@ -20,9 +20,9 @@ from pydantic import ConfigDict, StringConstraints, field_validator, model_valid
 from vinex.custody.api import AgencyKey, require_scope
 from vinex.custody.models import Agency
 from vinex.custody.schemas import ErrorResponse, normalise_a_number
-from vinex.custody.selectors import PartnerLookup, partner_population_export, partner_subjects_find
 from vinex.policy.disclosure import Disclosure, DisclosureDenied
 from vinex.policy.sharing import Purpose
+from vinex.privacy.partner import PartnerLookup, partner_population_export, partner_subjects_find
 
 router = Router(tags=["partner agencies"])
 
