@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 from vinex.accounts import matrix, selectors
-from vinex.accounts.signals import current_actor, record_refusal
+from vinex.accounts.signals import record_refusal
+from vinex.audit.actor import acting
 
 LAST_SEEN_SESSION_KEY = "vinex_last_seen"
 
@@ -56,11 +57,11 @@ class StaffAccessMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         idle = _expire_if_idle(request)
-        token = current_actor.set(selectors.actor_ref(user=request.user))
+        token = acting.set(selectors.actor_ref(user=request.user))
         try:
             return self._respond(request, idle=idle)
         finally:
-            current_actor.reset(token)
+            acting.reset(token)
 
     def _respond(self, request: HttpRequest, *, idle: bool) -> HttpResponse:
         path = request.path_info

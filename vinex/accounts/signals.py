@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -12,14 +11,11 @@ from django.db.models.signals import m2m_changed
 from django.http import HttpRequest
 
 from vinex.accounts import selectors
-
-#: Who is acting in the current request, for records made where no request is at hand (role changes).
-current_actor: ContextVar[str] = ContextVar("vinex_current_actor", default="system")
+from vinex.audit.actor import acting
+from vinex.audit.services import audit_record
 
 
 def _record(**fields: str) -> None:
-    from vinex.audit.services import audit_record
-
     audit_record(**fields)
 
 
@@ -59,7 +55,7 @@ def on_groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] 
         pairs = [(instance.pk, names[pk]) for pk in pk_set]
     verb = "role_grant" if action == "post_add" else "role_revoke"
     for user_pk, group_name in pairs:
-        _record(actor=current_actor.get(), role="", action=verb, object_type="user", object_id=str(user_pk),
+        _record(actor=acting.get(), role="", action=verb, object_type="user", object_id=str(user_pk),
                 purpose=group_name)
 
 
