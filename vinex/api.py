@@ -20,6 +20,7 @@ from vinex.custody.schemas import EventBatchDoc
 from vinex.feeds.api import router as feeds_router
 from vinex.locator.api import router as locator_router
 from vinex.portal.api import router as portal_router
+from vinex.privacy.api import router as data_reports_router
 from vinex.privacy.partner_api import router as partner_router
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ api.add_router("/", partner_router)
 api.add_router("/", feeds_router)
 api.add_router("/", locator_router)
 api.add_router("/", portal_router)
+api.add_router("/", data_reports_router)
 
 
 def _clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

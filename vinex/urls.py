@@ -32,4 +32,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("webhooks/twilio/voice/ivr/", include("vinex.hotline.webhook_urls")),
     path("", include("vinex.locator.urls")),
     path("", include("vinex.portal.urls")),
+    path("", include("vinex.privacy.public_urls")),
 ]

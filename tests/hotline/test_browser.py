@@ -18,7 +18,7 @@ from vinex.accounts import matrix
 from vinex.custody.models import Agency
 from vinex.hotline.models import Callback, CallbackStatus, CallStatus, HotlineCall
 from vinex.hotline.services import call_enqueue
-from vinex.portal.models import Registration, RegistrationStatus
+from vinex.registrations.models import Registration, RegistrationStatus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "hotline"

@@ -18,7 +18,7 @@ from tests.support.twilio_fake import FakeTwilio
 from vinex.custody.models import Agency
 from vinex.hotline.models import Callback, CallStatus, HotlineCall
 from vinex.notify.models import Contact, CreatedVia, Notification
-from vinex.portal.models import Registration, RegistrationStatus
+from vinex.registrations.models import Registration, RegistrationStatus
 
 pytestmark = pytest.mark.django_db
 CALLER = "+12025550143"

@@ -20,7 +20,7 @@ from vinex.custody.models import Agency
 from vinex.hotline.models import Callback, CallbackStatus, CallStatus, HotlineCall
 from vinex.hotline.services import call_enqueue
 from vinex.notify.models import CreatedVia, SubscriptionStatus
-from vinex.portal.models import Registration, RegistrationStatus
+from vinex.registrations.models import Registration, RegistrationStatus
 
 pytestmark = pytest.mark.django_db
 EMAIL = "caller@example.org"

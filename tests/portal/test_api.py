@@ -13,7 +13,7 @@ from tests.support.smtp import SmtpServer, body_text
 from vinex.audit.models import AuditEntry
 from vinex.custody.models import Agency, Subject
 from vinex.notify.models import Contact, Notification, NotificationStatus, Registrant, SubscriptionStatus
-from vinex.portal.models import Registration
+from vinex.registrations.models import Registration
 
 pytestmark = pytest.mark.django_db
 EMAIL = "ana.victim@example.org"

@@ -13,7 +13,7 @@ from tests.portal.mail import deliver, last_code, manage_token, messages_to
 from tests.support.smtp import SmtpServer
 from vinex.custody.models import Agency
 from vinex.notify.models import Contact, SubscriptionStatus
-from vinex.portal.models import Registration
+from vinex.registrations.models import Registration
 
 pytestmark = pytest.mark.django_db
 EMAIL = "ana.victim@example.org"

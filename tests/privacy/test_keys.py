@@ -79,7 +79,7 @@ def found(value: str, channel: str = "email") -> int:
 def test_every_encrypted_column_is_found_by_introspection() -> None:
     columns = {f"{model._meta.label}.{column.name}" for model, fields in encrypted_columns() for column in fields}
     assert {"notify.Contact.value", "notify.Notification.body", "hotline.HotlineCall.caller_name",
-            "hotline.HotlineCall.notes", "hotline.Callback.phone", "portal.Registration.case_number"} <= columns
+            "hotline.HotlineCall.notes", "hotline.Callback.phone", "registrations.Registration.case_number"} <= columns
 
 
 def test_rotation_brings_every_value_under_the_new_key_and_lookups_back(settings: Any,

@@ -37,7 +37,7 @@ from vinex.notify.channels.email import EmailChannel
 from vinex.notify.models import Notification
 from vinex.notify.worker import Worker
 from vinex.policy.logfilter import PersonalDataFilter
-from vinex.portal.models import Registration
+from vinex.registrations.models import Registration
 
 pytestmark = pytest.mark.django_db
 

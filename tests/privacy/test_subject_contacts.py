@@ -12,8 +12,8 @@ from tests.locator.people import book
 from vinex.custody.models import Agency, Subject
 from vinex.notify.services import contact_add, registrant_create
 from vinex.privacy.models import SubjectContact
-from vinex.privacy.registration import Outcome, registration_check
 from vinex.privacy.subject_contacts import subject_contacts_record
+from vinex.registrations.screening import Outcome, registration_check
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from vinex.audit.models import AuditEntry
 from vinex.custody.models import Agency, Subject
 from vinex.notify.models import Notification, SubscriptionStatus, Tier
 from vinex.notify.services import contact_add, registrant_create, subscription_create
-from vinex.portal.models import Registration, RegistrationStatus
+from vinex.registrations.models import Registration, RegistrationStatus
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from vinex.hotline.models import CallbackOutcome, CallOutcome
 from vinex.notify.models import Language
-from vinex.portal.forms import RegistrationForm
+from vinex.registrations.forms import RegistrationForm
 
 TIMEZONES = (
     "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",

@@ -45,7 +45,7 @@ from vinex.notify.messages import status_label
 from vinex.notify.voice import VOICES
 from vinex.notify.webhooks import twilio_signed
 from vinex.policy.contacts import InvalidContact, normalise_contact
-from vinex.portal.services import Check, ContactIn, RegistrationInvalid, verification_check
+from vinex.registrations.services import Check, ContactIn, RegistrationInvalid, verification_check
 
 PEOPLE_SALT = "vinex.hotline.ivr.people"
 MAX_CHOICES = 9

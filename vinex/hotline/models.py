@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from vinex.notify.models import Contact, Language
 from vinex.policy.crypto import EncryptedTextField
-from vinex.portal.models import Registration
+from vinex.registrations.models import Registration
 
 
 class CallStatus(models.TextChoices):

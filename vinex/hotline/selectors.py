@@ -21,8 +21,8 @@ from vinex.locator.selectors import LocatorQuery, locator_search, subject_ref_pe
 from vinex.notify.services import contacts_find
 from vinex.policy.contacts import InvalidContact
 from vinex.policy.disclosure import Audience, disclose
-from vinex.portal.models import ContactVerification, Registration, RegistrationStatus
-from vinex.portal.selectors import mask_contact
+from vinex.registrations.models import ContactVerification, Registration, RegistrationStatus
+from vinex.registrations.selectors import mask_contact
 
 ROLE = "call_centre"
 

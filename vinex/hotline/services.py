@@ -28,8 +28,8 @@ from vinex.hotline.models import (
 )
 from vinex.notify.models import Contact, CreatedVia
 from vinex.policy.contacts import normalise_contact
-from vinex.portal.models import Registration
-from vinex.portal.services import ContactIn, registration_create
+from vinex.registrations.models import Registration
+from vinex.registrations.services import ContactIn, registration_create
 
 ROLE = "call_centre"
 # How a hotline registration says where it came from, until the portal service takes it as a parameter.
@@ -137,7 +137,7 @@ def call_register(
     The registration stays pending until each contact is verified by the code sent to it (the caller
     reads it out to staff, or keys it in through the phone menu). ``client_key`` stands in for a client
     address in abuse checks (the member of staff, or the calling number); only its keyed hash is kept.
-    Raises ``vinex.portal.services.RegistrationInvalid``.
+    Raises ``vinex.registrations.services.RegistrationInvalid``.
     """
     with transaction.atomic():
         registration = registration_create(

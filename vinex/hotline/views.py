@@ -26,11 +26,11 @@ from vinex.hotline.forms import (
     IntakeForm,
 )
 from vinex.hotline.models import Callback, CallStatus, HotlineCall
+from vinex.locator.forms import SEARCH_FORMS, SearchForm
 from vinex.locator.ratelimit import RetryAfter
 from vinex.notify.messages import status_label
 from vinex.policy.contacts import InvalidContact
-from vinex.portal.forms import SEARCH_FORMS, SearchForm
-from vinex.portal.services import Check, ContactIn, RegistrationInvalid, verification_check, verification_resend
+from vinex.registrations.services import Check, ContactIn, RegistrationInvalid, verification_check, verification_resend
 
 CHECK_MESSAGES = {
     Check.VERIFIED: gettext_lazy("The code is right; other contacts still wait for theirs."),

@@ -13,9 +13,9 @@ from pydantic import ConfigDict, Field, StringConstraints
 from vinex.custody.schemas import ErrorResponse
 from vinex.locator.api import too_many_requests
 from vinex.locator.ratelimit import address_limit, client_address
-from vinex.portal.models import Arrival, Registration, RegistrationStatus, Relationship
-from vinex.portal.selectors import registration_for_manage_token, registration_get, verifications_for_value
-from vinex.portal.services import (
+from vinex.registrations.models import Arrival, Registration, RegistrationStatus, Relationship
+from vinex.registrations.selectors import registration_for_manage_token, registration_get, verifications_for_value
+from vinex.registrations.services import (
     Check,
     ContactIn,
     FieldError,
@@ -26,8 +26,6 @@ from vinex.portal.services import (
     verification_check,
     verification_resend,
 )
-from vinex.privacy.models import ReporterKind, ReportTopic
-from vinex.privacy.redress import ReportIn, ReportInvalid, data_report_create
 
 router = Router(tags=["registrations"])
 logger = logging.getLogger(__name__)
@@ -176,40 +174,3 @@ def registrations_delete(request: HttpRequest, registration_id: str) -> Any:
     if registration.status != RegistrationStatus.WITHDRAWN:
         registration = registration_withdraw(registration=registration)
     return Status(200, _out(registration))
-
-
-class DataReportIn(Strict):
-    subject_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    topic: ReportTopic
-    details: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    reporter: ReporterKind = ReporterKind.OTHER
-    reply_to: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
-    language: Literal["en", "es"] = "en"
-
-
-class DataReportOut(Schema):
-    report_id: str
-    status: str
-
-
-@router.post("/data-reports", response={202: DataReportOut, 422: ErrorResponse, 429: ErrorResponse},
-             summary="Report wrong information about a person")
-def data_reports_post(request: HttpRequest, data: DataReportIn) -> Any:
-    """Say that what vinex shows or sent about the person a locator result names is wrong.
-
-    A privacy officer checks every report; a wrong record is corrected through a CORRECTION event and
-    everyone who received a wrong message gets a correction notice.
-    """
-    refused = address_limit(request, scope="data-report", rate=settings.VINEX_DATA_REPORT_RATE)
-    if refused:
-        return too_many_requests(refused)
-    try:
-        report = data_report_create(
-            report=ReportIn(subject_ref=data.subject_ref, topic=data.topic, details=data.details,
-                            reporter=data.reporter, reply_to=data.reply_to or "", language=data.language),
-            client_address=client_address(request))
-    except ReportInvalid as invalid:
-        return JsonResponse({"detail": [{"loc": ["body", name], "msg": msg, "type": "invalid"}
-                                        for name, msg in invalid.errors.items()]}, status=422)
-    logger.info("data report received", extra={"topic": data.topic.value})
-    return Status(202, {"report_id": str(report.public_id), "status": report.status})

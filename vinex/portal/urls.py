@@ -10,7 +10,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("register/", views.register, name="register"),
     path("register/<uuid:registration_id>/verify/", views.verify, name="verify"),
     path("register/<uuid:registration_id>/done/", views.done, name="done"),
-    path("report/", views.report, name="report"),
     path("manage/", views.manage, name="manage"),
     path("manage/<uuid:registration_id>/withdraw/", views.withdraw, name="withdraw"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -21,12 +21,13 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from vinex.locator.forms import SEARCH_FORMS, SearchForm
 from vinex.locator.ratelimit import RetryAfter, address_limit, client_address, request_limits
 from vinex.locator.selectors import locator_search_public
 from vinex.notify.messages import status_label
-from vinex.portal.forms import SEARCH_FORMS, CodeForm, DataReportForm, RegistrationForm, SearchForm
-from vinex.portal.models import Arrival, ContactVerification, Registration, RegistrationStatus
-from vinex.portal.selectors import (
+from vinex.registrations.forms import CodeForm, RegistrationForm
+from vinex.registrations.models import Arrival, ContactVerification, Registration, RegistrationStatus
+from vinex.registrations.selectors import (
     Followed,
     followed_person,
     mask_contact,
@@ -37,7 +38,7 @@ from vinex.portal.selectors import (
     registrations_sharing_contacts,
     verifications_of,
 )
-from vinex.portal.services import (
+from vinex.registrations.services import (
     Check,
     ContactIn,
     FieldError,
@@ -48,19 +49,18 @@ from vinex.portal.services import (
     verification_check,
     verification_resend,
 )
-from vinex.privacy.redress import ReportIn, ReportInvalid, data_report_create
 
 logger = logging.getLogger(__name__)
 STARTED = "portal.started"  # registrations this browser session created
 MANAGING = "portal.managing"  # the registration whose manage link this session opened
 
 
-def _language() -> str:
+def active_language() -> str:
     return (translation.get_language() or "en")[:2]
 
 
 def _long_date(moment: Any) -> str:
-    return format_date(moment, "long", locale=_language())
+    return format_date(moment, "long", locale=active_language())
 
 
 def _too_many(request: HttpRequest, refused: RetryAfter) -> HttpResponse:
@@ -141,7 +141,7 @@ FormT = TypeVar("FormT", bound=forms.Form)
 
 
 @dataclass(frozen=True)
-class _PersonForm(Generic[FormT]):
+class PersonFormStep(Generic[FormT]):
     """A form about a person found by search: its page, and the answer to send now if there is one."""
 
     form: FormT
@@ -149,29 +149,30 @@ class _PersonForm(Generic[FormT]):
     answer: HttpResponse | None = None
 
 
-def _person_form(request: HttpRequest, form_class: type[FormT], template: str, *, scope: str, rate: str,
-                 initial: dict[str, Any] | None = None) -> _PersonForm[FormT]:
-    """What registering and reporting share: the empty form for a search result's ``ref`` on GET; on POST
-    the submitted form, answered at once when a field is wrong or the client address is over ``rate``."""
+def person_form_step(request: HttpRequest, form_class: type[FormT], template: str, *, scope: str, rate: str,
+                 initial: dict[str, Any] | None = None) -> PersonFormStep[FormT]:
+    """What registering (here) and reporting wrong data (``vinex.privacy``) share: the empty form for a search
+    result's ``ref`` on GET; on POST the submitted form, answered at once when a field is wrong or the client
+    address is over ``rate``."""
     source = request.GET if request.method == "GET" else request.POST
     ref = source.get("ref", "")[:500]
     followed = person_for_subject_ref(subject_ref=ref)
     if request.method == "GET":
         form = form_class(initial={"ref": ref, **(initial or {})})
         context = {"form": form, "missing_ref": not ref, "followed": followed}
-        return _PersonForm(form, followed, render(request, template, context))
+        return PersonFormStep(form, followed, render(request, template, context))
     form = form_class(request.POST)
     if not form.is_valid():
-        return _PersonForm(form, followed, render(request, template, {"form": form, "followed": followed},
+        return PersonFormStep(form, followed, render(request, template, {"form": form, "followed": followed},
                                                   status=422))
     refused = address_limit(request, scope=scope, rate=rate)
-    return _PersonForm(form, followed, _too_many(request, refused) if refused else None)
+    return PersonFormStep(form, followed, _too_many(request, refused) if refused else None)
 
 
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
-    step = _person_form(request, RegistrationForm, "portal/register.html", scope="registration",
-                        rate=settings.VINEX_REGISTRATION_RATE, initial={"language": _language()})
+    step = person_form_step(request, RegistrationForm, "portal/register.html", scope="registration",
+                        rate=settings.VINEX_REGISTRATION_RATE, initial={"language": active_language()})
     if step.answer is not None:
         return step.answer
     form, followed = step.form, step.followed
@@ -325,30 +326,3 @@ def withdraw(request: HttpRequest, registration_id: str) -> HttpResponse:
         return render(request, "portal/withdrawn.html", {
             "followed": followed, "purge_date": _long_date(registration.purge_after)})
     return render(request, "portal/withdraw.html", {"registration": registration, "followed": followed})
-
-
-# --- Reporting wrong data -------------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-def report(request: HttpRequest) -> HttpResponse:
-    """Anyone who found a person may say their record is wrong; a privacy officer answers."""
-    step = _person_form(request, DataReportForm, "portal/report.html", scope="data-report",
-                        rate=settings.VINEX_DATA_REPORT_RATE)
-    if step.answer is not None:
-        return step.answer
-    form, followed = step.form, step.followed
-    data = form.cleaned_data
-    try:
-        data_report_create(report=ReportIn(subject_ref=data["ref"], topic=data["topic"], details=data["details"],
-                                           reporter=data["reporter"], reply_to=data["reply_to"],
-                                           language=_language()),
-                           client_address=client_address(request))
-    except ReportInvalid as invalid:
-        for name, message in invalid.errors.items():
-            form.add_error(name if name in form.fields and name != "ref" else None, message)
-        expired = "subject_ref" in invalid.errors
-        return render(request, "portal/report.html", {"form": form, "followed": followed, "ref_expired": expired},
-                      status=422)
-    logger.info("data report received", extra={"topic": data["topic"]})
-    return render(request, "portal/report_sent.html", {"followed": followed})

@@ -11,8 +11,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vinex.accounts.selectors import actor_ref, user_roles
-from vinex.portal.selectors import registration_get, registrations_held, registrations_with_case_to_check
-from vinex.portal.services import registration_case_decide, registration_review
 from vinex.privacy.denials import disclosure_denials_count
 from vinex.privacy.redress import (
     ReportView,
@@ -21,6 +19,8 @@ from vinex.privacy.redress import (
     data_report_view,
     data_reports_open,
 )
+from vinex.registrations.selectors import registration_get, registrations_held, registrations_with_case_to_check
+from vinex.registrations.services import registration_case_decide, registration_review
 
 ROLE = "privacy_officer"  # the staff gate lets only this role in (vinex.accounts.matrix), except on cases/
 CALL_CENTRE_ROLE = "call_centre"

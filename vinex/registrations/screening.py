@@ -21,6 +21,7 @@ from vinex.custody.models import Person, Subject
 from vinex.locator.selectors import people_looked_up
 from vinex.notify.models import Contact, Subscription, SubscriptionStatus
 from vinex.privacy.subject_contacts import is_own_contact
+from vinex.registrations.models import Registration
 
 PROTECTED_REASON = "the person is protected: only a privacy officer may approve"
 
@@ -94,7 +95,5 @@ def _people_followed_by(contacts: Sequence[Contact], *, besides: Person) -> int:
 
 
 def _registrations_from(ip_hash: str) -> int:
-    from vinex.portal.models import Registration
-
     since = timezone.now() - timedelta(hours=24)
     return Registration.objects.filter(ip_hash=ip_hash, created_at__gte=since).count()

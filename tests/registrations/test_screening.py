@@ -4,7 +4,7 @@ import pytest
 
 from tests.locator.people import book
 from vinex.custody.models import Agency, Subject
-from vinex.privacy.registration import Outcome, registration_check
+from vinex.registrations.screening import Outcome, registration_check
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_one_address_following_many_people_is_held_for_review(agency: Agency, se
 
 def test_many_registrations_from_one_address_are_held_but_not_from_the_call_centre(agency: Agency) -> None:
     from vinex.notify.services import registrant_create, subscription_create
-    from vinex.portal.models import Registration
+    from vinex.registrations.models import Registration
 
     subject = book(agency, "S-1")
     for _ in range(11):

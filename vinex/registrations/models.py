@@ -1,4 +1,5 @@
-"""Registrations made through the portal or the public API, and the one-time codes that verify them.
+"""Registrations (made on the portal, through the public API, by the hotline or its IVR) and the one-time
+codes that verify them.
 
 A registration records how it arrived (channel, a keyed hash of the client address, time) for abuse
 review, and deliberately nothing about the registrant's case unless they choose to give a case number.
@@ -61,6 +62,7 @@ class Registration(models.Model):
     purge_after = models.DateTimeField(null=True, blank=True, help_text="When the contact data is to be purged.")
 
     class Meta:
+        db_table = "portal_registration"  # created by the portal app, where registrations began
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RegistrationStatus.values), name="registration_status_valid"),
             models.CheckConstraint(
@@ -85,6 +87,9 @@ class ContactVerification(models.Model):
     sends = models.PositiveSmallIntegerField(default=0)
     last_sent_at = models.DateTimeField()
     verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "portal_contactverification"
 
     def __str__(self) -> str:
         return f"verification of contact {self.contact_id}"

@@ -11,8 +11,8 @@ from tests.locator.people import book
 from vinex.custody.models import Agency
 from vinex.locator.selectors import subject_ref_make
 from vinex.notify.models import Notification
-from vinex.portal.models import ContactVerification, Registration
-from vinex.portal.services import (
+from vinex.registrations.models import ContactVerification, Registration
+from vinex.registrations.services import (
     Check,
     ContactIn,
     RegistrationInvalid,

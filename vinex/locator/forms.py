@@ -1,4 +1,5 @@
-"""The portal's forms: every label and message goes through gettext, errors sit next to their field."""
+"""The locator's search forms (portal and hotline): every label and message goes through gettext, errors sit
+next to their field."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from django.utils.translation import gettext_lazy as _
 
 from vinex.custody.schemas import iso_country_codes, normalise_a_number
 from vinex.locator.selectors import ByANumber, ByBooking, ByName, LocatorQuery, agency_choices
-from vinex.portal.models import Relationship
-from vinex.privacy.models import ReporterKind, ReportTopic
 
 NAME_MAX = 100
 
@@ -95,55 +94,3 @@ class BookingSearchForm(SearchForm):
 
 
 SEARCH_FORMS: dict[str, type[SearchForm]] = {f.kind: f for f in (ANumberSearchForm, NameSearchForm, BookingSearchForm)}
-
-
-class RegistrationForm(forms.Form):
-    """Only what is needed to reach someone. Contact values are checked by the registration service."""
-
-    ref = forms.CharField(widget=forms.HiddenInput, max_length=500)
-    email = forms.CharField(label=_("Email address"), required=False, max_length=254,
-                            widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    sms = forms.CharField(label=_("Mobile number for text messages"), required=False, max_length=40,
-                          widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}))
-    voice = forms.CharField(label=_("Phone number for calls"), required=False, max_length=40,
-                            widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}))
-    pin = forms.CharField(
-        label=_("PIN for phone calls"), required=False, max_length=8,
-        help_text=_("Only if you give a number for calls: 4 digits you will key in to confirm that you heard a call. "
-                    "Then we stop calling about that message."),
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-    )
-    language = forms.ChoiceField(label=_("Language for messages"), widget=forms.RadioSelect,
-                                 choices=[("en", "English"), ("es", "Español")])
-    relationship = forms.ChoiceField(
-        label=_("Your relationship to the case (optional)"), required=False,
-        choices=[("", _("Prefer not to say")), *Relationship.choices],
-        error_messages={"invalid_choice": _("Choose one of the listed relationships.")},
-    )
-    case_number = forms.CharField(
-        label=_("Case number (optional)"), required=False, max_length=64,
-        help_text=_("Only if you want us to know it. We do not need it to send you updates."),
-        error_messages={"max_length": _("A case number has at most 64 characters.")},
-    )
-
-    CONTACT_FIELDS = ("email", "sms", "voice")
-
-
-class CodeForm(forms.Form):
-    code = forms.CharField(
-        label=_("Code"), max_length=12,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"}),
-        error_messages={"required": _("Enter the 6-digit code.")},
-    )
-
-
-class DataReportForm(forms.Form):
-    """Reporting wrong data about a person found with the locator (``ref`` is the search result's token)."""
-
-    ref = forms.CharField(widget=forms.HiddenInput, max_length=500)
-    topic = forms.ChoiceField(label=_("What is wrong?"), choices=ReportTopic.choices, widget=forms.RadioSelect)
-    details = forms.CharField(label=_("Tell us more"), max_length=2000,
-                              widget=forms.Textarea(attrs={"rows": 5, "maxlength": 2000}),
-                              help_text=_("For example: the date you were told, and what is really the case."))
-    reporter = forms.ChoiceField(label=_("Who are you?"), choices=ReporterKind.choices, initial=ReporterKind.OTHER)
-    reply_to = forms.CharField(label=_("Email or phone for our answer (optional)"), required=False, max_length=254)

@@ -36,9 +36,9 @@ from vinex.notify.services import (
 )
 from vinex.policy.contacts import InvalidContact, normalise_contact
 from vinex.policy.disclosure import Audience, disclose
-from vinex.portal.messages import code_message, confirmation_message
-from vinex.portal.models import ContactVerification, Registration, RegistrationStatus, Relationship
-from vinex.privacy.registration import Outcome, registration_check
+from vinex.registrations.messages import code_message, confirmation_message
+from vinex.registrations.models import ContactVerification, Registration, RegistrationStatus, Relationship
+from vinex.registrations.screening import Outcome, registration_check
 
 MAX_CONTACTS = 3
 CASE_NUMBER_MAX = 64

@@ -1,4 +1,4 @@
-"""Settings of the portal app, read from the environment (imported by vinex.settings)."""
+"""Settings of registrations (rates, one-time codes, purge delay), read from the environment."""
 
 from __future__ import annotations
 

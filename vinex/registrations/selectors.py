@@ -15,8 +15,8 @@ from vinex.locator.selectors import subject_ref_person_id
 from vinex.notify.models import Channel, Contact
 from vinex.policy.contacts import InvalidContact, contact_index, normalise_contact
 from vinex.policy.disclosure import Audience, disclose
-from vinex.portal.models import ContactVerification, Registration, RegistrationStatus
-from vinex.portal.services import manage_token_hash
+from vinex.registrations.models import ContactVerification, Registration, RegistrationStatus
+from vinex.registrations.services import manage_token_hash
 
 
 def registration_get(*, public_id: str | uuid.UUID) -> Registration | None:
