@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -215,16 +216,22 @@ def _wait_until(condition: Any, timeout: float = 60.0) -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_scheduler_processes_run_the_jobs_and_stop_on_sigterm() -> None:
+def test_scheduler_processes_run_the_jobs_and_stop_on_sigterm(tmp_path: Path) -> None:
     names = {job.name for job in jobs_collect()}
-    processes = [subprocess.Popen([sys.executable, "-m", "vinex.cli", "scheduler", "--name", f"p{i}"], env=_env())
-                 for i in range(2)]
+    logs = [tmp_path / f"p{i}.log" for i in range(2)]
+    outputs = [log.open("wb") for log in logs]
+    processes = [subprocess.Popen([sys.executable, "-m", "vinex.cli", "scheduler", "--name", f"p{i}"], env=_env(),
+                                  stderr=output) for i, output in enumerate(outputs)]
     try:
+        assert _wait_until(lambda: all('"scheduler started"' in log.read_text() for log in logs)), "did not start"
         assert _wait_until(lambda: JobLease.objects.filter(name__in=names).exclude(last_finished_at=None).count()
                            == len(names)), "the schedulers did not run every job"
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
         statuses = [process.wait(timeout=60) for process in processes]
+        for output in outputs:
+            output.close()
     assert statuses == [0, 0]
+    assert all('"scheduler stopped"' in log.read_text() for log in logs)
     assert not JobLease.objects.filter(name__in=names).exclude(last_error="").exists()
