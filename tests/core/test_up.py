@@ -31,8 +31,8 @@ def _wait_until(condition: object, timeout: float) -> bool:
 
 def _healthy(url: str) -> bool:
     try:
-        return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(f"{url}/healthz", timeout=5).status_code == 200
+    except requests.RequestException:  # not up yet, or slow to answer on a busy machine: ask again
         return False
 
 
