@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "vinex.registrations",
     "vinex.portal",
     "vinex.hotline",
+    "vinex.site",
 ]
 
 MIDDLEWARE = [
@@ -203,14 +204,6 @@ VINEX_WORKER_POLL_SECONDS = env_float("VINEX_WORKER_POLL_SECONDS", default=0.1)
 VINEX_WORKER_BATCH = env_int("VINEX_WORKER_BATCH", default=50)
 VINEX_WORKER_THREADS = env_int("VINEX_WORKER_THREADS", default=8)
 VINEX_WORKER_LEASE_SECONDS = env_int("VINEX_WORKER_LEASE_SECONDS", default=300)
-VINEX_WORKER_TICK_SECONDS = env_int("VINEX_WORKER_TICK_SECONDS", default=30)
-# Called with now=<datetime> every tick by each worker; each must be safe to run concurrently.
-VINEX_WORKER_PERIODIC_TASKS = [
-    "vinex.feeds.services.feeds_tick",
-    "vinex.audit.services.audit_tick",
-    "vinex.privacy.retention.retention_tick",
-    "vinex.core.database.database_tick",
-]
 VINEX_RETRY_BASE_SECONDS = env_float("VINEX_RETRY_BASE_SECONDS", default=30.0)
 VINEX_RETRY_MAX_SECONDS = env_float("VINEX_RETRY_MAX_SECONDS", default=3600.0)
 VINEX_RETRY_MAX_ATTEMPTS = env_int("VINEX_RETRY_MAX_ATTEMPTS", default=10)
@@ -219,6 +212,17 @@ VINEX_VOICE_RETRY_UNANSWERED_MINUTES = env_int("VINEX_VOICE_RETRY_UNANSWERED_MIN
 VINEX_VOICE_RETRY_ANSWERED_MINUTES = env_int("VINEX_VOICE_RETRY_ANSWERED_MINUTES", default=120)
 VINEX_VOICE_GIVE_UP_HOURS = env_int("VINEX_VOICE_GIVE_UP_HOURS", default=24)
 VINEX_VOICE_PIN_TRIES = env_int("VINEX_VOICE_PIN_TRIES", default=3)
+
+# --- Scheduler (periodic jobs; each app lists its own in <app>/jobs.py) -----------------------------
+# How long a scheduler sleeps at most between looks for due jobs.
+VINEX_SCHEDULER_POLL_SECONDS = env_float("VINEX_SCHEDULER_POLL_SECONDS", default=5.0)
+# A running job holds its lease this long and renews it every third of it; a scheduler that dies
+# mid-job lets another take the job over once the lease has run out.
+VINEX_SCHEDULER_LEASE_SECONDS = env_int("VINEX_SCHEDULER_LEASE_SECONDS", default=60)
+if not 0 < VINEX_SCHEDULER_POLL_SECONDS <= 3600:
+    raise ImproperlyConfigured("VINEX_SCHEDULER_POLL_SECONDS must be more than 0 and at most 3600")
+if VINEX_SCHEDULER_LEASE_SECONDS < 3:
+    raise ImproperlyConfigured("VINEX_SCHEDULER_LEASE_SECONDS must be at least 3")
 
 
 # --- Server ----------------------------------------------------------------------------------------

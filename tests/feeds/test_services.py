@@ -279,15 +279,15 @@ def test_derived_events_are_what_validation_would_have_built() -> None:
 def test_a_pending_departure_is_released_after_twice_the_cadence(agency: Agency, tmp_path: Path) -> None:
     from django.utils import timezone
 
-    from vinex.feeds.services import feeds_tick
+    from vinex.feeds.services import pending_departures_release_due
 
     send(agency, tmp_path, people(30))
     send(agency, tmp_path, [person("A-1")], facility="annex")
     send(agency, tmp_path, people(29))
     assert Subject.objects.get(agency_subject_id="S-29").status == "IN_CUSTODY"
-    feeds_tick(now=timezone.now() + timedelta(hours=47))
+    assert pending_departures_release_due(now=timezone.now() + timedelta(hours=47)) == 0
     assert Subject.objects.get(agency_subject_id="S-29").status == "IN_CUSTODY"
-    feeds_tick(now=timezone.now() + timedelta(hours=49))
+    assert pending_departures_release_due(now=timezone.now() + timedelta(hours=49)) == 1
     assert Subject.objects.get(agency_subject_id="S-29").status == "RELEASED"
     assert CustodyEvent.objects.filter(type="RELEASED").count() == 1
 

@@ -138,17 +138,42 @@ def test_an_opt_out_after_queueing_is_honoured(released: Agency, smtp_settings: 
     assert smtp_settings.inbox.messages == []
 
 
-def test_a_row_left_sending_by_a_dead_worker_is_requeued(released: Agency, smtp_settings: SmtpServer,
-                                                         settings: Any) -> None:
+def test_a_row_left_sending_by_a_dead_worker_is_requeued_by_the_scheduler(released: Agency, smtp_settings: SmtpServer,
+                                                                          settings: Any) -> None:
+    from vinex.notify.jobs import JOBS
+    from vinex.site.scheduler import Scheduler
+
     subscribe(released, email="victim@example.org")
     ingest(released, event("r1", "RELEASED", minutes=5))
     clock = Clock()
     Notification.objects.update(status=NotificationStatus.SENDING, claimed_by="dead:1", claimed_at=clock.now)
-    worker = Worker(threads=1, clock=clock)
+    worker, scheduler = Worker(threads=1, clock=clock), Scheduler(jobs=JOBS, clock=clock)
+    scheduler.run_pending()
     assert worker.run_once() == 0  # still leased
-    clock.advance(settings.VINEX_WORKER_LEASE_SECONDS + 31)
-    worker.run_once()
+    clock.advance(settings.VINEX_WORKER_LEASE_SECONDS + 1)
+    assert worker.run_once() == 0  # the worker only claims what is queued
+    scheduler.run_pending()
+    assert worker.run_once() == 1
     assert len(smtp_settings.inbox.wait_for(1)) == 1
+
+
+def test_the_worker_runs_no_periodic_jobs(agency: Agency, smtp_settings: SmtpServer) -> None:
+    from vinex.feeds.models import AgencyFeed, FacilityFeed, FeedAlert
+    from vinex.feeds.services import feed_alert_recipient_add
+    from vinex.site.models import JobLease
+
+    AgencyFeed.objects.create(agency=agency, cadence_seconds=3600)
+    FacilityFeed.objects.create(facility=agency.facilities.get(code="main"),
+                                last_snapshot_at=timezone.now() - timedelta(days=2))
+    feed_alert_recipient_add(value="operator@vinex.example.org")
+    clock = Clock()
+    worker = Worker(threads=1, clock=clock)
+    for _ in range(3):
+        worker.run_once()
+        clock.advance(3600)
+    # A silent feed is the scheduler's business: the worker neither raised the alert nor ran any job.
+    assert not FeedAlert.objects.exists() and not JobLease.objects.exists()
+    assert smtp_settings.inbox.messages == []
 
 
 def _worker_env(smtp: SmtpServer) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Pull connectors: fetch roster snapshots from where agencies leave them, on a schedule.
 
 Each kind of source is one class with one ``fetch`` method; adding a kind is a new class and a
-registry line. The worker runs due sources through ``pull_sources_run_due``; a failing source is
-retried with backoff and its failures show on the staff status page.
+registry line. The scheduler runs due sources through ``pull_sources_run_due`` (``feeds/jobs.py``); a
+failing source is retried with backoff and its failures show on the staff status page.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from django.db.models import Q
 
 from vinex.feeds.models import ConnectorKind, PullSource
 from vinex.feeds.parsing import RosterFormatError, copy_stream, move
+from vinex.feeds.services import roster_import
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,6 @@ def _retry_delay(source: PullSource) -> timedelta:
 
 def pull_source_run(*, source: PullSource, now: datetime) -> int:
     """Fetch and import what is new at ``source``; returns how many snapshots were imported."""
-    from vinex.feeds.services import roster_import
-
     connector = CONNECTORS[source.kind]
     imported = 0
     source.last_run_at = now

@@ -8,13 +8,13 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from vinex.feeds.selectors import feed_statuses
+
 
 class FeedHealthCollector(Collector):
     """``vinex_feed_last_success_seconds`` and ``vinex_feed_stale`` per facility (label ``agency/code``)."""
 
     def collect(self) -> Iterator[Metric]:
-        from vinex.feeds.selectors import feed_statuses
-
         now = timezone.now()
         silent = GaugeMetricFamily(
             "vinex_feed_last_success_seconds",

@@ -781,16 +781,3 @@ def feed_health_check(*, now: datetime) -> list[FeedAlert]:
         raised.append(alert)
     return raised
 
-
-def feeds_tick(*, now: datetime) -> None:
-    """Periodic work of the feeds app (called by the worker): feed health and due pull connectors."""
-    from vinex.feeds.connectors import pull_sources_run_due
-
-    steps = (feed_events_catch_up, lambda: feed_health_check(now=now), lambda: pending_departures_release_due(now=now),
-             lambda: pull_sources_run_due(now=now))
-    for step in steps:
-        try:
-            step()
-        except Exception:
-            # One failing step (a broken connector, a locked database) must not stop the others.
-            logger.exception("feeds tick step failed")

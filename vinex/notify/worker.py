@@ -3,7 +3,8 @@
 Any number of workers on any number of machines may run at once. A row is taken with a conditional
 update (``… WHERE status IN ('queued','failed_transient')``), under ``FOR UPDATE SKIP LOCKED`` where the
 database has it, so two workers never send the same row; a worker that dies mid-send leaves rows in
-``sending`` that another worker returns to the queue when their lease runs out.
+``sending`` that go back to the queue when their lease runs out (``notifications_release_stale``, a job
+of ``vinex scheduler``). The worker does nothing else: periodic jobs never delay a send.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.core.bulk import rows_insert, rows_update
@@ -198,25 +198,11 @@ class Worker:
         self.batch = batch or settings.VINEX_WORKER_BATCH
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=threads or settings.VINEX_WORKER_THREADS, thread_name_prefix="send")
-        self._last_housekeeping = datetime.min.replace(tzinfo=timezone.get_current_timezone())
-        self.periodic_tasks = [import_string(path) for path in settings.VINEX_WORKER_PERIODIC_TASKS]
         self.stopping = threading.Event()
-
-    def housekeeping(self, now: datetime) -> None:
-        """Every tick: re-queue abandoned rows and run the apps' periodic tasks (feed health, ...)."""
-        notifications_release_stale(now=now)
-        for task in self.periodic_tasks:
-            try:
-                task(now=now)
-            except Exception:  # one app's failure must not stop delivery
-                logger.exception("periodic task failed", extra={"task": getattr(task, "__qualname__", str(task))})
 
     def run_once(self) -> int:
         """Deliver what is due now; returns how many rows were handled."""
         now = self.clock()
-        if (now - self._last_housekeeping).total_seconds() >= settings.VINEX_WORKER_TICK_SECONDS:
-            self._last_housekeeping = now
-            self.housekeeping(now)
         claimed = notifications_claim(worker=self.name, limit=self.batch, now=now)
         if not claimed:
             return 0

@@ -1,4 +1,4 @@
-"""``vinex up``: development all-in-one — migrate, load demo data, run server and worker together."""
+"""``vinex up``: development all-in-one — migrate, load demo data, run server, worker and scheduler together."""
 
 from __future__ import annotations
 
@@ -20,17 +20,19 @@ from vinex.accounts.services import staffuser_create, staffuser_set_roles
 
 
 class Command(BaseCommand):
-    help = "Set up the development database and run the web server and the notification worker."
+    help = "Set up the development database and run the web server, the notification worker and the scheduler."
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
-            raise CommandError("vinex up is for development; run vinex serve and vinex worker in production")
+            raise CommandError(
+                "vinex up is for development; run vinex serve, vinex worker and vinex scheduler in production")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("demo")
         self._staff_user()
         children = [
             subprocess.Popen([sys.executable, "-m", "vinex.cli", "serve"]),
             subprocess.Popen([sys.executable, "-m", "vinex.cli", "worker"]),
+            subprocess.Popen([sys.executable, "-m", "vinex.cli", "scheduler"]),
         ]
         url = settings.VINEX_PUBLIC_URL
         self.stdout.write(
@@ -63,8 +65,13 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        # One process ending (a crash, or Ctrl-C) stops the others: a half-running system misleads.
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         stop(0, None)
         for child in children:
-            child.wait(timeout=30)
+            try:
+                child.wait(timeout=30)  # the worker and the scheduler finish what they are doing first
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()

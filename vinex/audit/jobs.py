@@ -1,0 +1,13 @@
+"""The audit app's periodic jobs (run by ``vinex scheduler``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from vinex.audit.services import audit_tick
+from vinex.core.jobs import Job
+
+JOBS = [
+    # Cheap when nothing is due: it signs only when entries have waited VINEX_AUDIT_CHECKPOINT_SECONDS.
+    Job(name="audit.checkpoint", run=audit_tick, every=timedelta(seconds=60)),
+]

@@ -1,0 +1,14 @@
+"""The notify app's periodic jobs (run by ``vinex scheduler``; the worker itself only claims, sends, records)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from vinex.core.jobs import Job
+from vinex.notify.worker import notifications_release_stale
+
+JOBS = [
+    # A worker that died mid-send leaves rows in "sending"; once their lease has run out they go back
+    # to the queue for any worker to take (at-least-once delivery).
+    Job(name="notify.requeue_abandoned", run=notifications_release_stale, every=timedelta(seconds=30)),
+]

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class SiteConfig(AppConfig):
+    """The composition layer: what puts the apps together (the scheduler first). It may import any app."""
+
+    name = "vinex.site"
+    label = "site"
+    verbose_name = "vinex site"
