@@ -2,24 +2,24 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from vinex.api import api
-from vinex.core import views as core_views
 from vinex.feeds import public_views as feeds_public
 from vinex.hotline import ivr as hotline_ivr
 from vinex.notify import views as notify_views
 from vinex.notify import webhooks
+from vinex.site import views as site_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", api.urls),
-    re_path(r"^api/(?P<rest>.*)$", core_views.api_not_found),
-    path("healthz", core_views.healthz, name="healthz"),
-    path("metrics", core_views.metrics, name="metrics"),
+    re_path(r"^api/(?P<rest>.*)$", site_views.api_not_found),
+    path("healthz", site_views.healthz, name="healthz"),
+    path("metrics", site_views.metrics, name="metrics"),
     path("webhooks/twilio/status", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/sms", webhooks.twilio_inbound_sms, name="twilio-sms"),
     path("webhooks/twilio/voice", webhooks.twilio_voice, name="twilio-voice"),
     path("webhooks/twilio/voice/pin", webhooks.twilio_voice_pin, name="twilio-voice-pin"),
     path("webhooks/twilio/voice/status", webhooks.twilio_voice_status, name="twilio-voice-status"),
     path("unsubscribe/<str:token>/", notify_views.unsubscribe, name="unsubscribe"),
-    path("staff/outbox/", core_views.mail_outbox, name="mail-outbox"),
+    path("staff/outbox/", site_views.mail_outbox, name="mail-outbox"),
     path("status/", feeds_public.public_status, name="public-status"),
     path("admin/", admin.site.urls),
     path("staff/", include("vinex.accounts.urls")),

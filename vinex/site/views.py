@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vinex.audit.actor import current_actor
 from vinex.audit.services import audit_record
-from vinex.core.metrics import registry
+from vinex.site.metrics import registry
 
 
 def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
@@ -54,4 +54,4 @@ def mail_outbox(request: HttpRequest) -> HttpResponse:
     actor, role = current_actor()
     audit_record(actor=actor, role=role, action="read", object_type="mail_outbox", object_id="development")
     messages = [{"name": p.name, "text": p.read_text(errors="replace")} for p in _outbox_files()[:50]]
-    return render(request, "core/mail_outbox.html", {"messages": messages})
+    return render(request, "site/mail_outbox.html", {"messages": messages})

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from vinex.core.demo import demo_load
 from vinex.custody.models import Agency
 from vinex.custody.services import apikey_create
+from vinex.site.demo import demo_load
 
 
 class Command(BaseCommand):
