@@ -145,7 +145,9 @@ def test_a_file_that_is_not_a_backup_is_refused(tmp_path: Path) -> None:
     assert refused.value.returncode == 2
 
 
-def test_without_pg_dump_on_the_path_backup_says_so_and_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_pg_dump_on_the_path_backup_says_so_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("SQLite backs up without outside tools")
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
