@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -138,8 +138,12 @@ def _database_label() -> str:
 
 
 def _table_count() -> int:
-    with connection.cursor() as cursor:
-        return len(connection.introspection.table_names(cursor))
+    try:
+        with connection.cursor() as cursor:
+            return len(connection.introspection.table_names(cursor))
+    except DatabaseError as error:
+        # Most often a PostgreSQL database not created yet (createdb) or a wrong password.
+        raise BackupError(f"cannot open the database {_database_label()}: {str(error).strip()}") from None
 
 
 def _sqlite_backup(*, source: str, out: Path) -> None:
