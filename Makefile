@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PO := $(wildcard vinex/locale/es/LC_MESSAGES/django.po vinex/*/locale/es/LC_MESSAGES/django.po)
 MO := $(PO:.po=.mo)
 
-.PHONY: run test pytest lint bench messages clean
+.PHONY: run test pytest chromium lint bench messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check vinex tests bench
 	$(BIN)/mypy vinex bench tests
 
-pytest: $(STAMP) $(MO)
+# The browser tests need Debian's Chromium: installed here when run as root, else the command to run
+# (checked first, so `make test` stops at once rather than after the lint).
+chromium:
+	@scripts/need-chromium
+
+pytest: chromium $(STAMP) $(MO)
 	$(BIN)/pytest
 
-test: lint pytest
+test: chromium lint pytest
 
 bench: $(STAMP) $(MO)
 	$(BIN)/python -m bench

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
@@ -30,3 +31,31 @@ def test_the_worker_tick_copies_what_writers_logged_into_the_database_file(tmp_p
     assert "pine" not in _agencies_in_the_database_file(tmp_path)
     database_tick(now=timezone.now())
     assert "pine" in _agencies_in_the_database_file(tmp_path)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_database_is_not_an_error_and_the_next_tick_runs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("the write-ahead log is SQLite's")
+    # Another process holds the database for itself (as a long import or a backup can); the tick's
+    # connection waits a tenth of a second for it instead of the usual 30 s.
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.1)
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("COMMIT")  # the exclusive lock outlives the transaction in this locking mode
+    try:
+        with caplog.at_level(logging.DEBUG, logger="vinex.core.database"):
+            database_tick(now=timezone.now())
+    finally:
+        holder.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelname for r in caplog.records if "busy" in r.getMessage()] == ["INFO"]
+
+    caplog.clear()
+    database_tick(now=timezone.now())
+    assert not caplog.records
+    connection.close()  # the next test connects with the usual busy timeout
