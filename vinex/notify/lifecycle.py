@@ -110,6 +110,8 @@ def notifications_suppress_waiting(*, rows: QuerySet[Notification], reason: str,
                               last_error=reason)
 
 
+# How one attempt can end (going back to the queue is for abandoned claims, not for an attempt).
+ATTEMPT_OUTCOMES = NOTIFICATION_MOVES[N.SENDING] - {N.QUEUED}
 # The columns an attempt's outcome sets, after ``status``; the worker fills them in this order.
 ATTEMPT_COLUMNS = ("attempts", "provider_id", "sent_at", "delivered_at", "next_attempt_at", "last_error")
 
@@ -123,7 +125,7 @@ def notifications_record_attempts(*, rows: Sequence[tuple[int, str, N, Sequence[
     """
     values = []
     for notification_id, claimed_by, status, attempt_values in rows:
-        if not notification_can_move(N.SENDING, status):
+        if status not in ATTEMPT_OUTCOMES:
             raise ValueError(f"an attempt cannot end in {status!r}")
         values.append([status, *attempt_values, now, "", None, notification_id, N.SENDING, claimed_by])
     return rows_update(Notification, ("status", *ATTEMPT_COLUMNS, "updated_at", "claimed_by", "claimed_at"), values,
