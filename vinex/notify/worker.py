@@ -180,7 +180,8 @@ def _early_reports_apply(sent: list[Notification]) -> None:
     a call that ended before this round finished): until now there was no sent message to apply it to."""
     if not sent:
         return
-    notification_receipts_apply(notifications=[n for n in sent if n.channel != ChannelKind.VOICE])
+    # Only text messages get delivery receipts; an email's SMTP acceptance is as far as it goes.
+    notification_receipts_apply(notifications=[n for n in sent if n.channel == ChannelKind.SMS])
     voice_calls_apply_ended(notifications=[n for n in sent if n.channel == ChannelKind.VOICE])
 
 
