@@ -160,7 +160,8 @@ def test_sms_receipt_and_stop_over_http(stack: Stack) -> None:
     assert wait_until(lambda: len(stack.twilio.messages) == 1)
     sms = stack.twilio.messages[0]
     assert sms["To"] == "+12025550143" and "fue puesto en libertad" in sms["Body"]
-    assert sms["StatusCallback"] == f"{stack.base_url}/webhooks/twilio/status"
+    notification_id = Notification.objects.get().pk
+    assert sms["StatusCallback"] == f"{stack.base_url}/webhooks/twilio/status?notification={notification_id}"
     assert wait_until(lambda: Notification.objects.filter(provider_id=sms["Sid"]).exists())
 
     receipt = stack.twilio_callback("/webhooks/twilio/status", {"MessageSid": sms["Sid"], "MessageStatus": "delivered"})

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import event
@@ -20,7 +21,7 @@ from vinex.notify.channels import channels_build
 from vinex.notify.models import Notification, NotificationStatus, Registrant, SubscriptionStatus, VoiceCall
 from vinex.notify.services import contact_add, registrant_create, registrant_set_pin, subscription_create
 from vinex.notify.voice import voice_call_ended
-from vinex.notify.worker import Worker
+from vinex.notify.worker import SendOutcome, Worker, notifications_claim, notifications_record
 
 pytestmark = pytest.mark.django_db
 PHONE = "+12025550143"
@@ -256,3 +257,21 @@ def test_a_code_call_says_the_code_twice_and_is_not_repeated(agency: Agency, cli
     clock.advance(3600)
     worker.run_once()
     assert len(twilio_settings.calls) == 1
+
+
+def test_a_call_that_ends_before_the_worker_records_it_is_still_called_again(
+    agency: Agency, client: Client, twilio_settings: FakeTwilio
+) -> None:
+    ingest(agency, event("b1", "BOOKED"))
+    voice_registrant(agency)
+    ingest(agency, event("r1", "RELEASED", minutes=5))
+    [claimed] = notifications_claim(worker="w:1", limit=10, now=timezone.now())
+    started = timezone.now()
+    result = channels_build()["voice"].send(claimed)
+    Call(client, twilio_settings.calls[0]).end("busy")  # Twilio reports before the worker wrote anything down
+    assert Notification.objects.get().status == NotificationStatus.SENDING
+    notifications_record(outcomes=[SendOutcome(claimed, started, timezone.now(), result=result)], worker="w:1",
+                         now=timezone.now())
+    n = Notification.objects.get()
+    assert n.status == NotificationStatus.FAILED_TRANSIENT and n.last_error == "call busy"
+    assert 29 * 60 <= (n.next_attempt_at - timezone.now()).total_seconds() <= 30 * 60

@@ -20,9 +20,9 @@ from tests.support.smtp import SmtpServer, body_text
 from tests.support.twilio_fake import INVALID_NUMBER, FakeTwilio
 from vinex.custody.models import Agency
 from vinex.notify.channels import channels_build
-from vinex.notify.models import DeliveryAttempt, Notification, NotificationStatus
-from vinex.notify.services import contact_opt_out
-from vinex.notify.worker import Worker
+from vinex.notify.models import Contact, DeliveryAttempt, Notification, NotificationStatus
+from vinex.notify.services import contact_add, contact_opt_out, notification_enqueue_direct, registrant_create
+from vinex.notify.worker import Worker, by_contact
 
 
 class Clock:
@@ -95,10 +95,12 @@ def test_sms_goes_through_the_twilio_sdk(released: Agency, twilio_settings: Fake
     Worker(channels=channels_build(), threads=1).run_once()
     [sent] = twilio_settings.messages
     assert sent["To"] == "+12025550143" and sent["From"] == "+15005550006"
-    assert sent["StatusCallback"] == "https://vinex.example.org/webhooks/twilio/status"
+    n = Notification.objects.get()
+    # The callback names the notification, so a receipt faster than the worker's record still finds it.
+    assert sent["StatusCallback"] == f"https://vinex.example.org/webhooks/twilio/status?notification={n.pk}"
     assert sent["Body"].startswith("vinex: Robin Quill fue puesto en libertad de Pine County Jail")
     assert "STOP" in sent["Body"]
-    assert Notification.objects.get().provider_id == sent["Sid"]
+    assert n.provider_id == sent["Sid"]
 
 
 def test_an_invalid_number_fails_permanently_and_is_not_retried(released: Agency,
@@ -221,3 +223,37 @@ def test_each_send_records_a_read_of_the_address(released: Agency, smtp_settings
     assert set(reads.values_list("purpose", flat=True)) == {"event notification", "delivery"}
     assert reads.get(purpose="delivery").actor == "system:w-audit"
     assert "victim@example.org" not in str(list(AuditEntry.objects.values_list()))
+
+
+def queue_numbered(contact: Contact, count: int, label: str) -> None:
+    for number in range(count):
+        notification_enqueue_direct(contact=contact, template="notice", body=f"{label} {number}", language="en",
+                                    subject_line=f"{label} {number:02d}")
+
+
+def test_one_recipient_gets_their_messages_in_the_order_they_were_written(db: None,
+                                                                          smtp_settings: SmtpServer) -> None:
+    victim, others = registrant_create(language="en"), registrant_create(language="en")
+    mine = contact_add(registrant=victim, channel="email", value="victim@example.org", verified=True)
+    theirs = [contact_add(registrant=others, channel="email", value=f"other{i}@example.org", verified=True)
+              for i in range(4)]
+    for round_ in range(3):  # interleaved with other people's mail, which may go out in parallel
+        queue_numbered(mine, 4, f"mine {round_}")
+        for contact in theirs:
+            queue_numbered(contact, 1, f"theirs {round_}")
+    Notification.objects.update(next_attempt_at=timezone.now())  # all due at once: one claimed batch
+    worker = Worker(threads=8, batch=100)
+    try:
+        assert worker.run_once() == 24
+    finally:
+        worker.close()
+    received = [m["Subject"] for m in smtp_settings.inbox.wait_for(24) if m["To"] == "victim@example.org"]
+    assert received == [f"mine {r} {n:02d}" for r in range(3) for n in range(4)]
+
+
+def test_a_claimed_batch_is_grouped_by_recipient_in_creation_order() -> None:
+    t0 = timezone.now()
+    rows = [Notification(pk=pk, contact_id=contact, created_at=t0 + timedelta(seconds=second))
+            for pk, contact, second in [(1, 7, 3), (2, 8, 0), (3, 7, 1), (4, 7, 1), (5, 8, 2)]]
+    groups = by_contact(rows)
+    assert [[n.pk for n in group] for group in groups] == [[3, 4, 1], [2, 5]]

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from tests.locator.people import book, ingest
 from tests.portal.mail import deliver, last_code, manage_token, messages_to
@@ -30,14 +32,20 @@ def register(client: Client, **overrides: Any) -> Any:
     return client.post("/api/v1/registrations", body, content_type="application/json")
 
 
+def with_subject(smtp: SmtpServer, subject: str) -> list[Any]:
+    return [m for m in messages_to(smtp, EMAIL) if m["Subject"] == subject]
+
+
 def confirm(client: Client, registration_id: str, contact: str, code: str) -> Any:
     return client.post(f"/api/v1/registrations/{registration_id}/confirm", {"contact": contact, "code": code},
                        content_type="application/json")
 
 
 def release_event(subject: Subject, event_id: str = "rel-1") -> None:
+    # An hour ago: after the booking ``book`` makes days earlier, so the release is news, whatever today is.
+    released_at = (timezone.now() - timedelta(hours=1)).isoformat()
     ingest(subject.agency, {
-        "event_id": event_id, "type": "RELEASED", "reason": "bond", "occurred_at": "2026-11-25T12:00:00+00:00",
+        "event_id": event_id, "type": "RELEASED", "reason": "bond", "occurred_at": released_at,
         "facility_code": "main",
         "subject": {"agency_subject_id": subject.agency_subject_id, "first_name": subject.first_name,
                     "last_name": subject.last_name},
@@ -59,13 +67,15 @@ def test_register_confirm_then_receive_the_release_email(agency: Agency, smtp_se
     assert confirmed.status_code == 200, confirmed.content
     assert confirmed.json() == {"registration_id": registration_id, "status": "active"}
     deliver()
-    assert "María José García Núñez" in body_text(messages_to(smtp_settings, EMAIL)[-1])
+    [registered] = with_subject(smtp_settings, "You are registered for custody updates")
+    assert "María José García Núñez" in body_text(registered)
 
     release_event(subject)
     deliver()
-    released = messages_to(smtp_settings, EMAIL)[-1]
-    assert released["Subject"] == "Custody update: released"
+    [released] = with_subject(smtp_settings, "Custody update: released")
     assert "was released from Pine County Jail" in body_text(released)
+    subjects = [m["Subject"] for m in messages_to(smtp_settings, EMAIL)]
+    assert subjects.index("You are registered for custody updates") < subjects.index("Custody update: released")
 
 
 def test_nothing_is_sent_about_the_person_before_every_contact_is_confirmed(agency: Agency,
@@ -104,6 +114,7 @@ def test_withdrawal_stops_messages_at_once_and_schedules_the_purge(agency: Agenc
     assert withdrawn.json()["status"] == "withdrawn"
     received = len(messages_to(smtp_settings, EMAIL))
     deliver()
+    assert with_subject(smtp_settings, "Custody update: released") == []
     assert len(messages_to(smtp_settings, EMAIL)) == received
     assert Notification.objects.filter(template="event/RELEASED").get().status == NotificationStatus.SUPPRESSED
     registration = Registration.objects.get()

@@ -63,6 +63,7 @@ from vinex.feeds.models import (
     SnapshotStatus,
 )
 from vinex.feeds.parsing import Kind, ParsedRoster, file_digest, roster_parse, tidy, with_moment
+from vinex.notify.lifecycle import registrant_withdraw
 from vinex.notify.models import Contact
 
 logger = logging.getLogger(__name__)
@@ -707,8 +708,7 @@ def _contact_retire(contact: Contact) -> None:
     from vinex.notify.services import contact_opt_out
 
     registrant = contact.registrant
-    registrant.withdrawn_at = timezone.now()
-    registrant.save(update_fields=["withdrawn_at"])
+    registrant_withdraw(registrant=registrant, when=timezone.now())
     contact_opt_out(contacts=list(registrant.contacts.all()), when=registrant.withdrawn_at)
 
 

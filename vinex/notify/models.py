@@ -105,8 +105,7 @@ class NotificationStatus(models.TextChoices):
     SUPPRESSED = "suppressed"  # opted out or withdrawn after it was queued
 
 
-# Statuses the worker may pick up; failed_transient rows wait for next_attempt_at.
-CLAIMABLE = (NotificationStatus.QUEUED, NotificationStatus.FAILED_TRANSIENT)
+# Which status may follow which is decided in vinex.notify.lifecycle, the only writer of ``status``.
 
 
 class Notification(models.Model):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from vinex.audit.actor import current_actor
 from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.custody.models import CustodyEvent, Person
-from vinex.notify import retry
+from vinex.notify import lifecycle, retry
 from vinex.notify.messages import render_event_message
 from vinex.notify.models import (
     Channel,
@@ -89,6 +89,8 @@ def subscription_create(
     created_via: str = CreatedVia.PORTAL,
     status: str = SubscriptionStatus.PENDING,
 ) -> Subscription:
+    if status not in lifecycle.SUBSCRIPTION_INITIAL:
+        raise ValueError(f"a subscription cannot start {status}")
     with transaction.atomic():
         subscription, created = Subscription.objects.get_or_create(
             registrant=registrant,
@@ -126,9 +128,8 @@ def contact_opt_out(*, contacts: Sequence[Contact], when: datetime | None = None
     ids = [c.pk for c in contacts]
     with transaction.atomic():
         count = Contact.objects.filter(pk__in=ids, opted_out_at__isnull=True).update(opted_out_at=when)
-        Notification.objects.filter(
-            contact_id__in=ids, status__in=(NotificationStatus.QUEUED, NotificationStatus.FAILED_TRANSIENT)
-        ).update(status=NotificationStatus.SUPPRESSED, last_error="recipient opted out", updated_at=when)
+        lifecycle.notifications_suppress_waiting(rows=Notification.objects.filter(contact_id__in=ids),
+                                                 reason="recipient opted out", now=when)
         _audit("update", "contact", ids, purpose="opt out")
     return count
 
@@ -241,34 +242,61 @@ def _event_notifications(event: CustodyEvent, subscription: Subscription, contac
 # Twilio delivery errors after hand-over that a later attempt may get past (queue overflow,
 # handset unreachable, unknown carrier error). Others (landline, unknown number, blocked) are final.
 TRANSIENT_RECEIPT_CODES = frozenset({"30001", "30003", "30008", "30017"})
-_FINAL_STATUSES = (NotificationStatus.DELIVERED, NotificationStatus.FAILED_PERMANENT, NotificationStatus.SUPPRESSED)
 
 
-def notification_record_receipt(*, provider_id: str, provider_status: str, error_code: str = "") -> bool:
-    """Record a provider's delivery receipt; returns False when no notification has that provider id."""
+def notification_record_receipt(*, provider_id: str, provider_status: str, error_code: str = "",
+                                 notification_id: int | None = None) -> bool:
+    """Record a provider's delivery receipt and apply it; returns False when no notification matches.
+
+    The notification is found by the provider's id or, when the worker has not recorded that id yet,
+    by ``notification_id`` (which the status callback URL carries). A receipt for a row still
+    ``sending`` is kept and applied when the worker records the send.
+    """
     now = timezone.now()
     with transaction.atomic():
-        notification = Notification.objects.select_for_update().filter(provider_id=provider_id).first()
+        found = Notification.objects.select_for_update()
+        notification = found.filter(provider_id=provider_id).first() if provider_id else None
+        if notification is None and notification_id is not None:
+            notification = found.filter(pk=notification_id).first()
         if notification is None:
             return False
-        DeliveryReceipt.objects.create(
+        receipt = DeliveryReceipt.objects.create(
             notification=notification, provider_status=provider_status[:32], error_code=error_code[:16]
         )
-        if notification.status in _FINAL_STATUSES or notification.status == NotificationStatus.SENDING:
-            return True
-        fields: dict[str, object] = {}
-        if provider_status == "delivered":
-            fields = {"status": NotificationStatus.DELIVERED, "delivered_at": now, "last_error": ""}
-        elif provider_status in {"undelivered", "failed"}:
-            transient = error_code in TRANSIENT_RECEIPT_CODES
-            if retry.should_retry(attempts=notification.attempts, permanent=not transient):
-                fields = {
-                    "status": NotificationStatus.FAILED_TRANSIENT,
-                    "next_attempt_at": retry.next_attempt_at(attempts=notification.attempts, now=now),
-                }
-            else:
-                fields = {"status": NotificationStatus.FAILED_PERMANENT}
-            fields["last_error"] = f"provider reported {provider_status} ({error_code or 'no code'})"
-        if fields:
-            Notification.objects.filter(pk=notification.pk).update(updated_at=now, **fields)
+        if notification.status != NotificationStatus.SENDING:
+            _receipt_apply(notification, receipt, now)
     return True
+
+
+def notification_receipts_apply(*, notifications: Sequence[Notification]) -> None:
+    """Apply, in arrival order, the receipts that came while these rows were ``sending`` (since their claim)."""
+    if not notifications:
+        return
+    claims = {n.pk: n for n in notifications}
+    now = timezone.now()
+    for receipt in DeliveryReceipt.objects.filter(notification_id__in=claims).order_by("pk"):
+        notification = claims[receipt.notification_id]
+        # Receipts from before this claim belong to an earlier attempt and were applied then.
+        if notification.claimed_at is not None and receipt.received_at >= notification.claimed_at:
+            notification.refresh_from_db(fields=["status", "attempts"])
+            _receipt_apply(notification, receipt, now)
+
+
+def _receipt_apply(notification: Notification, receipt: DeliveryReceipt, now: datetime) -> bool:
+    """Move the notification as the receipt says; intermediate reports ("queued", "sent") move nothing."""
+    why = f"receipt {receipt.provider_status}"
+    if receipt.provider_status == "delivered":
+        return lifecycle.notification_move(notification_id=notification.pk, to=NotificationStatus.DELIVERED, now=now,
+                                           why=why, delivered_at=now, last_error="")
+    if receipt.provider_status not in {"undelivered", "failed"}:
+        return False
+    fields: dict[str, object] = {
+        "last_error": f"provider reported {receipt.provider_status} ({receipt.error_code or 'no code'})"}
+    transient = receipt.error_code in TRANSIENT_RECEIPT_CODES
+    if retry.should_retry(attempts=notification.attempts, permanent=not transient):
+        return lifecycle.notification_move(
+            notification_id=notification.pk, to=NotificationStatus.FAILED_TRANSIENT, now=now, why=why,
+            next_attempt_at=retry.next_attempt_at(attempts=notification.attempts, now=now), **fields)
+    # Only a message that had been handed over can fail; the table refuses any other.
+    return lifecycle.notification_move(notification_id=notification.pk, to=NotificationStatus.FAILED_PERMANENT,
+                                       now=now, why=why, **fields)

@@ -19,8 +19,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from twilio.twiml.voice_response import VoiceResponse
 
-from vinex.notify import retry
+from vinex.notify import lifecycle, retry
 from vinex.notify.models import Channel, Contact, Notification, NotificationStatus, VoiceCall
+from vinex.notify.services import notification_enqueue_for_contacts
 
 CALL_SALT = "vinex.notify.voice.call"
 VOICES = {"en": ("Polly.Joanna", "en-US"), "es": ("Polly.Lupe", "es-US")}
@@ -126,14 +127,17 @@ def notification_confirm(
     if call is not None:
         call.confirmed_at = when
         call.save(update_fields=["confirmed_at"])
-    Notification.objects.filter(pk=notification.pk).exclude(status=NotificationStatus.DELIVERED).update(
-        status=NotificationStatus.DELIVERED, delivered_at=when, last_error="", updated_at=when
-    )
+    lifecycle.notification_move(notification_id=notification.pk, to=NotificationStatus.DELIVERED, now=when,
+                                why="PIN entered", delivered_at=when, last_error="")
 
 
 def voice_call_ended(*, notification: Notification, call_sid: str, call_status: str, answered_by: str,
                      now: datetime | None = None) -> None:
-    """After each call: schedule the next one unless the PIN confirmed it, or give up and fall back."""
+    """After each call: schedule the next one unless the PIN confirmed it, or give up and fall back.
+
+    A call that ends before the worker recorded placing it is kept and decided when the worker does
+    (``voice_calls_apply_ended``).
+    """
     now = now or timezone.now()
     with transaction.atomic():
         call, _created = VoiceCall.objects.select_for_update().get_or_create(
@@ -143,39 +147,48 @@ def voice_call_ended(*, notification: Notification, call_sid: str, call_status: 
         call.answered_by = answered_by[:24] or call.answered_by
         call.save(update_fields=["status", "ended_at", "answered_by"])
         current = Notification.objects.select_for_update().get(pk=notification.pk)
-        if current.status != NotificationStatus.SENT:
-            return  # confirmed, suppressed, or already rescheduled by a duplicate callback
-        if current.event_id is None:
-            # Codes expire within minutes: a missed call is not repeated; the person can ask again.
-            heard = call_status == "completed"
-            Notification.objects.filter(pk=current.pk).update(
-                status=NotificationStatus.DELIVERED if heard else NotificationStatus.FAILED_PERMANENT,
-                delivered_at=now if heard else None,
-                updated_at=now,
-            )
-            return
-        answered = call_status == "completed"
-        following = retry.voice_next_attempt_at(first_queued_at=current.created_at, answered=answered, now=now)
-        if following is not None:
-            reason = "answered without the PIN" if answered else f"call {call_status}"
-            Notification.objects.filter(pk=current.pk).update(
-                status=NotificationStatus.FAILED_TRANSIENT, next_attempt_at=following, last_error=reason,
-                updated_at=now,
-            )
-            return
-        Notification.objects.filter(pk=current.pk).update(
-            status=NotificationStatus.FAILED_PERMANENT, last_error="not confirmed within the calling window",
-            updated_at=now,
-        )
-        _fall_back_to_writing(current)
+        _call_outcome_apply(current, call, now)
+
+
+def voice_calls_apply_ended(*, notifications: list[Notification]) -> None:
+    """Decide the calls that ended while their notification was still ``sending``: the worker has just
+    recorded them as placed (the call's id is the notification's provider id)."""
+    by_sid = {n.provider_id: n for n in notifications if n.provider_id}
+    if not by_sid:
+        return
+    now = timezone.now()
+    for call in VoiceCall.objects.filter(call_sid__in=by_sid, ended_at__isnull=False):
+        notification = by_sid[call.call_sid]
+        notification.refresh_from_db(fields=["status", "attempts"])
+        _call_outcome_apply(notification, call, now)
+
+
+def _call_outcome_apply(current: Notification, call: VoiceCall, now: datetime) -> None:
+    if current.status != NotificationStatus.SENT:
+        return  # confirmed, suppressed, already rescheduled by a duplicate callback, or not recorded yet
+    if current.event_id is None:
+        # Codes expire within minutes: a missed call is not repeated; the person can ask again.
+        heard = call.status == "completed"
+        outcome = NotificationStatus.DELIVERED if heard else NotificationStatus.FAILED_PERMANENT
+        lifecycle.notification_move(notification_id=current.pk, to=outcome, now=now, why=f"call {call.status}",
+                                    delivered_at=now if heard else None)
+        return
+    answered = call.status == "completed"
+    following = retry.voice_next_attempt_at(first_queued_at=current.created_at, answered=answered, now=now)
+    if following is not None:
+        reason = "answered without the PIN" if answered else f"call {call.status}"
+        lifecycle.notification_move(notification_id=current.pk, to=NotificationStatus.FAILED_TRANSIENT, now=now,
+                                    why=reason, next_attempt_at=following, last_error=reason)
+        return
+    lifecycle.notification_move(notification_id=current.pk, to=NotificationStatus.FAILED_PERMANENT, now=now,
+                                why="calling window over", last_error="not confirmed within the calling window")
+    _fall_back_to_writing(current)
 
 
 def _fall_back_to_writing(notification: Notification) -> None:
     """Tell the registrant by email or text message when no call was confirmed."""
     if notification.event_id is None:
         return
-    from vinex.notify.services import notification_enqueue_for_contacts
-
     registrant = notification.contact.registrant
     written = [
         c for c in Contact.objects.filter(registrant=registrant, channel__in=(Channel.SMS, Channel.EMAIL))
@@ -189,10 +202,8 @@ def _fall_back_to_writing(notification: Notification) -> None:
 def voice_confirm_by_reply(*, contacts: list[Contact]) -> int:
     """A text reply from the registrant's number confirms their voice notifications still calling."""
     registrant_ids = {c.registrant_id for c in contacts}
-    pending = Notification.objects.filter(
-        contact__registrant_id__in=registrant_ids, channel=Channel.VOICE,
-        status__in=(NotificationStatus.SENT, NotificationStatus.FAILED_TRANSIENT, NotificationStatus.QUEUED),
-    )
+    calling = Notification.objects.filter(contact__registrant_id__in=registrant_ids, channel=Channel.VOICE)
     now = timezone.now()
-    return pending.update(status=NotificationStatus.DELIVERED, delivered_at=now, last_error="confirmed by text reply",
-                          updated_at=now)
+    return lifecycle.notifications_move(calling.exclude(status=NotificationStatus.SENDING),
+                                        to=NotificationStatus.DELIVERED, now=now, delivered_at=now,
+                                        last_error="confirmed by text reply")

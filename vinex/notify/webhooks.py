@@ -71,7 +71,10 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     status = request.POST.get("MessageStatus", "")
     if not sid or not status:
         return HttpResponse("MessageSid and MessageStatus are required", status=400)
-    notification_record_receipt(provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""))
+    # Our callback URL names the notification, so a receipt faster than the worker's record still finds it.
+    notification_id = request.GET.get("notification", "")
+    notification_record_receipt(provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""),
+                                notification_id=int(notification_id) if notification_id.isdigit() else None)
     return HttpResponse(status=204)
 
 

@@ -25,16 +25,13 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from vinex.audit.services import AuditEntryIn, audit_record_many
-from vinex.core.bulk import rows_insert, rows_update
-from vinex.notify import retry
+from vinex.core.bulk import rows_insert
+from vinex.notify import lifecycle, retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
-from vinex.notify.models import (
-    CLAIMABLE,
-    DeliveryAttempt,
-    Notification,
-    NotificationStatus,
-    SubscriptionStatus,
-)
+from vinex.notify.models import Channel as ChannelKind
+from vinex.notify.models import DeliveryAttempt, Notification, NotificationStatus, SubscriptionStatus
+from vinex.notify.services import notification_receipts_apply
+from vinex.notify.voice import voice_calls_apply_ended
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +54,14 @@ def notifications_claim(*, worker: str, limit: int, now: datetime) -> list[Notif
     """Take up to ``limit`` due rows for this worker; rows another worker holds are skipped."""
     claim = f"{worker}:{uuid.uuid4().hex[:12]}"
     with transaction.atomic():
-        due = Notification.objects.filter(status__in=CLAIMABLE, next_attempt_at__lte=now).order_by("next_attempt_at")
+        due = Notification.objects.filter(status__in=lifecycle.NOTIFICATION_CLAIMABLE, next_attempt_at__lte=now
+                                          ).order_by("next_attempt_at")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         ids = list(due.values_list("id", flat=True)[:limit])
         if not ids:
             return []
-        Notification.objects.filter(id__in=ids, status__in=CLAIMABLE).update(
-            status=NotificationStatus.SENDING, claimed_by=claim, claimed_at=now, updated_at=now
-        )
+        lifecycle.notifications_claim(ids=ids, claim=claim, now=now)
     return list(
         Notification.objects.filter(claimed_by=claim, status=NotificationStatus.SENDING).select_related(
             "contact", "contact__registrant", "subscription"
@@ -76,9 +72,7 @@ def notifications_claim(*, worker: str, limit: int, now: datetime) -> list[Notif
 def notifications_release_stale(*, now: datetime) -> int:
     """Return rows whose worker vanished mid-send to the queue (at-least-once delivery)."""
     cutoff = now - timedelta(seconds=settings.VINEX_WORKER_LEASE_SECONDS)
-    return Notification.objects.filter(status=NotificationStatus.SENDING, claimed_at__lt=cutoff).update(
-        status=NotificationStatus.QUEUED, claimed_by="", claimed_at=None, next_attempt_at=now, updated_at=now
-    )
+    return lifecycle.notifications_requeue_abandoned(claimed_before=cutoff, now=now)
 
 
 def _suppression_reason(notification: Notification) -> str:
@@ -112,17 +106,16 @@ def _deliver(channel: Channel | None, notification: Notification) -> SendOutcome
     return SendOutcome(notification, started, timezone.now(), result=result)
 
 
-def _fields_for(outcome: SendOutcome, now: datetime) -> dict[str, object]:
-    """The row's new state after one attempt, as decided by the retry policy."""
+def _fields_for(outcome: SendOutcome, now: datetime) -> tuple[NotificationStatus, dict[str, object]]:
+    """The row's new status and fields after one attempt, as decided by the retry policy."""
     attempts = outcome.notification.attempts + (0 if outcome.suppressed_because else 1)
     base: dict[str, object] = {"attempts": attempts}
     if outcome.suppressed_because:
-        return base | {"status": NotificationStatus.SUPPRESSED, "last_error": outcome.suppressed_because}
+        return NotificationStatus.SUPPRESSED, base | {"last_error": outcome.suppressed_because}
     if outcome.error is None:
         assert outcome.result is not None
         delivered = outcome.result.delivered
-        return base | {
-            "status": NotificationStatus.DELIVERED if delivered else NotificationStatus.SENT,
+        return NotificationStatus.DELIVERED if delivered else NotificationStatus.SENT, base | {
             "provider_id": outcome.result.provider_id[:64],
             "sent_at": outcome.finished_at,
             "delivered_at": outcome.finished_at if delivered else None,
@@ -130,12 +123,11 @@ def _fields_for(outcome: SendOutcome, now: datetime) -> dict[str, object]:
         }
     message = str(outcome.error)[:300]
     if retry.should_retry(attempts=attempts, permanent=outcome.error.permanent):
-        return base | {
-            "status": NotificationStatus.FAILED_TRANSIENT,
+        return NotificationStatus.FAILED_TRANSIENT, base | {
             "next_attempt_at": retry.next_attempt_at(attempts=attempts, now=now),
             "last_error": message,
         }
-    return base | {"status": NotificationStatus.FAILED_PERMANENT, "last_error": message}
+    return NotificationStatus.FAILED_PERMANENT, base | {"last_error": message}
 
 
 def _outcome_label(outcome: SendOutcome) -> str:
@@ -146,39 +138,63 @@ def _outcome_label(outcome: SendOutcome) -> str:
     return "permanent" if outcome.error.permanent else "transient"
 
 
-_RECORDED = ("status", "attempts", "provider_id", "sent_at", "delivered_at", "next_attempt_at", "last_error")
-
-
 def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datetime) -> None:
     """Write each attempt's outcome, only onto rows this worker still holds.
 
-    One statement executed for all rows (a round can hold hundreds), each guarded by the claim, so
-    a row whose lease ran out and was taken by another worker is left to that worker.
+    A receipt or call report that arrived while a row was still ``sending`` (the provider was faster
+    than this round) is applied right after, so it is not lost.
     """
-    rows: list[list[Any]] = []
+    rows: list[tuple[int, str, NotificationStatus, list[Any]]] = []
     attempts = []
+    sent: list[Notification] = []
     for outcome in outcomes:
         n = outcome.notification
-        fields = _fields_for(outcome, now)
-        recorded = [fields.get(name, getattr(n, name)) for name in _RECORDED]
-        rows.append([*recorded, now, "", None, n.pk, NotificationStatus.SENDING, n.claimed_by])
+        status, fields = _fields_for(outcome, now)
+        rows.append((n.pk, n.claimed_by, status, [fields.get(name, getattr(n, name))
+                                                  for name in lifecycle.ATTEMPT_COLUMNS]))
+        if status == NotificationStatus.SENT:
+            n.provider_id = str(fields["provider_id"])
+            sent.append(n)
         if not outcome.suppressed_because:
             attempts.append((n.pk, fields["attempts"], worker, outcome.started_at, outcome.finished_at,
                              _outcome_label(outcome), str(outcome.error)[:300] if outcome.error else ""))
     with transaction.atomic():
-        won = rows_update(Notification, (*_RECORDED, "updated_at", "claimed_by", "claimed_at"), rows,
-                          match=("id", "status", "claimed_by"))
+        won = lifecycle.notifications_record_attempts(rows=rows, now=now)
         if won != len(rows):
             # Rare: some leases expired mid-round. Keep only the attempts whose rows we still wrote.
-            ours = set(Notification.objects.filter(pk__in=[a[0] for a in attempts], updated_at=now)
+            ours = set(Notification.objects.filter(pk__in=[r[0] for r in rows], updated_at=now)
                        .values_list("pk", flat=True))
             attempts = [a for a in attempts if a[0] in ours]
+            sent = [n for n in sent if n.pk in ours]
         rows_insert(DeliveryAttempt, ("notification_id", "number", "worker", "started_at", "finished_at", "outcome",
                                       "error"), attempts)
+        _early_reports_apply(sent)
         # Sending decrypted each recipient's address.
         audit_record_many(entries=[AuditEntryIn(f"system:{worker}", "system", "read", "contact",
                                                 str(outcome.notification.contact_id), "delivery")
                                    for outcome in outcomes if not outcome.suppressed_because])
+
+
+def _early_reports_apply(sent: list[Notification]) -> None:
+    """Apply what the provider reported while these rows were still ``sending`` (a fast "delivered",
+    a call that ended before this round finished): until now there was no sent message to apply it to."""
+    if not sent:
+        return
+    # Only text messages get delivery receipts; an email's SMTP acceptance is as far as it goes.
+    notification_receipts_apply(notifications=[n for n in sent if n.channel == ChannelKind.SMS])
+    voice_calls_apply_ended(notifications=[n for n in sent if n.channel == ChannelKind.VOICE])
+
+
+def by_contact(claimed: list[Notification]) -> list[list[Notification]]:
+    """The claimed rows grouped by recipient, each group in the order its messages were created.
+
+    A group is sent in order on one thread, so a registrant is never told of a release before they
+    were told they are registered; different recipients still go out in parallel.
+    """
+    groups: dict[int, list[Notification]] = {}
+    for notification in claimed:
+        groups.setdefault(notification.contact_id, []).append(notification)
+    return [sorted(group, key=lambda n: (n.created_at, n.pk)) for group in groups.values()]
 
 
 class Worker:
@@ -206,7 +222,8 @@ class Worker:
         claimed = notifications_claim(worker=self.name, limit=self.batch, now=now)
         if not claimed:
             return 0
-        outcomes = list(self._pool.map(lambda n: _deliver(self.channels.get(n.channel), n), claimed))
+        outcomes = [outcome for group in self._pool.map(self._deliver_in_order, by_contact(claimed))
+                    for outcome in group]
         notifications_record(outcomes=outcomes, worker=self.name, now=self.clock())
         for outcome in outcomes:
             logger.info(
@@ -215,6 +232,9 @@ class Worker:
                        "outcome": _outcome_label(outcome)},
             )
         return len(claimed)
+
+    def _deliver_in_order(self, group: list[Notification]) -> list[SendOutcome]:
+        return [_deliver(self.channels.get(n.channel), n) for n in group]
 
     def run_forever(self) -> None:
         logger.info("worker started", extra={"worker": self.name})

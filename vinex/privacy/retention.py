@@ -21,9 +21,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.notify.lifecycle import NOTIFICATION_FINISHED, registrants_withdraw
+from vinex.notify.models import Contact, Notification, Registrant
+from vinex.privacy.models import DataReport
 
 PURGED = ""
-_FINISHED = ("sent", "delivered", "failed_permanent", "suppressed")
 _last_run: dict[str, datetime] = {}
 
 
@@ -35,8 +37,6 @@ class PurgeReport:
 
 def retention_purge(*, now: datetime | None = None) -> PurgeReport:
     """Erase what has outlived its purpose (idempotent: a second run finds nothing more)."""
-    from vinex.notify.models import Contact, Notification, Registrant
-
     now = now or timezone.now()
     withdrawn_before = now - timedelta(days=settings.VINEX_PURGE_AFTER_DAYS)
     with transaction.atomic():
@@ -50,7 +50,7 @@ def retention_purge(*, now: datetime | None = None) -> PurgeReport:
         erased_for_withdrawn = Notification.objects.filter(contact__registrant_id__in=gone).exclude(
             subject_line="[purged]").update(body=PURGED, subject_line="[purged]")
         old = now - timedelta(days=settings.VINEX_NOTIFICATION_BODY_DAYS)
-        erased_old = Notification.objects.filter(created_at__lt=old, status__in=_FINISHED).exclude(
+        erased_old = Notification.objects.filter(created_at__lt=old, status__in=NOTIFICATION_FINISHED).exclude(
             subject_line="[purged]").update(body=PURGED, subject_line="[purged]")
         audit_record_many(entries=[
             AuditEntryIn("system:retention", "system", "delete", "contact", str(c.pk), "retention after withdrawal")
@@ -62,14 +62,11 @@ def retention_purge(*, now: datetime | None = None) -> PurgeReport:
 def _answered_reports_release(*, decided_before: datetime) -> None:
     """Reports of wrong data decided long enough ago no longer need the reporter's contact: erase it from the
     report and withdraw the registrant made for the answer, so the contact purge below erases that too."""
-    from vinex.notify.models import Registrant
-    from vinex.privacy.models import DataReport
-
     answered = DataReport.objects.filter(decided_at__lt=decided_before).exclude(reply_to=PURGED)
     for report in answered:
         if report.answer_contact_id is not None:
-            Registrant.objects.filter(contacts__pk=report.answer_contact_id, withdrawn_at__isnull=True).update(
-                withdrawn_at=report.decided_at)
+            registrants_withdraw(registrants=Registrant.objects.filter(contacts__pk=report.answer_contact_id),
+                                 when=report.decided_at or decided_before)
         DataReport.objects.filter(pk=report.pk).update(reply_to=PURGED)
 
 

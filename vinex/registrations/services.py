@@ -25,6 +25,7 @@ from vinex.audit.services import audit_record
 from vinex.custody.models import Person, Subject
 from vinex.locator.ratelimit import hash_key
 from vinex.locator.selectors import locator_client_ref, subject_ref_person_id
+from vinex.notify.lifecycle import registrant_withdraw, subscription_move, subscription_raise_tier
 from vinex.notify.models import Channel, Contact, CreatedVia, SubscriptionStatus, Tier
 from vinex.notify.services import (
     contact_add,
@@ -305,15 +306,14 @@ def _activate(registration: Registration, now: datetime) -> Check:
         registration.status = RegistrationStatus.ACTIVE
         registration.activated_at = now
         registration.manage_token_hash = manage_token_hash(token)
-        subscription.status = SubscriptionStatus.ACTIVE
+        subscription_move(subscription=subscription, to=SubscriptionStatus.ACTIVE, now=now)
         _send_confirmation(registration, contacts, token)
     elif decision.outcome == Outcome.HOLD:
         registration.status = RegistrationStatus.HELD
     else:
         registration.status = RegistrationStatus.REFUSED
-        subscription.status = SubscriptionStatus.WITHDRAWN
+        subscription_move(subscription=subscription, to=SubscriptionStatus.WITHDRAWN, now=now)
     registration.save()
-    subscription.save(update_fields=["status", "updated_at"])
     _audit(registration, "privacy_check", actor="system:registration_check", outcome=str(decision.outcome))
     return _settled(registration)
 
@@ -333,15 +333,14 @@ def registration_review(*, registration: Registration, approve: bool, reviewer: 
             registration.status = RegistrationStatus.ACTIVE
             registration.activated_at = now
             registration.manage_token_hash = manage_token_hash(token)
-            subscription.status = SubscriptionStatus.ACTIVE
+            subscription_move(subscription=subscription, to=SubscriptionStatus.ACTIVE, now=now)
             if Subject.objects.filter(person_id=subscription.person_id, protected=True).exists():
-                subscription.tier = Tier.OFFICER_APPROVED
+                subscription_raise_tier(subscription=subscription, to=Tier.OFFICER_APPROVED, now=now)
             _send_confirmation(registration, list(registration.registrant.contacts.all()), token)
         else:
             registration.status = RegistrationStatus.REFUSED
-            subscription.status = SubscriptionStatus.WITHDRAWN
+            subscription_move(subscription=subscription, to=SubscriptionStatus.WITHDRAWN, now=now)
         registration.save()
-        subscription.save(update_fields=["status", "tier", "updated_at"])
         audit_record(actor=reviewer, role=reviewer_role, action="review", object_type="registration",
                      object_id=str(registration.public_id), purpose=registration.decision_reason[:100],
                      outcome="approved" if approve else "refused")
@@ -362,8 +361,7 @@ def registration_case_decide(*, registration: Registration, confirmed: bool, rev
         registration.save(update_fields=["case_checked_at", "case_confirmed"])
         subscription = registration.subscription
         if confirmed and subscription.tier == Tier.PUBLIC:
-            subscription.tier = Tier.VERIFIED_VICTIM
-            subscription.save(update_fields=["tier", "updated_at"])
+            subscription_raise_tier(subscription=subscription, to=Tier.VERIFIED_VICTIM, now=now)
         audit_record(actor=reviewer, role=reviewer_role, action="verify_case", object_type="registration",
                      object_id=str(registration.public_id), outcome="confirmed" if confirmed else "not_confirmed")
     return registration
@@ -409,12 +407,9 @@ def registration_withdraw(*, registration: Registration, now: datetime | None = 
         registration.withdrawn_at = now
         registration.purge_after = now + timedelta(days=settings.VINEX_PURGE_AFTER_DAYS)
         registration.save()
-        subscription = registration.subscription
-        subscription.status = SubscriptionStatus.WITHDRAWN
-        subscription.save(update_fields=["status", "updated_at"])
+        subscription_move(subscription=registration.subscription, to=SubscriptionStatus.WITHDRAWN, now=now)
         registrant = registration.registrant
-        registrant.withdrawn_at = now
-        registrant.save(update_fields=["withdrawn_at"])
+        registrant_withdraw(registrant=registrant, when=now)
         contact_opt_out(contacts=list(registrant.contacts.all()), when=now)
         _audit(registration, "withdraw")
     return registration

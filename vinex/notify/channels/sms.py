@@ -28,8 +28,8 @@ def twilio_client() -> Client:
     return client
 
 
-def status_callback_url() -> str:
-    return f"{settings.VINEX_PUBLIC_URL}/webhooks/twilio/status"
+def status_callback_url(notification: Notification) -> str:
+    return f"{settings.VINEX_PUBLIC_URL}/webhooks/twilio/status?notification={notification.pk}"
 
 
 def classify_twilio_error(error: TwilioRestException) -> DeliveryError:
@@ -63,7 +63,7 @@ class TwilioSmsChannel(Channel):
             to=notification.contact.value,
             from_=settings.TWILIO_FROM,
             body=notification.body,
-            status_callback=status_callback_url(),
+            status_callback=status_callback_url(notification),
         ))
 
 
