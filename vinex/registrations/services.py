@@ -302,17 +302,11 @@ def _activate(registration: Registration, now: datetime) -> Check:
                                   started_at=registration.created_at)
     registration.decision_reason = decision.reason[:200]
     if decision.outcome == Outcome.ALLOW:
-        token = secrets.token_urlsafe(32)
-        registration.status = RegistrationStatus.ACTIVE
-        registration.activated_at = now
-        registration.manage_token_hash = manage_token_hash(token)
-        subscription_move(subscription=subscription, to=SubscriptionStatus.ACTIVE, now=now)
-        _send_confirmation(registration, contacts, token)
+        _registration_open(registration, contacts, now)
     elif decision.outcome == Outcome.HOLD:
         registration.status = RegistrationStatus.HELD
     else:
-        registration.status = RegistrationStatus.REFUSED
-        subscription_move(subscription=subscription, to=SubscriptionStatus.WITHDRAWN, now=now)
+        _registration_refuse(registration, now)
     registration.save()
     _audit(registration, "privacy_check", actor="system:registration_check", outcome=str(decision.outcome))
     return _settled(registration)
@@ -329,17 +323,11 @@ def registration_review(*, registration: Registration, approve: bool, reviewer: 
             raise ValueError("only registrations waiting for review can be decided")
         subscription = registration.subscription
         if approve:
-            token = secrets.token_urlsafe(32)
-            registration.status = RegistrationStatus.ACTIVE
-            registration.activated_at = now
-            registration.manage_token_hash = manage_token_hash(token)
-            subscription_move(subscription=subscription, to=SubscriptionStatus.ACTIVE, now=now)
             if Subject.objects.filter(person_id=subscription.person_id, protected=True).exists():
                 subscription_raise_tier(subscription=subscription, to=Tier.OFFICER_APPROVED, now=now)
-            _send_confirmation(registration, list(registration.registrant.contacts.all()), token)
+            _registration_open(registration, list(registration.registrant.contacts.all()), now)
         else:
-            registration.status = RegistrationStatus.REFUSED
-            subscription_move(subscription=subscription, to=SubscriptionStatus.WITHDRAWN, now=now)
+            _registration_refuse(registration, now)
         registration.save()
         audit_record(actor=reviewer, role=reviewer_role, action="review", object_type="registration",
                      object_id=str(registration.public_id), purpose=registration.decision_reason[:100],
@@ -365,6 +353,22 @@ def registration_case_decide(*, registration: Registration, confirmed: bool, rev
         audit_record(actor=reviewer, role=reviewer_role, action="verify_case", object_type="registration",
                      object_id=str(registration.public_id), outcome="confirmed" if confirmed else "not_confirmed")
     return registration
+
+
+def _registration_open(registration: Registration, contacts: Sequence[Contact], now: datetime) -> None:
+    """Activate the registration and its subscription and send the manage link (the caller saves)."""
+    token = secrets.token_urlsafe(32)
+    registration.status = RegistrationStatus.ACTIVE
+    registration.activated_at = now
+    registration.manage_token_hash = manage_token_hash(token)
+    subscription_move(subscription=registration.subscription, to=SubscriptionStatus.ACTIVE, now=now)
+    _send_confirmation(registration, contacts, token)
+
+
+def _registration_refuse(registration: Registration, now: datetime) -> None:
+    """Refuse the registration; its subscription ends as withdrawn (the caller saves)."""
+    registration.status = RegistrationStatus.REFUSED
+    subscription_move(subscription=registration.subscription, to=SubscriptionStatus.WITHDRAWN, now=now)
 
 
 def _send_confirmation(registration: Registration, contacts: Sequence[Contact], token: str) -> None:
