@@ -45,7 +45,7 @@ def _field(model: type[models.Model], attname: str) -> models.Field[Any, Any]:
     field = _fields(model).get(attname)
     if field is None:
         raise ValueError(f"{model.__name__} has no column for {attname!r}")
-    stored = field.target_field if field.is_relation else field  # a key holds the value of the row it names
+    stored = field.target_field if isinstance(field, models.ForeignKey) else field  # a key holds its row's id
     if type(stored) not in _PLAIN_FIELDS:
         raise UnsupportedField(f"{model.__name__}.{field.name} ({type(field).__name__}) converts its values itself; "
                                "write it through the ORM")
