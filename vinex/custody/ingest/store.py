@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection, models
@@ -35,7 +36,10 @@ def _defaults(model: type[models.Model], columns: Sequence[str]) -> dict[str, An
 SUBJECT_COLUMNS = _columns(Subject)
 SUBJECT_BLANK = _defaults(Subject, SUBJECT_COLUMNS)  # a new subject's values before its first event's
 EVENT_COLUMNS = _columns(CustodyEvent, without=("id",))  # ids come from the database, in arrival order
-_EVENT_DEFAULTS = tuple(_defaults(CustodyEvent, EVENT_COLUMNS).items())
+# A row's values in column order, picked in C: a plan that misses a column fails loudly (KeyError) rather
+# than writing a default nobody chose.
+_subject_row = itemgetter(*SUBJECT_COLUMNS)
+_event_row = itemgetter(*EVENT_COLUMNS)
 _SUBJECT_ID, _SUBJECT_PERSON = SUBJECT_COLUMNS.index("id"), SUBJECT_COLUMNS.index("person_id")
 _EVENT_SUBJECT, _EVENT_NOTIFIED = EVENT_COLUMNS.index("subject_id"), EVENT_COLUMNS.index("notified")
 _HISTORY_COLUMNS = ("subject_id", "event_id", "type", "occurred_at", "id", "facility__code", "to_facility__code",
@@ -119,12 +123,10 @@ class Prepared:
     def __init__(self, rows: Rows) -> None:
         self.rows = rows
         self.new_subject_rows = rows_prepare(Subject, SUBJECT_COLUMNS,
-                                             [[s.values[c] for c in SUBJECT_COLUMNS] for s in rows.new_subjects])
+                                             [_subject_row(s.values) for s in rows.new_subjects])
         self.subject_updates = {columns: rows_prepare(Subject, [*columns, "id"], values)
                                 for columns, values in rows.subject_changes.items() if columns}
-        self.event_rows = rows_prepare(CustodyEvent, EVENT_COLUMNS, [
-            [values.get(c, default) for c, default in _EVENT_DEFAULTS] for _, values in rows.events
-        ])
+        self.event_rows = rows_prepare(CustodyEvent, EVENT_COLUMNS, [_event_row(values) for _, values in rows.events])
 
 
 def subjects_write(prepared: Prepared, written_at: datetime) -> None:
