@@ -10,7 +10,8 @@ from typing import Any
 from tests.conftest import T0, event
 from vinex.custody import statemachine as sm
 from vinex.custody.ingest import plan
-from vinex.custody.ingest.plan import IncomingEvent, ItemOutcome, SubjectPlan
+from vinex.custody.ingest.incoming import IncomingEvent, ItemOutcome, payload_hash
+from vinex.custody.ingest.plan import SubjectPlan
 from vinex.custody.models import name_key
 from vinex.custody.schemas import EventIn
 
@@ -37,7 +38,7 @@ FACILITIES = {"main": Fac(1, "main"), "annex": Fac(2, "annex")}
 
 
 def incoming(*raws: dict[str, Any]) -> list[IncomingEvent]:
-    return [IncomingEvent(EventIn.model_validate(r), plan.payload_hash(r)) for r in raws]
+    return [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws]
 
 
 def stored(key: str, *, status: str, facility: Fac | None, last_event_minutes: int, pk: int = 41,

@@ -9,38 +9,17 @@ write. ``store`` reads and writes those rows; ``service`` holds the locks.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Literal, NamedTuple, Protocol
-
-import orjson
+from typing import Any, Protocol
 
 from vinex.custody import statemachine as sm
-from vinex.custody.models import CustodyStatus, EventSource, EventType, name_key
+from vinex.custody.ingest.incoming import IncomingEvent, ItemOutcome
+from vinex.custody.models import CustodyStatus, EventType, name_key
 from vinex.custody.schemas import EventIn
-
-Status = Literal["accepted", "duplicate", "rejected"]
-
-
-class IncomingEvent(NamedTuple):
-    """A validated event and where it came from (a tuple: batches build thousands)."""
-
-    data: EventIn
-    payload_hash: str
-    source: str = EventSource.API
-    source_ref: str = ""
-
-
-@dataclass(slots=True)
-class ItemOutcome:
-    event_id: str | None
-    status: Status
-    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FacilityRef(Protocol):
@@ -51,18 +30,6 @@ class FacilityRef(Protocol):
 
     @property
     def code(self) -> str: ...
-
-
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def payload_hash(raw: Any) -> str:
-    """SHA-256 of the payload as canonical JSON (sorted keys, no spaces, UTF-8)."""
-    try:
-        canonical = orjson.dumps(raw, default=str, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # what orjson will not encode (a lone surrogate, a huge integer)
-        canonical = _CANONICAL_JSON.encode(raw).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(canonical).hexdigest()
 
 
 @dataclass(slots=True)

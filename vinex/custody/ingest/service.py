@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from vinex.audit.services import AuditEntries, AuditEntryIn, audit_record_many
 from vinex.custody.ingest import plan, store
+from vinex.custody.ingest.incoming import IncomingEvent, ItemOutcome
 from vinex.custody.models import Agency, CustodyEvent, Facility
 
 logger = logging.getLogger(__name__)
@@ -36,11 +37,11 @@ def nobody_follows(person_ids: set[int]) -> set[int]:
 def event_ingest(
     *,
     agency: Agency,
-    events: Sequence[plan.IncomingEvent],
+    events: Sequence[IncomingEvent],
     received_at: datetime | None = None,
     followed: Callable[[set[int]], set[int]] = nobody_follows,
     recorded: Callable[[Recorded], None] | None = None,
-) -> list[plan.ItemOutcome]:
+) -> list[ItemOutcome]:
     """Record a batch of an agency's events and derive each subject's status, in one transaction.
 
     Each item gets its own outcome: a duplicate ``event_id`` is a no-op, an item naming an unknown
@@ -52,7 +53,7 @@ def event_ingest(
     """
     received_at = received_at or timezone.now()
     facilities = store.facilities_of(agency.id)
-    screened = [plan.ItemOutcome(e.data.event_id, "accepted") for e in events]
+    screened = [ItemOutcome(e.data.event_id, "accepted") for e in events]
     candidates = plan.screen(agency.code, facilities, events, screened)
     # The batch is worked out before taking the write lock, which other batches wait for; under the lock
     # it is only checked against the stored state, and worked out again if that changed meanwhile. This
@@ -79,7 +80,7 @@ def event_ingest(
 class _Draft:
     """A batch worked out from the stored state as it was read."""
 
-    outcomes: list[plan.ItemOutcome]
+    outcomes: list[ItemOutcome]
     plans: dict[str, plan.SubjectPlan]
     audit: AuditEntries
     written_at: datetime
@@ -87,7 +88,7 @@ class _Draft:
 
 
 def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[plan.Pending],
-           screened: list[plan.ItemOutcome], received_at: datetime) -> _Draft:
+           screened: list[ItemOutcome], received_at: datetime) -> _Draft:
     """Duplicates, each subject's history and new state, the outcome of every item and the rows to write."""
     outcomes = list(screened)
     known = store.event_ids_known(agency.id, [item.facts.event_id for item in candidates])
