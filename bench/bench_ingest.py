@@ -133,12 +133,12 @@ def _agency_create() -> Any:
 
 def _ingest_untimed(agency: Any, raws: list[dict[str, Any]]) -> None:
     from vinex.custody.schemas import EventIn
-    from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
+    from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 
     for start in range(0, len(raws), 5_000):
         chunk = raws[start : start + 5_000]
         incoming = [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in chunk]
-        outcomes = event_ingest(agency=agency, events=incoming)
+        outcomes = events_ingest(agency=agency, events=incoming)
         if any(o.status != "accepted" for o in outcomes):
             raise RuntimeError("set-up events were not all accepted")
 
@@ -160,8 +160,8 @@ def naive_ingest_one(agency: Any, raw: dict[str, Any]) -> str:
     from vinex.custody import statemachine as sm
     from vinex.custody.models import CustodyEvent, Facility, Person, Subject, name_key
     from vinex.custody.schemas import EventIn
-    from vinex.custody.services import payload_hash
     from vinex.notify.services import notification_enqueue_for_events
+    from vinex.pipeline import payload_hash
 
     data = EventIn.model_validate(raw)
     with transaction.atomic():

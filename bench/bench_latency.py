@@ -87,8 +87,9 @@ def setup_database(people: int, warm: int) -> str:
 
     from vinex.custody.models import Agency, Facility, Person, Subject
     from vinex.custody.schemas import EventIn
-    from vinex.custody.services import IncomingEvent, apikey_create, event_ingest, payload_hash
+    from vinex.custody.services import apikey_create
     from vinex.notify.services import contact_add, registrant_create, subscription_create
+    from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 
     migrate()
     agency = Agency.objects.create(code="bench", name="Bench County Sheriff", jurisdiction_code="US-XX-001",
@@ -100,8 +101,8 @@ def setup_database(people: int, warm: int) -> str:
     warm_ids = [(warm_subject_id(n), warm_recipient(n)) for n in range(warm)]
     raws = [_event(f"book-{key}", "BOOKED", key, booked_at + timedelta(milliseconds=i))
             for i, (key, _) in enumerate(warm_ids + people_ids)]
-    outcomes = event_ingest(agency=agency, events=[IncomingEvent(EventIn.model_validate(r), payload_hash(r))
-                                                   for r in raws])
+    outcomes = events_ingest(agency=agency, events=[IncomingEvent(EventIn.model_validate(r), payload_hash(r))
+                                                    for r in raws])
     if any(o.status != "accepted" for o in outcomes):
         raise RuntimeError("bookings were not all accepted")
     person_of = dict(Subject.objects.filter(agency=agency).values_list("agency_subject_id", "person"))

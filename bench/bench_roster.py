@@ -14,7 +14,7 @@ slower runs measure the neighbours. The load average is printed beside every run
 
 Figures: parse (read and validate the file, with the population read from the database alongside),
 diff (population against the snapshot, the people who change, their stored state), and events
-(writing the derived events through ``event_ingest``), which add up to the end-to-end time.
+(writing the derived events through ``events_ingest``), which add up to the end-to-end time.
 
 Targets: < 3 s end to end, >= 10 x the baseline, peak memory < 1.5 GiB.
 Sizes: ``BENCH_ROSTER_ROWS`` (default 1,000,000) and ``BENCH_ROSTER_NAIVE_ROWS`` (default 20,000).
@@ -216,7 +216,7 @@ def naive_import(path: str) -> dict[str, Any]:
 
     from vinex.custody.models import CustodyStatus, Facility, Subject
     from vinex.custody.schemas import EventIn, SubjectIn
-    from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
+    from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 
     facility = Facility.objects.select_related("agency").get(code="sample")
     agency = facility.agency
@@ -226,7 +226,7 @@ def naive_import(path: str) -> dict[str, Any]:
     def record(kind: str, subject: dict[str, Any], **extra: Any) -> None:
         raw = {"event_id": f"naive:{kind}:{subject['agency_subject_id']}", "type": kind, "occurred_at": as_of,
                "facility_code": facility.code, "subject": subject, **extra}
-        event_ingest(agency=agency, events=[IncomingEvent(EventIn.model_validate(raw), payload_hash(raw), "roster")])
+        events_ingest(agency=agency, events=[IncomingEvent(EventIn.model_validate(raw), payload_hash(raw), "roster")])
 
     seen: set[str] = set()
     with open(path, encoding="utf-8", newline="") as handle:

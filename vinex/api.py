@@ -15,8 +15,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from vinex.custody.api import router as custody_router
 from vinex.custody.schemas import EventBatchDoc
+from vinex.feeds.api import events_router
 from vinex.feeds.api import router as feeds_router
 from vinex.locator.api import router as locator_router
 from vinex.portal.api import router as portal_router
@@ -58,7 +58,7 @@ api = VinexAPI(
     docs_url="/docs",
     parser=FastJSONParser(),
 )
-api.add_router("/", custody_router)
+api.add_router("/", events_router)
 api.add_router("/", partner_router)
 api.add_router("/", feeds_router)
 api.add_router("/", locator_router)

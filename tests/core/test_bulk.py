@@ -3,9 +3,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from django.db import connection
 
-from vinex.core.bulk import ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
+from vinex.core.bulk import UnsupportedField, ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
 from vinex.custody.models import Agency, Person, Subject
+from vinex.notify.models import Contact
+from vinex.notify.services import registrant_create
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +54,22 @@ def test_reserved_ids_are_never_ones_already_handed_out() -> None:
     handed_out = Person.objects.create().pk
     Person.objects.filter(pk=handed_out).delete()
     assert min(ids_reserve(Person, 3)) > handed_out
+
+
+def test_an_encrypted_column_is_refused_and_nothing_is_written_in_clear() -> None:
+    registrant = registrant_create(language="en")
+    columns = ("registrant_id", "channel", "value", "value_index", "created_at")
+    row = (registrant.pk, "sms", "+12025550143", "index", datetime(2026, 1, 2, tzinfo=UTC))
+
+    with pytest.raises(UnsupportedField, match=r"Contact\.value"):
+        rows_insert(Contact, columns, [row])
+    with pytest.raises(UnsupportedField):
+        rows_prepare(Contact, columns, [row])
+    with pytest.raises(UnsupportedField):
+        rows_update(Contact, ("value",), [("+12025550143", 1)])
+    with pytest.raises(UnsupportedField):
+        rows_select(Contact, ("id",), among=("value", ["+12025550143"]))
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {Contact._meta.db_table}")  # noqa: S608
+        assert cursor.fetchone()[0] == 0

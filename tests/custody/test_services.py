@@ -15,15 +15,15 @@ from tests.factories import subscribe
 from vinex.custody import statemachine as sm
 from vinex.custody.models import Agency, CustodyEvent, Subject
 from vinex.custody.schemas import EventIn
-from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
 from vinex.notify.models import Notification
+from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 
 pytestmark = pytest.mark.django_db
 
 
 def ingest(agency: Agency, *raws: dict[str, Any]) -> list[str]:
     incoming = [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws]
-    return [o.status for o in event_ingest(agency=agency, events=incoming)]
+    return [o.status for o in events_ingest(agency=agency, events=incoming)]
 
 
 def subject(agency: Agency, key: str = "S-1") -> Subject:

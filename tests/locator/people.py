@@ -9,12 +9,12 @@ from django.utils import timezone
 
 from vinex.custody.models import Agency, Subject
 from vinex.custody.schemas import EventIn
-from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
+from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 
 
 def ingest(agency: Agency, *raws: dict[str, Any]) -> None:
     incoming = [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws]
-    outcomes = event_ingest(agency=agency, events=incoming)
+    outcomes = events_ingest(agency=agency, events=incoming)
     assert [o.status for o in outcomes] == ["accepted"] * len(raws), [o.errors for o in outcomes]
 
 

@@ -4,6 +4,11 @@ Django's ``bulk_create``/``bulk_update`` build one large statement per batch (an
 expressions per row and field for updates); at thousands of rows per request that compilation
 costs more than the database work. These helpers send plain ``INSERT``/``UPDATE`` statements with
 ``executemany``, converting only the values the drivers cannot take as they are.
+
+They know how to pass plain values only (text, numbers, booleans, dates and times, and keys of other
+rows). A column whose field converts its values itself (an encrypted field, JSON) is refused with
+``UnsupportedField`` before anything is read or written: written raw, an encrypted value would be
+stored in clear.
 """
 
 from __future__ import annotations
@@ -16,11 +21,35 @@ from typing import Any
 from django.db import connection, models
 
 
+class UnsupportedField(TypeError):
+    """A column whose field needs a conversion these helpers do not do (an encrypted field, JSON, …)."""
+
+
+# The field classes whose values the drivers take as they are (dates and times on SQLite are converted
+# below). Exact classes, not subclasses: a subclass may convert its values (``EncryptedTextField`` is a
+# ``TextField``), and writing around that conversion would store what the field never meant to store.
+_PLAIN_FIELDS: frozenset[type[models.Field[Any, Any]]] = frozenset({
+    models.AutoField, models.BigAutoField, models.SmallAutoField, models.BooleanField, models.CharField,
+    models.SlugField, models.TextField, models.EmailField, models.IntegerField, models.BigIntegerField,
+    models.SmallIntegerField, models.PositiveIntegerField, models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField, models.FloatField, models.DateField, models.DateTimeField,
+})
+
+
+@lru_cache(maxsize=256)
+def _fields(model: type[models.Model]) -> dict[str, models.Field[Any, Any]]:
+    return {field.attname: field for field in model._meta.concrete_fields}
+
+
 def _field(model: type[models.Model], attname: str) -> models.Field[Any, Any]:
-    for field in model._meta.concrete_fields:
-        if field.attname == attname:
-            return field
-    raise ValueError(f"{model.__name__} has no column for {attname!r}")
+    field = _fields(model).get(attname)
+    if field is None:
+        raise ValueError(f"{model.__name__} has no column for {attname!r}")
+    stored = field.target_field if isinstance(field, models.ForeignKey) else field  # a key holds its row's id
+    if type(stored) not in _PLAIN_FIELDS:
+        raise UnsupportedField(f"{model.__name__}.{field.name} ({type(field).__name__}) converts its values itself; "
+                               "write it through the ORM")
+    return field
 
 
 # Cached by value: an event's time is written to the event and to its subject, a batch's clock
@@ -39,20 +68,27 @@ def _sqlite_datetime(value: datetime) -> str:
 _sqlite_date = lru_cache(maxsize=65_536)(date.isoformat)
 
 
-def _adapters(model: type[models.Model], columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+def _adapters(model: type[models.Model], columns: Sequence[str]) -> tuple[Callable[[Any], Any] | None, ...]:
     """Per column, the conversion the driver needs, or None (psycopg takes dates and times as they are)."""
-    if connection.vendor != "sqlite":
-        return [None] * len(columns)
+    return _adapters_for(model, tuple(columns), connection.vendor)
+
+
+@lru_cache(maxsize=1024)  # the same few column lists come back on every batch
+def _adapters_for(model: type[models.Model], columns: tuple[str, ...], vendor: str) -> tuple[
+    Callable[[Any], Any] | None, ...
+]:
+    kinds = [_field(model, column).get_internal_type() for column in columns]  # refuses what it cannot convert
+    if vendor != "sqlite":
+        return (None,) * len(columns)
     adapters: list[Callable[[Any], Any] | None] = []
-    for column in columns:
-        kind = _field(model, column).get_internal_type()
+    for kind in kinds:
         if kind == "DateTimeField":
             adapters.append(_sqlite_datetime)
         elif kind == "DateField":
             adapters.append(_sqlite_date)
         else:
             adapters.append(None)
-    return adapters
+    return tuple(adapters)
 
 
 def rows_prepare(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
@@ -68,7 +104,7 @@ def _prepared(model: type[models.Model], columns: Sequence[str], rows: Sequence[
     return _converted(rows, adapters) if any(adapters) else rows
 
 
-def _converted(rows: Sequence[Sequence[Any]], adapters: list[Callable[[Any], Any] | None]) -> list[list[Any]]:
+def _converted(rows: Sequence[Sequence[Any]], adapters: Sequence[Callable[[Any], Any] | None]) -> list[list[Any]]:
     converted = [list(row) for row in rows]
     for i, adapt in enumerate(adapters):
         if adapt is None:

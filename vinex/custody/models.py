@@ -222,3 +222,23 @@ class CustodyEvent(models.Model):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise ValueError("custody events are append-only; record a CORRECTION instead")
         super().save(*args, **kwargs)
+
+
+class SubjectContact(models.Model):
+    """A phone number or email an agency holds for a person in custody, kept only as its blind index.
+
+    Used for one thing: to notice a registration whose contact is the followed person's own (someone
+    registering to follow themselves or their co-defendant is not a victim). The value itself is never
+    stored, so it can never be shown or leaked.
+    """
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
+    value_index = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "privacy_subjectcontact"  # where it was created, before it moved here from privacy
+        constraints = [models.UniqueConstraint(fields=["subject", "value_index"], name="subject_contact_unique")]
+
+    def __str__(self) -> str:
+        return f"contact index of subject {self.subject_id}"

@@ -106,7 +106,7 @@ class IdentifiersIn(StrictSchema):
 
 class SubjectContactIn(StrictSchema):
     """A phone number or email the agency holds for the person (kept only as a blind index, see
-    vinex.privacy.subject_contacts, to notice someone registering to follow themselves)."""
+    vinex.custody.contacts, to notice someone registering to follow themselves)."""
 
     kind: Literal["phone", "email"]
     value: Annotated[str, _bounds(254), NO_CONTROL_CHARACTERS]

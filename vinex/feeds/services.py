@@ -2,7 +2,7 @@
 
 A roster snapshot says who is in custody now. It is diffed against the facility's population with
 polars and becomes BOOKED / RELEASED / TRANSFERRED events that go through
-``vinex.custody.services.event_ingest`` exactly like pushed events, so duplicates, ordering and
+``vinex.pipeline.events_ingest`` exactly like pushed events, so duplicates, ordering and
 notifications follow the same rules. A snapshot that looks wrong is held for review instead.
 
 The optional ``scheduled_release`` column becomes a RELEASE_SCHEDULED event when a person's date
@@ -49,7 +49,6 @@ from vinex.custody.models import (
     ReleaseReason,
 )
 from vinex.custody.schemas import EventIn, IdentifiersIn, SubjectIn
-from vinex.custody.services import IncomingEvent, event_ingest
 from vinex.feeds import selectors
 from vinex.feeds.models import (
     AgencyFeed,
@@ -65,6 +64,7 @@ from vinex.feeds.models import (
 from vinex.feeds.parsing import Kind, ParsedRoster, file_digest, roster_parse, tidy, with_moment
 from vinex.notify.lifecycle import registrant_withdraw
 from vinex.notify.models import Contact
+from vinex.pipeline import IncomingEvent, events_ingest
 
 logger = logging.getLogger(__name__)
 
@@ -396,7 +396,7 @@ def _record(snapshot: Snapshot, base: int, diff: RosterDiff, changes: list[Chang
     errors: list[dict[str, Any]] = []
     for chunk in _chunks(changes):
         events = [_incoming(facility, snapshot, base, c) for c in chunk]
-        outcomes = event_ingest(agency=facility.agency, events=events, received_at=snapshot.received_at)
+        outcomes = events_ingest(agency=facility.agency, events=events, received_at=snapshot.received_at)
         for change, outcome in zip(chunk, outcomes, strict=True):
             if outcome.status != "rejected":
                 continue
@@ -583,7 +583,7 @@ def pending_departures_release_due(*, now: datetime) -> int:
                 incoming = IncomingEvent(data=incoming.data.model_copy(update={"event_id": raw_id}),
                                          payload_hash=incoming.payload_hash, source=incoming.source,
                                          source_ref=f"snapshot:{pending.snapshot_id}:absent")
-                outcome = event_ingest(agency=pending.facility.agency, events=[incoming])[0]
+                outcome = events_ingest(agency=pending.facility.agency, events=[incoming])[0]
                 released += outcome.status == "accepted"
             pending.delete()
     return released

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from vinex.custody.models import Agency, CustodyEvent, Person, Subject
+from vinex.custody.models import Agency, CustodyEvent, Person
 from vinex.policy.crypto import EncryptedTextField
 
 
@@ -79,22 +79,3 @@ class DataReport(models.Model):
 
     def __str__(self) -> str:
         return f"data report {self.public_id} ({self.status})"
-
-
-class SubjectContact(models.Model):
-    """A phone number or email an agency holds for a person in custody, kept only as its blind index.
-
-    Used for one thing: to notice a registration whose contact is the followed person's own (someone
-    registering to follow themselves or their co-defendant is not a victim). The value itself is never
-    stored, so it can never be shown or leaked.
-    """
-
-    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
-    value_index = models.CharField(max_length=64, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["subject", "value_index"], name="subject_contact_unique")]
-
-    def __str__(self) -> str:
-        return f"contact index of subject {self.subject_id}"

@@ -20,12 +20,12 @@ from django.utils.translation import gettext as _
 from vinex.audit.services import AuditEntryIn, audit_record, audit_record_many
 from vinex.custody.models import CustodyEvent, EventSource, EventType, Subject
 from vinex.custody.schemas import EventIn
-from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
 from vinex.locator.ratelimit import hash_key
 from vinex.locator.selectors import subject_ref_person_id
 from vinex.notify.messages import gsm7_fold
 from vinex.notify.models import CreatedVia
 from vinex.notify.services import contact_add, notification_enqueue_direct, registrant_create
+from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 from vinex.policy.contacts import InvalidContact, normalise_contact
 from vinex.policy.disclosure import Audience, disclose
 from vinex.privacy.models import DataReport, ReporterKind, ReportStatus, ReportTopic
@@ -178,7 +178,7 @@ def data_report_correct(*, report: DataReport, event: CustodyEvent, reviewer: st
         DataReport):
     """Retract ``event`` (one of the reported person's) with a CORRECTION and close the report.
 
-    The CORRECTION goes through ``event_ingest``: the status is derived again without the retracted
+    The CORRECTION goes through ``events_ingest``: the status is derived again without the retracted
     event, and those who were told of it receive a correction notice.
     """
     if event.subject.person_id != report.person_id:
@@ -188,7 +188,7 @@ def data_report_correct(*, report: DataReport, event: CustodyEvent, reviewer: st
     now = timezone.now()
     with transaction.atomic():
         _decide(report, status=ReportStatus.CORRECTED, reviewer=reviewer, note=note, now=now)
-        [outcome] = event_ingest(agency=event.agency, events=[_correction_for(event, report, now)])
+        [outcome] = events_ingest(agency=event.agency, events=[_correction_for(event, report, now)])
         if outcome.status != "accepted":
             raise ValueError("; ".join(e["msg"] for e in outcome.errors) or f"correction {outcome.status}")
         report.correction = CustodyEvent.objects.get(agency=event.agency, event_id=f"correction:{report.public_id}")

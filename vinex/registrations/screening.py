@@ -17,10 +17,10 @@ from enum import StrEnum
 from django.conf import settings
 from django.utils import timezone
 
+from vinex.custody.contacts import is_own_contact
 from vinex.custody.models import Person, Subject
 from vinex.locator.selectors import people_looked_up
 from vinex.notify.models import Contact, Subscription, SubscriptionStatus
-from vinex.privacy.subject_contacts import is_own_contact
 from vinex.registrations.models import Registration
 
 PROTECTED_REASON = "the person is protected: only a privacy officer may approve"
@@ -62,7 +62,7 @@ def registration_check(
         # Protected people (juveniles, witness protection, court orders) are followed only with a privacy
         # officer's approval, which gives the officer-approved tier.
         return Decision(Outcome.HOLD, PROTECTED_REASON)
-    if is_own_contact(person=person, contacts=contacts):
+    if is_own_contact(person=person, value_indexes=[c.value_index for c in contacts]):
         return Decision(Outcome.HOLD, "a contact given is one the agency holds for the person followed")
     followed = _people_followed_by(contacts, besides=person)
     if followed >= settings.VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT:

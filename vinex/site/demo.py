@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from vinex.custody.models import Agency, EventSource, Facility
 from vinex.custody.schemas import EventIn
-from vinex.custody.services import IncomingEvent, event_ingest, payload_hash
 from vinex.notify.models import Channel, CreatedVia, Registrant, SubscriptionStatus, Tier
 from vinex.notify.services import contact_add, contacts_find, subscription_create
+from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 
 AGENCIES: list[dict[str, Any]] = [
     {
@@ -108,8 +108,8 @@ def demo_load() -> DemoSummary:
     rng = random.Random(20261125)  # noqa: S311 - reproducible fake names
     with transaction.atomic():
         agencies = _agencies()
-        event_ingest(agency=agencies["pine-county"], events=_bookings(agencies["pine-county"], "PC", 30, rng))
-        event_ingest(agency=agencies["state-doc"], events=_bookings(agencies["state-doc"], "SD", 20, rng))
+        events_ingest(agency=agencies["pine-county"], events=_bookings(agencies["pine-county"], "PC", 30, rng))
+        events_ingest(agency=agencies["state-doc"], events=_bookings(agencies["state-doc"], "SD", 20, rng))
         for language, channel, value, agency_code, subject_id in DEMO_REGISTRANTS:
             _demo_registrant(language, channel, value, agencies[agency_code], subject_id)
     return DemoSummary(

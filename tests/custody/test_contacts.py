@@ -9,10 +9,9 @@ from django.test import Client
 
 from tests.conftest import event
 from tests.locator.people import book
-from vinex.custody.models import Agency, Subject
+from vinex.custody.contacts import is_own_contact, subject_contacts_record
+from vinex.custody.models import Agency, Subject, SubjectContact
 from vinex.notify.services import contact_add, registrant_create
-from vinex.privacy.models import SubjectContact
-from vinex.privacy.subject_contacts import subject_contacts_record
 from vinex.registrations.screening import Outcome, registration_check
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +65,14 @@ def test_contacts_sent_with_an_event_are_indexed_and_never_stored_in_clear(api: 
     decision = registration_check(person=subject.person, contacts=[own], ip_hash="h", channel="web")
     assert decision.outcome == Outcome.HOLD
     assert SubjectContact.objects.filter(subject=subject).count() == 3  # texts, calls, email
+
+
+def test_own_contacts_are_recognised_by_their_blind_indexes_alone(agency: Agency) -> None:
+    subject = book(agency, "S-1")
+    other = book(agency, "S-2")
+    subject_contacts_record(contacts_by_subject={subject.pk: [("email", "robin@example.org")]})
+    own = contact_add(registrant=registrant_create(language="en"), channel="email", value="ROBIN@example.org")
+
+    assert is_own_contact(person=subject.person, value_indexes=[own.value_index])
+    assert not is_own_contact(person=other.person, value_indexes=[own.value_index])
+    assert not is_own_contact(person=subject.person, value_indexes=[])

@@ -2,7 +2,7 @@
 
 An agency may send the phone numbers and email addresses it has for a person (booking records list
 them). vinex keeps only their blind indexes — the same ones registrants' contacts are stored under, so
-the two compare without decrypting anything — and ``registration_check`` holds a registration whose
+the two compare without decrypting anything — and the registration check holds a registration whose
 contact is one of the followed person's own.
 """
 
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from vinex.custody.models import Person
-from vinex.notify.models import Contact
+from vinex.custody.models import Person, SubjectContact
 from vinex.policy.contacts import InvalidContact, contact_index, normalise_contact
-from vinex.privacy.models import SubjectContact
 
 # A phone number can be registered for texts or for calls; both indexes must match it.
 _CHANNELS_FOR = {"email": ("email",), "phone": ("sms", "voice")}
@@ -42,7 +40,8 @@ def subject_contacts_record(*, contacts_by_subject: Mapping[int, Sequence[tuple[
     return len(rows)
 
 
-def is_own_contact(*, person: Person, contacts: Sequence[Contact]) -> bool:
-    """True when any of ``contacts`` is a contact an agency holds for ``person``."""
-    indexes = [c.value_index for c in contacts]
-    return bool(indexes) and SubjectContact.objects.filter(subject__person=person, value_index__in=indexes).exists()
+def is_own_contact(*, person: Person, value_indexes: Sequence[str]) -> bool:
+    """True when any of these blind indexes (of a registrant's contacts) is a contact an agency holds for
+    ``person``."""
+    return bool(value_indexes) and SubjectContact.objects.filter(
+        subject__person=person, value_index__in=value_indexes).exists()

@@ -1,0 +1,145 @@
+"""Record a batch of an agency's custody events: the plan worked out, the locks held, the rows written."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from vinex.audit.services import AuditEntries, AuditEntryIn, audit_record_many
+from vinex.custody.ingest import plan, store
+from vinex.custody.ingest.incoming import IncomingEvent, ItemOutcome
+from vinex.custody.models import Agency, CustodyEvent, Facility
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a batch wrote that others act on, handed over before its transaction commits."""
+
+    # The new events that produce messages (the newest word on people someone follows), ready to render.
+    events_to_notify: list[CustodyEvent]
+    # Phone numbers and email addresses the agency sent, as (kind, value) by subject id.
+    contacts_by_subject: dict[int, list[tuple[str, str]]]
+
+
+def nobody_follows(person_ids: set[int]) -> set[int]:
+    return set()
+
+
+def event_ingest(
+    *,
+    agency: Agency,
+    events: Sequence[IncomingEvent],
+    received_at: datetime | None = None,
+    followed: Callable[[set[int]], set[int]] = nobody_follows,
+    recorded: Callable[[Recorded], None] | None = None,
+) -> list[ItemOutcome]:
+    """Record a batch of an agency's events and derive each subject's status, in one transaction.
+
+    Each item gets its own outcome: a duplicate ``event_id`` is a no-op, an item naming an unknown
+    facility or an impossible transition is rejected alone, and the rest are accepted. ``followed`` says
+    which of the given people someone follows; an accepted event is marked as notifying when it is the
+    newest in its subject's history, changes what a victim knows and its person is followed.
+    ``recorded`` runs inside the transaction, after the writes and before the audit entries, with what
+    was written (``vinex.pipeline`` queues the messages there).
+    """
+    received_at = received_at or timezone.now()
+    facilities = store.facilities_of(agency.id)
+    screened = [ItemOutcome(e.data.event_id, "accepted") for e in events]
+    candidates = plan.screen(agency.code, facilities, events, screened)
+    # The batch is worked out before taking the write lock, which other batches wait for; under the lock
+    # it is only checked against the stored state, and worked out again if that changed meanwhile. This
+    # holds whether or not the caller has a transaction open: the check is the same few reads either way.
+    draft = _draft(agency, facilities, candidates, screened, received_at)
+    with _sqlite_writer_turn(), transaction.atomic():
+        store.agency_lock(agency.id)
+        if not _draft_holds(agency, draft):
+            logger.info("custody events changed while a batch was worked out; working it out again",
+                        extra={"agency": agency.code, "events": len(events)})
+            draft = _draft(agency, facilities, candidates, screened, received_at)
+        store.subjects_write(draft.prepared, draft.written_at)
+        notify = plan.events_notifying(draft.plans, followed(plan.people_to_ask(draft.plans)))
+        store.events_write(draft.prepared, notify)
+        if recorded is not None:
+            recorded(Recorded(store.events_load(agency.id, list(notify)) if notify else [],
+                              plan.contacts_given(draft.plans)))
+        # Last in the transaction: the audit head stays locked until commit.
+        audit_record_many(entries=draft.audit)
+    return draft.outcomes
+
+
+@dataclass
+class _Draft:
+    """A batch worked out from the stored state as it was read."""
+
+    outcomes: list[ItemOutcome]
+    plans: dict[str, plan.SubjectPlan]
+    audit: AuditEntries
+    written_at: datetime
+    prepared: store.Prepared
+
+
+def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[plan.Pending],
+           screened: list[ItemOutcome], received_at: datetime) -> _Draft:
+    """Duplicates, each subject's history and new state, the outcome of every item and the rows to write."""
+    outcomes = list(screened)
+    known = store.event_ids_known(agency.id, [item.facts.event_id for item in candidates])
+    grouped = plan.by_subject(plan.drop_known(candidates, outcomes, known))
+    rows = store.subject_rows(agency.id, list(grouped))
+    subjects = plan.subjects_known(store.SUBJECT_COLUMNS, rows, store.facility_codes(facilities, rows))
+    for key, items in grouped.items():
+        if key not in subjects:
+            subjects[key] = plan.subject_new(key, agency.id, store.SUBJECT_BLANK, items[0])
+    plans, needs_history = plan.plans_start(subjects, grouped)
+    plan.plans_finish(plans, store.histories(needs_history), facilities, outcomes)
+    audit = AuditEntries.for_objects(
+        AuditEntryIn(f"agency:{agency.code}", "agency", "create", "custody_event", ""),
+        [f"{agency.code}:{o.event_id}" for o in outcomes if o.status == "accepted"],
+    )
+    written_at = timezone.now()
+    prepared = store.Prepared(plan.rows(agency.id, plans, received_at, written_at))
+    return _Draft(outcomes, plans, audit, written_at, prepared)
+
+
+def _draft_holds(agency: Agency, draft: _Draft) -> bool:
+    """True when what the draft read is still what is stored: none of its new events has been recorded
+    since, and each of its subjects is as read (ingestion rewrites a subject's row, at least its
+    ``updated_at``, whenever it records an event of theirs, so a changed history shows there too)."""
+    new_ids = [o.event_id for o in draft.outcomes if o.status == "accepted" and o.event_id is not None]
+    if store.event_ids_known(agency.id, new_ids):
+        return False
+    key = store.SUBJECT_COLUMNS.index("agency_subject_id")
+    rows = store.subject_rows(agency.id, list(draft.plans))
+    as_read = {k: p.subject.row for k, p in draft.plans.items() if p.subject.row is not None}
+    return {row[key]: row for row in rows} == as_read
+
+
+@contextmanager
+def _sqlite_writer_turn() -> Iterator[None]:
+    """On SQLite, queue for the write lock in the kernel rather than in SQLite's busy handler.
+
+    The busy handler polls with sleeps growing to 100 ms, so a batch waiting behind another sits idle
+    long after the lock is free; an exclusive flock on a file beside the database wakes the next
+    ingest, in any thread or process, as soon as the previous one commits. Skipped inside an outer
+    transaction, which may already hold the database's lock: waiting there for a turn that a writer
+    blocked on that lock holds would deadlock. Only the waiting differs; what is written does not.
+    """
+    name = str(connection.settings_dict["NAME"])
+    in_memory = name == ":memory:" or "mode=memory" in name
+    if connection.vendor != "sqlite" or connection.in_atomic_block or in_memory:
+        yield
+        return
+    with open(f"{name}.ingest-lock", "a") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(turn, fcntl.LOCK_UN)
