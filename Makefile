@@ -27,6 +27,7 @@ run: $(STAMP) $(MO)
 lint: $(STAMP)
 	$(BIN)/ruff check vinex tests bench
 	$(BIN)/mypy vinex bench tests
+	$(BIN)/lint-imports  # the layers in pyproject.toml: imports only point down
 
 # The browser tests need Debian's Chromium: installed here when run as root, else the command to run
 # (checked first, so `make test` stops at once rather than after the lint).

@@ -14,6 +14,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
 
+from vinex.audit.actor import current_actor
+from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.custody.models import Agency, CustodyStatus, Facility, Subject
 from vinex.feeds.models import (
     FacilityFeed,
@@ -219,9 +221,6 @@ def feed_alert_recipients(*, agency: Agency | None = None, operator: bool = Fals
 
     Contact values are decrypted here, so the read is recorded in the audit log.
     """
-    from vinex.audit.actor import current_actor
-    from vinex.audit.services import AuditEntryIn, audit_record_many
-
     found = FeedAlertRecipient.objects.select_related("agency", "contact")
     if agency is not None:
         found = found.filter(agency=agency)

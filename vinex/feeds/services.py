@@ -63,7 +63,14 @@ from vinex.feeds.models import (
 )
 from vinex.feeds.parsing import Kind, ParsedRoster, file_digest, roster_parse, tidy, with_moment
 from vinex.notify.lifecycle import registrant_withdraw
-from vinex.notify.models import Contact
+from vinex.notify.models import Contact, CreatedVia
+from vinex.notify.services import (
+    contact_add,
+    contact_opt_out,
+    contacts_find,
+    notification_enqueue_direct,
+    registrant_create,
+)
 from vinex.pipeline import IncomingEvent, events_ingest
 
 logger = logging.getLogger(__name__)
@@ -654,9 +661,6 @@ ALERT_CHANNELS = ("email", "sms")
 
 def _operator_contact(channel: str, value: str) -> Contact | None:
     """An operator contact already holding this value (found by blind index), unless it was removed."""
-    from vinex.notify.models import CreatedVia
-    from vinex.notify.services import contacts_find
-
     found = [c for c in contacts_find(channel=channel, value=value)
              if c.registrant.created_via == CreatedVia.OPERATOR and c.registrant.withdrawn_at is None]
     return found[0] if found else None
@@ -670,9 +674,6 @@ def feed_alert_recipient_add(*, value: str, channel: str = "email", agency: Agen
     ``InvalidContact``) and stored encrypted like every contact. Adding the same recipient twice
     returns the first.
     """
-    from vinex.notify.models import CreatedVia
-    from vinex.notify.services import contact_add, registrant_create
-
     if channel not in ALERT_CHANNELS:
         raise AlertRecipientError(f"feed alerts go by {' or '.join(ALERT_CHANNELS)}, not {channel!r}")
     with transaction.atomic():
@@ -705,8 +706,6 @@ def feed_alert_recipient_remove(*, value: str, channel: str = "email", agency: A
 
 
 def _contact_retire(contact: Contact) -> None:
-    from vinex.notify.services import contact_opt_out
-
     registrant = contact.registrant
     registrant_withdraw(registrant=registrant, when=timezone.now())
     contact_opt_out(contacts=list(registrant.contacts.all()), when=registrant.withdrawn_at)
@@ -754,8 +753,6 @@ def _alert_text(status: selectors.FeedStatus) -> tuple[str, str]:
 
 def feed_health_check(*, now: datetime) -> list[FeedAlert]:
     """Raise one alert per silent period of each stale feed, to the agency's and the operator's contacts."""
-    from vinex.notify.services import notification_enqueue_direct
-
     raised: list[FeedAlert] = []
     for status in selectors.feed_statuses(now=now):
         if not status.stale:

@@ -8,14 +8,13 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from vinex.accounts.selectors import agency_for_user
 from vinex.feeds import selectors
 
 
 @staff_member_required
 @require_GET
 def feed_status(request: HttpRequest) -> HttpResponse:
-    from vinex.accounts.selectors import agency_for_user
-
     now = timezone.now()
     # An agency operator sees their own agency's feeds only; other staff see every feed.
     agency = agency_for_user(user=request.user)

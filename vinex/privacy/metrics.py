@@ -8,13 +8,13 @@ from django.db.models import Sum
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from vinex.privacy.models import DisclosureDenial
+
 
 class DisclosureDenialCollector(Collector):
     """``vinex_disclosure_denied_records_total`` by owning agency and purpose (no person, no partner detail)."""
 
     def collect(self) -> Iterator[Metric]:
-        from vinex.privacy.models import DisclosureDenial
-
         denied = CounterMetricFamily(
             "vinex_disclosure_denied_records",
             "Records a sharing policy (or protection) withheld from partner agencies",

@@ -11,12 +11,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from vinex.custody.models import CustodyEvent
+from vinex.feeds.metrics import FeedHealthCollector
+from vinex.notify.models import Notification
+from vinex.privacy.metrics import DisclosureDenialCollector
+
 
 class OutboxCollector(Collector):
     def collect(self) -> Iterator[Metric]:
-        from vinex.custody.models import CustodyEvent
-        from vinex.notify.models import Notification
-
         by_status = GaugeMetricFamily(
             "vinex_notifications", "Notifications by channel and status", labels=["channel", "status"]
         )
@@ -32,9 +34,6 @@ class OutboxCollector(Collector):
 
 @cache
 def registry() -> CollectorRegistry:
-    from vinex.feeds.metrics import FeedHealthCollector
-    from vinex.privacy.metrics import DisclosureDenialCollector
-
     reg = CollectorRegistry()
     reg.register(OutboxCollector())
     reg.register(FeedHealthCollector())

@@ -21,14 +21,13 @@ from django.core.mail import EmailMessage, get_connection
 from vinex.notify.channels.base import Channel, DeliveryError, ProviderResult
 from vinex.notify.channels.mime import plain_text_message
 from vinex.notify.models import Notification
+from vinex.notify.services import unsubscribe_url
 
 _CONNECTION_LOST = (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError)
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 
 def _headers(notification: Notification, message_id: str) -> dict[str, str]:
-    from vinex.notify.services import unsubscribe_url
-
     link = unsubscribe_url(contact=notification.contact)
     return {
         "Message-ID": message_id,

@@ -16,14 +16,13 @@ from twilio.rest import Client
 from vinex.notify.channels.base import Channel, ProviderResult
 from vinex.notify.channels.sms import twilio_client, twilio_send
 from vinex.notify.models import Notification
+from vinex.notify.voice import call_reference
 
 logger = logging.getLogger(__name__)
 
 
 def voice_urls(notification: Notification) -> tuple[str, str]:
     """The TwiML and status-callback URLs for a call about ``notification`` (signed reference inside)."""
-    from vinex.notify.voice import call_reference
-
     ref = call_reference(notification_id=notification.pk)
     base = settings.VINEX_PUBLIC_URL
     return f"{base}/webhooks/twilio/voice?ref={ref}", f"{base}/webhooks/twilio/voice/status?ref={ref}"

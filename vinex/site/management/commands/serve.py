@@ -19,6 +19,8 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        # Loaded by gunicorn when it asks (in each worker after the fork, unless preloading), not when
+        # this command is imported.
         from vinex.wsgi import application
 
         return application
