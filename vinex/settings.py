@@ -111,7 +111,7 @@ DATABASES = {"default": dj_database_url.parse(os.environ.get("VINEX_DATABASE_URL
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the worker read while the server writes; IMMEDIATE transactions take the write lock up
     # front so two writers queue on busy_timeout instead of failing with "database is locked". The
-    # worker copies the write-ahead log back into the database (vinex.core.database); writers do it
+    # scheduler copies the write-ahead log back into the database (vinex.core.database); writers do it
     # themselves only past 256 MiB of log, so a large batch or import does not wait for it, and the
     # log file is cut back to 64 MiB afterwards.
     DATABASES["default"]["OPTIONS"] = {

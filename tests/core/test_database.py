@@ -22,12 +22,12 @@ def _agencies_in_the_database_file(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_worker_tick_copies_what_writers_logged_into_the_database_file(tmp_path: Path) -> None:
+def test_the_checkpoint_job_copies_what_writers_logged_into_the_database_file(tmp_path: Path) -> None:
     if connection.vendor != "sqlite":
         pytest.skip("the write-ahead log is SQLite's")
     database_tick(now=timezone.now())  # the schema, written by the test set-up
     Agency.objects.create(code="pine", name="Pine County Sheriff", jurisdiction_code="US-XX-001")
-    # Writers leave the copy to the worker: the new row is in the log only.
+    # Writers leave the copy to the checkpoint job: the new row is in the log only.
     assert "pine" not in _agencies_in_the_database_file(tmp_path)
     database_tick(now=timezone.now())
     assert "pine" in _agencies_in_the_database_file(tmp_path)

@@ -58,6 +58,6 @@ VINEX_AUDIT_VERIFY_KEYS = _verify_keys()
 VINEX_AUDIT_CHECKPOINT_EVERY = env_int("VINEX_AUDIT_CHECKPOINT_EVERY", default=1000)
 if VINEX_AUDIT_CHECKPOINT_EVERY < 1:
     raise ImproperlyConfigured("VINEX_AUDIT_CHECKPOINT_EVERY must be at least 1")
-# A quiet log still gets its newest entries under a signature this often (by the worker's periodic tick).
+# A quiet log still gets its newest entries under a signature this often (by the scheduler's checkpoint job).
 VINEX_AUDIT_CHECKPOINT_SECONDS = env_int("VINEX_AUDIT_CHECKPOINT_SECONDS", default=3600)
 VINEX_AUDIT_PAGE_SIZE = env_int("VINEX_AUDIT_PAGE_SIZE", default=50)

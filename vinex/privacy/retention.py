@@ -26,7 +26,6 @@ from vinex.notify.models import Contact, Notification, Registrant
 from vinex.privacy.models import DataReport
 
 PURGED = ""
-_last_run: dict[str, datetime] = {}
 
 
 @dataclass(frozen=True)
@@ -69,10 +68,3 @@ def _answered_reports_release(*, decided_before: datetime) -> None:
                                  when=report.decided_at or decided_before)
         DataReport.objects.filter(pk=report.pk).update(reply_to=PURGED)
 
-
-def retention_tick(*, now: datetime) -> None:
-    """Worker hook: purge once a day per worker process (purging twice is harmless)."""
-    last = _last_run.get("purge")
-    if last is None or now - last >= timedelta(days=1):
-        retention_purge(now=now)
-        _last_run["purge"] = now
