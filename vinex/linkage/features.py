@@ -11,10 +11,6 @@ from vinex.linkage import names
 # The columns a record may carry besides record_id (the public contract of ``vinex linkage match``).
 INPUT_COLUMNS = ("first_name", "last_name", "date_of_birth", "country_of_birth", "sex", "a_number", "state_id",
                  "fbi_number", "street", "city", "postcode", "state")
-# The normalised columns, in the order the model and the rules read them.
-FEATURE_COLUMNS = ("unique_id", "first_name", "first_key", "last_name", "last_first", "last_sx", "date_of_birth",
-                   "dob_swapped", "country_of_birth", "sex", "a_number", "fbi_number", "state_id", "state", "street",
-                   "city", "postcode")
 
 
 class LinkageInputError(ValueError):
@@ -28,6 +24,16 @@ def _mapped(column: pl.Series, function: Callable[[str | None], str | None]) -> 
     joined = pl.DataFrame({"value": column}).join(lookup, on="value", how="left", nulls_equal=True,
                                                     maintain_order="left")
     return joined["mapped"].alias(column.name)
+
+
+def _mapped_list(column: pl.Series, function: Callable[[str | None], list[str] | None]) -> pl.Series:
+    """Like ``_mapped`` for a function that returns a list of strings."""
+    distinct = column.unique()
+    lookup = pl.DataFrame({"value": distinct,
+                           "mapped": pl.Series([function(v) for v in distinct], dtype=pl.List(pl.Utf8))})
+    joined = pl.DataFrame({"value": column}).join(lookup, on="value", how="left", nulls_equal=True,
+                                                    maintain_order="left")
+    return joined["mapped"]
 
 
 def _raw(records: pl.DataFrame, name: str) -> pl.Series:
@@ -62,6 +68,7 @@ def features_build(records: pl.DataFrame, *, label: str = "the records") -> pl.D
         records["record_id"].cast(pl.Utf8).str.strip_chars().alias("unique_id"),
         first,
         _mapped(first, names.given_key).alias("first_key"),
+        _mapped_list(first, names.given_aliases).alias("first_aliases"),
         last,
         last_first,
         _mapped(last_first, names.soundex).alias("last_sx"),

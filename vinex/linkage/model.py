@@ -57,7 +57,7 @@ def _simple(feature: str, label: str) -> Comparison:
 COMPARISONS = (
     Comparison("first_name", _null("first_name"), (
         Level("same first name", _eq("first_name"), tf="first_name"),
-        Level("same first name or nickname", _eq("first_key")),
+        Level("same first name or nickname", 'list_has_any("first_aliases_l", "first_aliases_r")'),
         Level("first name is the other's last name",
               f"{_eq('first_name', 'last_name')} OR split_part(\"first_name_l\", ' ', 1) = \"last_first_r\""),
         Level("similar first name", _jw("first_name", 0.9)),
@@ -109,7 +109,8 @@ BLOCKING_RULES = (
     'l."dob_swapped" = r."date_of_birth"',
     'l."first_key" = r."first_key" AND l."last_first" = r."last_first"',
     'l."last_sx" = r."last_sx" AND substr(l."date_of_birth", 1, 4) = substr(r."date_of_birth", 1, 4)',
-    'l."first_name" = r."last_first" AND l."last_first" = r."first_name"',
+    'l."date_of_birth" = r."date_of_birth" AND substr(l."first_name", 1, 1) = substr(r."last_name", 1, 1)',
+    'split_part(l."first_name", \' \', 1) = r."last_first" AND l."last_first" = split_part(r."first_name", \' \', 1)',
     'l."street" = r."street"',
     'l."postcode" = r."postcode" AND l."last_sx" = r."last_sx"',
     'l."postcode" = r."postcode" AND l."first_key" = r."first_key"',
@@ -194,6 +195,8 @@ def settings_for(model: dict[str, Any], *, link: bool, smaller_side: int, pairs:
     expected_pairs = model["vinex"]["matches_per_record"] * max(smaller_side, 1)
     document["probability_two_random_records_match"] = min(0.5, expected_pairs / max(pairs, 1.0))
     document["link_type"] = "link_only" if link else "dedupe_only"
+    # Which pairs to compare is a question of search, not of the trained weights: the code's rules apply.
+    document["blocking_rules_to_generate_predictions"] = [{"blocking_rule": rule} for rule in BLOCKING_RULES]
     document["retain_intermediate_calculation_columns"] = True  # the gamma_* columns the evidence is read from
     return document
 

@@ -103,6 +103,25 @@ def given_name_key(word: str) -> str:
     return min(formal) if formal else word
 
 
+@cache
+def _given_name_aliases(word: str) -> tuple[str, ...]:
+    namer = _nicknamer()
+    aliases = {word} | namer.nicknames_of(word) | namer.canonicals_of(word)
+    formal = _SPANISH_NICKNAMES.get(word)
+    aliases |= {formal} if formal else {nick for nick, name in _SPANISH_NICKNAMES.items() if name == word}
+    return tuple(sorted(aliases))
+
+
+def given_aliases(value: str | None) -> list[str] | None:
+    """The first given name with its nicknames and formal forms; two records agree if these overlap.
+
+    ``Bill`` and ``William``, ``Kate`` and ``Katherine``, ``Pepe`` and ``José`` overlap; a set rather than
+    one key, because nicknames are shared (Bill is also short for Robert) and no single key is right.
+    """
+    cleaned = name_clean(value)
+    return list(_given_name_aliases(cleaned.split()[0])) if cleaned else None
+
+
 def given_key(value: str | None) -> str | None:
     """The nickname-folded key of the first given name (``Bill J.`` → ``william``)."""
     cleaned = name_clean(value)
