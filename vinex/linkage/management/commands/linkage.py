@@ -24,8 +24,10 @@ OUTPUT_COLUMNS = ["left_id", "right_id", "probability", "decision"]
 
 def _read_records(path: Path) -> pl.DataFrame:
     """A CSV file as text columns (names trimmed), or CommandError(returncode=2) saying what is wrong."""
-    if not path.is_file():
+    if not path.exists():
         raise CommandError(f"{path}: no such file", returncode=2)
+    if not path.is_file():
+        raise CommandError(f"{path}: not a file", returncode=2)
     try:
         records = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError) as error:
