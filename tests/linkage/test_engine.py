@@ -140,3 +140,22 @@ def test_dedupe_puts_the_lower_id_first_in_number_order() -> None:
     frame = _frame([{**record, "record_id": "10"}, {**record, "record_id": "9"}, {**record, "record_id": "100"}])
     pairs = pairs_score(frame)
     assert sorted(pairs.select("left_id", "right_id").rows()) == [("10", "100"), ("9", "10"), ("9", "100")]
+
+
+def test_twins_wait_for_a_reviewer_however_probable() -> None:
+    twin = {"first_name": "Daniel", "last_name": "Boothroyd", "date_of_birth": "1990-09-04", "country_of_birth": "US",
+            "sex": "m", "street": "12 Southern Close", "city": "Dapto", "postcode": "2530"}
+    left = _with_background([{**twin, "record_id": "t1"}])
+    right = _frame([{**twin, "record_id": "t2", "first_name": "Lachlan"}])
+    pair = pairs_score(left, right).filter(pl.col("left_id") == "t1")
+    assert pair.select("right_id", "decision").rows() == [("t2", "review")]
+    assert pair["probability"][0] >= 0.999  # the model alone would have linked them
+
+
+def test_junior_and_senior_wait_for_a_reviewer() -> None:
+    father = {"first_name": "Robert", "last_name": "Whitfield", "date_of_birth": "1961-02-11", "country_of_birth": "US",
+              "sex": "m", "street": "4 Stow Place", "city": "Dapto", "postcode": "2530"}
+    left = _with_background([{**father, "record_id": "f"}])
+    right = _frame([{**father, "record_id": "s", "date_of_birth": "1989-07-30"}])
+    decisions = pairs_score(left, right).filter(pl.col("left_id") == "f")["decision"].to_list()
+    assert decisions in ([], ["review"])

@@ -72,12 +72,32 @@ def _decide(pairs: pl.DataFrame, link_at: float, review_at: float) -> pl.DataFra
                    .otherwise(pl.col("match_probability")).fill_null(0.0))
     rule_words = pl.col("rule_link").replace_strict(_RULE_WORDS, default=None, return_dtype=pl.Utf8)
     evidence = pl.concat_list(rule_words, pl.col("evidence").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
+    automatic = pl.col("probability") >= link_at
+    if settings.VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW:
+        automatic &= pl.col("rule_link").is_not_null() | ~_contradicted()
     return (ruled
             .with_columns(probability=probability, evidence=evidence.list.drop_nulls())
             .filter(pl.col("probability") >= review_at)
             .select(left_id="unique_id_l", right_id="unique_id_r", probability="probability",
-                    decision=pl.when(pl.col("probability") >= link_at).then(pl.lit(LINK)).otherwise(pl.lit(REVIEW)),
+                    decision=pl.when(automatic).then(pl.lit(LINK)).otherwise(pl.lit(REVIEW)),
                     rule="rule_link", evidence="evidence"))
+
+
+def _contradicted() -> pl.Expr:
+    """True where a field in ``MUST_NOT_DISAGREE`` is known on both sides and agrees at no level.
+
+    Twins share a surname, a birthday and an address, and so outweigh one different first name in
+    the model's arithmetic, which treats each field as independent; a person looks at such pairs.
+    """
+    contradictions = []
+    for comparison in linkage_model.COMPARISONS:
+        if comparison.name not in linkage_model.MUST_NOT_DISAGREE:
+            continue
+        labels = [level.label for level in comparison.levels]
+        known = pl.col(f"{comparison.name}_l").is_not_null() & pl.col(f"{comparison.name}_r").is_not_null()
+        agrees = pl.col("evidence").list.eval(pl.element().is_in(labels)).list.any()
+        contradictions.append(known & ~agrees)
+    return pl.any_horizontal(contradictions) if contradictions else pl.lit(False)
 
 
 def _in_order(pairs: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:

@@ -96,6 +96,11 @@ COMPARISONS = (
     )),
 )
 
+# A pair in which one of these is known on both sides and agrees at no level goes to review, however
+# high its probability: the model adds evidence as if fields were independent, and for relatives they
+# are not (see engine._contradicted and VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW).
+MUST_NOT_DISAGREE = ("first_name", "date_of_birth")
+
 # Which pairs are compared at all. Each rule is an equi-join DuckDB can hash, so the work grows with the
 # number of candidate pairs, not with the square of the records; together they catch a true pair
 # whenever one of its strong identifiers, its date of birth (or its swapped form) or its names agree.

@@ -18,6 +18,7 @@ import polars as pl
 from nicknames import NickNamer
 
 from vinex.linkage.features import INPUT_COLUMNS
+from vinex.linkage.names import given_aliases
 
 _SPANISH_GIVEN = ("jose", "juan", "luis", "carlos", "jesus", "francisco", "miguel", "antonio", "manuel", "pedro",
                   "alejandro", "jorge", "ricardo", "fernando", "eduardo", "roberto", "sergio", "rafael", "javier",
@@ -125,6 +126,8 @@ def _relative(rng: random.Random, vocabulary: _Vocabulary, of: _Person, person_i
     Siblings, parents and children, and now and then twins, are the near-misses a model must keep apart.
     """
     person = _person(rng, vocabulary, person_id)
+    while set(given_aliases(person.first) or ()) & set(given_aliases(of.first) or ()):
+        person.first = vocabulary.given_name(rng)  # parents do not give two children one name
     person.last, person.country, person.state = of.last, of.country, of.state
     person.street, person.city, person.postcode = of.street, of.city, of.postcode
     if rng.random() < 0.1:
@@ -163,9 +166,9 @@ def _styled(rng: random.Random, name: str) -> str:
 
 def _first_variant(rng: random.Random, vocabulary: _Vocabulary, first: str) -> str | None:
     roll = rng.random()
-    if roll < 0.03:
+    if roll < 0.01:  # custody systems require a first name; a copy from elsewhere may lack it
         return None
-    if roll < 0.13 and vocabulary.nicknames.get(first):
+    if roll < 0.11 and vocabulary.nicknames.get(first):
         return rng.choice(vocabulary.nicknames[first])
     if roll < 0.17:
         return first[0] + ("." if rng.random() < 0.5 else "")
