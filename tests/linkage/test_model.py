@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -34,13 +35,15 @@ def test_committed_model_predicts_in_an_offline_duckdb() -> None:
 
 
 def test_matching_duckdb_cannot_install_or_load_extensions() -> None:
-    connection = linkage_model.duckdb_offline(memory_limit="256MB")
-    settings = dict(connection.execute(
-        "SELECT name, value FROM duckdb_settings() WHERE name IN "
-        "('autoinstall_known_extensions', 'autoload_known_extensions')").fetchall())
-    assert settings == {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
-    with pytest.raises(duckdb.Error):  # would otherwise fetch httpfs
-        connection.execute("SELECT * FROM read_csv('https://example.invalid/people.csv')").fetchall()
+    with linkage_model.duckdb_offline(memory_limit="256MB") as connection:
+        settings = dict(connection.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN "
+            "('autoinstall_known_extensions', 'autoload_known_extensions')").fetchall())
+        assert settings == {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+        with pytest.raises(duckdb.Error):  # would otherwise fetch httpfs
+            connection.execute("SELECT * FROM read_csv('https://example.invalid/people.csv')").fetchall()
+        spill = connection.execute("SELECT current_setting('temp_directory')").fetchone()
+    assert spill is not None and "vinex-linkage-" in spill[0] and not Path(spill[0]).exists()
 
 
 def test_training_is_reproducible() -> None:

@@ -138,8 +138,7 @@ def model_predict(left: pl.DataFrame, right: pl.DataFrame | None, *, threshold: 
     document = linkage_model.settings_for(model or linkage_model.model_load(), link=right is not None,
                                           smaller_side=left.height if right is None else min(left.height, right.height),
                                           pairs=pairs)
-    connection = linkage_model.duckdb_offline(memory_limit=settings.VINEX_LINKAGE_MEMORY_LIMIT)
-    try:
+    with linkage_model.duckdb_offline(memory_limit=settings.VINEX_LINKAGE_MEMORY_LIMIT) as connection:
         api = DuckDBAPI(connection)
         tables = [api.register(left.to_arrow(), dataset_display_name="a_left")]
         if right is not None:
@@ -147,8 +146,6 @@ def model_predict(left: pl.DataFrame, right: pl.DataFrame | None, *, threshold: 
         linker = Linker(tables if right is not None else tables[0], document, log_level=None)
         predicted = linker.inference.predict(threshold_match_probability=threshold)
         frame = pl.from_arrow(predicted.as_pyarrow_table())
-    finally:
-        connection.close()
     assert isinstance(frame, pl.DataFrame)
     if right is not None and "source_dataset_l" in frame.columns:
         frame = _left_first(frame)

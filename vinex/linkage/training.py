@@ -57,8 +57,7 @@ def model_train(*, people: int = TRAIN_PEOPLE, seed: int = TRAIN_SEED, memory_li
     all_pairs = records.height * (records.height - 1) / 2
     settings = linkage_model.settings_untrained(probability_two_random_records_match=true_pairs / all_pairs)
     # One thread: DuckDB's sampling is repeatable for a seed only when one thread draws it.
-    connection = linkage_model.duckdb_offline(memory_limit=memory_limit, threads=1)
-    try:
+    with linkage_model.duckdb_offline(memory_limit=memory_limit, threads=1) as connection:
         api = DuckDBAPI(connection)
         # u from one record per person, any of them (copies carry the errors originals lack), so that
         # no pair of the sample is secretly one person.
@@ -70,8 +69,6 @@ def model_train(*, people: int = TRAIN_PEOPLE, seed: int = TRAIN_SEED, memory_li
         linker = Linker(api.register(features.to_arrow(), table_name="records"), with_u, log_level=None)
         linker.training.estimate_m_from_label_column("person_id")
         document = linker.misc.save_model_to_json()
-    finally:
-        connection.close()
     document = _floored(document, matches=true_pairs, non_matches=U_SAMPLE_PAIRS)
     document.pop("linker_uid", None)  # a random id: it would make every training differ
     document["vinex"] = {"matches_per_record": true_pairs / records.height, "trained_with": {
