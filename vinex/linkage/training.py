@@ -71,6 +71,8 @@ def model_train(*, people: int = TRAIN_PEOPLE, seed: int = TRAIN_SEED, memory_li
         document = linker.misc.save_model_to_json()
     document = _floored(document, matches=true_pairs, non_matches=U_SAMPLE_PAIRS)
     document.pop("linker_uid", None)  # a random id: it would make every training differ
+    # Blocking rules are read from the code at run time (model.settings_for); a copy here would go stale.
+    document.pop("blocking_rules_to_generate_predictions", None)
     document["vinex"] = {"matches_per_record": true_pairs / records.height, "trained_with": {
         "command": f"vinex linkage train --people {people} --seed {seed}", "people": people, "seed": seed,
         "records": records.height, "true_pairs": true_pairs, "u_sample_pairs": U_SAMPLE_PAIRS}}
