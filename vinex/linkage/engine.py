@@ -43,9 +43,10 @@ def pairs_score(
 
     Returns columns ``left_id, right_id, probability, decision, rule, evidence``: ``decision`` is
     ``link`` at or above the link threshold and ``review`` between the review and link thresholds
-    (defaults from settings); ``rule`` names the deterministic rule behind a link, or is null;
-    ``evidence`` lists, in words, what agrees. Raises ``LinkageInputError`` for records without ids
-    or with an id used twice.
+    (defaults from settings), or above the link threshold when the first names or the dates of birth
+    agree at no level and no deterministic rule links the pair; ``rule`` names the deterministic rule
+    behind a link, or is null; ``evidence`` lists, in words, what agrees. Raises ``LinkageInputError``
+    for records without ids or with an id used twice.
     """
     link_at = settings.VINEX_LINKAGE_LINK_THRESHOLD if link_threshold is None else link_threshold
     review_at = settings.VINEX_LINKAGE_REVIEW_THRESHOLD if review_threshold is None else review_threshold
