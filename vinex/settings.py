@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "vinex.accounts",
     "vinex.feeds",
     "vinex.locator",
+    "vinex.linkage",
     "vinex.registrations",
     "vinex.portal",
     "vinex.hotline",
@@ -260,6 +261,7 @@ from vinex.accounts.conf import *  # noqa: E402, F403
 from vinex.audit.conf import *  # noqa: E402, F403
 from vinex.feeds.conf import *  # noqa: E402, F403
 from vinex.hotline.conf import *  # noqa: E402, F403
+from vinex.linkage.conf import *  # noqa: E402, F403
 from vinex.locator.conf import *  # noqa: E402, F403
 from vinex.privacy.conf import *  # noqa: E402, F403
 from vinex.registrations.conf import *  # noqa: E402, F403

@@ -1,0 +1,161 @@
+"""The public face of matching: ``pairs_score`` decides which records are one person.
+
+Used by ``vinex linkage match`` and by ingest alike, so both give the same answer for the same records.
+Deterministic rules decide first (``vinex.linkage.rules``); the trained Splink model
+(``vinex.linkage.model``) scores every other candidate pair. A pair linked by a rule has probability
+1.0 and names its rule; a pair a block rule holds apart (two different A-numbers) is never returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+from splink import DuckDBAPI, Linker
+
+from vinex.linkage import model as linkage_model
+from vinex.linkage.features import features_build
+from vinex.linkage.rules import LINK_RULES, identifier_pairs, rules_apply
+
+LINK = "link"
+REVIEW = "review"
+RESULT_SCHEMA = {"left_id": pl.Utf8, "right_id": pl.Utf8, "probability": pl.Float64, "decision": pl.Utf8,
+                 "rule": pl.Utf8, "evidence": pl.List(pl.Utf8)}
+_RULE_WORDS = {rule.code: rule.description for rule in LINK_RULES}
+_IDS = ["unique_id_l", "unique_id_r"]
+
+
+def pairs_score(
+    left: pl.DataFrame,
+    right: pl.DataFrame | None = None,
+    *,
+    link_threshold: float | None = None,
+    review_threshold: float | None = None,
+) -> pl.DataFrame:
+    """Pairs of records that may be one person, each with a probability, a decision and the evidence.
+
+    ``left`` and ``right`` hold ``record_id`` (unique within each frame) and any of
+    ``vinex.linkage.features.INPUT_COLUMNS``. Without ``right`` the records of ``left`` are compared with
+    each other and every pair comes once, ``left_id`` before ``right_id`` (in number order when every id
+    is a whole number, otherwise in text order); with ``right``, ``left_id`` is from ``left`` and
+    ``right_id`` from ``right``.
+
+    Returns columns ``left_id, right_id, probability, decision, rule, evidence``: ``decision`` is
+    ``link`` at or above the link threshold and ``review`` between the review and link thresholds
+    (defaults from settings), or above the link threshold when the first names or the dates of birth
+    agree at no level and no deterministic rule links the pair; ``rule`` names the deterministic rule
+    behind a link, or is null; ``evidence`` lists, in words, what agrees. Raises ``LinkageInputError``
+    for records without ids or with an id used twice.
+    """
+    link_at = settings.VINEX_LINKAGE_LINK_THRESHOLD if link_threshold is None else link_threshold
+    review_at = settings.VINEX_LINKAGE_REVIEW_THRESHOLD if review_threshold is None else review_threshold
+    features_l = features_build(left, label="left" if right is not None else "the records")
+    features_r = features_build(right, label="right") if right is not None else None
+    scored = _model_scores(features_l, features_r, review_at)
+    candidates = scored.join(identifier_pairs(features_l, features_r), on=_IDS, how="full", coalesce=True)
+    decided = _decide(_with_features(candidates, features_l, features_r), link_at, review_at)
+    if features_r is None:
+        decided = _in_order(decided, features_l["unique_id"])
+    return decided.sort("left_id", "right_id").select(list(RESULT_SCHEMA))
+
+
+def _with_features(candidates: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None) -> pl.DataFrame:
+    other = left if right is None else right
+    return (candidates
+            .join(left.rename(lambda c: f"{c}_l"), on="unique_id_l", how="left")
+            .join(other.rename(lambda c: f"{c}_r"), on="unique_id_r", how="left"))
+
+
+def _decide(pairs: pl.DataFrame, link_at: float, review_at: float) -> pl.DataFrame:
+    ruled = rules_apply(pairs).filter(pl.col("rule_block").is_null())
+    probability = (pl.when(pl.col("rule_link").is_not_null()).then(pl.lit(1.0))
+                   .otherwise(pl.col("match_probability")).fill_null(0.0))
+    rule_words = pl.col("rule_link").replace_strict(_RULE_WORDS, default=None, return_dtype=pl.Utf8)
+    evidence = pl.concat_list(rule_words, pl.col("evidence").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
+    automatic = pl.col("probability") >= link_at
+    if settings.VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW:
+        automatic &= pl.col("rule_link").is_not_null() | ~_contradicted()
+    return (ruled
+            .with_columns(probability=probability, evidence=evidence.list.drop_nulls())
+            .filter(pl.col("probability") >= review_at)
+            .select(left_id="unique_id_l", right_id="unique_id_r", probability="probability",
+                    decision=pl.when(automatic).then(pl.lit(LINK)).otherwise(pl.lit(REVIEW)),
+                    rule="rule_link", evidence="evidence"))
+
+
+def _contradicted() -> pl.Expr:
+    """True where a field in ``MUST_NOT_DISAGREE`` is known on both sides and agrees at no level.
+
+    Twins share a surname, a birthday and an address, and so outweigh one different first name in
+    the model's arithmetic, which treats each field as independent; a person looks at such pairs.
+    """
+    contradictions = []
+    for comparison in linkage_model.COMPARISONS:
+        if comparison.name not in linkage_model.MUST_NOT_DISAGREE:
+            continue
+        labels = [level.label for level in comparison.levels]
+        known = pl.col(f"{comparison.name}_l").is_not_null() & pl.col(f"{comparison.name}_r").is_not_null()
+        agrees = pl.col("evidence").list.eval(pl.element().is_in(labels)).list.any()
+        contradictions.append(known & ~agrees)
+    return pl.any_horizontal(contradictions) if contradictions else pl.lit(False)
+
+
+def _in_order(pairs: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """Each deduplicated pair with its lower id on the left, in number order when all ids are numbers."""
+    numeric = ids.str.contains(r"^\d{1,18}$").all()
+    rank = pl.DataFrame({"id": ids}).with_columns(
+        rank=(pl.col("id").cast(pl.Int64) if numeric else pl.col("id")).rank("ordinal"))
+    ranked = (pairs.join(rank.rename({"id": "left_id", "rank": "rank_l"}), on="left_id")
+              .join(rank.rename({"id": "right_id", "rank": "rank_r"}), on="right_id"))
+    swap = pl.col("rank_l") > pl.col("rank_r")
+    return ranked.with_columns(
+        left_id=pl.when(swap).then("right_id").otherwise("left_id"),
+        right_id=pl.when(swap).then("left_id").otherwise("right_id"),
+    ).drop("rank_l", "rank_r")
+
+
+def _model_scores(left: pl.DataFrame, right: pl.DataFrame | None, review_at: float) -> pl.DataFrame:
+    """Splink's probability and evidence for every candidate pair at or above ``review_at``."""
+    empty = pl.DataFrame(schema={"unique_id_l": pl.Utf8, "unique_id_r": pl.Utf8, "match_probability": pl.Float64,
+                                 "evidence": pl.List(pl.Utf8)})
+    if left.height + (right.height if right is not None else 0) < 2 or (right is not None and right.is_empty()):
+        return empty
+    model = linkage_model.model_load()
+    predictions = model_predict(left, right, threshold=review_at, model=model)
+    if predictions.is_empty():
+        return empty
+    return predictions.select(*_IDS, "match_probability", evidence=linkage_model.evidence_expression(model))
+
+
+def model_predict(left: pl.DataFrame, right: pl.DataFrame | None, *, threshold: float,
+                  model: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Splink's predictions (ids, ``match_probability``, ``gamma_*``) for features frames, in memory, offline.
+
+    With ``right`` the pairs are across the two frames, ``unique_id_l`` always from ``left``.
+    """
+    linkage_model.splink_quiet()
+    pairs = left.height * (left.height - 1) / 2 if right is None else left.height * right.height
+    document = linkage_model.settings_for(model or linkage_model.model_load(), link=right is not None,
+                                          smaller_side=left.height if right is None else min(left.height, right.height),
+                                          pairs=pairs)
+    with linkage_model.duckdb_offline(memory_limit=settings.VINEX_LINKAGE_MEMORY_LIMIT) as connection:
+        api = DuckDBAPI(connection)
+        tables = [api.register(left.to_arrow(), dataset_display_name="a_left")]
+        if right is not None:
+            tables.append(api.register(right.to_arrow(), dataset_display_name="b_right"))
+        linker = Linker(tables if right is not None else tables[0], document, log_level=None)
+        predicted = linker.inference.predict(threshold_match_probability=threshold)
+        frame = pl.from_arrow(predicted.as_pyarrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    if right is not None and "source_dataset_l" in frame.columns:
+        frame = _left_first(frame)
+    return frame.select(*_IDS, "match_probability", *linkage_model.weight_columns())
+
+
+def _left_first(frame: pl.DataFrame) -> pl.DataFrame:
+    swap = pl.col("source_dataset_l") != "a_left"
+    return frame.with_columns(
+        unique_id_l=pl.when(swap).then("unique_id_r").otherwise("unique_id_l"),
+        unique_id_r=pl.when(swap).then("unique_id_l").otherwise("unique_id_r"),
+    )
