@@ -221,3 +221,10 @@ def test_a_roster_row_with_a_nul_is_reported_and_the_rest_applied(api: Client, a
     assert Subject.objects.get(agency=agency, agency_subject_id="S-10").status == "IN_CUSTODY"
     assert all("\x00" not in name for name in Subject.objects.values_list("last_name", flat=True))
     assert Subject.objects.get(agency=agency, agency_subject_id="S-30").status == "IN_CUSTODY"
+
+
+def test_a_country_is_checked_before_it_is_upper_cased(tmp_path: Path) -> None:
+    content = "agency_subject_id,first_name,last_name,country_of_birth\nS-1,A,B,ß\nS-2,A,B,mx\n"
+    parsed = parse(tmp_path, content.encode())
+    assert [(e.line, e.column) for e in parsed.errors] == [(2, "country_of_birth")]
+    assert parsed.rows.get_column("country_of_birth").to_list() == ["MX"]

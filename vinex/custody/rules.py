@@ -102,13 +102,8 @@ def rules_of(field: str) -> tuple[Rule, ...]:
     return tuple(r for r in RULES if r.field == field)
 
 
-def _rule(field: str, check: Check) -> Rule | None:
-    return next((r for r in rules_of(field) if r.check == check), None)
-
-
 def _message(field: str, check: Check) -> str:
-    rule = _rule(field, check)
-    assert rule is not None, (field, check)
+    [rule] = [r for r in rules_of(field) if r.check == check]
     return f"{field} {rule.message}"
 
 
@@ -142,11 +137,12 @@ def strip(value: str) -> str:
 
 _SEPARATORS_RE = re.compile(_SEPARATORS)
 _A_NUMBER_RE = re.compile(_A_NUMBER)
+_ISO_DATE_RE = re.compile(_ISO_DATE)
 
 
 def normalise_a_number(value: str) -> str:
     """The 9 digits of an A-number written with or without an A prefix, spaces and dashes; ValueError if none."""
-    found = _A_NUMBER_RE.match(_SEPARATORS_RE.sub("", value))
+    found = _A_NUMBER_RE.fullmatch(_SEPARATORS_RE.sub("", value))
     if found is None:
         raise ValueError(_message("a_number", Check.A_NUMBER))
     return found.group(1)
@@ -206,7 +202,7 @@ def _iso_date(value: Any, handler: Callable[[Any], date]) -> date:
     # pydantic alone would also take a number of seconds ("0" is 1970-01-01) or a date and time.
     if isinstance(value, str):
         value = strip(value)
-        if re.fullmatch(_ISO_DATE, value) is None:
+        if _ISO_DATE_RE.fullmatch(value) is None:
             raise PydanticCustomError("date_parsing", "Input should be a valid date in the format YYYY-MM-DD, {error}",
                                       {"error": "such as 1990-04-25"})
     elif isinstance(value, int | float):
@@ -276,8 +272,9 @@ class FrameChecks:
     """``RULES`` over a polars frame: the normalised columns and the checks, for the columns it holds.
 
     Text columns other than ``CLEANED`` may arrive unstripped (stripping a million values costs more
-    than checking them), so each check is exact on the stripped value. ``normalised`` replaces ``a_number`` and
-    ``country_of_birth`` by their normal form and adds ``_dob``, the parsed date of birth.
+    than checking them), so each check is exact on the stripped value. ``normalised`` replaces
+    ``a_number`` and ``country_of_birth`` by their normal form and adds ``_dob``, the parsed date of
+    birth; the checks run on the normalised frame.
     """
 
     def __init__(self, frame: pl.DataFrame, *, on: date | None = None) -> None:
@@ -303,8 +300,11 @@ class FrameChecks:
             if "a_number" not in self.settled:
                 exprs.append(pl.col("a_number").str.strip_chars().str.len_bytes().gt(0).alias(A_NUMBER_GIVEN))
         if "country_of_birth" in self.columns and "country_of_birth" not in self.settled:
-            # Valid spellings are ASCII, so upper-casing them only changes their case.
-            exprs.append(pl.col("country_of_birth").str.to_uppercase())
+            # Only valid spellings are upper-cased: others must stay as they are to fail their check
+            # ("ß" upper-cases to "SS", a country).
+            country = pl.col("country_of_birth")
+            exprs.append(pl.when(country.is_in(sorted(country_spellings()))).then(country.str.to_uppercase())
+                         .otherwise(country))
         if "date_of_birth" in self.columns:
             exprs.append(pl.col("date_of_birth").str.to_date("%Y-%m-%d", strict=False).alias("_dob"))
         return exprs
