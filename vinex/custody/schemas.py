@@ -2,106 +2,56 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from typing import Annotated, Any, Literal
 
-from babel import Locale
 from ninja import Schema
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    GetCoreSchemaHandler,
-    StringConstraints,
-    model_validator,
-)
-from pydantic_core import CoreSchema, core_schema
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from vinex.custody import rules
 from vinex.custody.models import EventType, ReleaseReason
+
+# Re-exported for the forms and endpoints that read the same identifiers (locator, portal, partners).
+from vinex.custody.rules import NO_CONTROL_CHARACTERS as NO_CONTROL_CHARACTERS
+from vinex.custody.rules import iso_country_codes as iso_country_codes
+from vinex.custody.rules import normalise_a_number as normalise_a_number
+from vinex.custody.rules import normalise_country as normalise_country
 
 # Clock skew we tolerate between an agency's system and ours before calling an event "in the future".
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
+# The subject's fields obey the rules rosters obey too (see vinex.custody.rules).
+SubjectId = Annotated[str, rules.follows("agency_subject_id")]
+FirstName = Annotated[str, rules.follows("first_name")]
+LastName = Annotated[str, rules.follows("last_name")]
+BookingNumber = Annotated[str, rules.follows("booking_number")]
+StateId = Annotated[str, rules.follows("state_id")]
+FbiNumber = Annotated[str, rules.follows("fbi_number")]
+ANumber = Annotated[str, rules.follows("a_number")]
+Country = Annotated[str, rules.follows("country_of_birth")]
+BirthDate = Annotated[date, rules.follows("date_of_birth")]
 
-class _NoControlCharacters:
-    """Refuses control characters, after the field's own constraints, with the error a ValueError gives.
-
-    PostgreSQL cannot store NUL, and no name or identifier legitimately holds control characters. The
-    check runs inside pydantic-core: a Python validator per string field cost more than the rest of a
-    batch's validation.
-    """
-
-    _check = core_schema.custom_error_schema(
-        core_schema.str_schema(pattern=r"^[^\x00-\x1f]*$"),
-        custom_error_type="value_error",
-        custom_error_context={"error": "control characters are not allowed"},
-    )
-
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.chain_schema([handler(source), self._check])
-
-
-NO_CONTROL_CHARACTERS = _NoControlCharacters()
-
-
-def _bounds(max_length: int, min_length: int = 1) -> StringConstraints:
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
-
-
-# Stripped strings of bounded length without control characters.
-Text = Annotated[str, _bounds(100), NO_CONTROL_CHARACTERS]
-Code = Annotated[str, _bounds(32), NO_CONTROL_CHARACTERS]
-Identifier = Annotated[str, _bounds(32), NO_CONTROL_CHARACTERS]
-SubjectId = Annotated[str, _bounds(64), NO_CONTROL_CHARACTERS]
-EventId = Annotated[str, _bounds(128), NO_CONTROL_CHARACTERS]
-EventRef = Annotated[str, _bounds(128, min_length=0), NO_CONTROL_CHARACTERS]
-HearingId = Annotated[str, _bounds(64), NO_CONTROL_CHARACTERS]
-CourtName = Annotated[str, _bounds(200, min_length=0), NO_CONTROL_CHARACTERS]
-
-
-@cache
-def iso_country_codes() -> frozenset[str]:
-    # Babel's territory list holds ISO 3166-1 alpha-2 codes plus CLDR groupings we must not accept.
-    not_countries = {"EU", "EZ", "UN", "QO", "ZZ"}
-    codes = (str(c) for c in Locale("en").territories)
-    return frozenset(c for c in codes if len(c) == 2 and c.isalpha() and c not in not_countries)
-
-
-def normalise_a_number(value: str) -> str:
-    digits = re.sub(r"[\s-]", "", value).upper().removeprefix("A")
-    if not re.fullmatch(r"\d{9}", digits):
-        raise ValueError("a_number must be 9 digits (an A prefix, spaces and dashes are allowed)")
-    return digits
-
-
-def normalise_country(value: str) -> str:
-    code = value.strip().upper()
-    if code not in iso_country_codes():
-        raise ValueError("country_of_birth must be an ISO 3166-1 alpha-2 code such as MX or US")
-    return code
-
-
-ANumber = Annotated[str, AfterValidator(normalise_a_number)]
-Country = Annotated[str, AfterValidator(normalise_country)]
+# The event's own text fields: stripped, bounded, without control characters, like the subject's.
+Code = Annotated[str, rules.text(32)]
+EventId = Annotated[str, rules.text(128)]
+EventRef = Annotated[str, rules.text(128, min_length=0)]
+HearingId = Annotated[str, rules.text(64)]
+CourtName = Annotated[str, rules.text(200, min_length=0)]
 
 
 class StrictSchema(BaseModel):
     # Plain pydantic, not ninja.Schema: ninja's Django-object adapter costs more than the validation
     # itself, and a batch validates up to 10,000 of these.
-    # Every free-text field is declared with NO_CONTROL_CHARACTERS (the a_number and country validators
-    # accept only digits and ISO codes, so they cannot carry one either).
+    # Every free-text field is declared with the text rules (no control characters; the a_number and
+    # country rules accept only digits and ISO codes, so they cannot carry one either).
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class IdentifiersIn(StrictSchema):
     a_number: ANumber | None = None
-    fbi_number: Identifier | None = None
-    state_id: Identifier | None = None
-    booking_number: Identifier | None = None
+    fbi_number: FbiNumber | None = None
+    state_id: StateId | None = None
+    booking_number: BookingNumber | None = None
 
 
 class SubjectContactIn(StrictSchema):
@@ -109,24 +59,17 @@ class SubjectContactIn(StrictSchema):
     vinex.custody.contacts, to notice someone registering to follow themselves)."""
 
     kind: Literal["phone", "email"]
-    value: Annotated[str, _bounds(254), NO_CONTROL_CHARACTERS]
+    value: Annotated[str, rules.text(254)]
 
 
 class SubjectIn(StrictSchema):
     agency_subject_id: SubjectId
-    first_name: Text
-    last_name: Text
-    date_of_birth: date | None = None
+    first_name: FirstName
+    last_name: LastName
+    date_of_birth: BirthDate | None = None
     country_of_birth: Country | None = None
     identifiers: IdentifiersIn | None = None
     contacts: list[SubjectContactIn] | None = Field(None, max_length=5)
-
-    @model_validator(mode="after")
-    def _born_in_the_past(self) -> SubjectIn:
-        # datetime.now(UTC) is django.utils.timezone.now() (USE_TZ is on) without its settings lookup.
-        if self.date_of_birth and self.date_of_birth > datetime.now(UTC).date():
-            raise ValueError("date_of_birth is in the future")
-        return self
 
 
 class EventIn(StrictSchema):

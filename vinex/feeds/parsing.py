@@ -19,18 +19,17 @@ from typing import Any, Literal
 
 import polars as pl
 
-from vinex.custody.schemas import iso_country_codes
+from vinex.custody import rules
+from vinex.custody.rules import FrameCheck, FrameChecks
 
 # Our column names, in the order of the documented default header.
 COLUMNS = (
     "agency_subject_id", "booking_number", "first_name", "last_name", "date_of_birth", "country_of_birth",
     "a_number", "state_id", "fbi_number", "booked_at", "scheduled_release", "facility_code",
 )
-REQUIRED = ("agency_subject_id", "first_name", "last_name")
+REQUIRED = tuple(r.field for r in rules.RULES if r.check == rules.Check.REQUIRED)
 # Names agencies commonly use for the housing facility column.
 _ALIASES = {"housing_facility": "facility_code", "facility": "facility_code"}
-_MAX_LENGTH = {"agency_subject_id": 64, "first_name": 100, "last_name": 100, "booking_number": 32,
-               "state_id": 32, "fbi_number": 32}
 _AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z")
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
 _CHUNK = 8 * 1024 * 1024
@@ -225,7 +224,9 @@ def _cleaned(frame: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
 
 # Columns cleaned on every row: the join key and what validation parses. The others are cleaned
 # only on the rows that become events (``tidy``): stripping copies every value of a column.
-_CLEAN_ALWAYS = ("agency_subject_id", "date_of_birth", "country_of_birth", "facility_code", "scheduled_release")
+_CLEAN_ALWAYS = (*rules.CLEANED, "facility_code", "scheduled_release")
+# Columns that only serve validation.
+_HELPERS = ("_suspect", "_repeated", rules.A_NUMBER_GIVEN)
 
 
 def tidy(frame: pl.DataFrame) -> pl.DataFrame:
@@ -233,36 +234,15 @@ def tidy(frame: pl.DataFrame) -> pl.DataFrame:
     return _cleaned(frame, COLUMNS)
 
 
-def _normalise(frame: pl.DataFrame, timezone_name: str) -> tuple[pl.DataFrame, set[str]]:
-    """The frame with every column of ours, cleaned and parsed, and the columns already known to be valid."""
+def _normalise(frame: pl.DataFrame, timezone_name: str, today: date) -> tuple[pl.DataFrame, FrameChecks]:
+    """The frame with every column of ours, cleaned and parsed, and the event rules that apply to it."""
     for column in COLUMNS:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
     frame = _cleaned(frame, _CLEAN_ALWAYS)
-    bare_a_numbers = _bare_a_numbers(frame)
-    frame = frame.with_columns(
-        _a_number(bare_a_numbers),
-        pl.col("country_of_birth").str.to_uppercase(),
-        pl.col("date_of_birth").str.to_date("%Y-%m-%d", strict=False).alias("_dob"),
-        _scheduled_release(frame, timezone_name),
-        _repeated(frame),
-    )
-    return frame, {"a_number"} if bare_a_numbers else set()
-
-
-def _bare_a_numbers(frame: pl.DataFrame) -> bool:
-    """True when every A-number is 9 digits or blank, as agencies mostly send them."""
-    return bool(frame.select(pl.col("a_number").str.contains(r"^(\d{9})?$").fill_null(True).all()).item())
-
-
-def _a_number(bare: bool) -> pl.Expr:
-    """``a_number`` as 9 digits: the A prefix, spaces and dashes removed, and blank values made null."""
-    value = pl.col("a_number")
-    if bare:
-        # The clean-up below costs more than the whole check: skipped when there is nothing to clean.
-        return pl.when(value.str.len_bytes() > 0).then(value).alias("a_number")
-    a_number = value.str.replace_all(r"[\s-]", "").str.to_uppercase().str.strip_prefix("A")
-    return pl.when(a_number.str.len_bytes() > 0).then(a_number).alias("a_number")
+    event_rules = FrameChecks(frame, on=today)
+    frame = frame.with_columns(*event_rules.normalised(), _scheduled_release(frame, timezone_name), _repeated(frame))
+    return frame, event_rules
 
 
 def _repeated(frame: pl.DataFrame) -> pl.Expr:
@@ -287,27 +267,9 @@ def _scheduled_release(frame: pl.DataFrame, timezone_name: str) -> pl.Expr:
     return _parse_moment("scheduled_release", timezone_name).alias("_scheduled_release")
 
 
-def _missing(column: str) -> pl.Expr:
-    value = pl.col(column)
-    return value.is_null() | (value.str.strip_chars().str.len_bytes() == 0)
-
-
-def _checks(facility_code: str, today: date, settled: set[str]) -> list[tuple[str, pl.Expr, str]]:
-    """(column, expression true for a bad value, reason) in the order they are reported.
-
-    Columns in ``settled`` were found valid while normalising, so their checks are left out.
-    """
-    checks: list[tuple[str, pl.Expr, str]] = [(c, _missing(c), "is required") for c in REQUIRED]
-    checks += [(c, pl.col(c).str.len_chars() > n, f"is longer than {n} characters") for c, n in _MAX_LENGTH.items()]
-    checks += [
-        ("date_of_birth", pl.col("date_of_birth").is_not_null() & pl.col("_dob").is_null(),
-         "must be a date such as 1990-04-25"),
-        ("date_of_birth", pl.col("_dob") > pl.lit(today), "is in the future"),
-        ("country_of_birth", pl.col("country_of_birth").is_not_null()
-         & ~pl.col("country_of_birth").is_in(sorted(iso_country_codes())),
-         "must be an ISO 3166-1 alpha-2 code such as MX or US"),
-        ("a_number", pl.col("a_number").is_not_null() & ~pl.col("a_number").str.contains(r"^\d{9}$"),
-         "must be 9 digits (an A prefix, spaces and dashes are allowed)"),
+def _roster_checks(facility_code: str) -> list[FrameCheck]:
+    """The checks of the roster's own columns, after the event rules."""
+    checks = [
         # The shape is checked on every row; the value is parsed only where it is used (new bookings),
         # because parsing several formats over a million rows costs more than the whole diff.
         ("booked_at", pl.col("booked_at").is_not_null() & ~pl.col("booked_at").str.contains(_MOMENT_OR_BLANK),
@@ -320,24 +282,25 @@ def _checks(facility_code: str, today: date, settled: set[str]) -> list[tuple[st
          f"names another facility; this snapshot is for {facility_code}"),
         ("agency_subject_id", pl.col("_repeated"), "appears more than once in the snapshot"),
     ]
-    return [check for check in checks if check[0] not in settled]
+    return [FrameCheck(column, bad, bad, f"{column} {reason}") for column, bad, reason in checks]
 
 
-def _validate(frame: pl.DataFrame, facility_code: str, today: date, settled: set[str]) -> tuple[
-    pl.DataFrame, list[RowError], list[str]
-]:
-    checks = _checks(facility_code, today, settled)
-    # Which rule a row breaks is worked out on the (few) failing rows only.
-    # A check on a missing value is null, not a failure.
-    bad_any = pl.any_horizontal([bad.fill_null(False) for _, bad, _ in checks])
-    frame = frame.with_columns(bad_any.alias("_bad"))
-    if not frame.get_column("_bad").any():
-        return frame.drop("_bad", "_repeated"), [], []
-    first_error = pl.coalesce([pl.when(bad).then(pl.lit(i)) for i, (_, bad, _) in enumerate(checks)])
-    failed = frame.filter(pl.col("_bad")).with_columns(first_error.alias("_error")).select(
-        "line", "agency_subject_id", "_error")
-    errors = [RowError(line, checks[i][0], f"{checks[i][0]} {checks[i][2]}") for line, _, i in failed.iter_rows()]
-    valid = frame.filter(~pl.col("_bad")).drop("_bad", "_repeated")
+def _validate(frame: pl.DataFrame, checks: list[FrameCheck]) -> tuple[pl.DataFrame, list[RowError], list[str]]:
+    """The valid rows, an error for each row that breaks a rule (its first), and the ids of those rows.
+
+    Every row pays only for the cheap ``suspect`` expressions; the exact ones, and which rule a row
+    breaks, are worked out on the (few) suspect rows. A check on a missing value is null, not a failure.
+    """
+    suspect = pl.any_horizontal([check.suspect.fill_null(False) for check in checks])
+    frame = frame.with_columns(suspect.alias("_suspect"))
+    helpers = [c for c in _HELPERS if c in frame.columns]
+    if not frame.get_column("_suspect").any():
+        return frame.drop(helpers), [], []
+    first_error = pl.coalesce([pl.when(check.bad.fill_null(False)).then(pl.lit(i)) for i, check in enumerate(checks)])
+    failed = frame.filter(pl.col("_suspect")).with_columns(first_error.alias("_error")).filter(
+        pl.col("_error").is_not_null()).select("line", "agency_subject_id", "_error")
+    errors = [RowError(line, checks[i].column, checks[i].message) for line, _, i in failed.iter_rows()]
+    valid = frame.filter(~pl.col("line").is_in(failed.get_column("line").implode())).drop(helpers)
     valid_ids = set(valid.get_column("agency_subject_id").to_list())
     kept = sorted({i for _, i, _ in failed.iter_rows() if i and i not in valid_ids})
     return valid, errors, kept
@@ -375,8 +338,8 @@ def roster_parse(
     if not header:
         empty = pl.DataFrame(schema={"line": pl.UInt32, **dict.fromkeys(COLUMNS, pl.String)})
         return ParsedRoster(empty, early_errors, [], [], total, line_unit=unit)
-    frame, settled = _normalise(frame, timezone_name)
-    valid, errors, kept = _validate(frame, facility_code, today or date.today(), settled)
+    frame, event_rules = _normalise(frame, timezone_name, today or rules.today())
+    valid, errors, kept = _validate(frame, event_rules.checks() + _roster_checks(facility_code))
     return ParsedRoster(valid, sorted(early_errors + errors, key=lambda e: e.line), kept, header, total,
                         truncated=truncated, line_unit=unit)
 

@@ -340,8 +340,11 @@ def _incoming(facility: Facility, snapshot: Snapshot, base: int, change: Change)
 def event_in(raw: dict[str, Any]) -> EventIn:
     """The EventIn for a derived event, built without validating it again.
 
-    Its values come from rows that passed the same rules column by column (see ``parsing``);
-    validating ten thousand events one by one would cost more than the whole diff.
+    The subject's values come from roster rows that passed exactly the rules the API applies, as
+    polars checks generated from the same table (``vinex.custody.rules``; ``parsing`` refuses a row
+    that breaks one, and a property test holds both paths to the same answers and the same normal
+    forms), or, for someone absent from the roster, from the subject as stored. The event's own
+    fields are vinex's. Validating ten thousand events one by one would cost more than the whole diff.
     """
     subject = raw["subject"]
     if "identifiers" in subject:
