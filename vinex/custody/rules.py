@@ -325,8 +325,8 @@ class FrameChecks:
             yield FrameCheck(rule.field, value.str.len_chars() > rule.limit, stripped.str.len_chars() > rule.limit,
                              message)
         elif rule.check == Check.NO_CONTROL:
-            yield FrameCheck(rule.field, value.str.contains_any(CONTROL_CHARACTERS),
-                             stripped.str.contains_any(CONTROL_CHARACTERS), message)
+            yield FrameCheck(rule.field, value.str.contains_any(list(CONTROL_CHARACTERS)),
+                             stripped.str.contains_any(list(CONTROL_CHARACTERS)), message)
         elif rule.check == Check.DATE:
             parsed = pl.col("_dob")
             bad = value.is_not_null() & (parsed.is_null() | (parsed < pl.lit(date(1, 1, 1)))
