@@ -132,7 +132,7 @@ def call_register(
     pin: str = "",
     client_key: str,
 ) -> Registration:
-    """Register the caller on their behalf with the portal's registration service.
+    """Register the caller on their behalf through the registration service (the same as the portal's).
 
     The registration stays pending until each contact is verified by the code sent to it (the caller
     reads it out to staff, or keys it in through the phone menu). ``client_key`` stands in for a client
