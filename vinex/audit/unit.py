@@ -1,6 +1,6 @@
 """Audit as a unit of work: who acts, and the entries one transaction writes to the audit log.
 
-An entry point (a request, a command, the worker, a scheduled job) knows who is acting and says so with
+An entry point (a request, a command, the worker, a scheduled job) knows who acts and says so with
 an ``Actor``; it hands that actor to the services it calls, which pass it on. Nothing reads the actor
 from ambient state, so a service can never record the wrong one because of where it happened to run.
 
@@ -10,7 +10,7 @@ the audit head row (locked from the first append until commit) is held as briefl
 batch costs one append however many services took part. A unit opened inside another one joins it.
 
 The open unit is found through the database connection: it belongs to the open atomic block, not to
-whoever is acting. Each entry carries its own actor.
+whoever acts. Each entry carries its own actor.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Actor:
 
     @classmethod
     def registrant(cls, registrant_id: object) -> Actor:
-        """A registrant acting with their manage link or a one-time code."""
+        """A registrant using their manage link or a one-time code."""
         return cls(f"registrant:{registrant_id}", "registrant")
 
     @classmethod
