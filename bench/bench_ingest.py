@@ -132,31 +132,34 @@ def _agency_create() -> Any:
 
 
 def _ingest_untimed(agency: Any, raws: list[dict[str, Any]]) -> None:
+    from vinex.audit.unit import Actor
     from vinex.custody.schemas import EventIn
     from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 
     for start in range(0, len(raws), 5_000):
         chunk = raws[start : start + 5_000]
         incoming = [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in chunk]
-        outcomes = events_ingest(agency=agency, events=incoming)
+        outcomes = events_ingest(agency=agency, events=incoming, actor=Actor.agency(agency.code))
         if any(o.status != "accepted" for o in outcomes):
             raise RuntimeError("set-up events were not all accepted")
 
 
 def setup_http_database(prebook: list[dict[str, Any]]) -> str:
     """Schema, agency, facilities, the people booked before the run; returns an API key."""
+    from vinex.audit.unit import Actor
     from vinex.custody.services import apikey_create
 
     migrate()
     agency = _agency_create()
     _ingest_untimed(agency, prebook)
-    return apikey_create(agency=agency, name="bench")[1]
+    return apikey_create(agency=agency, name="bench", actor=Actor.system("bench"))[1]
 
 
 def naive_ingest_one(agency: Any, raw: dict[str, Any]) -> str:
     """One event the straightforward way: a handful of ORM calls and its own transaction."""
     from django.db import transaction
 
+    from vinex.audit.unit import Actor
     from vinex.custody import statemachine as sm
     from vinex.custody.models import CustodyEvent, Facility, Person, Subject, name_key
     from vinex.custody.schemas import EventIn
@@ -211,7 +214,7 @@ def naive_ingest_one(agency: Any, raw: dict[str, Any]) -> str:
         subject.last_event_at = event.occurred_at
         subject.save()
         if event.notified:
-            notification_enqueue_for_events(events=[event])
+            notification_enqueue_for_events(events=[event], actor=Actor.agency(agency.code))
     return "accepted"
 
 

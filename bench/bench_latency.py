@@ -85,6 +85,7 @@ def setup_database(people: int, warm: int) -> str:
     """Book ``people`` + ``warm`` people in one ingest call and give each a verified email subscriber."""
     from django.db import transaction
 
+    from vinex.audit.unit import Actor
     from vinex.custody.models import Agency, Facility, Person, Subject
     from vinex.custody.schemas import EventIn
     from vinex.custody.services import apikey_create
@@ -101,8 +102,9 @@ def setup_database(people: int, warm: int) -> str:
     warm_ids = [(warm_subject_id(n), warm_recipient(n)) for n in range(warm)]
     raws = [_event(f"book-{key}", "BOOKED", key, booked_at + timedelta(milliseconds=i))
             for i, (key, _) in enumerate(warm_ids + people_ids)]
-    outcomes = events_ingest(agency=agency, events=[IncomingEvent(EventIn.model_validate(r), payload_hash(r))
-                                                    for r in raws])
+    setup = Actor.system("bench")
+    outcomes = events_ingest(agency=agency, actor=Actor.agency(agency.code),
+                             events=[IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws])
     if any(o.status != "accepted" for o in outcomes):
         raise RuntimeError("bookings were not all accepted")
     person_of = dict(Subject.objects.filter(agency=agency).values_list("agency_subject_id", "person"))
@@ -110,10 +112,11 @@ def setup_database(people: int, warm: int) -> str:
     for start in range(0, len(pairs), 1_000):
         with transaction.atomic():
             for key, address in pairs[start : start + 1_000]:
-                registrant = registrant_create(language="en")
-                contact_add(registrant=registrant, channel="email", value=address, verified=True)
-                subscription_create(registrant=registrant, person=Person(pk=person_of[key]), status="active")
-    return apikey_create(agency=agency, name="bench")[1]
+                registrant = registrant_create(language="en", actor=setup)
+                contact_add(registrant=registrant, channel="email", value=address, verified=True, actor=setup)
+                subscription_create(registrant=registrant, person=Person(pk=person_of[key]), status="active",
+                                    actor=setup)
+    return apikey_create(agency=agency, name="bench", actor=setup)[1]
 
 
 # --- Sending at a steady rate ---------------------------------------------------------------------

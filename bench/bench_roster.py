@@ -170,6 +170,7 @@ def setup(directory: str) -> dict[str, Any]:
 
 
 def fast_import(path: str) -> dict[str, Any]:
+    from vinex.audit.unit import Actor
     from vinex.custody.models import CustodyEvent, Facility
     from vinex.feeds.services import roster_import
 
@@ -187,7 +188,8 @@ def fast_import(path: str) -> dict[str, Any]:
         marks.setdefault(stage, time.perf_counter() - started)
 
     cpu = resource.getrusage(resource.RUSAGE_SELF)
-    snapshot = roster_import(facility=facility, path=Path(path), origin="cli", progress=progress)
+    snapshot = roster_import(facility=facility, path=Path(path), origin="cli", progress=progress,
+                             actor=Actor.system("command:roster"))
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     parsed, changes = marks.get("parsed", 0.0), marks.get("changes", 0.0)
@@ -214,6 +216,7 @@ def naive_import(path: str) -> dict[str, Any]:
 
     from django.utils import timezone
 
+    from vinex.audit.unit import Actor
     from vinex.custody.models import CustodyStatus, Facility, Subject
     from vinex.custody.schemas import EventIn, SubjectIn
     from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
@@ -226,7 +229,8 @@ def naive_import(path: str) -> dict[str, Any]:
     def record(kind: str, subject: dict[str, Any], **extra: Any) -> None:
         raw = {"event_id": f"naive:{kind}:{subject['agency_subject_id']}", "type": kind, "occurred_at": as_of,
                "facility_code": facility.code, "subject": subject, **extra}
-        events_ingest(agency=agency, events=[IncomingEvent(EventIn.model_validate(raw), payload_hash(raw), "roster")])
+        events_ingest(agency=agency, events=[IncomingEvent(EventIn.model_validate(raw), payload_hash(raw), "roster")],
+                      actor=Actor.system("command:roster"))
 
     seen: set[str] = set()
     with open(path, encoding="utf-8", newline="") as handle:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from tests.actors import ACTOR
 from tests.support.smtp import SmtpServer
 from tests.support.twilio_fake import FakeTwilio, start_fake_twilio
 from vinex.custody.models import Agency, Facility
@@ -49,7 +50,7 @@ def other_agency(db: None) -> Agency:
 
 @pytest.fixture
 def api_token(agency: Agency) -> str:
-    return apikey_create(agency=agency)[1]
+    return apikey_create(actor=ACTOR, agency=agency)[1]
 
 
 @pytest.fixture

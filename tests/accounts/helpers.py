@@ -12,6 +12,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tests.actors import ACTOR
 from vinex.accounts import matrix
 from vinex.accounts.services import staffuser_create
 from vinex.custody.models import Agency
@@ -24,7 +25,7 @@ def make_staff(username: str, *roles: str, agency: Agency | None = None, passwor
     if matrix.AGENCY_OPERATOR in roles and agency is None:
         agency = Agency.objects.get_or_create(code=f"agency-{username}", defaults={"name": "Agency",
                                                                                   "jurisdiction_code": "US"})[0]
-    return staffuser_create(username=username, password=password, roles=frozenset(roles), agency=agency)
+    return staffuser_create(actor=ACTOR, username=username, password=password, roles=frozenset(roles), agency=agency)
 
 
 def add_device(user: User) -> TOTPDevice:

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from tests.accounts.helpers import PASSWORD, add_device, code_for, make_staff, signed_in
+from tests.actors import ACTOR
 from vinex.accounts import matrix
 from vinex.accounts.services import staffuser_set_roles
 from vinex.audit.models import AuditEntry
@@ -43,7 +44,7 @@ def test_a_wrong_code_is_recorded_as_a_failed_sign_in(db: None) -> None:
 
 def test_granting_and_revoking_roles_is_recorded(db: None) -> None:
     user = make_staff("robin", matrix.AUDITOR)
-    staffuser_set_roles(user=user, roles=frozenset({matrix.PRIVACY_OFFICER}))
+    staffuser_set_roles(actor=ACTOR, user=user, roles=frozenset({matrix.PRIVACY_OFFICER}))
     changes = [(e.action, e.purpose) for e in _entries(object_type="user", object_id=str(user.pk))]
     assert changes == [
         ("role_grant", matrix.AUDITOR),

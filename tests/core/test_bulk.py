@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from django.db import connection
 
+from tests.actors import ACTOR
 from vinex.core.bulk import UnsupportedField, ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
 from vinex.custody.models import Agency, Person, Subject
 from vinex.notify.models import Contact
@@ -57,7 +58,7 @@ def test_reserved_ids_are_never_ones_already_handed_out() -> None:
 
 
 def test_an_encrypted_column_is_refused_and_nothing_is_written_in_clear() -> None:
-    registrant = registrant_create(language="en")
+    registrant = registrant_create(actor=ACTOR, language="en")
     columns = ("registrant_id", "channel", "value", "value_index", "created_at")
     row = (registrant.pk, "sms", "+12025550143", "index", datetime(2026, 1, 2, tzinfo=UTC))
 

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.locator.people import book
 from vinex.custody.contacts import is_own_contact, subject_contacts_record
@@ -21,9 +22,12 @@ def test_a_registrant_using_the_persons_own_number_is_held(agency: Agency) -> No
     subject = book(agency, "S-1")
     subject_contacts_record(contacts_by_subject={subject.pk: [("phone", "(202) 555-0143"),
                                                               ("email", "Robin.Q@Example.org")]})
-    own_phone = contact_add(registrant=registrant_create(language="en"), channel="voice", value="+1 202 555 0143")
-    own_email = contact_add(registrant=registrant_create(language="en"), channel="email", value="robin.q@example.org")
-    stranger = contact_add(registrant=registrant_create(language="en"), channel="sms", value="+1 202 555 0199")
+    own_phone = contact_add(registrant=registrant_create(language="en", actor=ACTOR),
+                            channel="voice", value="+1 202 555 0143", actor=ACTOR)
+    own_email = contact_add(registrant=registrant_create(language="en", actor=ACTOR),
+                            channel="email", value="robin.q@example.org", actor=ACTOR)
+    stranger = contact_add(registrant=registrant_create(language="en", actor=ACTOR),
+                           channel="sms", value="+1 202 555 0199", actor=ACTOR)
 
     by_phone = registration_check(person=subject.person, contacts=[own_phone], ip_hash="h", channel="web")
     by_email = registration_check(person=subject.person, contacts=[own_email], ip_hash="h", channel="hotline")
@@ -61,7 +65,8 @@ def test_contacts_sent_with_an_event_are_indexed_and_never_stored_in_clear(api: 
     assert [r["status"] for r in response.json()["results"]] == ["accepted", "rejected"]
     assert response.json()["results"][1]["errors"][0]["loc"][:4] == ["events", 1, "subject", "contacts"]
     subject = Subject.objects.get(agency_subject_id="S-1")
-    own = contact_add(registrant=registrant_create(language="en"), channel="sms", value="+12025550143")
+    own = contact_add(registrant=registrant_create(language="en", actor=ACTOR),
+                      channel="sms", value="+12025550143", actor=ACTOR)
     decision = registration_check(person=subject.person, contacts=[own], ip_hash="h", channel="web")
     assert decision.outcome == Outcome.HOLD
     assert SubjectContact.objects.filter(subject=subject).count() == 3  # texts, calls, email
@@ -71,7 +76,8 @@ def test_own_contacts_are_recognised_by_their_blind_indexes_alone(agency: Agency
     subject = book(agency, "S-1")
     other = book(agency, "S-2")
     subject_contacts_record(contacts_by_subject={subject.pk: [("email", "robin@example.org")]})
-    own = contact_add(registrant=registrant_create(language="en"), channel="email", value="ROBIN@example.org")
+    own = contact_add(registrant=registrant_create(language="en", actor=ACTOR),
+                      channel="email", value="ROBIN@example.org", actor=ACTOR)
 
     assert is_own_contact(person=subject.person, value_indexes=[own.value_index])
     assert not is_own_contact(person=other.person, value_indexes=[own.value_index])

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
 from vinex.custody import statemachine as sm
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 def ingest(agency: Agency, *raws: dict[str, Any]) -> list[str]:
     incoming = [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws]
-    return [o.status for o in events_ingest(agency=agency, events=incoming)]
+    return [o.status for o in events_ingest(actor=ACTOR, agency=agency, events=incoming)]
 
 
 def subject(agency: Agency, key: str = "S-1") -> Subject:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 from twilio.request_validator import RequestValidator
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
 from tests.support.smtp import SmtpServer, body_text, free_port
@@ -81,7 +82,7 @@ def stack(transactional_db: None) -> Iterator[Stack]:
                                    support_name="Pine Victim Services", support_phone="+1 555 010 0100")
     Facility.objects.create(agency=agency, code="main", name="Pine County Jail", timezone="America/New_York")
     Facility.objects.create(agency=agency, code="annex", name="Pine Annex", timezone="America/New_York")
-    _, token = apikey_create(agency=agency)
+    _, token = apikey_create(actor=ACTOR, agency=agency)
     smtp, twilio, port = SmtpServer().start(), start_fake_twilio(), free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.accounts.helpers import staff_client
+from tests.actors import ACTOR
 from tests.feeds.roster import people, roster_csv
 from vinex.accounts import matrix
 from vinex.custody.models import Agency, Facility, Subject
@@ -19,7 +20,7 @@ def held_snapshot(agency: Agency, tmp_path: Path) -> Snapshot:
     for count in (100, 50):
         path = tmp_path / f"roster-{count}.csv"
         path.write_text(roster_csv(people(count)), encoding="utf-8")
-        snapshot = roster_import(facility=main, path=path, origin="cli")
+        snapshot = roster_import(actor=ACTOR, facility=main, path=path, origin="cli")
     assert snapshot.status == "quarantined"
     return snapshot
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
 from tests.feeds.roster import HEADER, people, person, put_roster, roster_csv
@@ -173,7 +174,7 @@ def test_the_body_is_streamed_past_the_upload_memory_cap(api: Client, agency: Ag
 
 
 def test_keys_without_the_roster_scope_and_unknown_facilities_are_refused(agency: Agency, api: Client) -> None:
-    token = apikey_create(agency=agency, scopes=["events:write"])[1]
+    token = apikey_create(actor=ACTOR, agency=agency, scopes=["events:write"])[1]
     events_only = Client(headers={"Authorization": f"Bearer {token}"})
     assert put_roster(events_only, roster_csv(people(1))).status_code == 403
     assert put_roster(Client(), roster_csv(people(1))).status_code == 401
@@ -223,7 +224,7 @@ def test_missing_or_wrong_key_is_401(agency: Agency) -> None:
 
 
 def test_revoked_key_is_401(agency: Agency) -> None:
-    key, token = apikey_create(agency=agency)
+    key, token = apikey_create(actor=ACTOR, agency=agency)
     ApiKey.objects.filter(pk=key.pk).update(revoked_at="2026-01-01T00:00:00Z")
     response = Client(headers={"Authorization": f"Bearer {token}"}).post(URL, data="{}",
                                                                           content_type="application/json")
@@ -231,7 +232,7 @@ def test_revoked_key_is_401(agency: Agency) -> None:
 
 
 def test_a_key_without_the_events_scope_is_403(agency: Agency) -> None:
-    _, token = apikey_create(agency=agency, scopes=["rosters:write"])
+    _, token = apikey_create(actor=ACTOR, agency=agency, scopes=["rosters:write"])
     response = post(Client(headers={"Authorization": f"Bearer {token}"}), {"events": [event("b1", "BOOKED")]})
     assert response.status_code == 403
     assert not CustodyEvent.objects.exists()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from tests.actors import ACTOR
 from tests.feeds.roster import people, roster_csv
 from vinex.custody.models import Agency, Facility, Subject
 from vinex.feeds.connectors import pull_sources_run_due
@@ -84,16 +85,16 @@ def test_a_drop_folder_imports_new_files_in_order_and_files_them(agency: Agency,
     os.utime(tmp_path / "c-broken.csv", (1_700_000_500, 1_700_000_500))
 
     now = timezone.now()
-    assert pull_sources_run_due(now=now) == 2
+    assert pull_sources_run_due(actor=ACTOR, now=now) == 2
     assert list(Snapshot.objects.order_by("pk").values_list("booked", flat=True)) == [3, 1]
     assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == ["a-second.csv", "b-first.csv"]
     assert [p.name for p in (tmp_path / "failed").iterdir()] == ["c-broken.csv"]
     source = PullSource.objects.get()
     assert source.failures == 1 and "lacks required columns" in source.last_error
     assert source.next_run_at == now + timedelta(seconds=60)
-    assert pull_sources_run_due(now=now + timedelta(seconds=30)) == 0  # not due yet
+    assert pull_sources_run_due(actor=ACTOR, now=now + timedelta(seconds=30)) == 0  # not due yet
 
-    assert pull_sources_run_due(now=now + timedelta(seconds=61)) == 0
+    assert pull_sources_run_due(actor=ACTOR, now=now + timedelta(seconds=61)) == 0
     source.refresh_from_db()
     assert (source.failures, source.last_error, source.last_success_at) == (0, "", now + timedelta(seconds=61))
 
@@ -105,12 +106,12 @@ def test_an_https_source_fetches_with_its_key_and_skips_unchanged_rosters(agency
                               auth_header_value="secret-key", interval_seconds=300)
     gateway.body = roster_csv(people(5)).encode()
     now = timezone.now()
-    assert pull_sources_run_due(now=now) == 1
+    assert pull_sources_run_due(actor=ACTOR, now=now) == 1
     assert Subject.objects.filter(status="IN_CUSTODY").count() == 5
-    assert pull_sources_run_due(now=now + timedelta(seconds=301)) == 0  # 304: nothing new
+    assert pull_sources_run_due(actor=ACTOR, now=now + timedelta(seconds=301)) == 0  # 304: nothing new
     assert gateway.requests[-1]["If-None-Match"]
     gateway.body = roster_csv(people(6)).encode()
-    assert pull_sources_run_due(now=now + timedelta(seconds=602)) == 1
+    assert pull_sources_run_due(actor=ACTOR, now=now + timedelta(seconds=602)) == 1
     assert Subject.objects.filter(status="IN_CUSTODY").count() == 6
 
 
@@ -120,8 +121,8 @@ def test_a_failing_source_backs_off_and_shows_its_error(agency: Agency, gateway:
                               auth_header_value="secret-key", interval_seconds=3600)
     gateway.status = 503
     now = timezone.now()
-    pull_sources_run_due(now=now)
-    pull_sources_run_due(now=now + timedelta(seconds=60))
+    pull_sources_run_due(actor=ACTOR, now=now)
+    pull_sources_run_due(actor=ACTOR, now=now + timedelta(seconds=60))
     source = PullSource.objects.get()
     assert (source.failures, source.last_error) == (2, "the server answered 503")
     assert source.next_run_at == now + timedelta(seconds=60 + 120)
@@ -131,5 +132,5 @@ def test_a_failing_source_backs_off_and_shows_its_error(agency: Agency, gateway:
 def test_plain_http_elsewhere_is_refused(agency: Agency) -> None:
     main = Facility.objects.get(code="main")
     PullSource.objects.create(facility=main, kind="https", location="http://roster.example.org/x.csv")
-    pull_sources_run_due(now=timezone.now())
+    pull_sources_run_due(actor=ACTOR, now=timezone.now())
     assert PullSource.objects.get().last_error == "roster addresses must use https://"

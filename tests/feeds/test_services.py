@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.actors import ACTOR
 from tests.factories import subscribe
 from tests.feeds.roster import people, person, roster_csv
 from vinex.custody.models import Agency, CustodyEvent, Facility, Subject
@@ -37,7 +38,8 @@ def send(agency: Agency, tmp_path: Path, rows: list[dict[str, str]], *, facility
          text: str | None = None) -> Snapshot:
     path = tmp_path / f"roster-{len(list(tmp_path.iterdir()))}.csv"
     path.write_text(roster_csv(rows) if text is None else text, encoding="utf-8")
-    return roster_import(facility=Facility.objects.get(agency=agency, code=facility), path=path, origin="cli")
+    return roster_import(actor=ACTOR,
+                         facility=Facility.objects.get(agency=agency, code=facility), path=path, origin="cli")
 
 
 def in_custody(agency: Agency, facility: str = "main") -> set[str]:
@@ -187,14 +189,14 @@ def test_a_silent_feed_alerts_the_operator_once_by_email(agency: Agency, tmp_pat
     from vinex.notify.worker import Worker
 
     AgencyFeed.objects.create(agency=agency, cadence_seconds=3600)
-    feed_alert_recipient_add(value="operator@vinex.example.org")
-    feed_alert_recipient_add(value="jail-it@pine.example.org", agency=agency)
+    feed_alert_recipient_add(actor=ACTOR, value="operator@vinex.example.org")
+    feed_alert_recipient_add(actor=ACTOR, value="jail-it@pine.example.org", agency=agency)
     send(agency, tmp_path, people(3))
     now = timezone.now()
-    assert feed_health_check(now=now + timedelta(minutes=119)) == []
-    alerts = feed_health_check(now=now + timedelta(minutes=121))
+    assert feed_health_check(actor=ACTOR, now=now + timedelta(minutes=119)) == []
+    alerts = feed_health_check(actor=ACTOR, now=now + timedelta(minutes=121))
     assert [a.notified for a in alerts] == [2]
-    assert feed_health_check(now=now + timedelta(hours=5)) == []  # the same silence alerts once
+    assert feed_health_check(actor=ACTOR, now=now + timedelta(hours=5)) == []  # the same silence alerts once
 
     worker = Worker(threads=1)
     try:
@@ -212,14 +214,16 @@ def test_a_feed_that_speaks_again_and_falls_silent_again_alerts_again(agency: Ag
 
     from vinex.feeds.services import feed_alert_recipient_add, feed_health_check
 
-    feed_alert_recipient_add(value="operator@vinex.example.org")
+    feed_alert_recipient_add(actor=ACTOR, value="operator@vinex.example.org")
     main = Facility.objects.get(agency=agency, code="main")
     now = timezone.now()
-    roster_import(facility=main, path=_file(tmp_path, people(3)), origin="cli", received_at=now - timedelta(days=6))
-    assert len(feed_health_check(now=now - timedelta(days=3))) == 1
-    roster_import(facility=main, path=_file(tmp_path, people(4)), origin="cli", received_at=now - timedelta(days=2))
-    assert feed_health_check(now=now - timedelta(days=1)) == []
-    assert len(feed_health_check(now=now + timedelta(days=1))) == 1
+    roster_import(actor=ACTOR,
+                  facility=main, path=_file(tmp_path, people(3)), origin="cli", received_at=now - timedelta(days=6))
+    assert len(feed_health_check(actor=ACTOR, now=now - timedelta(days=3))) == 1
+    roster_import(actor=ACTOR,
+                  facility=main, path=_file(tmp_path, people(4)), origin="cli", received_at=now - timedelta(days=2))
+    assert feed_health_check(actor=ACTOR, now=now - timedelta(days=1)) == []
+    assert len(feed_health_check(actor=ACTOR, now=now + timedelta(days=1))) == 1
     assert Notification.objects.filter(template="feed_stale").count() == 2
 
 
@@ -235,8 +239,8 @@ def test_pushed_events_count_as_the_feed_speaking(agency: Agency) -> None:
     feed_events_catch_up()
     feed = FacilityFeed.objects.get(facility__code="annex")
     assert feed.last_event_at is not None and feed.last_snapshot_at is None
-    assert feed_health_check(now=timezone.now() + timedelta(hours=47)) == []
-    assert len(feed_health_check(now=timezone.now() + timedelta(hours=49))) == 1
+    assert feed_health_check(actor=ACTOR, now=timezone.now() + timedelta(hours=47)) == []
+    assert len(feed_health_check(actor=ACTOR, now=timezone.now() + timedelta(hours=49))) == 1
 
 
 def _file(folder: Path, rows: list[dict[str, str]]) -> Path:
@@ -285,9 +289,9 @@ def test_a_pending_departure_is_released_after_twice_the_cadence(agency: Agency,
     send(agency, tmp_path, [person("A-1")], facility="annex")
     send(agency, tmp_path, people(29))
     assert Subject.objects.get(agency_subject_id="S-29").status == "IN_CUSTODY"
-    assert pending_departures_release_due(now=timezone.now() + timedelta(hours=47)) == 0
+    assert pending_departures_release_due(actor=ACTOR, now=timezone.now() + timedelta(hours=47)) == 0
     assert Subject.objects.get(agency_subject_id="S-29").status == "IN_CUSTODY"
-    assert pending_departures_release_due(now=timezone.now() + timedelta(hours=49)) == 1
+    assert pending_departures_release_due(actor=ACTOR, now=timezone.now() + timedelta(hours=49)) == 1
     assert Subject.objects.get(agency_subject_id="S-29").status == "RELEASED"
     assert CustodyEvent.objects.filter(type="RELEASED").count() == 1
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from tests.actors import ACTOR
 from vinex.custody.models import Agency, Subject
 from vinex.custody.schemas import EventIn
 from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
@@ -14,7 +15,7 @@ from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 
 def ingest(agency: Agency, *raws: dict[str, Any]) -> None:
     incoming = [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws]
-    outcomes = events_ingest(agency=agency, events=incoming)
+    outcomes = events_ingest(actor=ACTOR, agency=agency, events=incoming)
     assert [o.status for o in outcomes] == ["accepted"] * len(raws), [o.errors for o in outcomes]
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.custody.test_services import ingest
 from vinex.custody.models import Agency, Subject
@@ -114,12 +115,13 @@ def test_a_withdrawn_subscription_never_comes_back(requests: list[S]) -> None:
 
 @pytest.fixture
 def registrant(db: None) -> Registrant:
-    return registrant_create(language="en")
+    return registrant_create(actor=ACTOR, language="en")
 
 
 def a_notification(registrant: Registrant, status: N) -> Notification:
-    contact = contact_add(registrant=registrant, channel="email", value="victim@example.org", verified=True)
-    notification = notification_enqueue_direct(contact=contact, template="t", body="b", language="en")
+    contact = contact_add(actor=ACTOR,
+                          registrant=registrant, channel="email", value="victim@example.org", verified=True)
+    notification = notification_enqueue_direct(actor=ACTOR, contact=contact, template="t", body="b", language="en")
     Notification.objects.filter(pk=notification.pk).update(status=status)  # the state under test
     return notification
 
@@ -161,7 +163,7 @@ def person_subject(agency: Agency) -> Subject:
 
 def a_subscription(registrant: Registrant, subject: Subject, *, status: S = S.PENDING,
                    tier: Tier = Tier.PUBLIC) -> Subscription:
-    subscription = subscription_create(registrant=registrant, person=subject.person)
+    subscription = subscription_create(actor=ACTOR, registrant=registrant, person=subject.person)
     Subscription.objects.filter(pk=subscription.pk).update(status=status, tier=tier)  # the state under test
     subscription.refresh_from_db()
     return subscription
@@ -200,7 +202,7 @@ def test_a_stale_object_cannot_revive_a_withdrawn_subscription(registrant: Regis
 
 def test_a_subscription_starts_pending_or_active_only(registrant: Registrant, person_subject: Subject) -> None:
     with pytest.raises(ValueError, match="cannot start"):
-        subscription_create(registrant=registrant, person=person_subject.person, status=S.WITHDRAWN)
+        subscription_create(actor=ACTOR, registrant=registrant, person=person_subject.person, status=S.WITHDRAWN)
 
 
 def test_withdrawing_a_registrant_withdraws_their_subscriptions_once(registrant: Registrant,

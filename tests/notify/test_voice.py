@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.custody.test_services import ingest
 from tests.notify.test_worker import Clock
@@ -34,13 +35,13 @@ def signed_post(client: Client, url: str, params: dict[str, str], token: str = "
 
 
 def voice_registrant(agency: Agency, *, language: str = "en", sms: bool = False) -> Registrant:
-    registrant = registrant_create(language=language)
-    contact_add(registrant=registrant, channel="voice", value=PHONE, verified=True)
+    registrant = registrant_create(actor=ACTOR, language=language)
+    contact_add(actor=ACTOR, registrant=registrant, channel="voice", value=PHONE, verified=True)
     if sms:
-        contact_add(registrant=registrant, channel="sms", value=PHONE, verified=True)
+        contact_add(actor=ACTOR, registrant=registrant, channel="sms", value=PHONE, verified=True)
     registrant_set_pin(registrant=registrant, pin="4821")
     subject = Subject.objects.get(agency=agency)
-    subscription_create(registrant=registrant, person=subject.person, status=SubscriptionStatus.ACTIVE)
+    subscription_create(actor=ACTOR, registrant=registrant, person=subject.person, status=SubscriptionStatus.ACTIVE)
     return registrant
 
 
@@ -173,7 +174,7 @@ def test_after_24_hours_unconfirmed_the_calls_stop_and_an_email_follows(
     worker, clock = calling
     registrant = voice_registrant(agency)
     ingest(agency, event("r1", "RELEASED", minutes=5))
-    contact_add(registrant=registrant, channel="email", value="late@example.org", verified=True)
+    contact_add(actor=ACTOR, registrant=registrant, channel="email", value="late@example.org", verified=True)
     for _ in range(60):
         worker.run_once()
         placed = twilio_settings.calls[-1]
@@ -218,7 +219,7 @@ def test_forged_voice_webhooks_are_refused(agency: Agency, client: Client, calli
 
 
 def test_the_pin_must_be_four_digits(agency: Agency) -> None:
-    registrant = registrant_create(language="en")
+    registrant = registrant_create(actor=ACTOR, language="en")
     for bad in ("123", "12345", "abcd"):
         with pytest.raises(ValueError, match="4 digits"):
             registrant_set_pin(registrant=registrant, pin=bad)
@@ -244,9 +245,10 @@ def test_a_code_call_says_the_code_twice_and_is_not_repeated(agency: Agency, cli
     from vinex.notify.services import notification_enqueue_direct
 
     worker, clock = calling
-    registrant = registrant_create(language="en")
-    contact = contact_add(registrant=registrant, channel="voice", value=PHONE)
-    notification_enqueue_direct(contact=contact, template="verification_code", body="Your code is 4 1 7 2 0 9.",
+    registrant = registrant_create(actor=ACTOR, language="en")
+    contact = contact_add(actor=ACTOR, registrant=registrant, channel="voice", value=PHONE)
+    notification_enqueue_direct(actor=ACTOR,
+                                contact=contact, template="verification_code", body="Your code is 4 1 7 2 0 9.",
                                 language="en")
     worker.run_once()
     call = Call(client, twilio_settings.calls[0])

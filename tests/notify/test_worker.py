@@ -13,6 +13,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.custody.test_services import ingest
 from tests.factories import subscribe
@@ -134,7 +135,7 @@ def test_a_provider_outage_is_transient(released: Agency, twilio_settings: FakeT
 def test_an_opt_out_after_queueing_is_honoured(released: Agency, smtp_settings: SmtpServer) -> None:
     registrant = subscribe(released, email="victim@example.org")
     ingest(released, event("r1", "RELEASED", minutes=5))
-    contact_opt_out(contacts=list(registrant.contacts.all()))
+    contact_opt_out(actor=ACTOR, contacts=list(registrant.contacts.all()))
     assert Worker(threads=1).run_once() == 0
     assert Notification.objects.get().status == NotificationStatus.SUPPRESSED
     assert smtp_settings.inbox.messages == []
@@ -167,7 +168,7 @@ def test_the_worker_runs_no_periodic_jobs(agency: Agency, smtp_settings: SmtpSer
     AgencyFeed.objects.create(agency=agency, cadence_seconds=3600)
     FacilityFeed.objects.create(facility=agency.facilities.get(code="main"),
                                 last_snapshot_at=timezone.now() - timedelta(days=2))
-    feed_alert_recipient_add(value="operator@vinex.example.org")
+    feed_alert_recipient_add(actor=ACTOR, value="operator@vinex.example.org")
     clock = Clock()
     worker = Worker(threads=1, clock=clock)
     for _ in range(3):
@@ -227,15 +228,16 @@ def test_each_send_records_a_read_of_the_address(released: Agency, smtp_settings
 
 def queue_numbered(contact: Contact, count: int, label: str) -> None:
     for number in range(count):
-        notification_enqueue_direct(contact=contact, template="notice", body=f"{label} {number}", language="en",
+        notification_enqueue_direct(actor=ACTOR,
+                                    contact=contact, template="notice", body=f"{label} {number}", language="en",
                                     subject_line=f"{label} {number:02d}")
 
 
 def test_one_recipient_gets_their_messages_in_the_order_they_were_written(db: None,
                                                                           smtp_settings: SmtpServer) -> None:
-    victim, others = registrant_create(language="en"), registrant_create(language="en")
-    mine = contact_add(registrant=victim, channel="email", value="victim@example.org", verified=True)
-    theirs = [contact_add(registrant=others, channel="email", value=f"other{i}@example.org", verified=True)
+    victim, others = registrant_create(actor=ACTOR, language="en"), registrant_create(language="en", actor=ACTOR)
+    mine = contact_add(actor=ACTOR, registrant=victim, channel="email", value="victim@example.org", verified=True)
+    theirs = [contact_add(actor=ACTOR, registrant=others, channel="email", value=f"other{i}@example.org", verified=True)
               for i in range(4)]
     for round_ in range(3):  # interleaved with other people's mail, which may go out in parallel
         queue_numbered(mine, 4, f"mine {round_}")

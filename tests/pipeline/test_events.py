@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
 from vinex.custody.models import Agency, CustodyEvent, SubjectContact
@@ -22,7 +23,7 @@ class Abandoned(Exception):
 
 
 def ingest(agency: Agency, *raws: dict[str, Any]) -> list[str]:
-    return [o.status for o in events_ingest(agency=agency, events=[
+    return [o.status for o in events_ingest(actor=ACTOR, agency=agency, events=[
         IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws])]
 
 

@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
 from vinex.audit.models import AuditEntry
@@ -31,7 +32,7 @@ def federal(db: None) -> Agency:
 
 
 def client_for(agency: Agency, *scopes: str) -> Client:
-    token = apikey_create(agency=agency, scopes=scopes or ("custody:read",))[1]
+    token = apikey_create(actor=ACTOR, agency=agency, scopes=scopes or ("custody:read",))[1]
     return Client(headers={"Authorization": f"Bearer {token}"})
 
 

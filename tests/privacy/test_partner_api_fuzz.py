@@ -7,6 +7,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.actors import ACTOR
 from tests.locator.test_fuzz import FUZZ, assert_error_shape, junk
 from vinex.custody.models import Agency
 from vinex.custody.services import apikey_create
@@ -19,7 +20,8 @@ junk_or_purpose = st.one_of(junk, st.sampled_from(["court", "law_enforcement", "
 @FUZZ
 @given(params=st.dictionaries(st.sampled_from(PARAMS), junk_or_purpose), code=junk)
 def test_any_partner_query_gets_results_or_an_error(agency: Agency, params: dict[str, str], code: str) -> None:
-    client = Client(headers={"Authorization": f"Bearer {apikey_create(agency=agency, scopes=['custody:read'])[1]}"})
+    token = apikey_create(agency=agency, scopes=["custody:read"], actor=ACTOR)[1]
+    client = Client(headers={"Authorization": f"Bearer {token}"})
 
     lookup = client.get("/api/v1/partner/subjects", params)
     export = client.get(f"/api/v1/partner/agencies/{code.replace('/', '')}/population.csv", params)

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from tests.accounts.helpers import staff_client
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
 from vinex.audit.models import AuditEntry
@@ -164,9 +165,9 @@ def test_the_reporters_contact_is_erased_after_the_retention_period(wrongly_rele
     stored = DataReport.objects.get(public_id=report_id)
     assert stored.decided_at is not None
 
-    retention_purge(now=stored.decided_at + timedelta(days=29))
+    retention_purge(actor=ACTOR, now=stored.decided_at + timedelta(days=29))
     kept = DataReport.objects.get(pk=stored.pk)
-    retention_purge(now=stored.decided_at + timedelta(days=31))
+    retention_purge(actor=ACTOR, now=stored.decided_at + timedelta(days=31))
     erased = DataReport.objects.get(pk=stored.pk)
 
     assert kept.reply_to == "victim@example.org"

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from tests.accounts.helpers import staff_client
+from tests.actors import ACTOR
 from tests.locator.people import book
 from vinex.audit.models import AuditEntry
 from vinex.custody.models import Agency, Subject
@@ -16,9 +17,9 @@ pytestmark = pytest.mark.django_db
 
 def held_registration(agency: Agency) -> Registration:
     subject = book(agency, "S-1")
-    registrant = registrant_create(language="es")
-    contact_add(registrant=registrant, channel="email", value="held@example.org", verified=True)
-    subscription = subscription_create(registrant=registrant, person=subject.person)
+    registrant = registrant_create(actor=ACTOR, language="es")
+    contact_add(actor=ACTOR, registrant=registrant, channel="email", value="held@example.org", verified=True)
+    subscription = subscription_create(actor=ACTOR, registrant=registrant, person=subject.person)
     return Registration.objects.create(registrant=registrant, subscription=subscription, channel="web",
                                        ip_hash="h", status=RegistrationStatus.HELD,
                                        decision_reason="a contact already follows 5 other people")

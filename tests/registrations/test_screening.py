@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.actors import ACTOR
 from tests.locator.people import book
 from vinex.custody.models import Agency, Subject
 from vinex.registrations.screening import Outcome, registration_check
@@ -36,9 +37,10 @@ def _following(agency: Agency, count: int, email: str) -> None:
 
     for n in range(count):
         followed = book(agency, f"F-{n}")
-        registrant = registrant_create(language="en")
-        contact_add(registrant=registrant, channel="email", value=email, verified=True)
-        subscription_create(registrant=registrant, person=followed.person, status=SubscriptionStatus.ACTIVE)
+        registrant = registrant_create(actor=ACTOR, language="en")
+        contact_add(actor=ACTOR, registrant=registrant, channel="email", value=email, verified=True)
+        subscription_create(actor=ACTOR,
+                            registrant=registrant, person=followed.person, status=SubscriptionStatus.ACTIVE)
 
 
 def test_one_address_following_many_people_is_held_for_review(agency: Agency, settings: object) -> None:
@@ -46,10 +48,12 @@ def test_one_address_following_many_people_is_held_for_review(agency: Agency, se
 
     _following(agency, 5, "watcher@example.org")
     subject = book(agency, "S-1")
-    newcomer = contact_add(registrant=registrant_create(language="en"), channel="email", value="Watcher@Example.org")
+    newcomer = contact_add(registrant=registrant_create(language="en", actor=ACTOR),
+                           channel="email", value="Watcher@Example.org", actor=ACTOR)
     decision = registration_check(person=subject.person, contacts=[newcomer], ip_hash="h", channel="web")
     assert decision.outcome == Outcome.HOLD and "follows 5 other people" in decision.reason
-    other = contact_add(registrant=registrant_create(language="en"), channel="email", value="someone@example.org")
+    other = contact_add(registrant=registrant_create(language="en", actor=ACTOR),
+                        channel="email", value="someone@example.org", actor=ACTOR)
     assert registration_check(person=subject.person, contacts=[other], ip_hash="h", channel="web").allowed
 
 
@@ -59,8 +63,8 @@ def test_many_registrations_from_one_address_are_held_but_not_from_the_call_cent
 
     subject = book(agency, "S-1")
     for _ in range(11):
-        registrant = registrant_create(language="en")
-        subscription = subscription_create(registrant=registrant, person=subject.person)
+        registrant = registrant_create(actor=ACTOR, language="en")
+        subscription = subscription_create(actor=ACTOR, registrant=registrant, person=subject.person)
         Registration.objects.create(registrant=registrant, subscription=subscription, channel="web", ip_hash="busy")
     assert registration_check(person=subject.person, contacts=[], ip_hash="busy", channel="web").outcome == Outcome.HOLD
     assert registration_check(person=subject.person, contacts=[], ip_hash="busy", channel="hotline").allowed

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from tests.actors import ACTOR
 from tests.locator.people import book
 from vinex.custody.models import Agency
 from vinex.locator.selectors import subject_ref_make
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 def start(agency: Agency, *contacts: ContactIn) -> Registration:
     subject = book(agency, "S-1")
-    return registration_create(subject_ref=subject_ref_make(person_id=subject.person_id), language="es",
+    return registration_create(actor=ACTOR, subject_ref=subject_ref_make(person_id=subject.person_id), language="es",
                                contacts=contacts or [ContactIn("email", "ana@example.org")], arrival="web",
                                client_address="198.51.100.20")
 
@@ -57,9 +58,11 @@ def test_the_registration_records_how_it_arrived_but_not_the_address(agency: Age
 def test_a_code_expires_after_ten_minutes(agency: Agency) -> None:
     verification = start(agency).verifications.get()
     later = timezone.now() + timedelta(minutes=10, seconds=1)
-    assert verification_check(verification=verification, code=sent_code(verification), now=later).outcome == (
+    assert verification_check(actor=ACTOR,
+                              verification=verification, code=sent_code(verification), now=later).outcome == (
         Check.EXPIRED)
-    assert verification_check(verification=verification, code=sent_code(verification)).outcome == Check.ACTIVE
+    assert verification_check(actor=ACTOR,
+                              verification=verification, code=sent_code(verification)).outcome == Check.ACTIVE
 
 
 def test_a_new_code_replaces_the_old_one_and_sends_are_limited(agency: Agency, settings: Any) -> None:
@@ -67,20 +70,21 @@ def test_a_new_code_replaces_the_old_one_and_sends_are_limited(agency: Agency, s
     verification = start(agency).verifications.get()
     first = sent_code(verification)
     soon = timezone.now() + timedelta(seconds=30)
-    assert verification_resend(verification=verification, now=soon).outcome == Resend.TOO_SOON
-    results = [verification_resend(verification=verification, now=timezone.now() + timedelta(minutes=m)).outcome
+    assert verification_resend(actor=ACTOR, verification=verification, now=soon).outcome == Resend.TOO_SOON
+    results = [verification_resend(actor=ACTOR,
+                                   verification=verification, now=timezone.now() + timedelta(minutes=m)).outcome
                for m in (2, 4, 6)]
     assert results == [Resend.SENT, Resend.SENT, Resend.LIMIT_REACHED]
     latest = sent_code(verification)
     if latest != first:
-        assert verification_check(verification=verification, code=first).outcome == Check.WRONG
-    assert verification_check(verification=verification, code=latest).outcome == Check.ACTIVE
+        assert verification_check(actor=ACTOR, verification=verification, code=first).outcome == Check.WRONG
+    assert verification_check(actor=ACTOR, verification=verification, code=latest).outcome == Check.ACTIVE
 
 
 def test_nothing_is_stored_when_any_field_is_wrong(agency: Agency) -> None:
     subject = book(agency, "S-1")
     with pytest.raises(RegistrationInvalid) as invalid:
-        registration_create(subject_ref=subject_ref_make(person_id=subject.person_id), language="de",
+        registration_create(actor=ACTOR, subject_ref=subject_ref_make(person_id=subject.person_id), language="de",
                             contacts=[ContactIn("email", "ok@example.org"), ContactIn("sms", "call me")],
                             relationship="boss", case_number="x" * 65, arrival="api", client_address="192.0.2.1")
     assert {e.loc for e in invalid.value.errors} == {("language",), ("contacts", 1, "value"), ("relationship",),
@@ -93,6 +97,6 @@ def test_an_expired_subject_ref_is_refused(agency: Agency, settings: Any) -> Non
     ref = subject_ref_make(person_id=subject.person_id)
     settings.VINEX_SUBJECT_REF_MAX_AGE = -1
     with pytest.raises(RegistrationInvalid) as invalid:
-        registration_create(subject_ref=ref, language="en", contacts=[ContactIn("email", "a@example.org")],
+        registration_create(actor=ACTOR, subject_ref=ref, language="en", contacts=[ContactIn("email", "a@example.org")],
                             arrival="api", client_address="192.0.2.1")
     assert invalid.value.errors[0].type == "expired_subject_ref"

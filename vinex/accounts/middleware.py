@@ -15,7 +15,6 @@ from django.utils.cache import add_never_cache_headers
 
 from vinex.accounts import matrix, selectors
 from vinex.accounts.signals import record_refusal
-from vinex.audit.actor import acting
 
 LAST_SEEN_SESSION_KEY = "vinex_last_seen"
 
@@ -56,12 +55,7 @@ class StaffAccessMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        idle = _expire_if_idle(request)
-        token = acting.set(selectors.actor_ref(user=request.user))
-        try:
-            return self._respond(request, idle=idle)
-        finally:
-            acting.reset(token)
+        return self._respond(request, idle=_expire_if_idle(request))
 
     def _respond(self, request: HttpRequest, *, idle: bool) -> HttpResponse:
         path = request.path_info

@@ -6,11 +6,10 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.paginator import Page, Paginator
-from django.db import transaction
 from django.db.models import QuerySet
 
 from vinex.audit.models import AuditEntry
-from vinex.audit.services import audit_record
+from vinex.audit.unit import Actor, audit_add
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,9 @@ def audit_entries_matching(*, query: AuditQuery) -> QuerySet[AuditEntry]:
 
 
 def audit_search(
-    *, actor: str, role: str, query: AuditQuery, page: int = 1, per_page: int = 50, purpose: str = ""
+    *, actor: Actor, query: AuditQuery, page: int = 1, per_page: int = 50, purpose: str = ""
 ) -> Page[AuditEntry]:
     """One page of matching entries for ``actor``; the search is recorded (``audit_search``) before it runs."""
-    with transaction.atomic():
-        audit_record(actor=actor, role=role, action="audit_search", object_type="audit_log",
-                     object_id=query.describe(), purpose=purpose)
+    audit_add(actor=actor, action="audit_search", object_type="audit_log", object_id=query.describe(),
+              purpose=purpose)
     return Paginator(audit_entries_matching(query=query), per_page).get_page(page)

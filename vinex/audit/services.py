@@ -3,8 +3,9 @@
 Appends serialise on the single ``AuditHead`` row: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite
 every write transaction already takes the database's write lock at ``BEGIN`` (``transaction_mode``
 IMMEDIATE). So any number of server and worker processes can append and the sequence stays gap-free.
-The lock is held until the caller's transaction ends: record the audit entry as the last step of a
-transaction, after its other writes.
+The lock is held until the caller's transaction ends, so entries are appended as the last step of a
+transaction, after its other writes: services add them to the transaction's ``vinex.audit.unit``, which
+calls ``audit_record_many`` once, just before commit.
 """
 
 from __future__ import annotations

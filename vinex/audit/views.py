@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from vinex.audit.forms import AuditSearchForm
 from vinex.audit.selectors import audit_search
-from vinex.audit.services import audit_record
+from vinex.audit.unit import Actor, audit_add
 
 SEARCH_ROLES = ("privacy_officer", "auditor")
 
@@ -32,14 +32,14 @@ def search(request: HttpRequest) -> HttpResponse:
     role = search_role(request.user)
     if role is None:
         if request.user.is_authenticated:
-            audit_record(actor=f"user:{request.user.pk}", role="staff", action="audit_search",
-                         object_type="audit_log", object_id="", outcome="denied")
+            audit_add(actor=Actor.staff(f"user:{request.user.pk}"), action="audit_search",
+                      object_type="audit_log", object_id="", outcome="denied")
         return HttpResponseForbidden(render(request, "audit/forbidden.html").content)
     form = AuditSearchForm(request.GET or None)
     page = None
     if form.is_bound and form.is_valid():
         page = audit_search(
-            actor=f"user:{request.user.pk}", role=role, query=form.query(),
+            actor=Actor.staff(f"user:{request.user.pk}", role), query=form.query(),
             page=_page_number(request), per_page=settings.VINEX_AUDIT_PAGE_SIZE, purpose=form.cleaned_data["purpose"],
         )
     return render(request, "audit/search.html", {"form": form, "page": page, "querystring": _without_page(request)})

@@ -2,10 +2,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 
-from vinex.audit.actor import current_actor
-from vinex.audit.services import audit_record
+from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import Agency, ApiKey, CustodyEvent, Facility, Subject
 from vinex.policy.sharing import sharing_policy_parse
 
@@ -35,13 +33,11 @@ class AgencyAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
 
     def save_model(self, request: Any, obj: Agency, form: forms.ModelForm, change: bool) -> None:
-        with transaction.atomic():
+        with audit_unit(actor=Actor.staff(f"user:{request.user.pk}")) as unit:
             super().save_model(request, obj, form, change)
             if "sharing_policy" in form.changed_data:
                 # Who opened or closed an agency's data to partners is a permission change: audit it.
-                actor, role = current_actor()
-                audit_record(actor=actor, role=role, action="permission_change", object_type="agency_sharing_policy",
-                             object_id=obj.code)
+                unit.add("permission_change", "agency_sharing_policy", obj.code)
 
 
 @admin.register(Facility)

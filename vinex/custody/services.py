@@ -6,11 +6,9 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 
-from django.db import transaction
 from django.utils import timezone
 
-from vinex.audit.actor import current_actor
-from vinex.audit.services import audit_record
+from vinex.audit.unit import Actor, audit_add, audit_unit
 from vinex.custody.models import Agency, ApiKey
 
 API_KEY_SCOPES = ("events:write", "rosters:write", "custody:read")
@@ -27,20 +25,21 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def apikey_create(*, agency: Agency, name: str = "", scopes: Sequence[str] = DEFAULT_SCOPES) -> tuple[ApiKey, str]:
-    """Create an API key and return it with the plaintext token, which is shown once and never stored."""
+def apikey_create(*, agency: Agency, actor: Actor, name: str = "",
+                  scopes: Sequence[str] = DEFAULT_SCOPES) -> tuple[ApiKey, str]:
+    """Create an API key and return it with the plaintext token, which is shown once and never stored.
+
+    Recorded in the audit log as a permission change by ``actor``."""
     unknown = set(scopes) - set(API_KEY_SCOPES)
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         key = ApiKey.objects.create(
             agency=agency, name=name, prefix=prefix, secret_hash=_hash_secret(secret), scopes=list(scopes)
         )
-        actor, role = current_actor()
-        audit_record(actor=actor, role=role, action="permission_change", object_type="apikey", object_id=prefix,
-                     purpose=f"new key for agency {agency.code}")
+        unit.add("permission_change", "apikey", prefix, purpose=f"new key for agency {agency.code}")
     return key, f"vx_{prefix}_{secret}"
 
 
@@ -54,8 +53,8 @@ def apikey_authenticate(*, token: str) -> ApiKey | None:
         return None
     key = ApiKey.objects.select_related("agency").filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None or not secrets.compare_digest(key.secret_hash, _hash_secret(secret)):
-        audit_record(actor="public", role="public", action="login_failed", object_type="apikey",
-                     object_id=prefix[:16], outcome="denied")
+        audit_add(actor=Actor.public(), action="login_failed", object_type="apikey", object_id=prefix[:16],
+                  outcome="denied")
         return None
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:

@@ -17,6 +17,7 @@ from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ValidationError as PydanticValidationError
 
+from vinex.audit.unit import Actor
 from vinex.custody.api import AgencyKey, require_scope
 from vinex.custody.models import ApiKey, Facility
 from vinex.custody.schemas import ErrorDetail, ErrorResponse, EventBatchIn, EventBatchOut, EventIn
@@ -85,7 +86,7 @@ def roster_put(request: HttpRequest, facility_code: str) -> dict[str, Any]:
             raise HttpError(413, "roster is too large") from None
         try:
             snapshot = roster_import(facility=facility, path=path, origin="api", content_hash=digest,
-                                     content_type=request.content_type or "")
+                                     content_type=request.content_type or "", actor=Actor.agency(key.agency.code))
         except RosterFormatError as error:
             raise NinjaValidationError([{"loc": error.loc, "msg": str(error), "type": "invalid_roster"}]) from None
     return snapshot_result(snapshot)
@@ -143,7 +144,7 @@ def custody_events_post(request: HttpRequest, batch: EventBatchIn) -> HttpRespon
 
 def _batch_record(key: ApiKey, raw_events: list[Any]) -> HttpResponse:
     valid, positions, rejected = _parse_items(raw_events)
-    ingested = events_ingest(agency=key.agency, events=valid)
+    ingested = events_ingest(agency=key.agency, events=valid, actor=Actor.agency(key.agency.code))
     outcomes = dict(rejected)
     for position, outcome in zip(positions, ingested, strict=True):
         for error in outcome.errors:

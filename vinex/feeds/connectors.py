@@ -21,6 +21,7 @@ import requests
 from django.conf import settings
 from django.db.models import Q
 
+from vinex.audit.unit import Actor
 from vinex.feeds.models import ConnectorKind, PullSource
 from vinex.feeds.parsing import RosterFormatError, copy_stream, move
 from vinex.feeds.services import roster_import
@@ -124,7 +125,7 @@ def _retry_delay(source: PullSource) -> timedelta:
     return timedelta(seconds=min(backoff, source.interval_seconds))
 
 
-def pull_source_run(*, source: PullSource, now: datetime) -> int:
+def pull_source_run(*, source: PullSource, now: datetime, actor: Actor) -> int:
     """Fetch and import what is new at ``source``; returns how many snapshots were imported."""
     connector = CONNECTORS[source.kind]
     imported = 0
@@ -135,7 +136,7 @@ def pull_source_run(*, source: PullSource, now: datetime) -> int:
             for fetched in connector.fetch(source, scratch):
                 try:
                     roster_import(facility=source.facility, path=fetched.path, origin="connector",
-                                  content_type=fetched.content_type)
+                                  content_type=fetched.content_type, actor=actor)
                 except RosterFormatError as error:
                     # Later files are full snapshots too, so one unreadable file does not hold them up.
                     connector.done(source, fetched, ok=False)
@@ -160,7 +161,7 @@ def pull_source_run(*, source: PullSource, now: datetime) -> int:
     return imported
 
 
-def pull_sources_run_due(*, now: datetime) -> int:
+def pull_sources_run_due(*, now: datetime, actor: Actor) -> int:
     """Run every enabled source that is due; each is claimed first so two workers never run the same one."""
     due = PullSource.objects.filter(enabled=True).filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
     imported = 0
@@ -168,5 +169,5 @@ def pull_sources_run_due(*, now: datetime) -> int:
         lease = now + timedelta(seconds=source.interval_seconds)
         won = PullSource.objects.filter(pk=source.pk, next_run_at=source.next_run_at).update(next_run_at=lease)
         if won:
-            imported += pull_source_run(source=source, now=now)
+            imported += pull_source_run(source=source, now=now, actor=actor)
     return imported

@@ -10,12 +10,11 @@ from typing import Any
 
 import polars as pl
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F
 from django.db.models.expressions import RawSQL
 
-from vinex.audit.actor import current_actor
-from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import Agency, CustodyStatus, Facility, Subject
 from vinex.feeds.models import (
     FacilityFeed,
@@ -216,7 +215,8 @@ class AlertRecipientView:
     reachable: bool
 
 
-def feed_alert_recipients(*, agency: Agency | None = None, operator: bool = False) -> list[AlertRecipientView]:
+def feed_alert_recipients(*, actor: Actor, agency: Agency | None = None,
+                          operator: bool = False) -> list[AlertRecipientView]:
     """Who hears of silent feeds: everyone, or only ``agency``'s recipients, or only the operator's.
 
     Contact values are decrypted here, so the read is recorded in the audit log.
@@ -227,9 +227,7 @@ def feed_alert_recipients(*, agency: Agency | None = None, operator: bool = Fals
     elif operator:
         found = found.filter(agency__isnull=True)
     recipients = list(found.order_by(F("agency__code").asc(nulls_first=True), "pk"))  # the operator first
-    actor, role = current_actor()
-    with transaction.atomic():
-        audit_record_many(entries=[AuditEntryIn(actor, role, "read", "contact", str(r.contact_id),
-                                                "feed alert recipients") for r in recipients])
+    with audit_unit(actor=actor) as unit:
+        unit.add_many("read", "contact", [r.contact_id for r in recipients], purpose="feed alert recipients")
     return [AlertRecipientView(r.pk, r.agency.code if r.agency else None, r.contact.channel, r.contact.value,
                                r.contact.reachable) for r in recipients]

@@ -36,8 +36,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from pydantic import BaseModel
 
-from vinex.audit.actor import current_actor
-from vinex.audit.services import audit_record
+from vinex.audit.unit import Actor, AuditUnit, audit_unit
 from vinex.core.gc import collector_paused
 from vinex.custody.models import (
     Agency,
@@ -386,27 +385,28 @@ def _chunks(items: list[Change]) -> Iterator[list[Change]]:
         yield items[start : start + INGEST_CHUNK]
 
 
-def _apply_diff(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None) -> list[dict[str, Any]]:
+def _apply_diff(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None, actor: Actor) -> list[dict[str, Any]]:
     """Record the derived events; returns the errors of events the state machine refused."""
     facility = snapshot.facility
     previous = (Snapshot.objects.filter(facility=facility, status=SnapshotStatus.APPLIED).exclude(pk=snapshot.pk)
                 .order_by("-received_at", "-pk").values_list("pk", flat=True).first())
     base = previous or 0
-    errors = _record(snapshot, base, diff, diff.changes, progress)
+    errors = _record(snapshot, base, diff, diff.changes, progress, actor)
     refused = {c.agency_subject_id for c in diff.changes if c.refused}
     # A release date for someone whose arrival was refused would place them here all the same.
     schedules = [c for c in diff.schedules if c.agency_subject_id not in refused]
     diff.counts["scheduled"] = len(schedules)
-    return errors + _record(snapshot, base, diff, schedules, progress)
+    return errors + _record(snapshot, base, diff, schedules, progress, actor)
 
 
 def _record(snapshot: Snapshot, base: int, diff: RosterDiff, changes: list[Change],
-            progress: Progress | None) -> list[dict[str, Any]]:
+            progress: Progress | None, actor: Actor) -> list[dict[str, Any]]:
     facility = snapshot.facility
     errors: list[dict[str, Any]] = []
     for chunk in _chunks(changes):
         events = [_incoming(facility, snapshot, base, c) for c in chunk]
-        outcomes = events_ingest(agency=facility.agency, events=events, received_at=snapshot.received_at)
+        outcomes = events_ingest(agency=facility.agency, events=events, received_at=snapshot.received_at,
+                                 actor=actor)
         for change, outcome in zip(chunk, outcomes, strict=True):
             if outcome.status != "rejected":
                 continue
@@ -480,6 +480,7 @@ def roster_import(
     facility: Facility,
     path: Path,
     origin: str,
+    actor: Actor,
     content_type: str = "",
     content_hash: str | None = None,
     received_at: datetime | None = None,
@@ -489,15 +490,16 @@ def roster_import(
 
     Importing the same content again as the facility's latest snapshot returns that snapshot and
     changes nothing. Bad rows are reported (``snapshot.errors``) and skipped, and their people keep
-    their status. Raises ``RosterFormatError`` when the file has no usable header or shape.
+    their status. Raises ``RosterFormatError`` when the file has no usable header or shape. ``actor``
+    is who delivered the file (the agency's key, a command, the scheduler's connector run).
     """
     with collector_paused():
         return _roster_import(facility=facility, path=path, origin=origin, content_type=content_type,
-                              content_hash=content_hash, received_at=received_at, progress=progress)
+                              content_hash=content_hash, received_at=received_at, progress=progress, actor=actor)
 
 
 def _roster_import(*, facility: Facility, path: Path, origin: str, content_type: str, content_hash: str | None,
-                   received_at: datetime | None, progress: Progress | None) -> Snapshot:
+                   received_at: datetime | None, progress: Progress | None, actor: Actor) -> Snapshot:
     if content_hash is not None and (latest := _same_as_latest(facility, content_hash)):
         return latest
     received_at = received_at or timezone.now()
@@ -536,7 +538,7 @@ def _roster_import(*, facility: Facility, path: Path, origin: str, content_type:
             _set_counts(snapshot, diff)
             logger.warning("roster snapshot held for review", extra={"snapshot": snapshot.pk, "reasons": len(reasons)})
         else:
-            _apply(snapshot, diff, progress)
+            _apply(snapshot, diff, progress, actor)
     return snapshot
 
 
@@ -555,8 +557,8 @@ def _set_counts(snapshot: Snapshot, diff: RosterDiff) -> None:
                                  "status", "decided_by", "decided_at", "decision_note", "summary"])
 
 
-def _apply(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None) -> None:
-    refused = _apply_diff(snapshot, diff, progress)
+def _apply(snapshot: Snapshot, diff: RosterDiff, progress: Progress | None, actor: Actor) -> None:
+    refused = _apply_diff(snapshot, diff, progress, actor)
     if diff.pending is not None:
         _pending_record(snapshot, diff.pending)
     snapshot.status = SnapshotStatus.APPLIED
@@ -578,7 +580,7 @@ def _pending_record(snapshot: Snapshot, plan: PendingPlan) -> None:
     )
 
 
-def pending_departures_release_due(*, now: datetime) -> int:
+def pending_departures_release_due(*, now: datetime, actor: Actor) -> int:
     """Release the people missing from a roster for more than twice their feed's cadence; returns how many."""
     released = 0
     for pending in selectors.pending_departures_overdue(now=now):
@@ -593,7 +595,7 @@ def pending_departures_release_due(*, now: datetime) -> int:
                 incoming = IncomingEvent(data=incoming.data.model_copy(update={"event_id": raw_id}),
                                          payload_hash=incoming.payload_hash, source=incoming.source,
                                          source_ref=f"snapshot:{pending.snapshot_id}:absent")
-                outcome = events_ingest(agency=pending.facility.agency, events=[incoming])[0]
+                outcome = events_ingest(agency=pending.facility.agency, events=[incoming], actor=actor)[0]
                 released += outcome.status == "accepted"
             pending.delete()
     return released
@@ -632,7 +634,7 @@ def snapshot_approve(*, snapshot: Snapshot, user: Any, note: str = "") -> Snapsh
                            as_of=max(snapshot.received_at, timezone.now()))
         snapshot.decided_by, snapshot.decided_at, snapshot.decision_note = user, timezone.now(), note[:300]
         snapshot.summary = _summary(diff)
-        _apply(snapshot, diff, None)
+        _apply(snapshot, diff, None, Actor.staff(f"user:{user.pk}"))
         data.delete()
     return snapshot
 
@@ -662,14 +664,14 @@ class AlertRecipientError(ValueError):
 ALERT_CHANNELS = ("email", "sms")
 
 
-def _operator_contact(channel: str, value: str) -> Contact | None:
+def _operator_contact(channel: str, value: str, actor: Actor) -> Contact | None:
     """An operator contact already holding this value (found by blind index), unless it was removed."""
-    found = [c for c in contacts_find(channel=channel, value=value)
+    found = [c for c in contacts_find(channel=channel, value=value, actor=actor)
              if c.registrant.created_via == CreatedVia.OPERATOR and c.registrant.withdrawn_at is None]
     return found[0] if found else None
 
 
-def feed_alert_recipient_add(*, value: str, channel: str = "email", agency: Agency | None = None,
+def feed_alert_recipient_add(*, value: str, actor: Actor, channel: str = "email", agency: Agency | None = None,
                              language: str = "en") -> FeedAlertRecipient:
     """Send feed alerts for ``agency`` (or, without one, for every feed: the vinex operator) to this contact.
 
@@ -679,46 +681,45 @@ def feed_alert_recipient_add(*, value: str, channel: str = "email", agency: Agen
     """
     if channel not in ALERT_CHANNELS:
         raise AlertRecipientError(f"feed alerts go by {' or '.join(ALERT_CHANNELS)}, not {channel!r}")
-    with transaction.atomic():
-        contact = _operator_contact(channel, value)
+    with audit_unit(actor=actor) as unit:
+        contact = _operator_contact(channel, value, actor)
         if contact is None:
-            registrant = registrant_create(language=language, created_via=CreatedVia.OPERATOR)
+            registrant = registrant_create(language=language, created_via=CreatedVia.OPERATOR, actor=actor)
             # Verified by whoever adds it: an operator names their own team's address.
-            contact = contact_add(registrant=registrant, channel=channel, value=value, verified=True)
+            contact = contact_add(registrant=registrant, channel=channel, value=value, verified=True, actor=actor)
         recipient, created = FeedAlertRecipient.objects.get_or_create(agency=agency, contact=contact)
         if created:
-            _audit_recipient("create", recipient)
+            _audit_recipient(unit, "create", recipient)
     return recipient
 
 
-def feed_alert_recipient_remove(*, value: str, channel: str = "email", agency: Agency | None = None) -> None:
+def feed_alert_recipient_remove(*, value: str, actor: Actor, channel: str = "email",
+                                agency: Agency | None = None) -> None:
     """Stop sending ``agency``'s feed alerts (or the operator's, without one) to this contact.
 
     A contact left with no feed alerts to receive is withdrawn, so retention erases its value.
     Raises ``AlertRecipientError`` when the contact does not receive those alerts.
     """
-    with transaction.atomic():
-        contact = _operator_contact(channel, value)
+    with audit_unit(actor=actor) as unit:
+        contact = _operator_contact(channel, value, actor)
         recipient = FeedAlertRecipient.objects.filter(agency=agency, contact=contact).first() if contact else None
         if recipient is None or contact is None:
             raise AlertRecipientError("that contact does not receive these feed alerts")
-        _audit_recipient("delete", recipient)
+        _audit_recipient(unit, "delete", recipient)
         recipient.delete()
         if not FeedAlertRecipient.objects.filter(contact=contact).exists():
-            _contact_retire(contact)
+            _contact_retire(contact, actor)
 
 
-def _contact_retire(contact: Contact) -> None:
+def _contact_retire(contact: Contact, actor: Actor) -> None:
     registrant = contact.registrant
     registrant_withdraw(registrant=registrant, when=timezone.now())
-    contact_opt_out(contacts=list(registrant.contacts.all()), when=registrant.withdrawn_at)
+    contact_opt_out(contacts=list(registrant.contacts.all()), when=registrant.withdrawn_at, actor=actor)
 
 
-def _audit_recipient(action: str, recipient: FeedAlertRecipient) -> None:
-    actor, role = current_actor()
+def _audit_recipient(unit: AuditUnit, action: str, recipient: FeedAlertRecipient) -> None:
     scope = recipient.agency.code if recipient.agency else "operator"
-    audit_record(actor=actor, role=role, action=action, object_type="feed_alert_recipient",
-                 object_id=str(recipient.pk), purpose=f"feed alerts for {scope}")
+    unit.add(action, "feed_alert_recipient", recipient.pk, purpose=f"feed alerts for {scope}")
 
 
 def feed_events_catch_up() -> int:
@@ -754,14 +755,14 @@ def _alert_text(status: selectors.FeedStatus) -> tuple[str, str]:
     return subject, body
 
 
-def feed_health_check(*, now: datetime) -> list[FeedAlert]:
+def feed_health_check(*, now: datetime, actor: Actor) -> list[FeedAlert]:
     """Raise one alert per silent period of each stale feed, to the agency's and the operator's contacts."""
     raised: list[FeedAlert] = []
     for status in selectors.feed_statuses(now=now):
         if not status.stale:
             continue
         facility = status.feed.facility
-        with transaction.atomic():
+        with audit_unit(actor=actor):
             alert, created = FeedAlert.objects.get_or_create(
                 facility=facility, silent_since=status.silent_since, defaults={"raised_at": now}
             )
@@ -773,7 +774,7 @@ def feed_health_check(*, now: datetime) -> list[FeedAlert]:
             for recipient in recipients:
                 if recipient.contact.reachable:
                     notification_enqueue_direct(contact=recipient.contact, template="feed_stale", body=body,
-                                                subject_line=subject_line,
+                                                subject_line=subject_line, actor=actor,
                                                 language=recipient.contact.registrant.language)
                     alert.notified += 1
             alert.save(update_fields=["notified"])

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from phonenumbers import timezone as number_timezones
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from vinex.audit.unit import audit_unit
 from vinex.hotline import selectors, services
 from vinex.hotline.models import CallOutcome
 from vinex.locator.ratelimit import RetryAfter, rate_limit_check
@@ -274,7 +275,8 @@ def pin(step: Step) -> VoiceResponse:
         return _goodbye(VoiceResponse(), step.language, _("Too many registrations from this number today. "
                                                           "Please call again tomorrow."))
     try:
-        with transaction.atomic():
+        # One unit: the phone menu's call record and the registration are written (and audited) together.
+        with audit_unit(actor=services.hotline_actor(None)):
             call = services.call_record_ivr(call_sid=step.call_sid, language=step.language,
                                             outcome=CallOutcome.REGISTERED)
             services.call_register(call=call, user=None, subject_ref=step.params.get("ref", ""),
@@ -291,10 +293,11 @@ def pin(step: Step) -> VoiceResponse:
 
 
 def code(step: Step) -> VoiceResponse:
-    verification = selectors.pending_verification_for_number(phone=step.caller)
+    actor = services.hotline_actor(None)
+    verification = selectors.pending_verification_for_number(phone=step.caller, actor=actor)
     if verification is None:
         return main_menu(step, before=_("We have no code waiting for this number."))
-    result = verification_check(verification=verification, code=step.digits)
+    result = verification_check(verification=verification, code=step.digits, actor=actor)
     replies = {
         Check.VERIFIED: _("Thank you, your number is confirmed."),
         Check.ACTIVE: _("Thank you, your number is confirmed. You are now registered for phone calls about this "

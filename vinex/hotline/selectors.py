@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from vinex.audit.services import audit_record
+from vinex.audit.unit import Actor, audit_add
 from vinex.custody.models import Subject
 from vinex.hotline.models import Callback, CallbackStatus, CallStatus, HotlineCall
 from vinex.locator.ratelimit import RetryAfter, rate_limit_check
@@ -28,8 +28,8 @@ ROLE = "call_centre"
 
 
 def _audit(user: User, object_type: str, object_id: object, purpose: str) -> None:
-    audit_record(actor=f"user:{user.pk}", role=ROLE, action="view", object_type=object_type,
-                 object_id=str(object_id), purpose=purpose)
+    audit_add(actor=Actor.staff(f"user:{user.pk}", ROLE), action="view", object_type=object_type,
+              object_id=object_id, purpose=purpose)
 
 
 @dataclass(frozen=True)
@@ -162,10 +162,10 @@ def callback_view(*, callback: Callback, user: User) -> str:
 # --- Phone menu -----------------------------------------------------------------------------------
 
 
-def pending_verification_for_number(*, phone: str) -> ContactVerification | None:
+def pending_verification_for_number(*, phone: str, actor: Actor) -> ContactVerification | None:
     """The newest unverified phone-call contact with this number whose registration waits for its code."""
     try:
-        contacts = contacts_find(channel="voice", value=phone)
+        contacts = contacts_find(channel="voice", value=phone, actor=actor)
     except InvalidContact:
         return None
     return ContactVerification.objects.filter(

@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.utils import timezone
 
-from vinex.audit.services import audit_record
+from vinex.audit.unit import Actor, audit_add, audit_unit
 from vinex.hotline.models import (
     Callback,
     CallbackOutcome,
@@ -44,11 +43,15 @@ def actor_of(user: User) -> str:
     return f"user:{user.pk}"
 
 
+def hotline_actor(user: User | None) -> Actor:
+    """Who acts on the hotline: the member of staff on the call, or (without one) the phone menu."""
+    return Actor.staff(actor_of(user), ROLE) if user is not None else Actor("ivr", "system")
+
+
 def _audit(user: User | None, action: str, object_type: str, object_id: object, purpose: str = "",
            outcome: str = "ok") -> None:
-    actor, role = (actor_of(user), ROLE) if user is not None else ("ivr", "system")
-    audit_record(actor=actor, role=role, action=action, object_type=object_type, object_id=str(object_id),
-                 purpose=purpose, outcome=outcome)
+    audit_add(actor=hotline_actor(user), action=action, object_type=object_type, object_id=object_id,
+              purpose=purpose, outcome=outcome)
 
 
 def _notes(text: str) -> str:
@@ -139,14 +142,15 @@ def call_register(
     address in abuse checks (the member of staff, or the calling number); only its keyed hash is kept.
     Raises ``vinex.registrations.services.RegistrationInvalid``.
     """
-    with transaction.atomic():
+    actor = hotline_actor(user)
+    with audit_unit(actor=actor) as unit:
         registration = registration_create(
             subject_ref=subject_ref, language=language, contacts=contacts, relationship=relationship,
             case_number=case_number, pin=pin, arrival=ARRIVAL, client_address=client_key,
-            created_via=CreatedVia.HOTLINE,
+            created_via=CreatedVia.HOTLINE, actor=actor,
         )
         call.registrations.add(registration)
-    _audit(user, "create", "registration", registration.public_id, purpose=f"hotline call {call.pk}")
+        unit.add("create", "registration", registration.public_id, purpose=f"hotline call {call.pk}")
     return registration
 
 

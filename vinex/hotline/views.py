@@ -188,7 +188,8 @@ def call_code(request: HttpRequest, pk: int) -> HttpResponse:
     verification = selectors.verification_of_call(call=call, verification_id=form.cleaned_data["verification"])
     if verification is None:
         raise Http404
-    result = verification_check(verification=verification, code=form.cleaned_data["code"])
+    result = verification_check(verification=verification, code=form.cleaned_data["code"],
+                                actor=services.hotline_actor(_user(request)))
     message = str(CHECK_MESSAGES[result.outcome])
     status = 200 if result.outcome in (Check.VERIFIED, Check.ACTIVE, Check.HELD) else 422
     return _call_page(request, call, status=status, code_message=message, code_for=verification.pk)
@@ -201,7 +202,7 @@ def call_resend(request: HttpRequest, pk: int) -> HttpResponse:
     verification = selectors.verification_of_call(call=call, verification_id=int(raw)) if raw.isdigit() else None
     if verification is None:
         raise Http404
-    result = verification_resend(verification=verification)
+    result = verification_resend(verification=verification, actor=services.hotline_actor(_user(request)))
     messages = {
         "sent": _("A new code is on its way."),
         "too_soon": _("Wait a minute before sending another code."),

@@ -13,7 +13,15 @@ from pydantic import ConfigDict, StringConstraints, field_validator, model_valid
 
 from vinex.custody.schemas import ErrorResponse, normalise_a_number, normalise_country
 from vinex.locator.ratelimit import RetryAfter, client_address, request_limits
-from vinex.locator.selectors import ByANumber, ByBooking, ByName, LocatorQuery, LocatorResult, locator_search_public
+from vinex.locator.selectors import (
+    ByANumber,
+    ByBooking,
+    ByName,
+    LocatorQuery,
+    LocatorResult,
+    locator_actor,
+    locator_search_public,
+)
 
 router = Router(tags=["locator"])
 logger = logging.getLogger(__name__)
@@ -114,6 +122,6 @@ def locator_get(request: HttpRequest, params: Query[LocatorParams]) -> Any:
         logger.info("locator search refused", extra={"retry_after": refused.seconds})
         return too_many_requests(refused)
     query = params.query()
-    results = locator_search_public(query=query, client_key=client_address(request), via="api")
+    results = locator_search_public(query=query, actor=locator_actor(client_address(request)), via="api")
     logger.info("locator search", extra={"kind": type(query).__name__, "results": len(results)})
     return {"results": [_out(r) for r in results]}

@@ -14,12 +14,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from vinex.audit.chain import AuditEntryIn
 from vinex.audit.models import AuditEntry
-from vinex.audit.services import audit_record_many
+from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import Agency, CustodyStatus, Subject, name_key
 from vinex.custody.models import Facility as FacilityModel
 from vinex.locator.ratelimit import hash_key
@@ -166,21 +165,21 @@ def locator_search(*, query: LocatorQuery, now: datetime | None = None) -> list[
     return results[:MAX_RESULTS]
 
 
-def locator_search_public(*, query: LocatorQuery, client_key: str, via: str) -> list[LocatorResult]:
+def locator_search_public(*, query: LocatorQuery, actor: Actor, via: str) -> list[LocatorResult]:
     """``locator_search`` for the public (API or portal), recording in the audit log whom it showed.
 
-    The audit entry names the person shown and a keyed hash of the client, never the search terms,
-    so a privacy officer can see who keeps looking someone up.
+    The audit entry names the person shown and ``actor`` (``locator_actor``: a keyed hash of the client),
+    never the search terms, so a privacy officer can see who keeps looking someone up.
     """
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         results = locator_search(query=query)
-        if results:
-            actor = f"public:{locator_client_ref(client_key)}"
-            audit_record_many(entries=[
-                AuditEntryIn(actor, "public", "view", "person", str(r.person_id), f"locator search ({via})")
-                for r in results
-            ])
+        unit.add_many("view", "person", [r.person_id for r in results], purpose=f"locator search ({via})")
     return results
+
+
+def locator_actor(client_key: str) -> Actor:
+    """How the audit log names a locator client: ``public:<keyed hash>``, as ``people_looked_up`` reads it."""
+    return Actor.public("public", locator_client_ref(client_key))
 
 
 def locator_client_ref(client_key: str) -> str:

@@ -12,8 +12,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from vinex.audit.actor import current_actor
-from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import CustodyEvent, Person
 from vinex.notify import lifecycle, retry
 from vinex.notify.messages import render_event_message
@@ -35,24 +34,22 @@ UNSUBSCRIBE_SALT = "vinex.notify.unsubscribe"
 OUTBOX_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.VOICE)
 
 
-def _audit(action: str, object_type: str, ids: Sequence[object], purpose: str = "") -> None:
-    """Record that the running code did ``action`` on these records (ids only, never values)."""
-    actor, role = current_actor()
-    audit_record_many(entries=[AuditEntryIn(actor, role, action, object_type, str(i), purpose) for i in ids])
+# Every service below that writes or reads personal data records it (ids only, never values) in the
+# audit unit of its transaction, as done by the ``actor`` its caller names.
 
 
-def registrant_create(*, language: str, created_via: str = CreatedVia.PORTAL) -> Registrant:
-    with transaction.atomic():
+def registrant_create(*, language: str, actor: Actor, created_via: str = CreatedVia.PORTAL) -> Registrant:
+    with audit_unit(actor=actor) as unit:
         registrant = Registrant.objects.create(language=language, created_via=created_via)
-        _audit("create", "registrant", [registrant.pk])
+        unit.add("create", "registrant", registrant.pk)
     return registrant
 
 
-def contact_add(*, registrant: Registrant, channel: str, value: str, verified: bool = False) -> Contact:
+def contact_add(*, registrant: Registrant, channel: str, value: str, actor: Actor, verified: bool = False) -> Contact:
     """Add (or return the existing) contact; the value is normalised, encrypted and blind-indexed."""
     normalised = normalise_contact(channel, value)
     index = contact_index(channel, normalised)
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         contact, created = Contact.objects.get_or_create(
             registrant=registrant,
             channel=channel,
@@ -60,7 +57,7 @@ def contact_add(*, registrant: Registrant, channel: str, value: str, verified: b
             defaults={"value": normalised, "verified_at": timezone.now() if verified else None},
         )
         if created:
-            _audit("create", "contact", [contact.pk])
+            unit.add("create", "contact", contact.pk)
     return contact
 
 
@@ -72,12 +69,12 @@ def registrant_set_pin(*, registrant: Registrant, pin: str) -> None:
     registrant.save(update_fields=["pin_hash"])
 
 
-def contacts_find(*, channel: str, value: str) -> list[Contact]:
+def contacts_find(*, channel: str, value: str, actor: Actor) -> list[Contact]:
     """Every contact with this value, found by blind index without decrypting the table."""
     normalised = normalise_contact(channel, value)
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         found = list(Contact.objects.filter(channel=channel, value_index=contact_index(channel, normalised)))
-        _audit("read", "contact", [c.pk for c in found], purpose="lookup by value")
+        unit.add_many("read", "contact", [c.pk for c in found], purpose="lookup by value")
     return found
 
 
@@ -85,20 +82,21 @@ def subscription_create(
     *,
     registrant: Registrant,
     person: Person,
+    actor: Actor,
     tier: str = Tier.PUBLIC,
     created_via: str = CreatedVia.PORTAL,
     status: str = SubscriptionStatus.PENDING,
 ) -> Subscription:
     if status not in lifecycle.SUBSCRIPTION_INITIAL:
         raise ValueError(f"a subscription cannot start {status}")
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         subscription, created = Subscription.objects.get_or_create(
             registrant=registrant,
             person=person,
             defaults={"tier": tier, "created_via": created_via, "status": status},
         )
         if created:
-            _audit("create", "subscription", [subscription.pk])
+            unit.add("create", "subscription", subscription.pk)
     return subscription
 
 
@@ -110,47 +108,47 @@ def unsubscribe_url(*, contact: Contact) -> str:
     return f"{settings.VINEX_PUBLIC_URL}/unsubscribe/{unsubscribe_token(contact=contact)}/"
 
 
-def contact_from_unsubscribe_token(*, token: str) -> Contact | None:
+def contact_from_unsubscribe_token(*, token: str, actor: Actor) -> Contact | None:
     try:
         contact_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     except signing.BadSignature:
         return None
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         contact = Contact.objects.filter(pk=contact_id).first()
         if contact is not None:
-            _audit("read", "contact", [contact.pk], purpose="unsubscribe link")
+            unit.add("read", "contact", contact.pk, purpose="unsubscribe link")
     return contact
 
 
-def contact_opt_out(*, contacts: Sequence[Contact], when: datetime | None = None) -> int:
+def contact_opt_out(*, contacts: Sequence[Contact], actor: Actor, when: datetime | None = None) -> int:
     """Stop all messages to these contacts at once, including ones already queued."""
     when = when or timezone.now()
     ids = [c.pk for c in contacts]
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         count = Contact.objects.filter(pk__in=ids, opted_out_at__isnull=True).update(opted_out_at=when)
         lifecycle.notifications_suppress_waiting(rows=Notification.objects.filter(contact_id__in=ids),
                                                  reason="recipient opted out", now=when)
-        _audit("update", "contact", ids, purpose="opt out")
+        unit.add_many("update", "contact", ids, purpose="opt out")
     return count
 
 
-def contact_opt_in(*, contacts: Sequence[Contact]) -> int:
+def contact_opt_in(*, contacts: Sequence[Contact], actor: Actor) -> int:
     ids = [c.pk for c in contacts]
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         count = Contact.objects.filter(pk__in=ids).update(opted_out_at=None)
-        _audit("update", "contact", ids, purpose="opt in")
+        unit.add_many("update", "contact", ids, purpose="opt in")
     return count
 
 
 def notification_enqueue_direct(
-    *, contact: Contact, template: str, body: str, language: str, subject_line: str = ""
+    *, contact: Contact, template: str, body: str, language: str, actor: Actor, subject_line: str = ""
 ) -> Notification:
     """Queue one message that is not about a custody event (a verification code, a feed alert...).
 
     It goes through the same outbox, worker, retries and opt-out checks as event notifications.
     """
     now = timezone.now()
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         notification = Notification.objects.create(
             contact=contact,
             channel=contact.channel,
@@ -161,15 +159,15 @@ def notification_enqueue_direct(
             next_attempt_at=now,
             created_at=now,
         )
-        _audit("create", "notification", [notification.pk], purpose=template)
+        unit.add("create", "notification", notification.pk, purpose=template)
     return notification
 
 
-def notification_enqueue_for_events(*, events: Sequence[CustodyEvent]) -> list[Notification]:
+def notification_enqueue_for_events(*, events: Sequence[CustodyEvent], actor: Actor) -> list[Notification]:
     """Write outbox rows for every reachable contact of every active subscriber of these events.
 
     Called inside the transaction that records the events, so an event and its messages are
-    committed together or not at all.
+    committed together or not at all; the contact reads are added to that transaction's audit unit.
     """
     if not events:
         return []
@@ -197,8 +195,10 @@ def notification_enqueue_for_events(*, events: Sequence[CustodyEvent]) -> list[N
         for subscription in by_person.get(event.subject.person_id, []):
             rows.extend(_event_notifications(event, subscription, contacts_of.get(subscription.registrant_id, [])))
     created = Notification.objects.bulk_create(rows)
-    # Rendering read each recipient's contact record (language, channel, unsubscribe link).
-    _audit("read", "contact", [n.contact_id for n in created], purpose="event notification")
+    # Rendering read each recipient's contact record (language, channel, unsubscribe link). No savepoint:
+    # this adds entries to the ingest's unit and needs no statement of its own.
+    with audit_unit(actor=actor, savepoint=False) as unit:
+        unit.add_many("read", "contact", [n.contact_id for n in created], purpose="event notification")
     return created
 
 

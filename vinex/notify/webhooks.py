@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from vinex.audit.unit import Actor
 from vinex.notify.models import Notification
 from vinex.notify.services import (
     contact_opt_in,
@@ -85,18 +86,19 @@ def twilio_inbound_sms(request: HttpRequest) -> HttpResponse:
     """STOP opts the number out at once; START opts back in; HELP answers with how to get help."""
     body = request.POST.get("Body", "").strip().upper().rstrip(".!")
     word = body.split()[0] if body else ""
+    actor = Actor.anonymous()  # a text message from a phone number, which names nobody until looked up
     try:
-        contacts = contacts_find(channel="sms", value=request.POST.get("From", ""))
+        contacts = contacts_find(channel="sms", value=request.POST.get("From", ""), actor=actor)
     except InvalidContact:
         contacts = []
     language = contacts[0].registrant.language if contacts else ("es" if word in {"AYUDA", "PARAR", "ALTO"} else "en")
     response = MessagingResponse()
     with translation.override(language):
         if word in STOP_WORDS:
-            contact_opt_out(contacts=contacts)
+            contact_opt_out(contacts=contacts, actor=actor)
             response.message(_("vinex: you will get no more text messages. Reply START to receive them again."))
         elif word in START_WORDS:
-            contact_opt_in(contacts=contacts)
+            contact_opt_in(contacts=contacts, actor=actor)
             response.message(_("vinex: text messages are on again. Reply STOP to stop, HELP for help."))
         elif word in HELP_WORDS:
             response.message(

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.audit.unit import Actor, audit_unit
 from vinex.core.bulk import rows_insert
 from vinex.notify import lifecycle, retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
@@ -158,7 +158,8 @@ def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datet
         if not outcome.suppressed_because:
             attempts.append((n.pk, fields["attempts"], worker, outcome.started_at, outcome.finished_at,
                              _outcome_label(outcome), str(outcome.error)[:300] if outcome.error else ""))
-    with transaction.atomic():
+    # The worker acts as itself: its name is in every attempt it records, and in the audit log.
+    with audit_unit(actor=Actor.system(worker)) as unit:
         won = lifecycle.notifications_record_attempts(rows=rows, now=now)
         if won != len(rows):
             # Rare: some leases expired mid-round. Keep only the attempts whose rows we still wrote.
@@ -170,9 +171,8 @@ def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datet
                                       "error"), attempts)
         _early_reports_apply(sent)
         # Sending decrypted each recipient's address.
-        audit_record_many(entries=[AuditEntryIn(f"system:{worker}", "system", "read", "contact",
-                                                str(outcome.notification.contact_id), "delivery")
-                                   for outcome in outcomes if not outcome.suppressed_because])
+        unit.add_many("read", "contact", [outcome.notification.contact_id for outcome in outcomes
+                                          if not outcome.suppressed_because], purpose="delivery")
 
 
 def _early_reports_apply(sent: list[Notification]) -> None:

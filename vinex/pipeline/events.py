@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
+from vinex.audit.unit import Actor
 from vinex.custody.contacts import subject_contacts_record
 from vinex.custody.ingest import IncomingEvent, ItemOutcome, Recorded, event_ingest
 from vinex.custody.models import Agency
@@ -12,25 +14,24 @@ from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import notification_enqueue_for_events
 
 
-def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at: datetime | None = None) -> list[
-    ItemOutcome
-]:
+def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Actor,
+                  received_at: datetime | None = None) -> list[ItemOutcome]:
     """Record a batch of ``agency``'s events and queue a message for every active subscriber's reachable
     contact about each event that is the newest word on a person and changes what a victim knows.
 
     Returns one outcome per event, in order: accepted, duplicate (its ``event_id`` is known) or rejected
-    (with the reasons). Custody's ingest opens the transaction and holds the write locks; the contacts
-    and the messages are written inside it, before its audit entries.
+    (with the reasons). Custody's ingest opens the transaction (``actor``'s audit unit) and holds the
+    write locks; the contacts and the messages are written inside it, and the unit's entries last.
     """
-    return event_ingest(agency=agency, events=events, received_at=received_at, followed=_followed,
-                        recorded=_fan_out)
+    return event_ingest(agency=agency, events=events, actor=actor, received_at=received_at, followed=_followed,
+                        recorded=partial(_fan_out, actor=actor))
 
 
 def _followed(person_ids: set[int]) -> set[int]:
     return person_ids_followed(person_ids=person_ids) if person_ids else set()
 
 
-def _fan_out(recorded: Recorded) -> None:
+def _fan_out(recorded: Recorded, *, actor: Actor) -> None:
     if recorded.contacts_by_subject:
         subject_contacts_record(contacts_by_subject=recorded.contacts_by_subject)
-    notification_enqueue_for_events(events=recorded.events_to_notify)
+    notification_enqueue_for_events(events=recorded.events_to_notify, actor=actor)

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
+from vinex.audit.unit import Actor
 from vinex.custody.schemas import ErrorResponse
 from vinex.locator.api import too_many_requests
 from vinex.locator.ratelimit import address_limit, client_address
@@ -21,6 +22,7 @@ from vinex.registrations.services import (
     FieldError,
     RegistrationInvalid,
     Resend,
+    ip_hash,
     registration_create,
     registration_withdraw,
     verification_check,
@@ -85,6 +87,11 @@ def _not_found() -> HttpResponse:
 _ERRORS = {401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse}
 
 
+def _client(request: HttpRequest) -> Actor:
+    """A client of the API, named by the keyed hash of its address (as its registration is)."""
+    return Actor.public(Arrival.API, ip_hash(client_address(request)))
+
+
 @router.post("/registrations", response={202: RegistrationOut, **_ERRORS}, summary="Register for updates")
 def registrations_post(request: HttpRequest, data: RegistrationIn) -> Any:
     """Start a registration for the person a locator result names; a one-time code goes to each contact.
@@ -99,7 +106,7 @@ def registrations_post(request: HttpRequest, data: RegistrationIn) -> Any:
             subject_ref=data.subject_ref, language=data.language,
             contacts=[ContactIn(c.channel, c.value) for c in data.contacts],
             relationship=data.relationship or "", case_number=data.case_number or "", pin=data.pin or "",
-            arrival=Arrival.API, client_address=client_address(request),
+            arrival=Arrival.API, client_address=client_address(request), actor=_client(request),
         )
     except RegistrationInvalid as invalid:
         return _invalid(invalid.errors)
@@ -126,7 +133,8 @@ def registrations_confirm(request: HttpRequest, registration_id: str, data: Conf
     verifications = verifications_for_value(registration=registration, value=data.contact)
     if not verifications:
         return _error(422, ["body", "contact"], "this contact is not part of the registration", "unknown_contact")
-    results = [verification_check(verification=v, code=data.code) for v in verifications]
+    actor = _client(request)
+    results = [verification_check(verification=v, code=data.code, actor=actor) for v in verifications]
     result = next((r for r in results if r.outcome not in _CHECK_ERRORS), results[0])
     if result.outcome in _CHECK_ERRORS:
         status, msg = _CHECK_ERRORS[result.outcome]
@@ -147,7 +155,7 @@ def registrations_resend(request: HttpRequest, registration_id: str, data: Resen
     if not verifications:
         return _error(422, ["body", "contact"], "this contact is not part of the registration", "unknown_contact")
     for verification in verifications:
-        result = verification_resend(verification=verification)
+        result = verification_resend(verification=verification, actor=_client(request))
         if result.outcome == Resend.TOO_SOON:
             return _error(429, ["body", "contact"], f"a code was just sent; wait {result.retry_after} seconds",
                           "too_soon", **{"Retry-After": str(result.retry_after)})
@@ -172,5 +180,5 @@ def registrations_delete(request: HttpRequest, registration_id: str) -> Any:
         response["WWW-Authenticate"] = 'Bearer realm="vinex registrations"'
         return response
     if registration.status != RegistrationStatus.WITHDRAWN:
-        registration = registration_withdraw(registration=registration)
+        registration = registration_withdraw(registration=registration, actor=Actor.registrant(owner.registrant_id))
     return Status(200, _out(registration))

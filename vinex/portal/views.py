@@ -21,9 +21,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from vinex.audit.unit import Actor
 from vinex.locator.forms import SEARCH_FORMS, SearchForm
 from vinex.locator.ratelimit import RetryAfter, address_limit, client_address, request_limits
-from vinex.locator.selectors import locator_search_public
+from vinex.locator.selectors import locator_actor, locator_search_public
 from vinex.notify.messages import status_label
 from vinex.registrations.forms import CodeForm, RegistrationForm
 from vinex.registrations.models import Arrival, ContactVerification, Registration, RegistrationStatus
@@ -44,6 +45,7 @@ from vinex.registrations.services import (
     FieldError,
     RegistrationInvalid,
     Resend,
+    ip_hash,
     registration_create,
     registration_withdraw,
     verification_check,
@@ -105,7 +107,7 @@ def search(request: HttpRequest) -> HttpResponse:
         response = render(request, "portal/search.html", context, status=429)
         response["Retry-After"] = str(refused.seconds)
         return response
-    results = locator_search_public(query=form.query(), client_key=client_address(request), via="portal")
+    results = locator_search_public(query=form.query(), actor=locator_actor(client_address(request)), via="portal")
     logger.info("locator search", extra={"kind": kind, "results": len(results), "via": "portal"})
     context["results"] = [{"result": r, "status": status_label(r.status)} for r in results]
     context["searched"] = True
@@ -182,6 +184,7 @@ def register(request: HttpRequest) -> HttpResponse:
             subject_ref=form.cleaned_data["ref"], language=form.cleaned_data["language"], contacts=contacts,
             relationship=form.cleaned_data["relationship"], case_number=form.cleaned_data["case_number"],
             pin=form.cleaned_data["pin"], arrival=Arrival.WEB, client_address=client_address(request),
+            actor=_visitor(request),
         )
     except RegistrationInvalid as invalid:
         _attach(form, invalid.errors, fields)
@@ -192,6 +195,11 @@ def register(request: HttpRequest) -> HttpResponse:
                                                "contacts": len(contacts), "arrival": "web"})
     request.session[STARTED] = [*request.session.get(STARTED, []), str(registration.public_id)][-10:]
     return redirect("portal:verify", registration_id=registration.public_id)
+
+
+def _visitor(request: HttpRequest) -> Actor:
+    """Someone on the portal's pages, named by the keyed hash of their address (as their registration is)."""
+    return Actor.public(Arrival.WEB, ip_hash(client_address(request)))
 
 
 def _started(request: HttpRequest, registration_id: str) -> Registration:
@@ -235,12 +243,12 @@ def _code_post(request: HttpRequest, verifications: list[ContactVerification]) -
     if target is None:
         raise Http404
     if request.POST.get("action") == "resend":
-        result = verification_resend(verification=target)
+        result = verification_resend(verification=target, actor=_visitor(request))
         return 200, {}, {target.pk: _resend_notice(result.outcome, result.retry_after)}, False
     form = CodeForm(request.POST)
     if not form.is_valid():
         return 422, {target.pk: str(form.errors["code"][0])}, {}, False
-    checked = verification_check(verification=target, code=form.cleaned_data["code"])
+    checked = verification_check(verification=target, code=form.cleaned_data["code"], actor=_visitor(request))
     if checked.outcome in _CODE_PROBLEMS:
         return 422, {target.pk: _check_error(checked.outcome, checked.attempts_left)}, {}, False
     return 200, {}, {}, checked.outcome != Check.VERIFIED
@@ -293,7 +301,8 @@ def manage(request: HttpRequest) -> HttpResponse:
     if registration is None:
         return render(request, "portal/manage_invalid.html", status=404)
     rows = []
-    for item in registrations_for_manager(registration=registration):
+    for item in registrations_for_manager(registration=registration,
+                                          actor=Actor.registrant(registration.registrant_id)):
         followed = followed_person(registration=item)
         rows.append({
             "registration": item,
@@ -320,7 +329,11 @@ def withdraw(request: HttpRequest, registration_id: str) -> HttpResponse:
     registration = _withdrawable(request, str(registration_id))
     followed = followed_person(registration=registration)
     if request.method == "POST":
-        registration = registration_withdraw(registration=registration)
+        # The manage link proves control of the contacts: its holder acts as the registrant who received it.
+        manager = _managed(request)
+        assert manager is not None
+        registration = registration_withdraw(registration=registration,
+                                             actor=Actor.registrant(manager.registrant_id))
         logger.info("registration withdrawn", extra={"registration": str(registration.public_id)})
         assert registration.purge_after is not None
         return render(request, "portal/withdrawn.html", {

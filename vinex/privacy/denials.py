@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count, Sum
 
-from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import Agency
 from vinex.policy.sharing import Purpose
 from vinex.privacy.models import DisclosureDenial
@@ -27,13 +27,11 @@ def disclosure_denial_record(
 ) -> None:
     """Record that ``partner`` was refused ``object_ids`` of ``owner`` (one audit entry each), in the caller's
     transaction, so a refusal is never recorded without the request that caused it and vice versa."""
-    DisclosureDenial.objects.create(owner=owner, partner=partner, purpose=purpose.value, reason=reason[:200],
-                                    records=len(object_ids))
-    audit_record_many(entries=[
-        AuditEntryIn(f"agency:{partner.code}", "partner_agency", "disclosure_denied", object_type, object_id,
-                     purpose.value, "denied")
-        for object_id in object_ids
-    ])
+    with audit_unit(actor=Actor.partner(partner.code), savepoint=False) as unit:
+        DisclosureDenial.objects.create(owner=owner, partner=partner, purpose=purpose.value, reason=reason[:200],
+                                        records=len(object_ids))
+        for object_id in object_ids:
+            unit.add("disclosure_denied", object_type, object_id, purpose=purpose.value, outcome="denied")
 
 
 def disclosure_denials_count(*, since: datetime, until: datetime) -> list[DenialCount]:

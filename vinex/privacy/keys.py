@@ -22,13 +22,12 @@ from django.apps import apps
 from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Cast
 
-from vinex.audit.services import audit_record
+from vinex.audit.unit import Actor, audit_add
 from vinex.notify.models import Contact
 from vinex.policy.contacts import InvalidContact, contact_index, normalise_contact
 from vinex.policy.crypto import EncryptedTextField, decrypt, is_current, keys_configured, rotate
 
 BATCH_SIZE = 500
-ACTOR = "system:cli"
 PURGED_INDEX_PREFIX = "purged:"  # set by vinex.privacy.retention on erased contacts; nothing left to index
 _RAW = "vinex_keys_raw_token"
 
@@ -114,7 +113,8 @@ def key_fingerprint(key: str) -> str:
 
 
 def keys_rotate(
-    *, batch_size: int = BATCH_SIZE, progress: Callable[[ModelRotation | IndexRotation], None] | None = None
+    *, actor: Actor, batch_size: int = BATCH_SIZE,
+    progress: Callable[[ModelRotation | IndexRotation], None] | None = None,
 ) -> RotationReport:
     """Re-encrypt every encrypted value under the first configured key, then recompute contact indexes.
 
@@ -122,7 +122,7 @@ def keys_rotate(
     ``progress`` is called with each model's counts as it finishes, and last with the index counts.
     """
     report = RotationReport()
-    _audit("key_rotation", "started", "")  # first, so that even a run killed midway has left a trace
+    _audit(actor, "key_rotation", "started", "")  # first, so that even a run killed midway has left a trace
     for model, fields in encrypted_columns():
         counts = ModelRotation(model._meta.label)
         for column in fields:
@@ -135,11 +135,11 @@ def keys_rotate(
         _reindex_batch(contacts, report.index)
     if progress:
         progress(report.index)
-    _audit("key_rotation", "incomplete" if report.needs_attention else "ok", report.summary())
+    _audit(actor, "key_rotation", "incomplete" if report.needs_attention else "ok", report.summary())
     return report
 
 
-def keys_check(*, batch_size: int = BATCH_SIZE) -> CheckReport:
+def keys_check(*, actor: Actor, batch_size: int = BATCH_SIZE) -> CheckReport:
     """Count, per model, values under the newest key, under an older one and under none configured,
     and contact indexes that differ from what the current index key gives."""
     report = CheckReport()
@@ -156,16 +156,15 @@ def keys_check(*, batch_size: int = BATCH_SIZE) -> CheckReport:
             if value is not None and _contact_index(channel, value) != index:
                 report.stale_indexes += 1
     # The check decrypts every value (without showing any), so it is recorded like any read.
-    _audit("key_check", "ok" if not report.undecryptable else "undecryptable",
+    _audit(actor, "key_check", "ok" if not report.undecryptable else "undecryptable",
            f"{report.old_key} values under an old key, {report.undecryptable} undecryptable, "
            f"{report.stale_indexes} stale contact indexes")
     return report
 
 
-def _audit(action: str, outcome: str, purpose: str) -> None:
-    with transaction.atomic():
-        audit_record(actor=ACTOR, role="system", action=action, object_type="field_key",
-                     object_id=key_fingerprint(keys_configured()[0]), purpose=purpose, outcome=outcome)
+def _audit(actor: Actor, action: str, outcome: str, purpose: str) -> None:
+    audit_add(actor=actor, action=action, object_type="field_key", object_id=key_fingerprint(keys_configured()[0]),
+              purpose=purpose, outcome=outcome)
 
 
 def _raw(column: EncryptedTextField) -> Cast:

@@ -12,10 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models import QuerySet
 
-from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.audit.unit import Actor, AuditUnit, audit_unit
 from vinex.custody.models import Agency, CustodyStatus, Subject
 from vinex.policy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
 from vinex.policy.sharing import Purpose, sharing_check
@@ -36,9 +35,8 @@ class PartnerLookup:
     booking_number: str = ""
 
 
-def _read_entries(partner: Agency, purpose: Purpose, subjects: list[Subject]) -> list[AuditEntryIn]:
-    return [AuditEntryIn(f"agency:{partner.code}", "partner_agency", "read", "subject", str(s.pk), purpose.value)
-            for s in subjects]
+def _read(unit: AuditUnit, purpose: Purpose, subjects: list[Subject]) -> None:
+    unit.add_many("read", "subject", [s.pk for s in subjects], purpose=purpose.value)
 
 
 def _lookup_queryset(lookup: PartnerLookup) -> QuerySet[Subject]:
@@ -64,8 +62,9 @@ def partner_subjects_find(*, partner: Agency, purpose: Purpose, lookup: PartnerL
                                             purpose=purpose)))
         except DisclosureDenied as denied:
             refused[(subject.agency_id, denied.reason)].append(subject)
-    with transaction.atomic():
-        audit_record_many(entries=_read_entries(partner, purpose, [s for s, _ in shown]))
+    # The partner's key is the entry point's credential: the partner agency is who reads.
+    with audit_unit(actor=Actor.partner(partner.code)) as unit:
+        _read(unit, purpose, [s for s, _ in shown])
         for (_, reason), subjects in refused.items():
             disclosure_denial_record(owner=subjects[0].agency, partner=partner, purpose=purpose, reason=reason,
                                      object_type="subject", object_ids=[str(s.pk) for s in subjects])
@@ -79,7 +78,7 @@ def partner_population_export(*, partner: Agency, purpose: Purpose, owner: Agenc
                   .order_by("pk"))
     decision = sharing_check(owner=owner, partner=partner, purpose=purpose)
     if not decision.allowed:
-        with transaction.atomic():
+        with audit_unit(actor=Actor.partner(partner.code)):
             disclosure_denial_record(owner=owner, partner=partner, purpose=purpose, reason=decision.reason,
                                      object_type="agency", object_ids=[owner.code])
         raise DisclosureDenied(decision.reason)
@@ -94,8 +93,8 @@ def _export_chunks(partner: Agency, purpose: Purpose, population: QuerySet[Subje
         chunk = list(population.filter(pk__gt=last_pk)[:EXPORT_CHUNK])
         if not chunk:
             return
-        with transaction.atomic():
-            audit_record_many(entries=_read_entries(partner, purpose, chunk))
+        with audit_unit(actor=Actor.partner(partner.code)) as unit:
+            _read(unit, purpose, chunk)
         for subject in chunk:
             yield disclose(subject, audience=Audience.PARTNER_AGENCY, partner=partner, purpose=purpose)
         last_pk = chunk[-1].pk

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from vinex.audit.services import AuditEntryIn, audit_record, audit_record_many
+from vinex.audit.unit import Actor, AuditUnit, audit_unit
 from vinex.custody.models import CustodyEvent, EventSource, EventType, Subject
 from vinex.custody.schemas import EventIn
 from vinex.locator.ratelimit import hash_key
@@ -94,7 +93,7 @@ def data_report_create(*, report: ReportIn, client_address: str) -> DataReport:
     """
     person_id, reply_to = _validate(report)
     ip_hash = hash_key(client_address, purpose="data-report-ip")
-    with transaction.atomic():
+    with audit_unit(actor=Actor.public("public", ip_hash)) as unit:
         earlier = _same_report(person_id, ip_hash, report)
         if earlier is not None:
             return earlier
@@ -103,8 +102,7 @@ def data_report_create(*, report: ReportIn, client_address: str) -> DataReport:
             reply_to=reply_to, language=report.language if report.language in ("en", "es") else "en",
             ip_hash=ip_hash,
         )
-        audit_record(actor=f"public:{ip_hash[:16]}", role="public", action="create", object_type="data_report",
-                     object_id=str(created.public_id), purpose=f"report of wrong data ({report.topic})")
+        unit.add("create", "data_report", created.public_id, purpose=f"report of wrong data ({report.topic})")
     return created
 
 
@@ -123,20 +121,19 @@ class ReportView:
     events: list[CustodyEvent]
 
 
-def _read(reports: list[DataReport], *, viewer: str, role: str, purpose: str) -> None:
-    audit_record_many(entries=[AuditEntryIn(viewer, role, "read", "data_report", str(r.public_id), purpose)
-                               for r in reports])
+def _read(unit: AuditUnit, reports: list[DataReport], *, purpose: str) -> None:
+    unit.add_many("read", "data_report", [r.public_id for r in reports], purpose=purpose)
 
 
-def data_reports_open(*, viewer: str, role: str) -> list[DataReport]:
+def data_reports_open(*, actor: Actor) -> list[DataReport]:
     """Open reports, oldest first; each read of their free text is audited."""
     reports = list(DataReport.objects.filter(status=ReportStatus.OPEN).order_by("created_at")[:200])
-    with transaction.atomic():
-        _read(reports, viewer=viewer, role=role, purpose="review reports of wrong data")
+    with audit_unit(actor=actor) as unit:
+        _read(unit, reports, purpose="review reports of wrong data")
     return reports
 
 
-def data_report_view(*, public_id: str, viewer: str, role: str) -> ReportView | None:
+def data_report_view(*, public_id: str, actor: Actor) -> ReportView | None:
     """One report with the person's records and event history, for deciding it (audited)."""
     report = DataReport.objects.filter(public_id=public_id).first()
     if report is None:
@@ -144,10 +141,9 @@ def data_report_view(*, public_id: str, viewer: str, role: str) -> ReportView | 
     subjects = list(Subject.objects.filter(person_id=report.person_id).select_related("agency", "facility"))
     events = list(CustodyEvent.objects.filter(subject__in=subjects).select_related("facility", "subject__agency")
                   .order_by("-occurred_at", "-id")[:100])
-    with transaction.atomic():
-        _read([report], viewer=viewer, role=role, purpose="decide a report of wrong data")
-        audit_record_many(entries=[AuditEntryIn(viewer, role, "read", "subject", str(s.pk), "redress")
-                                   for s in subjects])
+    with audit_unit(actor=actor) as unit:
+        _read(unit, [report], purpose="decide a report of wrong data")
+        unit.add_many("read", "subject", [s.pk for s in subjects], purpose="redress")
     return ReportView(report, subjects, events)
 
 
@@ -174,8 +170,7 @@ def _decide(report: DataReport, *, status: str, reviewer: str, note: str, now: d
     report.refresh_from_db()
 
 
-def data_report_correct(*, report: DataReport, event: CustodyEvent, reviewer: str, role: str, note: str = "") -> (
-        DataReport):
+def data_report_correct(*, report: DataReport, event: CustodyEvent, actor: Actor, note: str = "") -> DataReport:
     """Retract ``event`` (one of the reported person's) with a CORRECTION and close the report.
 
     The CORRECTION goes through ``events_ingest``: the status is derived again without the retracted
@@ -186,28 +181,26 @@ def data_report_correct(*, report: DataReport, event: CustodyEvent, reviewer: st
     if event.type == EventType.CORRECTION:
         raise ValueError("a correction cannot itself be corrected here; correct the original event")
     now = timezone.now()
-    with transaction.atomic():
-        _decide(report, status=ReportStatus.CORRECTED, reviewer=reviewer, note=note, now=now)
-        [outcome] = events_ingest(agency=event.agency, events=[_correction_for(event, report, now)])
+    with audit_unit(actor=actor) as unit:
+        _decide(report, status=ReportStatus.CORRECTED, reviewer=actor.ref, note=note, now=now)
+        [outcome] = events_ingest(agency=event.agency, events=[_correction_for(event, report, now)], actor=actor)
         if outcome.status != "accepted":
             raise ValueError("; ".join(e["msg"] for e in outcome.errors) or f"correction {outcome.status}")
         report.correction = CustodyEvent.objects.get(agency=event.agency, event_id=f"correction:{report.public_id}")
         report.save(update_fields=["correction"])
-        _answer(report)
-        audit_record(actor=reviewer, role=role, action="correct", object_type="data_report",
-                     object_id=str(report.public_id), purpose=f"retracts event {event.pk}")
+        _answer(report, actor)
+        unit.add("correct", "data_report", report.public_id, purpose=f"retracts event {event.pk}")
     return report
 
 
-def data_report_reject(*, report: DataReport, reviewer: str, role: str, note: str) -> DataReport:
+def data_report_reject(*, report: DataReport, actor: Actor, note: str) -> DataReport:
     """Close ``report`` without changing the record; the reason is required (the reporter deserves one)."""
     if not note.strip():
         raise ValueError("give the reason the record stays as it is")
-    with transaction.atomic():
-        _decide(report, status=ReportStatus.REJECTED, reviewer=reviewer, note=note.strip(), now=timezone.now())
-        _answer(report)
-        audit_record(actor=reviewer, role=role, action="reject", object_type="data_report",
-                     object_id=str(report.public_id))
+    with audit_unit(actor=actor) as unit:
+        _decide(report, status=ReportStatus.REJECTED, reviewer=actor.ref, note=note.strip(), now=timezone.now())
+        _answer(report, actor)
+        unit.add("reject", "data_report", report.public_id)
     return report
 
 
@@ -216,21 +209,21 @@ def data_report_reject(*, report: DataReport, reviewer: str, role: str, note: st
 SMS_NOTE_MAX = 100
 
 
-def _answer(report: DataReport) -> None:
+def _answer(report: DataReport, actor: Actor) -> None:
     """Tell the reporter the outcome, if they left a contact: through the normal outbox, from a registrant
     made for this one answer (retention erases it once the answer has had time to go out)."""
     if not report.reply_to:
         return
     channel = _reply_channel(report.reply_to)
-    registrant = registrant_create(language=report.language, created_via=CreatedVia.STAFF)
+    registrant = registrant_create(language=report.language, created_via=CreatedVia.STAFF, actor=actor)
     # The reporter gave this contact for exactly this answer; no code is sent to confirm it.
-    contact = contact_add(registrant=registrant, channel=channel, value=report.reply_to, verified=True)
+    contact = contact_add(registrant=registrant, channel=channel, value=report.reply_to, verified=True, actor=actor)
     subject = Subject.objects.filter(person_id=report.person_id).select_related("agency", "facility").first()
     name = disclose(subject, audience=Audience.REGISTRANT_MESSAGE)["name"] if subject else ""
     subject_line, body = answer_message(name=name, corrected=report.status == ReportStatus.CORRECTED,
                                         note=report.decision_note, channel=channel, language=report.language)
     notification_enqueue_direct(contact=contact, template="data_report_answer", body=body,
-                                language=report.language, subject_line=subject_line)
+                                language=report.language, subject_line=subject_line, actor=actor)
     report.answer_contact = contact
     report.save(update_fields=["answer_contact"])
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.audit.unit import Actor, audit_unit
 from vinex.notify.lifecycle import NOTIFICATION_FINISHED, registrants_withdraw
 from vinex.notify.models import Contact, Notification, Registrant
 from vinex.privacy.models import DataReport
@@ -34,11 +33,11 @@ class PurgeReport:
     bodies: int
 
 
-def retention_purge(*, now: datetime | None = None) -> PurgeReport:
+def retention_purge(*, actor: Actor, now: datetime | None = None) -> PurgeReport:
     """Erase what has outlived its purpose (idempotent: a second run finds nothing more)."""
     now = now or timezone.now()
     withdrawn_before = now - timedelta(days=settings.VINEX_PURGE_AFTER_DAYS)
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         _answered_reports_release(decided_before=withdrawn_before)
         gone = list(Registrant.objects.filter(withdrawn_at__lt=withdrawn_before).values_list("pk", flat=True))
         contacts = list(Contact.objects.filter(registrant_id__in=gone).exclude(value_index__startswith="purged:"))
@@ -51,10 +50,7 @@ def retention_purge(*, now: datetime | None = None) -> PurgeReport:
         old = now - timedelta(days=settings.VINEX_NOTIFICATION_BODY_DAYS)
         erased_old = Notification.objects.filter(created_at__lt=old, status__in=NOTIFICATION_FINISHED).exclude(
             subject_line="[purged]").update(body=PURGED, subject_line="[purged]")
-        audit_record_many(entries=[
-            AuditEntryIn("system:retention", "system", "delete", "contact", str(c.pk), "retention after withdrawal")
-            for c in contacts
-        ])
+        unit.add_many("delete", "contact", [c.pk for c in contacts], purpose="retention after withdrawal")
     return PurgeReport(contacts=len(contacts), bodies=erased_for_withdrawn + erased_old)
 
 
@@ -67,4 +63,3 @@ def _answered_reports_release(*, decided_before: datetime) -> None:
             registrants_withdraw(registrants=Registrant.objects.filter(contacts__pk=report.answer_contact_id),
                                  when=report.decided_at or decided_before)
         DataReport.objects.filter(pk=report.pk).update(reply_to=PURGED)
-

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vinex.accounts.selectors import actor_ref, user_roles
+from vinex.audit.unit import Actor
 from vinex.privacy.denials import disclosure_denials_count
 from vinex.privacy.redress import (
     ReportView,
@@ -28,7 +29,7 @@ CALL_CENTRE_ROLE = "call_centre"
 
 @require_http_methods(["GET"])
 def review_queue(request: HttpRequest) -> HttpResponse:
-    held = registrations_held(reviewer=actor_ref(user=request.user), reviewer_role=ROLE)
+    held = registrations_held(actor=_officer(request))
     return render(request, "privacy/review_queue.html", {"held": held})
 
 
@@ -39,8 +40,7 @@ def review_decide(request: HttpRequest, public_id: str) -> HttpResponse:
     if registration is None or decision not in {"approve", "refuse"}:
         raise Http404
     try:
-        registration_review(registration=registration, approve=decision == "approve",
-                            reviewer=actor_ref(user=request.user), reviewer_role=ROLE)
+        registration_review(registration=registration, approve=decision == "approve", actor=_officer(request))
     except ValueError as error:
         messages.error(request, str(error))
     else:
@@ -50,13 +50,13 @@ def review_decide(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def reports_open(request: HttpRequest) -> HttpResponse:
-    reports = data_reports_open(viewer=actor_ref(user=request.user), role=ROLE)
+    reports = data_reports_open(actor=_officer(request))
     return render(request, "privacy/reports.html", {"reports": reports})
 
 
 @require_http_methods(["GET", "POST"])
 def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    view = data_report_view(public_id=public_id, viewer=actor_ref(user=request.user), role=ROLE)
+    view = data_report_view(public_id=public_id, actor=_officer(request))
     if view is None:
         raise Http404
     if request.method == "POST":
@@ -65,16 +65,16 @@ def report_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _report_decide(request: HttpRequest, view: ReportView) -> HttpResponse:
-    reviewer, note = actor_ref(user=request.user), request.POST.get("note", "")
+    officer, note = _officer(request), request.POST.get("note", "")
     try:
         if request.POST.get("decision") == "correct":
             event = next((e for e in view.events if str(e.pk) == request.POST.get("event")), None)
             if event is None:
                 raise ValueError("choose the event that is wrong")
-            data_report_correct(report=view.report, event=event, reviewer=reviewer, role=ROLE, note=note)
+            data_report_correct(report=view.report, event=event, actor=officer, note=note)
             messages.success(request, "Corrected: a CORRECTION event retracts it and those told are notified.")
         elif request.POST.get("decision") == "reject":
-            data_report_reject(report=view.report, reviewer=reviewer, role=ROLE, note=note)
+            data_report_reject(report=view.report, actor=officer, note=note)
             messages.success(request, "Report closed; the record stays as it is.")
         else:
             raise ValueError("choose to correct or to reject")
@@ -94,7 +94,7 @@ def denials(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def cases_to_check(request: HttpRequest) -> HttpResponse:
-    waiting = registrations_with_case_to_check(reviewer=actor_ref(user=request.user), reviewer_role=_role(request))
+    waiting = registrations_with_case_to_check(actor=Actor.staff(actor_ref(user=request.user), _role(request)))
     return render(request, "privacy/cases.html", {"waiting": waiting})
 
 
@@ -106,7 +106,7 @@ def case_decide(request: HttpRequest, public_id: str) -> HttpResponse:
         raise Http404
     try:
         registration_case_decide(registration=registration, confirmed=decision == "confirmed",
-                                 reviewer=actor_ref(user=request.user), reviewer_role=_role(request))
+                                 actor=Actor.staff(actor_ref(user=request.user), _role(request)))
     except ValueError as error:
         messages.error(request, str(error))
     else:
@@ -115,6 +115,11 @@ def case_decide(request: HttpRequest, public_id: str) -> HttpResponse:
     return redirect("privacy-cases")
 
 
+def _officer(request: HttpRequest) -> Actor:
+    return Actor.staff(actor_ref(user=request.user), ROLE)
+
+
 def _role(request: HttpRequest) -> str:
-    # The page is open to privacy officers and call-centre agents (vinex.accounts.matrix); name the one acting.
+    # The page is open to privacy officers and call-centre agents (vinex.accounts.matrix); the log names which
+    # of the two decided.
     return ROLE if ROLE in user_roles(user=request.user) else CALL_CENTRE_ROLE

@@ -6,10 +6,7 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
-from django.db import transaction
-
-from vinex.audit.chain import AuditEntryIn
-from vinex.audit.services import audit_record_many
+from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import Subject
 from vinex.locator.selectors import subject_ref_person_id
 from vinex.notify.models import Channel, Contact
@@ -90,14 +87,12 @@ def _person_view(person_id: int) -> Followed | None:
     return Followed(view["name"], view["status"])
 
 
-def registrations_for_manager(*, registration: Registration) -> list[Registration]:
-    """``registrations_sharing_contacts``, each recorded in the audit log as viewed by the link's holder."""
+def registrations_for_manager(*, registration: Registration, actor: Actor) -> list[Registration]:
+    """``registrations_sharing_contacts``, each recorded in the audit log as viewed by ``actor`` (the link's
+    holder)."""
     found = registrations_sharing_contacts(registration=registration)
-    with transaction.atomic():
-        audit_record_many(entries=[
-            AuditEntryIn(f"registrant:{registration.registrant_id}", "registrant", "view", "registration",
-                         str(r.public_id), "manage link") for r in found
-        ])
+    with audit_unit(actor=actor) as unit:
+        unit.add_many("view", "registration", [r.public_id for r in found], purpose="manage link")
     return found
 
 
@@ -126,23 +121,21 @@ class HeldRegistration:
     person: Followed | None
 
 
-def registrations_held(*, reviewer: str, reviewer_role: str) -> list[HeldRegistration]:
+def registrations_held(*, actor: Actor) -> list[HeldRegistration]:
     """Registrations waiting for a privacy officer, oldest first; listing them is recorded as a read."""
     held = list(Registration.objects.filter(status=RegistrationStatus.HELD).select_related("subscription")
                 .order_by("created_at")[:200])
-    with transaction.atomic():
-        audit_record_many(entries=[AuditEntryIn(reviewer, reviewer_role, "read", "registration", str(r.public_id),
-                                                "privacy review queue") for r in held])
+    with audit_unit(actor=actor) as unit:
+        unit.add_many("read", "registration", [r.public_id for r in held], purpose="privacy review queue")
     return [HeldRegistration(r, _person_view(r.subscription.person_id)) for r in held]
 
 
-def registrations_with_case_to_check(*, reviewer: str, reviewer_role: str) -> list[HeldRegistration]:
+def registrations_with_case_to_check(*, actor: Actor) -> list[HeldRegistration]:
     """Active registrations whose case number nobody has checked yet, oldest first (listing them, with
     their case numbers, is recorded as a read)."""
     waiting = list(Registration.objects.filter(status=RegistrationStatus.ACTIVE, case_checked_at__isnull=True)
                    .exclude(case_number__isnull=True).select_related("subscription").order_by("created_at")[:200])
     waiting = [r for r in waiting if r.case_number]  # encrypted: emptiness is only known after decrypting
-    with transaction.atomic():
-        audit_record_many(entries=[AuditEntryIn(reviewer, reviewer_role, "read", "registration", str(r.public_id),
-                                                "case number check") for r in waiting])
+    with audit_unit(actor=actor) as unit:
+        unit.add_many("read", "registration", [r.public_id for r in waiting], purpose="case number check")
     return [HeldRegistration(r, _person_view(r.subscription.person_id)) for r in waiting]

@@ -15,13 +15,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from vinex.audit.services import audit_record
+from vinex.audit.unit import Actor, AuditUnit, audit_unit
 from vinex.custody.models import Person, Subject
 from vinex.locator.ratelimit import hash_key
 from vinex.locator.selectors import locator_client_ref, subject_ref_person_id
@@ -66,10 +65,11 @@ class ContactIn:
     value: str
 
 
-def _audit(registration: Registration, action: str, *, actor: str = "", outcome: str = "ok") -> None:
-    """Record a write to a registration; call it last in the transaction (it takes the audit chain's lock)."""
-    audit_record(actor=actor or f"registrant:{registration.registrant_id}", role="registrant", action=action,
-                 object_type="registration", object_id=str(registration.public_id), outcome=outcome)
+def _audit(unit: AuditUnit, registration: Registration, action: str, *, actor: Actor | None = None,
+           outcome: str = "ok") -> None:
+    """Add a write to a registration to the unit; by default as the registrant's own (their code, their link)."""
+    unit.add(action, "registration", registration.public_id, outcome=outcome,
+             actor=actor or Actor.registrant(registration.registrant_id))
 
 
 def ip_hash(address: str) -> str:
@@ -147,22 +147,25 @@ def registration_create(
     pin: str = "",
     arrival: str,
     client_address: str,
+    actor: Actor,
     created_via: str = CreatedVia.PORTAL,
 ) -> Registration:
     """Record a pending registration and send a one-time code to each contact.
 
     Raises ``RegistrationInvalid`` (with every problem found) before writing anything. The
     subscription stays ``pending`` until every contact is verified and the privacy check allows it.
-    A phone number for calls needs ``pin``: the 4 digits that confirm a call was heard.
+    A phone number for calls needs ``pin``: the 4 digits that confirm a call was heard. ``actor`` is
+    who filled in the form (the person on the web, or the member of staff on the phone); the
+    registration itself is recorded as created by ``<arrival>:<client hash>``, the registrant-to-be.
     """
     case_number, pin = case_number.strip(), pin.strip()
     person, normalised = _validate(subject_ref, language, contacts, relationship, case_number, pin)
-    with transaction.atomic():
-        registrant = registrant_create(language=language, created_via=created_via)
+    with audit_unit(actor=actor) as unit:
+        registrant = registrant_create(language=language, created_via=created_via, actor=actor)
         if pin:
             registrant_set_pin(registrant=registrant, pin=pin)
         subscription = subscription_create(registrant=registrant, person=person, tier=Tier.PUBLIC,
-                                           created_via=created_via, status=SubscriptionStatus.PENDING)
+                                           created_via=created_via, status=SubscriptionStatus.PENDING, actor=actor)
         registration = Registration.objects.create(
             registrant=registrant, subscription=subscription, channel=arrival, ip_hash=ip_hash(client_address),
             locator_client=locator_client_ref(client_address),
@@ -171,11 +174,11 @@ def registration_create(
         )
         now = timezone.now()
         for channel, value in normalised:
-            contact = contact_add(registrant=registrant, channel=channel, value=value)
+            contact = contact_add(registrant=registrant, channel=channel, value=value, actor=actor)
             verification = ContactVerification(registration=registration, contact=contact, last_sent_at=now,
                                                expires_at=now)
-            _send_code(verification, now)
-        _audit(registration, "create", actor=f"{arrival}:{registration.ip_hash[:16]}")
+            _send_code(verification, now, actor)
+        _audit(unit, registration, "create", actor=Actor(f"{arrival}:{registration.ip_hash[:16]}", "registrant"))
     return registration
 
 
@@ -187,7 +190,7 @@ def _code_hash(contact_id: int, code: str) -> str:
     return hmac.new(key, f"{contact_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def _send_code(verification: ContactVerification, now: datetime) -> None:
+def _send_code(verification: ContactVerification, now: datetime, actor: Actor) -> None:
     """Issue a fresh code (the previous one stops working) and queue it to the contact."""
     code = f"{secrets.randbelow(1_000_000):06d}"
     contact = verification.contact
@@ -201,7 +204,7 @@ def _send_code(verification: ContactVerification, now: datetime) -> None:
     text = code_message(code=code, minutes=settings.VINEX_CODE_TTL_SECONDS // 60, channel=contact.channel,
                         language=language)
     notification_enqueue_direct(contact=contact, template="verification_code", body=text.body, language=language,
-                                subject_line=text.subject_line)
+                                subject_line=text.subject_line, actor=actor)
 
 
 class Resend(StrEnum):
@@ -217,10 +220,11 @@ class ResendResult:
     retry_after: int = 0
 
 
-def verification_resend(*, verification: ContactVerification, now: datetime | None = None) -> ResendResult:
+def verification_resend(*, verification: ContactVerification, actor: Actor,
+                        now: datetime | None = None) -> ResendResult:
     """Send a new code, unless one went out less than ``VINEX_CODE_RESEND_SECONDS`` ago or too many have."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with audit_unit(actor=actor):
         verification = ContactVerification.objects.select_for_update().select_related(
             "contact", "registration__registrant").get(pk=verification.pk)
         if verification.verified_at or verification.registration.status != RegistrationStatus.PENDING:
@@ -230,7 +234,7 @@ def verification_resend(*, verification: ContactVerification, now: datetime | No
         wait = settings.VINEX_CODE_RESEND_SECONDS - (now - verification.last_sent_at).total_seconds()
         if wait > 0:
             return ResendResult(Resend.TOO_SOON, int(wait + 0.999))
-        _send_code(verification, now)
+        _send_code(verification, now, actor)
     return ResendResult(Resend.SENT)
 
 
@@ -251,13 +255,16 @@ class CheckResult:
     attempts_left: int = 0
 
 
-def verification_check(*, verification: ContactVerification, code: str, now: datetime | None = None) -> CheckResult:
+def verification_check(*, verification: ContactVerification, code: str, actor: Actor,
+                       now: datetime | None = None) -> CheckResult:
     """Check a code for one contact; when it was the last unverified contact, run the activation.
 
     Each code allows ``VINEX_CODE_MAX_ATTEMPTS`` wrong guesses and lives ``VINEX_CODE_TTL_SECONDS``.
+    ``actor`` is who typed the code in (the messages it sends are theirs); the verification itself is
+    recorded as the registrant's, whose contact the code proves.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         verification = ContactVerification.objects.select_for_update().select_related(
             "contact", "registration__registrant", "registration__subscription").get(pk=verification.pk)
         registration = verification.registration
@@ -280,8 +287,8 @@ def verification_check(*, verification: ContactVerification, code: str, now: dat
         verification.contact.save(update_fields=["verified_at"])
         outcome = Check.VERIFIED
         if not registration.verifications.filter(verified_at__isnull=True).exists():
-            outcome = _activate(registration, now)
-        _audit(registration, "verify_contact", outcome=str(outcome))
+            outcome = _activate(unit, registration, now)
+        _audit(unit, registration, "verify_contact", outcome=str(outcome))
         return CheckResult(outcome)
 
 
@@ -293,7 +300,7 @@ def _settled(registration: Registration) -> Check:
     }.get(RegistrationStatus(registration.status), Check.CLOSED)
 
 
-def _activate(registration: Registration, now: datetime) -> Check:
+def _activate(unit: AuditUnit, registration: Registration, now: datetime) -> Check:
     """Every contact is verified: ask the privacy check, then activate, hold or refuse."""
     subscription = registration.subscription
     contacts = list(registration.registrant.contacts.all())
@@ -302,21 +309,22 @@ def _activate(registration: Registration, now: datetime) -> Check:
                                   started_at=registration.created_at)
     registration.decision_reason = decision.reason[:200]
     if decision.outcome == Outcome.ALLOW:
-        _registration_open(registration, contacts, now)
+        _registration_open(registration, contacts, now, unit.actor)
     elif decision.outcome == Outcome.HOLD:
         registration.status = RegistrationStatus.HELD
     else:
         _registration_refuse(registration, now)
     registration.save()
-    _audit(registration, "privacy_check", actor="system:registration_check", outcome=str(decision.outcome))
+    _audit(unit, registration, "privacy_check", actor=Actor.system("registration_check"),
+           outcome=str(decision.outcome))
     return _settled(registration)
 
 
-def registration_review(*, registration: Registration, approve: bool, reviewer: str, reviewer_role: str,
+def registration_review(*, registration: Registration, approve: bool, actor: Actor,
                         now: datetime | None = None) -> Registration:
     """A privacy officer's decision on a registration held by the privacy check: activate or refuse it."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         registration = Registration.objects.select_for_update().select_related("registrant", "subscription").get(
             pk=registration.pk)
         if registration.status != RegistrationStatus.HELD:
@@ -325,22 +333,21 @@ def registration_review(*, registration: Registration, approve: bool, reviewer: 
         if approve:
             if Subject.objects.filter(person_id=subscription.person_id, protected=True).exists():
                 subscription_raise_tier(subscription=subscription, to=Tier.OFFICER_APPROVED, now=now)
-            _registration_open(registration, list(registration.registrant.contacts.all()), now)
+            _registration_open(registration, list(registration.registrant.contacts.all()), now, actor)
         else:
             _registration_refuse(registration, now)
         registration.save()
-        audit_record(actor=reviewer, role=reviewer_role, action="review", object_type="registration",
-                     object_id=str(registration.public_id), purpose=registration.decision_reason[:100],
-                     outcome="approved" if approve else "refused")
+        unit.add("review", "registration", registration.public_id, purpose=registration.decision_reason[:100],
+                 outcome="approved" if approve else "refused")
     return registration
 
 
-def registration_case_decide(*, registration: Registration, confirmed: bool, reviewer: str, reviewer_role: str,
+def registration_case_decide(*, registration: Registration, confirmed: bool, actor: Actor,
                              now: datetime | None = None) -> Registration:
     """Record whether the agency confirmed the case number a registrant gave; confirmed makes them a
     verified victim, who may learn scheduled release dates and facility details."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         registration = Registration.objects.select_for_update().select_related("subscription").get(pk=registration.pk)
         if registration.case_checked_at is not None or not registration.case_number:
             raise ValueError("this case number was already checked, or none was given")
@@ -350,19 +357,19 @@ def registration_case_decide(*, registration: Registration, confirmed: bool, rev
         subscription = registration.subscription
         if confirmed and subscription.tier == Tier.PUBLIC:
             subscription_raise_tier(subscription=subscription, to=Tier.VERIFIED_VICTIM, now=now)
-        audit_record(actor=reviewer, role=reviewer_role, action="verify_case", object_type="registration",
-                     object_id=str(registration.public_id), outcome="confirmed" if confirmed else "not_confirmed")
+        unit.add("verify_case", "registration", registration.public_id,
+                 outcome="confirmed" if confirmed else "not_confirmed")
     return registration
 
 
-def _registration_open(registration: Registration, contacts: Sequence[Contact], now: datetime) -> None:
+def _registration_open(registration: Registration, contacts: Sequence[Contact], now: datetime, actor: Actor) -> None:
     """Activate the registration and its subscription and send the manage link (the caller saves)."""
     token = secrets.token_urlsafe(32)
     registration.status = RegistrationStatus.ACTIVE
     registration.activated_at = now
     registration.manage_token_hash = manage_token_hash(token)
     subscription_move(subscription=registration.subscription, to=SubscriptionStatus.ACTIVE, now=now)
-    _send_confirmation(registration, contacts, token)
+    _send_confirmation(registration, contacts, token, actor)
 
 
 def _registration_refuse(registration: Registration, now: datetime) -> None:
@@ -371,7 +378,7 @@ def _registration_refuse(registration: Registration, now: datetime) -> None:
     subscription_move(subscription=registration.subscription, to=SubscriptionStatus.WITHDRAWN, now=now)
 
 
-def _send_confirmation(registration: Registration, contacts: Sequence[Contact], token: str) -> None:
+def _send_confirmation(registration: Registration, contacts: Sequence[Contact], token: str, actor: Actor) -> None:
     subject = Subject.objects.filter(person=registration.subscription.person).select_related(
         "agency", "facility").order_by("-status_changed_at", "-id").first()
     name = disclose(subject, audience=Audience.REGISTRANT_MESSAGE)["name"] if subject else ""
@@ -380,7 +387,7 @@ def _send_confirmation(registration: Registration, contacts: Sequence[Contact], 
         text = confirmation_message(name=name, manage_url=manage_url(token), channel=contact.channel,
                                     language=language)
         notification_enqueue_direct(contact=contact, template="registration_confirmed", body=text.body,
-                                    language=language, subject_line=text.subject_line)
+                                    language=language, subject_line=text.subject_line, actor=actor)
 
 
 # --- Manage tokens and withdrawal ------------------------------------------------------------------
@@ -396,13 +403,13 @@ def manage_url(token: str) -> str:
     return f"{settings.VINEX_PUBLIC_URL}/manage/?token={token}"
 
 
-def registration_withdraw(*, registration: Registration, now: datetime | None = None) -> Registration:
+def registration_withdraw(*, registration: Registration, actor: Actor, now: datetime | None = None) -> Registration:
     """Stop the subscription at once, suppress anything queued and schedule the contact data for purge.
 
-    Withdrawing twice changes nothing the second time.
+    Withdrawing twice changes nothing the second time. ``actor`` is who withdrew (the manage link's holder).
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with audit_unit(actor=actor) as unit:
         registration = Registration.objects.select_for_update().select_related(
             "registrant", "subscription").get(pk=registration.pk)
         if registration.status == RegistrationStatus.WITHDRAWN:
@@ -414,6 +421,6 @@ def registration_withdraw(*, registration: Registration, now: datetime | None = 
         subscription_move(subscription=registration.subscription, to=SubscriptionStatus.WITHDRAWN, now=now)
         registrant = registration.registrant
         registrant_withdraw(registrant=registrant, when=now)
-        contact_opt_out(contacts=list(registrant.contacts.all()), when=now)
-        _audit(registration, "withdraw")
+        contact_opt_out(contacts=list(registrant.contacts.all()), when=now, actor=actor)
+        _audit(unit, registration, "withdraw", actor=actor)
     return registration

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from vinex.audit.unit import Actor
 from vinex.custody.models import Agency, EventSource, Facility
 from vinex.custody.schemas import EventIn
 from vinex.notify.models import Channel, CreatedVia, Registrant, SubscriptionStatus, Tier
@@ -104,14 +105,14 @@ def _bookings(agency: Agency, prefix: str, count: int, rng: random.Random) -> li
     return events
 
 
-def demo_load() -> DemoSummary:
+def demo_load(*, actor: Actor) -> DemoSummary:
     rng = random.Random(20261125)  # noqa: S311 - reproducible fake names
     with transaction.atomic():
         agencies = _agencies()
-        events_ingest(agency=agencies["pine-county"], events=_bookings(agencies["pine-county"], "PC", 30, rng))
-        events_ingest(agency=agencies["state-doc"], events=_bookings(agencies["state-doc"], "SD", 20, rng))
+        for code, prefix, count in (("pine-county", "PC", 30), ("state-doc", "SD", 20)):
+            events_ingest(agency=agencies[code], events=_bookings(agencies[code], prefix, count, rng), actor=actor)
         for language, channel, value, agency_code, subject_id in DEMO_REGISTRANTS:
-            _demo_registrant(language, channel, value, agencies[agency_code], subject_id)
+            _demo_registrant(language, channel, value, agencies[agency_code], subject_id, actor)
     return DemoSummary(
         agencies=len(agencies),
         facilities=Facility.objects.filter(agency__in=agencies.values()).count(),
@@ -120,11 +121,12 @@ def demo_load() -> DemoSummary:
     )
 
 
-def _demo_registrant(language: str, channel: str, value: str, agency: Agency, subject_id: str) -> None:
-    if any(c.registrant.created_via == CreatedVia.STAFF for c in contacts_find(channel=channel, value=value)):
+def _demo_registrant(language: str, channel: str, value: str, agency: Agency, subject_id: str, actor: Actor) -> None:
+    found = contacts_find(channel=channel, value=value, actor=actor)
+    if any(c.registrant.created_via == CreatedVia.STAFF for c in found):
         return
     registrant = Registrant.objects.create(language=language, created_via=CreatedVia.STAFF)
-    contact_add(registrant=registrant, channel=Channel(channel), value=value, verified=True)
+    contact_add(registrant=registrant, channel=Channel(channel), value=value, verified=True, actor=actor)
     subject = agency.subjects.get(agency_subject_id=subject_id)
     subscription_create(
         registrant=registrant,
@@ -132,4 +134,5 @@ def _demo_registrant(language: str, channel: str, value: str, agency: Agency, su
         tier=Tier.VERIFIED_VICTIM,
         created_via=CreatedVia.STAFF,
         status=SubscriptionStatus.ACTIVE,
+        actor=actor,
     )

@@ -12,8 +12,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from vinex.audit.actor import current_actor
-from vinex.audit.services import audit_record
+from vinex.accounts.selectors import actor_ref
+from vinex.audit.unit import Actor, audit_add
 from vinex.site.metrics import registry
 
 
@@ -51,7 +51,7 @@ def mail_outbox(request: HttpRequest) -> HttpResponse:
     """Development only: the emails the file backend wrote, newest first."""
     if settings.PRODUCTION:
         raise Http404
-    actor, role = current_actor()
-    audit_record(actor=actor, role=role, action="read", object_type="mail_outbox", object_id="development")
+    audit_add(actor=Actor.staff(actor_ref(user=request.user)), action="read", object_type="mail_outbox",
+              object_id="development")
     messages = [{"name": p.name, "text": p.read_text(errors="replace")} for p in _outbox_files()[:50]]
     return render(request, "site/mail_outbox.html", {"messages": messages})

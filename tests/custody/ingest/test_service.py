@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
 from vinex.custody.ingest import IncomingEvent, Recorded, event_ingest, payload_hash
@@ -22,10 +23,10 @@ def incoming(*raws: dict[str, Any]) -> list[IncomingEvent]:
 
 
 def test_without_a_listener_events_are_recorded_and_nobody_is_told(agency: Agency) -> None:
-    event_ingest(agency=agency, events=incoming(event("b1", "BOOKED")))
+    event_ingest(actor=ACTOR, agency=agency, events=incoming(event("b1", "BOOKED")))
     subscribe(agency, email="v@example.org")
 
-    outcomes = event_ingest(agency=agency, events=incoming(event("r1", "RELEASED", minutes=10)))
+    outcomes = event_ingest(actor=ACTOR, agency=agency, events=incoming(event("r1", "RELEASED", minutes=10)))
 
     assert [o.status for o in outcomes] == ["accepted"]
     assert Subject.objects.get(agency_subject_id="S-1").status == "RELEASED"
@@ -34,7 +35,8 @@ def test_without_a_listener_events_are_recorded_and_nobody_is_told(agency: Agenc
 
 
 def test_the_listener_is_asked_about_followed_people_and_handed_what_was_written(agency: Agency) -> None:
-    event_ingest(agency=agency, events=incoming(event("b1", "BOOKED"), event("b2", "BOOKED", subject="S-2")))
+    event_ingest(actor=ACTOR,
+                 agency=agency, events=incoming(event("b1", "BOOKED"), event("b2", "BOOKED", subject="S-2")))
     people = dict(Subject.objects.values_list("agency_subject_id", "person_id"))
     released = event("r1", "RELEASED", minutes=10)
     released["subject"]["contacts"] = [{"kind": "email", "value": "robin@example.org"}]
@@ -45,7 +47,8 @@ def test_the_listener_is_asked_about_followed_people_and_handed_what_was_written
         asked.append(person_ids)
         return {people["S-1"]}
 
-    event_ingest(agency=agency, events=incoming(released, event("r2", "RELEASED", subject="S-2", minutes=10)),
+    event_ingest(actor=ACTOR,
+                 agency=agency, events=incoming(released, event("r2", "RELEASED", subject="S-2", minutes=10)),
                  followed=followed, recorded=handed.append)
 
     assert asked == [{people["S-1"], people["S-2"]}]
@@ -68,9 +71,9 @@ def story(subject: str) -> list[IncomingEvent]:
 
 
 def test_a_batch_inside_an_open_transaction_is_worked_out_the_same_way(agency: Agency) -> None:
-    outside = event_ingest(agency=agency, events=story("S-1"))
+    outside = event_ingest(actor=ACTOR, agency=agency, events=story("S-1"))
     with transaction.atomic():
-        inside = event_ingest(agency=agency, events=story("S-2"))
+        inside = event_ingest(actor=ACTOR, agency=agency, events=story("S-2"))
 
     assert [o.status for o in inside] == [o.status for o in outside] == [
         "accepted", "accepted", "accepted", "duplicate", "rejected"]

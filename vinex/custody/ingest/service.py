@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from vinex.audit.services import AuditEntries, AuditEntryIn, audit_record_many
+from vinex.audit.chain import AuditEntries, AuditEntryIn
+from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.ingest import plan, store
 from vinex.custody.ingest.incoming import IncomingEvent, ItemOutcome
 from vinex.custody.models import Agency, CustodyEvent, Facility
@@ -38,6 +39,7 @@ def event_ingest(
     *,
     agency: Agency,
     events: Sequence[IncomingEvent],
+    actor: Actor,
     received_at: datetime | None = None,
     followed: Callable[[set[int]], set[int]] = nobody_follows,
     recorded: Callable[[Recorded], None] | None = None,
@@ -49,7 +51,8 @@ def event_ingest(
     which of the given people someone follows; an accepted event is marked as notifying when it is the
     newest in its subject's history, changes what a victim knows and its person is followed.
     ``recorded`` runs inside the transaction, after the writes and before the audit entries, with what
-    was written (``vinex.pipeline`` queues the messages there).
+    was written (``vinex.pipeline`` queues the messages there). The transaction is ``actor``'s audit unit;
+    each new event is recorded as created by ``agency:<code>``, whoever delivered it.
     """
     received_at = received_at or timezone.now()
     facilities = store.facilities_of(agency.id)
@@ -59,7 +62,7 @@ def event_ingest(
     # it is only checked against the stored state, and worked out again if that changed meanwhile. This
     # holds whether or not the caller has a transaction open: the check is the same few reads either way.
     draft = _draft(agency, facilities, candidates, screened, received_at)
-    with _sqlite_writer_turn(), transaction.atomic():
+    with _sqlite_writer_turn(), audit_unit(actor=actor) as unit:
         store.agency_lock(agency.id)
         if not _draft_holds(agency, draft):
             logger.info("custody events changed while a batch was worked out; working it out again",
@@ -71,8 +74,8 @@ def event_ingest(
         if recorded is not None:
             recorded(Recorded(store.events_load(agency.id, list(notify)) if notify else [],
                               plan.contacts_given(draft.plans)))
-        # Last in the transaction: the audit head stays locked until commit.
-        audit_record_many(entries=draft.audit)
+        # The unit writes these (after whatever ``recorded`` added) as the last step of the transaction.
+        unit.add_entries(draft.audit)
     return draft.outcomes
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from tests.actors import ACTOR
 from vinex.audit.models import AuditEntry
 from vinex.custody.models import Agency, Facility
 from vinex.feeds.models import FacilityFeed, FeedAlertRecipient
@@ -34,7 +35,7 @@ def test_added_recipients_are_listed_and_told_when_a_feed_goes_silent(agency: Ag
     assert AuditEntry.objects.filter(action="read", object_type="contact", purpose="feed alert recipients").exists()
 
     FacilityFeed.objects.create(facility=Facility.objects.get(agency=agency, code="main"))
-    feed_health_check(now=timezone.now() + timedelta(days=30))
+    feed_health_check(actor=ACTOR, now=timezone.now() + timedelta(days=30))
     told = sorted(Notification.objects.filter(template="feed_stale").values_list("contact__channel", flat=True))
     assert told == ["email", "sms"]  # pine's own contact and the operator, not the state's
 

@@ -11,8 +11,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vinex.accounts import matrix
 from vinex.accounts.services import staffuser_create, staffuser_set_roles
+from vinex.audit.unit import Actor
 from vinex.custody.management.options import agency_option
 from vinex.custody.models import Agency
+
+ACTOR = Actor.system("command:staffuser")
 
 
 class Command(BaseCommand):
@@ -45,7 +48,8 @@ class Command(BaseCommand):
         if User.objects.filter(username=username).exists():
             raise CommandError(f"a user named {username!r} exists already")
         password = secrets.token_urlsafe(15)
-        staffuser_create(username=username, password=password, roles=roles, agency=agency, email=email)
+        staffuser_create(username=username, password=password, roles=roles, agency=agency, email=email,
+                         actor=ACTOR)
         self.stdout.write(password)
         self.stderr.write(f"staff user {username} created; they set up their authenticator app at first sign-in")
 
@@ -53,5 +57,5 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"no user named {username!r}")
-        staffuser_set_roles(user=user, roles=roles, agency=agency)
+        staffuser_set_roles(user=user, roles=roles, agency=agency, actor=ACTOR)
         self.stderr.write(f"{username}: {', '.join(sorted(roles))}")

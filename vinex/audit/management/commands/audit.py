@@ -7,9 +7,9 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
-from vinex.audit.services import audit_checkpoint_create, audit_record
+from vinex.audit.services import audit_checkpoint_create
+from vinex.audit.unit import Actor, audit_add
 from vinex.audit.verify import audit_verify
 
 
@@ -29,9 +29,8 @@ class Command(BaseCommand):
 
     def _verify(self) -> None:
         result = audit_verify()
-        with transaction.atomic():
-            audit_record(actor="system:cli", role="system", action="audit_verify", object_type="audit_log",
-                         object_id=str(result.entries), outcome="ok" if result.ok else "failed")
+        audit_add(actor=Actor.system("cli"), action="audit_verify", object_type="audit_log",
+                  object_id=str(result.entries), outcome="ok" if result.ok else "failed")
         if not result.ok:
             raise CommandError(f"audit log broken at entry {result.first_bad_seq}: {result.reason}", returncode=1)
         checkpoints = "1 signed checkpoint" if result.checkpoints == 1 else f"{result.checkpoints} signed checkpoints"

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from vinex.audit.unit import Actor
 from vinex.custody.management.options import agency_named
 from vinex.custody.services import API_KEY_SCOPES, DEFAULT_SCOPES, apikey_create
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         agency = agency_named(options["agency"])
-        key, token = apikey_create(agency=agency, name=options["name"], scopes=options["scope"] or DEFAULT_SCOPES)
+        key, token = apikey_create(agency=agency, name=options["name"], scopes=options["scope"] or DEFAULT_SCOPES,
+                                   actor=Actor.system("command:apikey"))
         self.stdout.write(token)
         self.stderr.write(f"key {key.prefix} for {agency.code}; store it now, it cannot be shown again")

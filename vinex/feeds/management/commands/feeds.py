@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from vinex.audit.unit import Actor
 from vinex.custody.management.options import agency_option
 from vinex.custody.models import Agency
 from vinex.feeds.selectors import feed_alert_recipients
@@ -27,6 +28,8 @@ def _contact_arguments(parser: CommandParser) -> None:
 
 def _contact(options: dict[str, Any]) -> tuple[str, str]:
     return ("email", options["email"]) if options["email"] else ("sms", options["sms"])
+
+ACTOR = Actor.system("command:feeds")
 
 
 class Command(BaseCommand):
@@ -57,11 +60,12 @@ class Command(BaseCommand):
         channel, value = _contact(options)
         agency = agency_option(options["agency"])
         recipient = feed_alert_recipient_add(value=value, channel=channel, agency=agency,
-                                             language=options["language"])
+                                             language=options["language"], actor=ACTOR)
         self.stdout.write(f"recipient {recipient.pk}: {channel} alerts for {_scope(agency)}")
 
     def _list(self, options: dict[str, Any]) -> None:
-        recipients = feed_alert_recipients(agency=agency_option(options["agency"]), operator=options["operator"])
+        recipients = feed_alert_recipients(agency=agency_option(options["agency"]), operator=options["operator"],
+                                           actor=ACTOR)
         for r in recipients:
             state = "" if r.reachable else " (not reachable: opted out)"
             self.stdout.write(f"{r.pk}\t{r.agency_code or 'operator'}\t{r.channel}\t{r.value}{state}")
@@ -71,7 +75,7 @@ class Command(BaseCommand):
     def _remove(self, options: dict[str, Any]) -> None:
         channel, value = _contact(options)
         agency = agency_option(options["agency"])
-        feed_alert_recipient_remove(value=value, channel=channel, agency=agency)
+        feed_alert_recipient_remove(value=value, channel=channel, agency=agency, actor=ACTOR)
         self.stdout.write(f"removed: no more {channel} alerts for {_scope(agency)} to that contact")
 
 

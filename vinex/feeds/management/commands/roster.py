@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from vinex.audit.unit import Actor
 from vinex.custody.models import Facility
 from vinex.feeds.parsing import RosterFormatError
 from vinex.feeds.services import roster_import
@@ -53,7 +54,8 @@ class Command(BaseCommand):
                     bar.update(count)
 
             try:
-                snapshot = roster_import(facility=facility, path=path, origin="cli", progress=progress)
+                snapshot = roster_import(facility=facility, path=path, origin="cli", progress=progress,
+                                         actor=Actor.system("command:roster"))
             except RosterFormatError as error:
                 raise CommandError(str(error)) from None
         self.stdout.write(

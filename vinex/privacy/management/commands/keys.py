@@ -9,7 +9,11 @@ from typing import Any
 from cryptography.fernet import Fernet
 from django.core.management.base import BaseCommand, CommandError
 
+from vinex.audit.unit import Actor
 from vinex.privacy.keys import BATCH_SIZE, CheckReport, IndexRotation, ModelRotation, keys_check, keys_rotate
+
+# As the key commands have always signed the audit log.
+ACTOR = Actor.system("cli")
 
 
 class Command(BaseCommand):
@@ -35,7 +39,7 @@ class Command(BaseCommand):
     def _rotate(self, *, batch_size: int) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
-        report = keys_rotate(batch_size=batch_size, progress=self._progress)
+        report = keys_rotate(batch_size=batch_size, progress=self._progress, actor=ACTOR)
         if report.needs_attention:
             raise CommandError(
                 f"{report.needs_attention} values are not yet under the newest key and index: rows changed "
@@ -53,7 +57,7 @@ class Command(BaseCommand):
                               f"{counts.duplicates} duplicates")
 
     def _check(self) -> None:
-        report = keys_check()
+        report = keys_check(actor=ACTOR)
         self._print_check(report)
         if report.undecryptable:
             raise CommandError(f"{report.undecryptable} values cannot be decrypted with the configured keys",

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from vinex.audit.unit import Actor
 from vinex.privacy.retention import retention_purge
 
 
@@ -13,5 +14,5 @@ class Command(BaseCommand):
     help = "Erase personal data past its retention period (the worker also runs this daily)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = retention_purge()
+        report = retention_purge(actor=Actor.system("command:purge"))
         self.stdout.write(f"purged {report.contacts} contacts and {report.bodies} message bodies")

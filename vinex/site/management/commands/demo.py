@@ -6,9 +6,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from vinex.audit.unit import Actor
 from vinex.custody.models import Agency
 from vinex.custody.services import apikey_create
 from vinex.site.demo import demo_load
+
+ACTOR = Actor.system("command:demo")
 
 
 class Command(BaseCommand):
@@ -18,11 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-key", action="store_true", help="Do not create an API key.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        summary = demo_load()
+        summary = demo_load(actor=ACTOR)
         self.stdout.write(
             f"demo data: {summary.agencies} agencies, {summary.facilities} facilities, "
             f"{summary.subjects} people in custody, {summary.registrants} registrants"
         )
         if not options["no_key"]:
-            _, token = apikey_create(agency=Agency.objects.get(code="pine-county"), name="demo")
+            _, token = apikey_create(agency=Agency.objects.get(code="pine-county"), name="demo", actor=ACTOR)
             self.stdout.write(f"API key for agency pine-county: {token}")

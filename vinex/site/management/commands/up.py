@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from vinex.accounts import matrix
 from vinex.accounts.services import staffuser_create, staffuser_set_roles
+from vinex.audit.unit import Actor
 
 
 class Command(BaseCommand):
@@ -48,11 +49,11 @@ class Command(BaseCommand):
         if user is None:
             password = secrets.token_urlsafe(12)
             staffuser_create(username="admin", password=password, email="admin@example.org",
-                             roles=frozenset({matrix.ADMINISTRATOR}))
+                             roles=frozenset({matrix.ADMINISTRATOR}), actor=Actor.system("command:up"))
             password_file.write_text(password + "\n")
             password_file.chmod(0o600)
         elif not user.groups.filter(name=matrix.ADMINISTRATOR).exists():
-            staffuser_set_roles(user=user, roles=frozenset({matrix.ADMINISTRATOR}))
+            staffuser_set_roles(user=user, roles=frozenset({matrix.ADMINISTRATOR}), actor=Actor.system("command:up"))
         self.stdout.write(
             f"staff sign-in: {settings.VINEX_PUBLIC_URL}/staff/login/ as admin, password in {password_file} "
             "(the first sign-in sets up an authenticator app)"

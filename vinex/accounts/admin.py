@@ -1,0 +1,31 @@
+"""The admin site's user form records the roles it grants and revokes, as done by the administrator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group, User
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from vinex.accounts import selectors
+from vinex.accounts.services import roles_audit
+from vinex.audit.unit import Actor, audit_unit
+
+
+class AuditedUserAdmin(UserAdmin):
+    def save_related(self, request: HttpRequest, form: ModelForm[User], formsets: Any, change: bool) -> None:
+        user = form.instance
+        before = set(Group.objects.filter(user=user)) if change else set()
+        actor = Actor.staff(selectors.actor_ref(user=request.user),
+                            selectors.role_label(roles=selectors.user_roles(user=request.user)))
+        with audit_unit(actor=actor) as unit:
+            super().save_related(request, form, formsets, change)
+            after = set(Group.objects.filter(user=user))
+            roles_audit(unit=unit, user_pk=user.pk, granted=after - before, revoked=before - after)
+
+
+admin.site.unregister(User)
+admin.site.register(User, AuditedUserAdmin)
