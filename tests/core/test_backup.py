@@ -20,7 +20,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test import Client
 
 from tests.conftest import event
@@ -69,8 +69,20 @@ def fresh_database(tmp_path: Path) -> Iterator[str]:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         cursor.execute(f'CREATE DATABASE "{name}"')
     yield _url(name)
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _drop_database(name)
+
+
+def _drop_database(name: str) -> None:
+    """Drop ``name`` once nothing uses it. An autovacuum worker may still be visiting the fresh database:
+    it is the server's own process, which ``WITH (FORCE)`` may not end for us, so wait for it instead."""
+    for _ in range(60):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except OperationalError:
+            time.sleep(0.5)
+    raise AssertionError(f"database {name} stayed in use")
 
 
 @pytest.fixture
