@@ -10,6 +10,7 @@ from vinex.custody.ingest import IncomingEvent, ItemOutcome, Recorded, event_ing
 from vinex.custody.models import Agency
 from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import notification_enqueue_for_events
+from vinex.pipeline.metrics import events_count
 
 
 def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_at: datetime | None = None) -> list[
@@ -22,8 +23,10 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_a
     (with the reasons). Custody's ingest opens the transaction and holds the write locks; the contacts
     and the messages are written inside it, before its audit entries.
     """
-    return event_ingest(agency=agency, events=events, received_at=received_at, followed=_followed,
-                        recorded=_fan_out)
+    outcomes = event_ingest(agency=agency, events=events, received_at=received_at, followed=_followed,
+                            recorded=_fan_out)
+    events_count(events=events, outcomes=outcomes)
+    return outcomes
 
 
 def _followed(person_ids: set[int]) -> set[int]:
