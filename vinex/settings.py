@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from vinex.core.config import env_bool, env_float, env_int, load_secrets
+from vinex.core.metrics import metrics_dir_prepare
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("VINEX_VAR_DIR", BASE_DIR.parent / "var")).resolve()
@@ -230,6 +231,15 @@ if VINEX_SCHEDULER_LEASE_SECONDS < 3:
 VINEX_BIND = os.environ.get("VINEX_BIND", "127.0.0.1:8000")
 VINEX_SERVER_WORKERS = env_int("VINEX_SERVER_WORKERS", default=2)
 VINEX_SERVER_THREADS = env_int("VINEX_SERVER_THREADS", default=4)
+
+# --- Metrics (/metrics, Prometheus) ---------------------------------------------------------------
+# Counters live in one directory per host that every vinex process writes to (vinex.core.metrics);
+# an empty VINEX_METRICS_DIR keeps them in the process only (a single-process tool or test).
+VINEX_METRICS_DIR = os.environ.get("VINEX_METRICS_DIR", str(VAR_DIR / "metrics"))
+if VINEX_METRICS_DIR:
+    metrics_dir_prepare(folder=Path(VINEX_METRICS_DIR))
+# Prometheus presents it as "Authorization: Bearer <token>"; unset, /metrics answers 404 to everyone.
+VINEX_METRICS_TOKEN = os.environ.get("VINEX_METRICS_TOKEN", "")
 
 # --- Logging: one JSON object per line, never personal data -------------------------------------
 VINEX_LOG_LEVEL = os.environ.get("VINEX_LOG_LEVEL", "INFO").upper()

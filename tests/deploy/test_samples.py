@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import event
 from tests.factories import subscribe
 from tests.feeds.roster import person, put_roster, roster_csv
+from tests.site.scraping import metrics_text, scrape_token  # noqa: F401  (a fixture)
 from tests.support.smtp import SmtpServer
 from vinex.custody.models import Agency
 from vinex.notify.worker import Worker
@@ -45,15 +46,14 @@ def _post(api: Client, *events: dict[str, object]) -> None:
 
 def _served_metrics() -> dict[str, set[str]]:
     """Each sample name on /metrics with the label names it carries."""
-    response = Client().get("/metrics")
-    assert response.status_code == 200
     served: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(response.content.decode()):
+    for family in text_string_to_metric_families(metrics_text()):
         for sample in family.samples:
             served.setdefault(sample.name, set()).update(sample.labels)
     return served
 
 
+@pytest.mark.usefixtures("scrape_token")
 def test_every_metric_and_label_the_dashboard_queries_is_served(
     agency: Agency, api: Client, smtp_settings: SmtpServer
 ) -> None:

@@ -3,11 +3,6 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.conftest import event
-from tests.custody.test_services import ingest
-from tests.factories import subscribe
-from vinex.custody.models import Agency
-
 pytestmark = pytest.mark.django_db
 
 
@@ -15,16 +10,6 @@ def test_healthz_reports_the_database(client: Client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
-
-
-def test_metrics_count_notifications_by_status(client: Client, agency: Agency) -> None:
-    ingest(agency, event("b1", "BOOKED"))
-    subscribe(agency, email="v@example.org", sms="+12025550143")
-    ingest(agency, event("r1", "RELEASED", minutes=5))
-    text = client.get("/metrics").content.decode()
-    assert 'vinex_notifications{channel="email",status="queued"} 1.0' in text
-    assert 'vinex_notifications{channel="sms",status="queued"} 1.0' in text
-    assert 'vinex_custody_events{source="api"} 2.0' in text
 
 
 def test_the_mail_outbox_is_for_signed_in_administrators(client: Client) -> None:

@@ -96,10 +96,10 @@ class AuditUnit:
         self._fields.append(entry.clean())
 
     def add_many(self, action: str, object_type: str, object_ids: Iterable[object], *, purpose: str = "",
-                 actor: Actor | None = None) -> None:
+                 outcome: str = "ok", actor: Actor | None = None) -> None:
         """One entry per object, alike but for the object id (the rows a read or a batch touched)."""
         who = actor or self.actor
-        template = AuditEntryIn(who.ref, who.role, action, object_type, "", purpose)
+        template = AuditEntryIn(who.ref, who.role, action, object_type, "", purpose, outcome)
         self._fields.extend(AuditEntries.for_objects(template, (str(i) for i in object_ids)).fields)
 
     def add_entries(self, entries: AuditEntries) -> None:

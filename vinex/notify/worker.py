@@ -28,6 +28,7 @@ from vinex.audit.unit import Actor, audit_unit
 from vinex.core.bulk import rows_insert
 from vinex.notify import lifecycle, retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
+from vinex.notify.metrics import notification_attempts_count
 from vinex.notify.models import Channel as ChannelKind
 from vinex.notify.models import DeliveryAttempt, Notification, NotificationStatus, SubscriptionStatus
 from vinex.notify.services import notification_receipts_apply
@@ -147,9 +148,11 @@ def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datet
     rows: list[tuple[int, str, NotificationStatus, list[Any]]] = []
     attempts = []
     sent: list[Notification] = []
+    counted = []
     for outcome in outcomes:
         n = outcome.notification
         status, fields = _fields_for(outcome, now)
+        counted.append((n, status, outcome.finished_at if outcome.result is not None else None))
         rows.append((n.pk, n.claimed_by, status, [fields.get(name, getattr(n, name))
                                                   for name in lifecycle.ATTEMPT_COLUMNS]))
         if status == NotificationStatus.SENT:
@@ -167,12 +170,14 @@ def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datet
                        .values_list("pk", flat=True))
             attempts = [a for a in attempts if a[0] in ours]
             sent = [n for n in sent if n.pk in ours]
+            counted = [c for c in counted if c[0].pk in ours]
         rows_insert(DeliveryAttempt, ("notification_id", "number", "worker", "started_at", "finished_at", "outcome",
                                       "error"), attempts)
         _early_reports_apply(sent)
         # Sending decrypted each recipient's address.
         unit.add_many("read", "contact", [outcome.notification.contact_id for outcome in outcomes
                                           if not outcome.suppressed_because], purpose="delivery")
+    notification_attempts_count(recorded=counted)
 
 
 def _early_reports_apply(sent: list[Notification]) -> None:

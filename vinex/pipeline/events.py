@@ -12,6 +12,7 @@ from vinex.custody.ingest import IncomingEvent, ItemOutcome, Recorded, event_ing
 from vinex.custody.models import Agency
 from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import notification_enqueue_for_events
+from vinex.pipeline.metrics import events_count
 
 
 def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Actor,
@@ -23,8 +24,10 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Act
     (with the reasons). Custody's ingest opens the transaction (``actor``'s audit unit) and holds the
     write locks; the contacts and the messages are written inside it, and the unit's entries last.
     """
-    return event_ingest(agency=agency, events=events, actor=actor, received_at=received_at, followed=_followed,
-                        recorded=partial(_fan_out, actor=actor))
+    outcomes = event_ingest(agency=agency, events=events, actor=actor, received_at=received_at, followed=_followed,
+                            recorded=partial(_fan_out, actor=actor))
+    events_count(events=events, outcomes=outcomes)
+    return outcomes
 
 
 def _followed(person_ids: set[int]) -> set[int]:

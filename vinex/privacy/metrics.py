@@ -1,27 +1,21 @@
-"""Prometheus metrics of the disclosure policy, read from the database at scrape time."""
+"""Refusals by the disclosure policy, as a Prometheus counter by purpose only.
+
+No agency label: a partner who could tie a refusal to the county that refused would learn where a person
+is held, which is what the refusal exists to hide. Staff see refusals per agency on
+``/staff/privacy/denials/``, behind sign-in.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from prometheus_client import Counter
 
-from django.db.models import Sum
-from prometheus_client.core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
+DENIED_RECORDS = Counter(
+    "vinex_disclosure_denied_records",
+    "Records a sharing policy (or protection) withheld from partner agencies, by purpose",
+    labelnames=["purpose"],
+)
 
-from vinex.privacy.models import DisclosureDenial
 
-
-class DisclosureDenialCollector(Collector):
-    """``vinex_disclosure_denied_records_total`` by owning agency and purpose (no person, no partner detail)."""
-
-    def collect(self) -> Iterator[Metric]:
-        denied = CounterMetricFamily(
-            "vinex_disclosure_denied_records",
-            "Records a sharing policy (or protection) withheld from partner agencies",
-            labels=["agency", "purpose"],
-        )
-        rows = (DisclosureDenial.objects.values_list("owner__code", "purpose").annotate(records=Sum("records"))
-                .order_by())
-        for agency, purpose, records in rows:
-            denied.add_metric([agency, purpose], records or 0)
-        yield denied
+def disclosure_denied_records_count(*, purpose: str, records: int) -> None:
+    if records:
+        DENIED_RECORDS.labels(purpose=purpose).inc(records)

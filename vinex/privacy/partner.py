@@ -3,7 +3,8 @@
 Every read goes through ``vinex.policy.disclosure.disclose`` with the partner's name and purpose, and
 is audited here, per subject, in the same transaction as the read: no endpoint can forget either. A
 subject the owning agency refuses to share is left out of a lookup silently (saying "withheld" would
-tell the partner that the person is in custody there) and the refusal is audited and counted.
+tell the partner that the person is in custody there), at no visible cost: the refusal is audited and
+counted by the same statements a lookup of nobody runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from vinex.audit.unit import Actor, AuditUnit, audit_unit
 from vinex.custody.models import Agency, CustodyStatus, Subject
 from vinex.policy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
 from vinex.policy.sharing import Purpose, sharing_check
-from vinex.privacy.denials import disclosure_denial_record
+from vinex.privacy.denials import Refusal, disclosure_denial_record, disclosure_denials_record
 
 LOOKUP_LIMIT = 20
 EXPORT_CHUNK = 1000
@@ -53,21 +54,26 @@ def _lookup_queryset(lookup: PartnerLookup) -> QuerySet[Subject]:
 
 
 def partner_subjects_find(*, partner: Agency, purpose: Purpose, lookup: PartnerLookup) -> list[Disclosure]:
-    """The subjects matching ``lookup`` that ``partner`` may see for ``purpose``, as disclosed views."""
+    """The subjects matching ``lookup`` that ``partner`` may see for ``purpose``, as disclosed views.
+
+    A refused subject is left out exactly as if nobody matched, and the request does the same work either
+    way: every lookup writes one audit call (the search itself, then the reads and refusals) and one
+    refusal statement (which writes no row when nothing was refused). Only what is shown differs.
+    """
     shown: list[tuple[Subject, Disclosure]] = []
-    refused: dict[tuple[int, str], list[Subject]] = defaultdict(list)
+    refused: dict[tuple[int, str], list[str]] = defaultdict(list)
     for subject in _lookup_queryset(lookup)[:LOOKUP_LIMIT]:
         try:
             shown.append((subject, disclose(subject, audience=Audience.PARTNER_AGENCY, partner=partner,
                                             purpose=purpose)))
         except DisclosureDenied as denied:
-            refused[(subject.agency_id, denied.reason)].append(subject)
+            refused[(subject.agency_id, denied.reason)].append(str(subject.pk))
+    refusals = [Refusal(owner_id, reason, "subject", ids) for (owner_id, reason), ids in refused.items()]
     # The partner's key is the entry point's credential: the partner agency is who reads.
     with audit_unit(actor=Actor.partner(partner.code)) as unit:
+        unit.add("search", "partner_lookup", "", purpose=purpose.value)  # never the search terms
         _read(unit, purpose, [s for s, _ in shown])
-        for (_, reason), subjects in refused.items():
-            disclosure_denial_record(owner=subjects[0].agency, partner=partner, purpose=purpose, reason=reason,
-                                     object_type="subject", object_ids=[str(s.pk) for s in subjects])
+        disclosure_denials_record(unit=unit, partner=partner, purpose=purpose, refusals=refusals)
     return [view for _, view in shown]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 
 from django.conf import settings
@@ -33,8 +34,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
+def _metrics_allowed(request: HttpRequest) -> bool:
+    token = settings.VINEX_METRICS_TOKEN
+    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and hmac.compare_digest(presented.encode(), token.encode())
+
+
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text for a scraper holding ``VINEX_METRICS_TOKEN``; to anyone else, as to everyone when
+    no token is set, a plain 404: the operation's figures are not for the public, nor for partners."""
+    if not _metrics_allowed(request):
+        raise Http404
     return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
 
 
