@@ -34,6 +34,7 @@ from bench.common import (
     remove_env,
     run_in_django,
     services,
+    start_scheduler,
     start_server,
     start_worker,
     wait_healthy,
@@ -220,8 +221,8 @@ def measure(env: BenchEnv, smtp: SmtpServer, token: str, people: int) -> dict[st
     # Two worker processes, as a deployment runs several: building MIME messages is CPU-bound Python,
     # so one process's threads cannot use both cores.
     with services(lambda: start_server(env, port, workers=2, threads=4), lambda: start_worker(env, "bench-worker-1"),
-                  lambda: start_worker(env, "bench-worker-2")) as running:
-        server, *workers = running
+                  lambda: start_worker(env, "bench-worker-2"), lambda: start_scheduler(env)) as running:
+        server, *workers, _scheduler = running
         wait_healthy(base_url, server)
         sender = Sender(f"{base_url}/api/v1/custody-events", token)
         try:

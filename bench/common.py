@@ -206,6 +206,12 @@ def start_worker(env: BenchEnv, name: str = "bench-worker") -> Service:
     return start_service(env, name, ["worker", "--name", name])
 
 
+def start_scheduler(env: BenchEnv, name: str = "bench-scheduler") -> Service:
+    """The periodic jobs, as every deployment runs them: on SQLite one of them copies the write-ahead log
+    back into the database file, without which the log grows for the whole run and reads slow down."""
+    return start_service(env, name, ["scheduler", "--name", name])
+
+
 def wait_healthy(base_url: str, service: Service, timeout: float = 60.0) -> None:
     """Wait until ``/healthz`` answers 200, failing fast if the server died."""
     deadline = time.monotonic() + timeout
