@@ -8,6 +8,7 @@ from datetime import datetime
 from vinex.custody.contacts import subject_contacts_record
 from vinex.custody.ingest import IncomingEvent, ItemOutcome, Recorded, event_ingest
 from vinex.custody.models import Agency
+from vinex.linkage.services import SubjectLinker
 from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import notification_enqueue_for_events
 
@@ -19,11 +20,18 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], received_a
     contact about each event that is the newest word on a person and changes what a victim knows.
 
     Returns one outcome per event, in order: accepted, duplicate (its ``event_id`` is known) or rejected
-    (with the reasons). Custody's ingest opens the transaction and holds the write locks; the contacts
-    and the messages are written inside it, before its audit entries.
+    (with the reasons). Custody's ingest opens the transaction and holds the write locks; new and changed
+    subjects are linked to the people other agencies hold (so a victim's subscription follows the person),
+    then the contacts and the messages are written inside it, before its audit entries.
     """
+    linker = SubjectLinker()
+
+    def fan_out(recorded: Recorded) -> None:
+        _fan_out(recorded)
+        linker.followers_catch_up(notified=recorded.events_to_notify)
+
     return event_ingest(agency=agency, events=events, received_at=received_at, followed=_followed,
-                        recorded=_fan_out)
+                        recorded=fan_out, link=linker.link)
 
 
 def _followed(person_ids: set[int]) -> set[int]:

@@ -1,0 +1,317 @@
+"""Writes of linkage: link subjects as they arrive, merge and unmerge people, work the review queue.
+
+``SubjectLinker`` is what the events use case hands to custody's ingest: it matches each batch's new and
+changed subjects inside the ingest transaction, through the same ``pairs_score`` (model and thresholds) as
+``vinex linkage match``. A link moves subjects and subscriptions into the surviving (older) Person and
+records every move, so ``link_undo`` can put them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from vinex.audit.services import AuditEntryIn, audit_record_many
+from vinex.custody.models import CustodyEvent, Subject
+from vinex.linkage.candidates import agency_states, candidates_find, identities_load, records_frame
+from vinex.linkage.engine import LINK, pairs_score
+from vinex.linkage.models import (
+    SYSTEM,
+    Decision,
+    LinkDecision,
+    ReviewItem,
+    SubjectMove,
+    SubscriptionMove,
+    SubscriptionSubject,
+)
+from vinex.notify import lifecycle
+from vinex.notify.messages import correction_notice
+from vinex.notify.models import Contact, Notification, Subscription, SubscriptionStatus
+from vinex.notify.services import OUTBOX_CHANNELS, notification_enqueue_direct, notification_enqueue_for_contacts
+
+_LINK_LOCK_SPACE = 7302  # PostgreSQL advisory-lock namespace of merges (ingest uses 7301)
+_HEARINGS = ("HEARING_SCHEDULED", "HEARING_RESCHEDULED", "HEARING_CANCELLED")
+_STRONG = ("a_number", "fbi_number")
+
+
+def _audit(actor: str, action: str, object_type: str, ids: Sequence[object], purpose: str) -> None:
+    """The one audit call of linkage's writes (ids only, never values)."""
+    role = "staff" if actor.startswith("user:") else SYSTEM
+    audit_record_many(entries=[AuditEntryIn(actor, role, action, object_type, str(i), purpose) for i in ids])
+
+
+# --- Linking inside ingest --------------------------------------------------------------------------
+
+
+@dataclass
+class _Merge:
+    decision: LinkDecision
+    survivor: int
+    gone_subjects: set[int]
+    moved_subscriptions: set[int]
+
+
+@dataclass
+class SubjectLinker:
+    """Links one batch's subjects (``link``), then tells the followers a merge brought the newest custody
+    state of the person they now follow, once (``followers_catch_up``)."""
+
+    merges: list[_Merge] = field(default_factory=list)
+
+    def link(self, subject_ids: list[int]) -> dict[int, int]:
+        """Match these subjects against other agencies' people; returns the new person of each subject moved."""
+        subjects = identities_load(subject_ids)
+        candidates = candidates_find(subjects)
+        if not candidates:
+            return {}
+        states = agency_states({i.agency_id for i in [*subjects, *candidates]})
+        scored = pairs_score(records_frame(subjects, states), records_frame(candidates, states))
+        if scored.is_empty():
+            return {}
+        _merges_lock()
+        moved: dict[int, int] = {}
+        for row in scored.sort("probability", descending=True).iter_rows(named=True):
+            left, right = int(row["left_id"]), int(row["right_id"])
+            outcome = _pair_decide(left, right, row)
+            if outcome is not None:
+                self.merges.append(outcome)
+                moved.update(dict.fromkeys(outcome.gone_subjects, outcome.survivor))
+        return moved
+
+    def followers_catch_up(self, *, notified: Sequence[CustodyEvent]) -> list[Notification]:
+        """Tell each follower a merge joined to a new part of the story its newest custody event, unless the
+        batch already did: the newest state once, not a replay of history."""
+        sent = {e.pk for e in notified}
+        created: list[Notification] = []
+        for merge in self.merges:
+            newest = _newest_custody_event(merge.survivor)
+            if newest is None or newest.pk in sent:
+                continue
+            created.extend(_tell(newest, _new_listeners(merge, newest)))
+        return created
+
+
+def _merges_lock() -> None:
+    """On PostgreSQL, one merge at a time across agencies (each agency's ingest has its own lock)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [_LINK_LOCK_SPACE])
+
+
+def _pair_decide(left: int, right: int, row: dict[str, object]) -> _Merge | None:
+    subjects = {s.pk: s for s in Subject.objects.filter(pk__in=[left, right])}
+    if len(subjects) < 2 or subjects[left].agency_id == subjects[right].agency_id:
+        return None
+    if subjects[left].person_id == subjects[right].person_id or _decided_apart(left, right):
+        return None
+    probability = float(row["probability"])  # type: ignore[arg-type]
+    evidence = list(row["evidence"] or [])  # type: ignore[call-overload]
+    rule = str(row["rule"] or "")
+    if row["decision"] == LINK and not _strong_conflict(subjects[left].person_id, subjects[right].person_id):
+        decision = _decision_record(left, right, probability, rule, evidence, Decision.LINKED, SYSTEM, "")
+        return _merge(decision, subjects[left].person_id, subjects[right].person_id, SYSTEM)
+    _review_add(left, right, probability, evidence)
+    return None
+
+
+def _decided_apart(left: int, right: int) -> bool:
+    """True when a person kept this pair apart, or undid its link: the machine never overrules them."""
+    pair = LinkDecision.objects.filter(left_id__in=[left, right], right_id__in=[left, right])
+    return pair.filter(decision=Decision.KEPT_APART).exists() or pair.filter(undone_at__isnull=False).exists()
+
+
+def _strong_conflict(person_a: int, person_b: int) -> bool:
+    """True when the two people's subjects carry two different A-numbers or FBI numbers."""
+    for column in _STRONG:
+        values = set(Subject.objects.filter(person_id__in=[person_a, person_b]).exclude(**{column: ""})
+                     .values_list(column, flat=True))
+        if len(values) > 1:
+            return True
+    return False
+
+
+def _decision_record(left: int, right: int, probability: float, rule: str, evidence: list[str], decision: str,
+                     actor: str, reason: str) -> LinkDecision:
+    record = LinkDecision.objects.create(left_id=left, right_id=right, probability=probability, rule=rule,
+                                         evidence=evidence, decision=decision, decided_by=actor, reason=reason,
+                                         decided_at=timezone.now())
+    _audit(actor, "create", "link_decision", [record.pk], f"{decision} subjects {left} and {right}")
+    return record
+
+
+def _review_add(left: int, right: int, probability: float, evidence: list[str]) -> None:
+    low, high = sorted((left, right))
+    _, created = ReviewItem.objects.get_or_create(
+        left_id=low, right_id=high,
+        defaults={"probability": probability, "evidence": evidence, "created_at": timezone.now()})
+    if created:
+        _decision_record(low, high, probability, "", evidence, Decision.REVIEW, SYSTEM, "in the review band")
+
+
+def _merge(decision: LinkDecision, person_a: int, person_b: int, actor: str) -> _Merge:
+    """Move the younger person's subjects and subscriptions into the older person, recording each move."""
+    survivor, gone = min(person_a, person_b), max(person_a, person_b)
+    subject_ids = set(Subject.objects.filter(person_id=gone).values_list("pk", flat=True))
+    SubjectMove.objects.bulk_create(SubjectMove(decision=decision, subject_id=s, from_person_id=gone,
+                                                into_person_id=survivor) for s in subject_ids)
+    Subject.objects.filter(pk__in=subject_ids).update(person_id=survivor)
+    already = set(Subscription.objects.filter(person_id=survivor).values_list("registrant_id", flat=True))
+    moved: set[int] = set()
+    for subscription in Subscription.objects.filter(person_id=gone):
+        if subscription.registrant_id in already:
+            # She follows both ends: one active subscription stays, the other rests until an unlink.
+            if lifecycle.subscription_move(subscription=subscription, to=SubscriptionStatus.SUSPENDED):
+                SubscriptionMove.objects.create(decision=decision, subscription=subscription, from_person_id=gone,
+                                                into_person_id=survivor, suspended=True)
+            continue
+        SubscriptionMove.objects.create(decision=decision, subscription=subscription, from_person_id=gone,
+                                        into_person_id=survivor)
+        moved.add(subscription.pk)
+    Subscription.objects.filter(pk__in=moved).update(person_id=survivor, updated_at=timezone.now())
+    _audit(actor, "update", "person", [survivor, gone], f"link decision {decision.pk}: merged")
+    return _Merge(decision, survivor, subject_ids, moved)
+
+
+def _newest_custody_event(person_id: int) -> CustodyEvent | None:
+    return (CustodyEvent.objects.filter(subject__person_id=person_id).exclude(type__in=_HEARINGS)
+            .select_related("subject__agency", "subject__facility", "facility", "to_facility")
+            .order_by("-occurred_at", "-id").first())
+
+
+def _new_listeners(merge: _Merge, event: CustodyEvent) -> list[Subscription]:
+    """The active subscriptions for which ``event`` is about the part of the person they did not follow."""
+    active = Subscription.objects.filter(person_id=merge.survivor, status=SubscriptionStatus.ACTIVE)
+    if event.subject_id in merge.gone_subjects:
+        chosen = active.exclude(pk__in=merge.moved_subscriptions)
+    else:
+        chosen = active.filter(pk__in=merge.moved_subscriptions)
+    return list(chosen.select_related("registrant"))
+
+
+def _tell(event: CustodyEvent, subscriptions: list[Subscription]) -> list[Notification]:
+    told = set(Notification.objects.filter(event=event).values_list("contact_id", flat=True))
+    created: list[Notification] = []
+    for subscription in subscriptions:
+        contacts = [c for c in _reachable(subscription.registrant_id) if c.pk not in told]
+        created.extend(notification_enqueue_for_contacts(event=event, subscription=subscription, contacts=contacts))
+        told.update(c.pk for c in contacts)
+    if created:
+        _audit(SYSTEM, "read", "contact", [n.contact_id for n in created], "event notification after a link")
+    return created
+
+
+def _reachable(registrant_id: int) -> list[Contact]:
+    return list(Contact.objects.filter(registrant_id=registrant_id, channel__in=OUTBOX_CHANNELS,
+                                       verified_at__isnull=False, opted_out_at__isnull=True))
+
+
+# --- A person's decisions ---------------------------------------------------------------------------
+
+
+def review_decide(*, item: ReviewItem, link: bool, actor: str, reason: str) -> LinkDecision:
+    """Link the pair (merging their people) or keep it apart, for the reason given; resolves the item."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required")
+    with transaction.atomic():
+        item = ReviewItem.objects.select_for_update().get(pk=item.pk)
+        if item.resolved_at is not None:
+            raise ValueError("this pair was already decided")
+        people = dict(Subject.objects.filter(pk__in=[item.left_id, item.right_id]).values_list("pk", "person_id"))
+        if link and _strong_conflict(people[item.left_id], people[item.right_id]):
+            raise ValueError("these people carry different A-numbers or FBI numbers and cannot be linked")
+        decision = _decision_record(item.left_id, item.right_id, item.probability, "", list(item.evidence),
+                                    Decision.LINKED if link else Decision.KEPT_APART, actor, reason)
+        if link and people[item.left_id] != people[item.right_id]:
+            _merges_lock()
+            _merge(decision, people[item.left_id], people[item.right_id], actor)
+        item.resolved_at, item.resolution = timezone.now(), decision
+        item.save(update_fields=["resolved_at", "resolution"])
+    return decision
+
+
+def subscription_subject_record(*, subscription: Subscription, subject_id: int) -> None:
+    """Remember the subject a registrant chose, so an unlink leaves her subscription with it."""
+    SubscriptionSubject.objects.update_or_create(subscription=subscription, defaults={"subject_id": subject_id})
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What an unlink put back: the messages the wrong link caused and the correction notices queued."""
+
+    decision: LinkDecision
+    wrong_messages: list[Notification]
+    corrections: list[Notification]
+
+
+def link_undo(*, decision: LinkDecision, actor: str, reason: str, now: datetime | None = None) -> Undone:
+    """Undo a wrong link: subjects back to their people, each subscription with the subject its registrant
+    chose, and a correction notice to everyone who got a message because of the link."""
+    reason, now = reason.strip(), now or timezone.now()
+    if not reason:
+        raise ValueError("a reason is required")
+    with transaction.atomic():
+        decision = LinkDecision.objects.select_for_update().get(pk=decision.pk)
+        if decision.decision != Decision.LINKED or decision.undone_at is not None:
+            raise ValueError("only a link in force can be undone")
+        _merges_lock()
+        people = _subjects_restore(decision)
+        _subscriptions_restore(decision, people)
+        wrong = wrong_messages(decision=decision)
+        corrections = _corrections_send(wrong)
+        decision.undone_at, decision.undone_by, decision.undo_reason = now, actor, reason
+        decision.save(update_fields=["undone_at", "undone_by", "undo_reason"])
+        _audit(actor, "update", "link_decision", [decision.pk], "unlinked")
+        _audit(actor, "update", "person", sorted(people), f"link decision {decision.pk}: unmerged")
+    return Undone(decision, wrong, corrections)
+
+
+def _subjects_restore(decision: LinkDecision) -> set[int]:
+    people: set[int] = set()
+    for move in SubjectMove.objects.filter(decision=decision):
+        Subject.objects.filter(pk=move.subject_id).update(person_id=move.from_person_id)
+        people.update({move.from_person_id, move.into_person_id})
+    return people
+
+
+def _subscriptions_restore(decision: LinkDecision, people: set[int]) -> None:
+    """Each subscription on either person goes where its chosen subject now is (or back where it came from)."""
+    moves = {m.subscription_id: m for m in SubscriptionMove.objects.filter(decision=decision)}
+    chosen = dict(SubscriptionSubject.objects.filter(subscription__person_id__in=people)
+                  .values_list("subscription_id", "subject__person_id"))
+    for subscription in Subscription.objects.filter(person_id__in=people):
+        move = moves.get(subscription.pk)
+        if move is not None and move.suspended:
+            lifecycle.subscription_move(subscription=subscription, to=SubscriptionStatus.ACTIVE)
+            continue
+        target = chosen.get(subscription.pk) or (move.from_person_id if move else subscription.person_id)
+        taken = Subscription.objects.filter(person_id=target, registrant_id=subscription.registrant_id).exists()
+        if target != subscription.person_id and not taken:
+            Subscription.objects.filter(pk=subscription.pk).update(person_id=target, updated_at=timezone.now())
+
+
+def wrong_messages(*, decision: LinkDecision) -> list[Notification]:
+    """Messages about a person's custody sent, since the link, to someone following another person."""
+    moves = SubjectMove.objects.filter(decision=decision).values_list("from_person_id", "into_person_id")
+    people = {person for pair in moves for person in pair}
+    sent = (Notification.objects.filter(created_at__gte=decision.decided_at, event__isnull=False,
+                                        subscription__person_id__in=people)
+            .select_related("event__subject", "subscription", "contact").order_by("created_at", "pk"))
+    return [n for n in sent if n.subscription is not None and n.event is not None
+            and n.event.subject.person_id != n.subscription.person_id]
+
+
+def _corrections_send(wrong: list[Notification]) -> list[Notification]:
+    """One plain-words correction to each contact that got a wrong message (through the normal outbox)."""
+    queued: list[Notification] = []
+    for contact in {n.contact_id: n.contact for n in wrong}.values():
+        language = next(n.language for n in wrong if n.contact_id == contact.pk)
+        text = correction_notice(channel=contact.channel, language=language)
+        queued.append(notification_enqueue_direct(contact=contact, template="linkage/correction", body=text.body,
+                                                  language=language, subject_line=text.subject_line))
+    return queued
+
