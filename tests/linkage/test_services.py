@@ -14,21 +14,13 @@ from tests.locator.people import book, ingest
 from tests.portal.mail import deliver, last_code, messages_to
 from tests.support.smtp import SmtpServer, body_text
 from vinex.audit.models import AuditEntry
-from vinex.custody.models import Agency, Facility, Subject
+from vinex.custody.models import Agency, Subject
 from vinex.linkage.models import Decision, LinkDecision, ReviewItem
 from vinex.linkage.services import link_undo
 from vinex.notify.models import Notification, Subscription, SubscriptionStatus
 
 pytestmark = pytest.mark.django_db
 EMAIL = "ana.victim@example.org"
-
-
-@pytest.fixture
-def detention(db: None) -> Agency:
-    agency = Agency.objects.create(code="ice-south", name="South Detention Center Authority",
-                                   jurisdiction_code="US-TX-001")
-    Facility.objects.create(agency=agency, code="main", name="South Texas Detention Center", timezone="America/Chicago")
-    return agency
 
 
 def registered(smtp: SmtpServer, *, language: str = "es", a_number: str = "123456789") -> str:

@@ -295,14 +295,28 @@ def _subscriptions_restore(decision: LinkDecision, people: set[int]) -> None:
 
 
 def wrong_messages(*, decision: LinkDecision) -> list[Notification]:
-    """Messages about a person's custody sent, since the link, to someone following another person."""
-    moves = SubjectMove.objects.filter(decision=decision).values_list("from_person_id", "into_person_id")
-    people = {person for pair in moves for person in pair}
+    """Messages sent since the link about one side of it to someone who followed the other side (the
+    subject she chose, else where her subscription came from): the messages the link alone caused."""
+    moves = list(SubjectMove.objects.filter(decision=decision))
+    if not moves:
+        return []
+    gone = {m.subject_id for m in moves}
+    people = {m.from_person_id for m in moves} | {m.into_person_id for m in moves}
+    moved = set(SubscriptionMove.objects.filter(decision=decision, suspended=False)
+                .values_list("subscription_id", flat=True))
+    chosen = dict(SubscriptionSubject.objects.filter(subscription__person_id__in=people)
+                  .values_list("subscription_id", "subject_id"))
     sent = (Notification.objects.filter(created_at__gte=decision.decided_at, event__isnull=False,
                                         subscription__person_id__in=people)
-            .select_related("event__subject", "subscription", "contact").order_by("created_at", "pk"))
-    return [n for n in sent if n.subscription is not None and n.event is not None
-            and n.event.subject.person_id != n.subscription.person_id]
+            .select_related("event", "contact").order_by("created_at", "pk"))
+    wrong = []
+    for notification in sent:
+        assert notification.event is not None and notification.subscription_id is not None
+        subscription = notification.subscription_id
+        follows_gone = chosen[subscription] in gone if subscription in chosen else subscription in moved
+        if (notification.event.subject_id in gone) != follows_gone:
+            wrong.append(notification)
+    return wrong
 
 
 def _corrections_send(wrong: list[Notification]) -> list[Notification]:
