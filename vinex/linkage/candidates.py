@@ -7,12 +7,14 @@ few subjects found are scored by ``vinex.linkage.engine.pairs_score``.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import polars as pl
+from django.db import connection
 
 from vinex.core.bulk import rows_select
 from vinex.custody.models import Agency, Subject
@@ -21,6 +23,10 @@ _COLUMNS = ("id", "agency_id", "person_id", "first_name", "last_name", "date_of_
             "a_number", "fbi_number", "state_id", "name_key")
 # A name shared by more people than this on one birthday is no lead worth scoring (nor a likely one).
 _MAX_PER_NAME = 20
+_CHUNK = 400  # (name, birthday) probes per statement: 800 parameters, under SQLite's limit
+_STRONG = ("a_number", "fbi_number", "state_id")
+# Column and table names come from the model; every value is a bound parameter.
+_BY_NAME_SQL = "SELECT {columns} FROM {table} WHERE {probes}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,25 +55,69 @@ def identities_load(subject_ids: Sequence[int]) -> list[Identity]:
     return [Identity(*row) for row in rows_select(Subject, _COLUMNS, among=("id", list(subject_ids)))]
 
 
-def candidates_find(subjects: Sequence[Identity]) -> list[Identity]:
+def candidates_find(subjects: Sequence[Identity]) -> tuple[list[Identity], set[tuple[str, str]]]:
     """Subjects of other agencies and other people that share a strong identifier with one of ``subjects``,
-    or its name (either order) and date of birth (or the day and month swapped)."""
-    found: dict[int, Identity] = {}
-    for column in ("a_number", "fbi_number", "state_id"):
+    or its name (either order) and date of birth (or the day and month swapped); and the candidate pairs,
+    as (subject id, candidate id) in text, the form of ``record_id``."""
+    leads: dict[tuple[str, Any], list[Identity]] = defaultdict(list)
+    for column in _STRONG:
         values = sorted({getattr(s, column) for s in subjects if getattr(s, column)})
-        if values:
-            found.update((i.id, i) for i in _load(column, values))
-    keys = sorted({k for s in subjects if s.date_of_birth for k in (s.name_key, s.swapped_key())})
-    if keys:
-        births = {(k, d) for s in subjects if s.date_of_birth for k in (s.name_key, s.swapped_key())
-                  for d in _birthdays(s.date_of_birth)}
-        by_name = [i for i in _load("name_key", keys) if (i.name_key, i.date_of_birth) in births]
-        found.update((i.id, i) for i in by_name[: _MAX_PER_NAME * len(subjects)])
-    return [c for c in found.values() if any(_other(s, c) for s in subjects)]
+        for found in _load(column, values) if values else []:
+            leads[(column, getattr(found, column))].append(found)
+    births = sorted({(k, d) for s in subjects if s.date_of_birth for k in (s.name_key, s.swapped_key())
+                     for d in _birthdays(s.date_of_birth)})
+    for found in _by_name_and_birth(births):
+        leads[("name", (found.name_key, found.date_of_birth))].append(found)
+    pairs: set[tuple[str, str]] = set()
+    chosen: dict[int, Identity] = {}
+    for subject in subjects:
+        for candidate in _leads_of(subject, leads):
+            if _other(subject, candidate):
+                pairs.add((str(subject.id), str(candidate.id)))
+                chosen[candidate.id] = candidate
+    return list(chosen.values()), pairs
+
+
+def _leads_of(subject: Identity, leads: dict[tuple[str, Any], list[Identity]]) -> list[Identity]:
+    """The candidates found for this subject in particular (few per name and birthday: see _MAX_PER_NAME)."""
+    found = [c for column in _STRONG if getattr(subject, column)
+             for c in leads.get((column, getattr(subject, column)), ())]
+    if subject.date_of_birth:
+        for key in (subject.name_key, subject.swapped_key()):
+            for day in _birthdays(subject.date_of_birth):
+                found.extend(leads.get(("name", (key, day)), [])[:_MAX_PER_NAME])
+    return found
 
 
 def _load(column: str, values: list[Any]) -> list[Identity]:
     return [Identity(*row) for row in rows_select(Subject, _COLUMNS, among=(column, values))]
+
+
+def _by_name_and_birth(births: Sequence[tuple[str, date]]) -> list[Identity]:
+    """Subjects with one of these (name key, date of birth) pairs: each pair one probe of the index on both."""
+    if not births:
+        return []
+    quote = connection.ops.quote_name
+    by_attname = {f.attname: f.column for f in Subject._meta.concrete_fields}
+    columns = ", ".join(quote(by_attname[c]) for c in _COLUMNS)
+    probe = f"({quote('name_key')} = %s AND {quote('date_of_birth')} = %s)"
+    found: list[Identity] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(births), _CHUNK):
+            chunk = births[start:start + _CHUNK]
+            params = [v for key, day in chunk for v in (key, connection.ops.adapt_datefield_value(day))]
+            sql = _BY_NAME_SQL.format(columns=columns, table=quote(Subject._meta.db_table),
+                                      probes=" OR ".join([probe] * len(chunk)))
+            cursor.execute(sql, params)
+            found.extend(_identity(row) for row in cursor.fetchall())
+    return found
+
+
+def _identity(row: Sequence[Any]) -> Identity:
+    values = list(row)
+    if isinstance(values[5], str):  # SQLite hands raw statements' dates back as text
+        values[5] = date.fromisoformat(values[5])
+    return Identity(*values)
 
 
 def _birthdays(day: date) -> set[date]:

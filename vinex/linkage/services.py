@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+import polars as pl
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from vinex.audit.services import AuditEntryIn, audit_record_many
 from vinex.custody.models import CustodyEvent, Subject
 from vinex.linkage.candidates import agency_states, candidates_find, identities_load, records_frame
 from vinex.linkage.engine import LINK, pairs_score
+from vinex.linkage.features import features_build
 from vinex.linkage.models import (
     SYSTEM,
     Decision,
@@ -28,9 +32,11 @@ from vinex.linkage.models import (
     SubscriptionMove,
     SubscriptionSubject,
 )
+from vinex.linkage.rules import LINK_RULES, identifier_pairs, rules_apply
 from vinex.notify import lifecycle
 from vinex.notify.messages import correction_notice
 from vinex.notify.models import Contact, Notification, Subscription, SubscriptionStatus
+from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import OUTBOX_CHANNELS, notification_enqueue_direct, notification_enqueue_for_contacts
 
 _LINK_LOCK_SPACE = 7302  # PostgreSQL advisory-lock namespace of merges (ingest uses 7301)
@@ -65,29 +71,38 @@ class SubjectLinker:
     def link(self, subject_ids: list[int]) -> dict[int, int]:
         """Match these subjects against other agencies' people; returns the new person of each subject moved."""
         subjects = identities_load(subject_ids)
-        candidates = candidates_find(subjects)
+        candidates, leads = candidates_find(subjects)
         if not candidates:
             return {}
         states = agency_states({i.agency_id for i in [*subjects, *candidates]})
-        scored = pairs_score(records_frame(subjects, states), records_frame(candidates, states))
+        left, right = records_frame(subjects, states), records_frame(candidates, states)
+        ruled, undecided = _rules_first(left, right, leads)
+        scored = ruled
+        if undecided:
+            # The model only for the records the rules left open: its cost grows with the records it is given.
+            chosen = left.filter(pl.col("record_id").is_in(list({pair[0] for pair in undecided})))
+            others = right.filter(pl.col("record_id").is_in(list({pair[1] for pair in undecided})))
+            scored = pl.concat([ruled, pairs_score(chosen, others)])
         if scored.is_empty():
             return {}
         _merges_lock()
-        moved: dict[int, int] = {}
-        for row in scored.sort("probability", descending=True).iter_rows(named=True):
-            left, right = int(row["left_id"]), int(row["right_id"])
-            outcome = _pair_decide(left, right, row)
-            if outcome is not None:
-                self.merges.append(outcome)
-                moved.update(dict.fromkeys(outcome.gone_subjects, outcome.survivor))
+        plan = _Plan.load(scored)
+        for row in scored.sort("probability", descending=True).unique(["left_id", "right_id"], keep="first",
+                                                                       maintain_order=True).iter_rows(named=True):
+            plan.decide(int(row["left_id"]), int(row["right_id"]), row)
+        merges, moved = plan.write()
+        self.merges.extend(merges)
         return moved
 
     def followers_catch_up(self, *, notified: Sequence[CustodyEvent]) -> list[Notification]:
         """Tell each follower a merge joined to a new part of the story its newest custody event, unless the
         batch already did: the newest state once, not a replay of history."""
+        if not self.merges:
+            return []
+        followed = person_ids_followed(person_ids={m.survivor for m in self.merges})
         sent = {e.pk for e in notified}
         created: list[Notification] = []
-        for merge in self.merges:
+        for merge in (m for m in self.merges if m.survivor in followed):
             newest = _newest_custody_event(merge.survivor)
             if newest is None or newest.pk in sent:
                 continue
@@ -102,26 +117,143 @@ def _merges_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [_LINK_LOCK_SPACE])
 
 
-def _pair_decide(left: int, right: int, row: dict[str, object]) -> _Merge | None:
-    subjects = {s.pk: s for s in Subject.objects.filter(pk__in=[left, right])}
-    if len(subjects) < 2 or subjects[left].agency_id == subjects[right].agency_id:
-        return None
-    if subjects[left].person_id == subjects[right].person_id or _decided_apart(left, right):
-        return None
-    probability = float(row["probability"])  # type: ignore[arg-type]
-    evidence = list(row["evidence"] or [])  # type: ignore[call-overload]
-    rule = str(row["rule"] or "")
-    if row["decision"] == LINK and not _strong_conflict(subjects[left].person_id, subjects[right].person_id):
-        decision = _decision_record(left, right, probability, rule, evidence, Decision.LINKED, SYSTEM, "")
-        return _merge(decision, subjects[left].person_id, subjects[right].person_id, SYSTEM)
-    _review_add(left, right, probability, evidence)
-    return None
+def _rules_first(left: pl.DataFrame, right: pl.DataFrame, leads: set[tuple[str, str]]) -> tuple[
+    pl.DataFrame, set[tuple[str, str]]
+]:
+    """Pairs the deterministic rules decide (as ``pairs_score`` rows), and the candidate pairs they leave to
+    the model: every pair of a subject and a candidate found for it by name and birthday, or sharing an
+    identifier that neither links nor blocks them."""
+    features_l, features_r = features_build(left, label="left"), features_build(right, label="right")
+    strong = identifier_pairs(features_l, features_r)
+    pairs = rules_apply(strong.join(features_l.rename(lambda c: f"{c}_l"), on="unique_id_l")
+                        .join(features_r.rename(lambda c: f"{c}_r"), on="unique_id_r"))
+    linked = pairs.filter(pl.col("rule_link").is_not_null() & pl.col("rule_block").is_null())
+    words = {rule.code: rule.description for rule in LINK_RULES}
+    ruled = linked.select(left_id="unique_id_l", right_id="unique_id_r", probability=pl.lit(1.0),
+                          decision=pl.lit(LINK), rule="rule_link",
+                          evidence=pl.concat_list(pl.col("rule_link").replace_strict(words, return_dtype=pl.Utf8)))
+    either = pl.col("rule_link").is_not_null() | pl.col("rule_block").is_not_null()
+    decided = {(r[0], r[1]) for r in pairs.filter(either).select("unique_id_l", "unique_id_r").iter_rows()}
+    return ruled, leads - decided
 
 
-def _decided_apart(left: int, right: int) -> bool:
-    """True when a person kept this pair apart, or undid its link: the machine never overrules them."""
-    pair = LinkDecision.objects.filter(left_id__in=[left, right], right_id__in=[left, right])
-    return pair.filter(decision=Decision.KEPT_APART).exists() or pair.filter(undone_at__isnull=False).exists()
+@dataclass
+class _Plan:
+    """A batch's link decisions worked out in memory from what it read once (subjects, their people's
+    subjects, identifiers and subscriptions, pairs people kept apart), then written in a few statements."""
+
+    person_of: dict[int, int]
+    agency_of: dict[int, int]
+    apart: set[frozenset[int]]
+    strong: dict[int, dict[str, set[str]]]
+    members: dict[int, set[int]]
+    followers: dict[int, list[tuple[int, int]]]  # person -> (subscription, registrant)
+    parent: dict[int, int] = field(default_factory=dict)
+    decisions: list[LinkDecision] = field(default_factory=list)
+    subject_moves: list[tuple[int, int, int, int]] = field(default_factory=list)  # decision, subject, from, into
+    subscription_moves: list[tuple[int, int, int, int, bool]] = field(default_factory=list)  # ..., duplicate
+    reviews: list[tuple[int, int, float, list[str]]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, scored: pl.DataFrame) -> _Plan:
+        ids = {int(i) for column in ("left_id", "right_id") for i in scored[column]}
+        person_of = dict(Subject.objects.filter(pk__in=ids).values_list("pk", "person_id"))
+        people = set(person_of.values())
+        agency_of: dict[int, int] = {}
+        members: dict[int, set[int]] = {}
+        strong: dict[int, dict[str, set[str]]] = {}
+        for pk, person, agency, *values in Subject.objects.filter(person_id__in=people).values_list(
+                "pk", "person_id", "agency_id", *_STRONG):
+            members.setdefault(person, set()).add(pk)
+            agency_of[pk] = agency
+            for column, value in zip(_STRONG, values, strict=True):
+                if value:
+                    strong.setdefault(person, {}).setdefault(column, set()).add(value)
+        followers: dict[int, list[tuple[int, int]]] = {}
+        for pk, person, registrant in Subscription.objects.filter(person_id__in=people).values_list(
+                "pk", "person_id", "registrant_id"):
+            followers.setdefault(person, []).append((pk, registrant))
+        earlier = LinkDecision.objects.filter(left_id__in=ids, right_id__in=ids).filter(
+            Q(decision=Decision.KEPT_APART) | Q(undone_at__isnull=False)).values_list("left_id", "right_id")
+        return cls(person_of, agency_of, {frozenset(p) for p in earlier}, strong, members, followers)
+
+    def root(self, person: int) -> int:
+        while person in self.parent:
+            person = self.parent[person]
+        return person
+
+    def decide(self, left: int, right: int, row: dict[str, Any]) -> None:
+        """Link the pair's people, queue it for review, or do nothing (same agency, same person, kept apart)."""
+        if left not in self.person_of or right not in self.person_of:
+            return
+        a, b = self.root(self.person_of[left]), self.root(self.person_of[right])
+        if a == b or self.agency_of[left] == self.agency_of[right] or frozenset((left, right)) in self.apart:
+            return
+        probability, evidence, rule = float(row["probability"]), list(row["evidence"] or []), str(row["rule"] or "")
+        if row["decision"] != LINK or self._conflict(a, b):
+            self.reviews.append((left, right, probability, evidence))
+            return
+        self.decisions.append(LinkDecision(left_id=left, right_id=right, probability=probability, rule=rule,
+                                           evidence=evidence, decision=Decision.LINKED, decided_by=SYSTEM,
+                                           decided_at=timezone.now()))
+        self._merge(len(self.decisions) - 1, min(a, b), max(a, b))
+
+    def _conflict(self, a: int, b: int) -> bool:
+        """True when the two people's subjects carry two different A-numbers or FBI numbers."""
+        left, right = self.strong.get(a, {}), self.strong.get(b, {})
+        return any(len(left.get(column, set()) | right.get(column, set())) > 1 for column in _STRONG)
+
+    def _merge(self, index: int, survivor: int, gone: int) -> None:
+        self.parent[gone] = survivor
+        for subject in self.members.get(gone, set()):
+            self.subject_moves.append((index, subject, gone, survivor))
+        self.members.setdefault(survivor, set()).update(self.members.pop(gone, set()))
+        for column, values in self.strong.pop(gone, {}).items():
+            self.strong.setdefault(survivor, {}).setdefault(column, set()).update(values)
+        staying = self.followers.setdefault(survivor, [])
+        registrants = {registrant for _, registrant in staying}
+        for subscription, registrant in self.followers.pop(gone, []):
+            # She follows both ends: one active subscription stays, the other rests until an unlink.
+            duplicate = registrant in registrants
+            self.subscription_moves.append((index, subscription, gone, survivor, duplicate))
+            if not duplicate:
+                staying.append((subscription, registrant))
+
+    def write(self) -> tuple[list[_Merge], dict[int, int]]:
+        """Write the decisions, moves and review items; returns the merges and each moved subject's person."""
+        decisions = LinkDecision.objects.bulk_create(self.decisions)
+        SubjectMove.objects.bulk_create(SubjectMove(decision=decisions[i], subject_id=s, from_person_id=f,
+                                                    into_person_id=t) for i, s, f, t in self.subject_moves)
+        SubscriptionMove.objects.bulk_create(
+            SubscriptionMove(decision=decisions[i], subscription_id=s, from_person_id=f, into_person_id=t,
+                             suspended=d) for i, s, f, t, d in self.subscription_moves)
+        moved = {subject: self.root(to) for _, subject, _, to in self.subject_moves}
+        _update_people(Subject, moved)
+        resting = [s for _, s, _, _, duplicate in self.subscription_moves if duplicate]
+        for subscription in Subscription.objects.filter(pk__in=resting, status=SubscriptionStatus.ACTIVE):
+            lifecycle.subscription_move(subscription=subscription, to=SubscriptionStatus.SUSPENDED)
+        _update_people(Subscription, {s: self.root(to) for _, s, _, to, duplicate in self.subscription_moves
+                                      if not duplicate})
+        reviewed = [d for d in (_review_add(*review) for review in self.reviews) if d is not None]
+        merges = [_Merge(decision, self.root(self.person_of[decision.left_id]),
+                         {s for i, s, _, _ in self.subject_moves if i == index},
+                         {s for i, s, _, _, dup in self.subscription_moves if i == index and not dup})
+                  for index, decision in enumerate(decisions)]
+        every = [*decisions, *reviewed]
+        if every:
+            _audit(SYSTEM, "create", "link_decision", [d.pk for d in every], "linked or sent to review on ingest")
+        if self.parent:
+            _audit(SYSTEM, "update", "person", sorted(self.parent), "merged into another person on ingest")
+        return merges, moved
+
+
+def _update_people(model: type[Subject] | type[Subscription], person_of: dict[int, int]) -> None:
+    """Set each row's person, one statement per person."""
+    by_person: dict[int, list[int]] = {}
+    for pk, person in person_of.items():
+        by_person.setdefault(person, []).append(pk)
+    for person, pks in by_person.items():
+        model.objects.filter(pk__in=pks).update(person_id=person)
 
 
 def _strong_conflict(person_a: int, person_b: int) -> bool:
@@ -134,22 +266,29 @@ def _strong_conflict(person_a: int, person_b: int) -> bool:
     return False
 
 
+def _decision_new(left: int, right: int, probability: float, rule: str, evidence: list[str], decision: str,
+                  actor: str, reason: str) -> LinkDecision:
+    return LinkDecision.objects.create(left_id=left, right_id=right, probability=probability, rule=rule,
+                                       evidence=evidence, decision=decision, decided_by=actor, reason=reason,
+                                       decided_at=timezone.now())
+
+
 def _decision_record(left: int, right: int, probability: float, rule: str, evidence: list[str], decision: str,
                      actor: str, reason: str) -> LinkDecision:
-    record = LinkDecision.objects.create(left_id=left, right_id=right, probability=probability, rule=rule,
-                                         evidence=evidence, decision=decision, decided_by=actor, reason=reason,
-                                         decided_at=timezone.now())
+    record = _decision_new(left, right, probability, rule, evidence, decision, actor, reason)
     _audit(actor, "create", "link_decision", [record.pk], f"{decision} subjects {left} and {right}")
     return record
 
 
-def _review_add(left: int, right: int, probability: float, evidence: list[str]) -> None:
+def _review_add(left: int, right: int, probability: float, evidence: list[str]) -> LinkDecision | None:
+    """Queue the pair for a person (once); returns the decision recorded when it is new."""
     low, high = sorted((left, right))
     _, created = ReviewItem.objects.get_or_create(
         left_id=low, right_id=high,
         defaults={"probability": probability, "evidence": evidence, "created_at": timezone.now()})
-    if created:
-        _decision_record(low, high, probability, "", evidence, Decision.REVIEW, SYSTEM, "in the review band")
+    if not created:
+        return None
+    return _decision_new(low, high, probability, "", evidence, Decision.REVIEW, SYSTEM, "in the review band")
 
 
 def _merge(decision: LinkDecision, person_a: int, person_b: int, actor: str) -> _Merge:
