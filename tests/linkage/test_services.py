@@ -18,6 +18,8 @@ from vinex.custody.models import Agency, Subject
 from vinex.linkage.models import Decision, LinkDecision, ReviewItem
 from vinex.linkage.services import link_undo
 from vinex.notify.models import Notification, Subscription, SubscriptionStatus
+from vinex.policy.sharing import Purpose
+from vinex.privacy.partner import PartnerLookup, partner_subjects_find
 
 pytestmark = pytest.mark.django_db
 EMAIL = "ana.victim@example.org"
@@ -192,3 +194,18 @@ def test_a_probable_pair_without_an_identifier_waits_for_a_person(agency: Agency
     item = ReviewItem.objects.get()
     assert {item.left_id, item.right_id} == {subject.pk, Subject.objects.get(agency=detention).pk}
     assert Subject.objects.get(agency=detention).person_id != subject.person_id
+
+
+def test_a_link_tells_a_partner_nothing_a_sanctuary_agency_does_not_share(agency: Agency, detention: Agency) -> None:
+    agency.sharing_policy = {"deny_partners": [detention.code]}
+    agency.save()
+    book(agency, "S-1")
+    booked_at(detention, "D-84", first_name="Maria Jose", last_name="Garcia", date_of_birth="1980-05-17",
+              identifiers={"a_number": "123456789"})
+    assert LinkDecision.objects.filter(decision=Decision.LINKED).exists()
+    # Detention asks by the A-number and by the county's own ids: it sees its own record, never the county's.
+    by_number = partner_subjects_find(partner=detention, purpose=Purpose.LAW_ENFORCEMENT,
+                                      lookup=PartnerLookup(a_number="123456789"))
+    assert [v["agency_code"] for v in by_number] == [detention.code]
+    assert partner_subjects_find(partner=detention, purpose=Purpose.LAW_ENFORCEMENT,
+                                 lookup=PartnerLookup(agency_code=agency.code, agency_subject_id="S-1")) == []
