@@ -15,8 +15,11 @@ from twilio.request_validator import RequestValidator
 
 from tests.locator.people import book, ingest
 from tests.support.twilio_fake import FakeTwilio
+from vinex.audit.unit import Actor
 from vinex.custody.models import Agency
 from vinex.hotline.models import Callback, CallStatus, HotlineCall
+from vinex.linkage.models import LinkDecision
+from vinex.linkage.services import link_undo
 from vinex.notify.models import Contact, CreatedVia, Notification
 from vinex.registrations.models import Registration, RegistrationStatus
 
@@ -189,6 +192,9 @@ def test_several_agencies_and_several_people_are_chosen_by_key(agency: Agency, o
         "subject": {"agency_subject_id": "N-1", "first_name": "Ana", "last_name": "Ruiz Vega",
                     "country_of_birth": "MX", "identifiers": {"a_number": "123456789", "booking_number": "555"}},
     })
+    # One A-number and country: linkage joins the two; an officer found two people and undid the link.
+    link_undo(decision=LinkDecision.objects.get(), actor=Actor.staff("user:1", "privacy_officer"),
+              reason="two people, one A-number")
     call = IvrCall(Client())
     call.dial()
     call.press("1")

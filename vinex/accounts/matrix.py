@@ -87,6 +87,10 @@ MATRIX: tuple[Row, ...] = (
         write=_roles(PRIVACY_OFFICER, CALL_CENTRE)),
     # Counts only (agencies, purposes), no personal data: auditors check that policies are enforced.
     Row("/staff/privacy/denials/", "Disclosures refused by sharing policies", read=_roles(PRIVACY_OFFICER, AUDITOR)),
+    # Operators see only pairs involving their own agency's subjects (vinex.linkage.selectors); only a privacy
+    # officer may undo a link (the view checks).
+    Row("/staff/linkage/", "Identity linkage review", read=_roles(PRIVACY_OFFICER, AGENCY_OPERATOR),
+        write=_roles(PRIVACY_OFFICER, AGENCY_OPERATOR)),
     # The admin shows raw records of every app, personal data included: administrators only.
     Row("/admin/", "Administration", read=_roles(ADMINISTRATOR), write=_roles(ADMINISTRATOR)),
 )

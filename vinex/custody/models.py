@@ -174,6 +174,11 @@ class Subject(models.Model):
             models.Index(fields=["name_key", "country_of_birth"]),
             models.Index(fields=["a_number", "country_of_birth"]),
             models.Index(fields=["agency", "booking_number"]),
+            # Linkage finds candidates by these; partial, so a subject without one costs no index write.
+            models.Index(fields=["fbi_number"], condition=~models.Q(fbi_number=""), name="subject_fbi_number"),
+            models.Index(fields=["state_id"], condition=~models.Q(state_id=""), name="subject_state_id"),
+            models.Index(fields=["name_key", "date_of_birth"], condition=models.Q(date_of_birth__isnull=False),
+                         name="subject_name_birth"),
         ]
 
     def __str__(self) -> str:

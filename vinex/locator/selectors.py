@@ -22,7 +22,8 @@ from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import Agency, CustodyStatus, Subject, name_key
 from vinex.custody.models import Facility as FacilityModel
 from vinex.locator.ratelimit import hash_key
-from vinex.policy.disclosure import Audience, disclose
+from vinex.policy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
+from vinex.policy.sharing import Purpose
 
 SUBJECT_REF_SALT = "vinex.locator.subject-ref"
 MAX_RESULTS = 10
@@ -136,33 +137,79 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def subject_ref_make(*, person_id: int) -> str:
-    """An opaque, signed and expiring token naming the person a search found."""
-    return signing.TimestampSigner(salt=SUBJECT_REF_SALT).sign_object({"p": person_id}, compress=True)
+def subject_ref_make(*, person_id: int, subject_id: int | None = None) -> str:
+    """An opaque, signed and expiring token naming the subject a search found (and its person then)."""
+    payload: dict[str, int] = {"p": person_id} if subject_id is None else {"p": person_id, "s": subject_id}
+    return signing.TimestampSigner(salt=SUBJECT_REF_SALT).sign_object(payload, compress=True)
 
 
-def subject_ref_person_id(*, subject_ref: str) -> int | None:
-    """The person a ``subject_ref`` names, or None when it is forged, malformed or expired."""
+def _subject_ref_payload(subject_ref: str) -> dict[str, Any] | None:
     try:
         payload = signing.TimestampSigner(salt=SUBJECT_REF_SALT).unsign_object(
             subject_ref, max_age=settings.VINEX_SUBJECT_REF_MAX_AGE
         )
     except (signing.BadSignature, ValueError, TypeError):
         return None
-    person = payload.get("p") if isinstance(payload, dict) else None
+    return payload if isinstance(payload, dict) else None
+
+
+def subject_ref_subject_id(*, subject_ref: str) -> int | None:
+    """The subject a ``subject_ref`` names; None when it is forged, expired, or from before refs named one."""
+    payload = _subject_ref_payload(subject_ref)
+    subject = payload.get("s") if payload else None
+    return subject if isinstance(subject, int) else None
+
+
+def subject_ref_person_id(*, subject_ref: str) -> int | None:
+    """The person a ``subject_ref`` names now, or None when it is forged, malformed or expired.
+
+    A ref naming a subject follows it to whichever person linkage has put it in since the search; an
+    older ref (a person only) keeps working until it expires.
+    """
+    payload = _subject_ref_payload(subject_ref)
+    if payload is None:
+        return None
+    subject = payload.get("s")
+    if isinstance(subject, int):
+        return Subject.objects.filter(pk=subject).values_list("person_id", flat=True).first()
+    person = payload.get("p")
     return person if isinstance(person, int) else None
 
 
 def locator_search(*, query: LocatorQuery, now: datetime | None = None) -> list[LocatorResult]:
     """Exact matches for ``query`` that the public may see, one per person, newest status first."""
+    now = now or timezone.now()
+    matches = _visible_matches(query, now)
+    current = _current_custody({s.person_id for s in matches}, now)
     seen: set[int] = set()
     results: list[LocatorResult] = []
-    for subject in _visible_matches(query, now or timezone.now()):
+    for subject in matches:
         if subject.person_id in seen:
             continue
         seen.add(subject.person_id)
-        results.append(_result(subject))
+        results.append(_result(subject, current.get(subject.person_id)))
     return results[:MAX_RESULTS]
+
+
+def _current_custody(person_ids: set[int], now: datetime) -> dict[int, Subject]:
+    """The subject of each person whose status changed last, when the public may see it: where a person
+    linked across agencies is now (the visibility rules apply to it as to any match)."""
+    if not person_ids:
+        return {}
+    newest: dict[int, Subject] = {}
+    for subject in (Subject.objects.filter(person_id__in=person_ids).select_related("agency", "facility")
+                    .order_by("status_changed_at", "id")):
+        newest[subject.person_id] = subject
+    return {person: subject for person, subject in newest.items() if _visible(subject, now)}
+
+
+def _visible(subject: Subject, now: datetime) -> bool:
+    adult_born_by = _years_before(timezone.localdate(now), settings.VINEX_LOCATOR_MINOR_AGE)
+    gone_since = now - timedelta(days=settings.VINEX_LOCATOR_RELEASED_DAYS)
+    if subject.protected or (subject.date_of_birth is not None and subject.date_of_birth > adult_born_by):
+        return False
+    long_gone = subject.status_changed_at is None or subject.status_changed_at < gone_since
+    return not (subject.status in _GONE and long_gone)
 
 
 def locator_search_public(*, query: LocatorQuery, actor: Actor, via: str) -> list[LocatorResult]:
@@ -193,16 +240,33 @@ def people_looked_up(*, client_ref: str, since: datetime) -> int:
             .values("object_id").distinct().count())
 
 
-def _result(subject: Subject) -> LocatorResult:
+def _result(subject: Subject, current: Subject | None) -> LocatorResult:
+    """The match as the public may see it, showing where the person is now when another agency holds them."""
     view = disclose(subject, audience=Audience.PUBLIC_LOCATOR)
-    facility = None
+    status, facility = view["status"], None
+    shown = view
+    if current is not None and current.pk != subject.pk:
+        shown = disclose(current, audience=Audience.PUBLIC_LOCATOR)
+        status = shown["status"]
+        if not _shares_whereabouts(current, subject):
+            shown = Disclosure({})  # the holding agency does not share: its status, never its facility
     # Someone released, removed or deceased has no current facility, whatever their last one was.
-    if view.get("facility_name") and view["status"] not in _GONE:
-        facility = Facility(view["facility_name"], view.get("facility_address") or "", view.get("facility_phone") or "")
+    if shown.get("facility_name") and status not in _GONE:
+        facility = Facility(shown["facility_name"], shown.get("facility_address") or "",
+                            shown.get("facility_phone") or "")
     return LocatorResult(
-        name=view["name"], status=view["status"], facility=facility,
-        subject_ref=subject_ref_make(person_id=subject.person_id), person_id=subject.person_id,
+        name=view["name"], status=status, facility=facility,
+        subject_ref=subject_ref_make(person_id=subject.person_id, subject_id=subject.pk), person_id=subject.person_id,
     )
+
+
+def _shares_whereabouts(holder: Subject, matched: Subject) -> bool:
+    """True when the agency holding the person lets the matched record's agency's victims know where."""
+    try:
+        disclose(holder, audience=Audience.PARTNER_AGENCY, partner=matched.agency, purpose=Purpose.VICTIM_NOTIFICATION)
+    except DisclosureDenied:
+        return False
+    return True
 
 
 def agency_choices() -> list[tuple[str, str]]:

@@ -18,8 +18,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from vinex.custody.models import CustodyEvent, CustodyStatus, EventType
-from vinex.policy.disclosure import Audience, Disclosure, disclose
+from vinex.custody.models import Agency, CustodyEvent, CustodyStatus, EventType
+from vinex.policy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
+from vinex.policy.sharing import Purpose
 
 SMS_MAX_SEGMENTS = 2
 SMS_NAME_MAX = 40
@@ -147,9 +148,19 @@ def _support_line(view: Disclosure) -> str:
 def render_event_message(
     *, event: CustodyEvent, channel: str, language: str, tier: str, unsubscribe_url: str
 ) -> RenderedMessage:
-    """The subject line and body telling a registrant about ``event``."""
+    """The subject line and body telling a registrant about ``event``.
+
+    When linkage has joined the person's records of several agencies, the facility is named with its
+    agency; when the agency holding the person refuses victim notification to the others (or the record
+    is protected), the message says only that another agency holds them, or their status.
+    """
     view = disclose(event.subject, audience=Audience.REGISTRANT_MESSAGE, event=event, tier=tier)
+    others = _other_agencies(event)
+    if others and not _shared_with(event, others):
+        return _withheld_message(view, channel, language, unsubscribe_url)
     with translation.override(language):
+        if others:
+            view = _with_agency(view)
         headline = _headline(event.type)
         if channel == "email":
             facts = _facts(view, language, name_limit=None)
@@ -174,6 +185,64 @@ def render_event_message(
         sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
         body = sms_body(sentence, _support_line(view))
         return RenderedMessage(f"event/{event.type}", headline, body)
+
+
+def _other_agencies(event: CustodyEvent) -> list[Agency]:
+    """The other agencies that hold, or held, the person this event is about (linked records)."""
+    return list(Agency.objects.filter(subjects__person_id=event.subject.person_id).exclude(pk=event.agency_id)
+                .distinct())
+
+
+def _shared_with(event: CustodyEvent, others: list[Agency]) -> bool:
+    """True when the event's agency lets every other agency of the person tell its victims about it."""
+    for partner in others:
+        try:
+            disclose(event.subject, audience=Audience.PARTNER_AGENCY, partner=partner,
+                     purpose=Purpose.VICTIM_NOTIFICATION)
+        except DisclosureDenied:
+            return False
+    return True
+
+
+def _with_agency(view: Disclosure) -> Disclosure:
+    """Name the facility with its agency: the victim registered elsewhere and may not know it."""
+    fields = dict(view.fields)
+    if fields.get("facility_name") and fields.get("agency_name"):
+        fields["facility_name"] = f"{fields['facility_name']} ({fields['agency_name']})"
+    return Disclosure(fields)
+
+
+_HELD = (CustodyStatus.IN_CUSTODY, CustodyStatus.ON_LEAVE)
+
+
+def _withheld_message(view: Disclosure, channel: str, language: str, unsubscribe_url: str) -> RenderedMessage:
+    """What a victim may hear about a person held by an agency that does not share for victim notification."""
+    with translation.override(language):
+        facts = {"name": view["name"], "status": status_label(view["status"])}
+        if view["status"] in _HELD:
+            sentence = _("%(name)s is in the custody of another agency.") % facts
+        else:
+            sentence = _("The custody status of %(name)s has changed: %(status)s.") % facts
+        headline = str(pgettext("email subject", "Custody update"))
+        if channel == "sms":
+            return RenderedMessage("event/withheld", headline, sms_body(sentence, ""))
+        if channel == "email":
+            footer = _("You receive this message because you registered with vinex for updates about this person.")
+            sentence = f"{sentence}\n\n{footer}\n{_('To stop these messages, open:')} {unsubscribe_url}"
+        return RenderedMessage("event/withheld", headline, sentence)
+
+
+def correction_notice(*, channel: str, language: str) -> RenderedMessage:
+    """The notice sent after a wrong link is undone to everyone who got a message because of it."""
+    with translation.override(language):
+        headline = str(pgettext("email subject", "Correction to an earlier message"))
+        sentence = str(_(
+            "Correction: we recently sent you a custody update about someone we wrongly took to be the person "
+            "you registered for. Please disregard that message. Your registration is unchanged, and we will keep "
+            "telling you about the person you chose."))
+        if channel == "sms":
+            return RenderedMessage("linkage/correction", headline, sms_body(sentence, ""))
+        return RenderedMessage("linkage/correction", headline, sentence)
 
 
 def sms_body(sentence: str, support_line: str) -> str:

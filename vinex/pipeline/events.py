@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import partial
 
 from vinex.audit.unit import Actor
 from vinex.custody.contacts import subject_contacts_record
 from vinex.custody.ingest import IncomingEvent, ItemOutcome, Recorded, event_ingest
 from vinex.custody.models import Agency
+from vinex.linkage.services import SubjectLinker
 from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import notification_enqueue_for_events
 from vinex.pipeline.metrics import events_count
@@ -22,10 +22,18 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Act
 
     Returns one outcome per event, in order: accepted, duplicate (its ``event_id`` is known) or rejected
     (with the reasons). Custody's ingest opens the transaction (``actor``'s audit unit) and holds the
-    write locks; the contacts and the messages are written inside it, and the unit's entries last.
+    write locks; new and changed subjects are linked to the people other agencies hold (so a victim's
+    subscription follows the person), then the contacts and the messages are written inside it, and the
+    unit's entries last.
     """
+    linker = SubjectLinker()
+
+    def fan_out(recorded: Recorded) -> None:
+        _fan_out(recorded, actor=actor)
+        linker.followers_catch_up(notified=recorded.events_to_notify)
+
     outcomes = event_ingest(agency=agency, events=events, actor=actor, received_at=received_at, followed=_followed,
-                            recorded=partial(_fan_out, actor=actor))
+                            recorded=fan_out, link=linker.link)
     events_count(events=events, outcomes=outcomes)
     return outcomes
 

@@ -22,8 +22,9 @@ from django.utils.translation import gettext_lazy as _
 
 from vinex.audit.unit import Actor, AuditUnit, audit_unit
 from vinex.custody.models import Person, Subject
+from vinex.linkage.services import subscription_subject_record
 from vinex.locator.ratelimit import hash_key
-from vinex.locator.selectors import locator_client_ref, subject_ref_person_id
+from vinex.locator.selectors import locator_client_ref, subject_ref_person_id, subject_ref_subject_id
 from vinex.notify.lifecycle import registrant_withdraw, subscription_move, subscription_raise_tier
 from vinex.notify.models import Channel, Contact, CreatedVia, SubscriptionStatus, Tier
 from vinex.notify.services import (
@@ -166,6 +167,9 @@ def registration_create(
             registrant_set_pin(registrant=registrant, pin=pin)
         subscription = subscription_create(registrant=registrant, person=person, tier=Tier.PUBLIC,
                                            created_via=created_via, status=SubscriptionStatus.PENDING, actor=actor)
+        chosen = subject_ref_subject_id(subject_ref=subject_ref)
+        if chosen is not None:  # the subject her search result named: an unlink leaves her subscription with it
+            subscription_subject_record(subscription=subscription, subject_id=chosen)
         registration = Registration.objects.create(
             registrant=registrant, subscription=subscription, channel=arrival, ip_hash=ip_hash(client_address),
             locator_client=locator_client_ref(client_address),

@@ -35,6 +35,15 @@ def nobody_follows(person_ids: set[int]) -> set[int]:
     return set()
 
 
+def nobody_links(subject_ids: list[int]) -> dict[int, int]:
+    return {}
+
+
+# A subject whose row changes in one of these may now be recognisable as someone another agency holds.
+_IDENTITY_FIELDS = ("first_name", "last_name", "date_of_birth", "country_of_birth", "a_number", "fbi_number",
+                    "state_id")
+
+
 def event_ingest(
     *,
     agency: Agency,
@@ -43,6 +52,7 @@ def event_ingest(
     received_at: datetime | None = None,
     followed: Callable[[set[int]], set[int]] = nobody_follows,
     recorded: Callable[[Recorded], None] | None = None,
+    link: Callable[[list[int]], dict[int, int]] = nobody_links,
 ) -> list[ItemOutcome]:
     """Record a batch of an agency's events and derive each subject's status, in one transaction.
 
@@ -51,8 +61,10 @@ def event_ingest(
     which of the given people someone follows; an accepted event is marked as notifying when it is the
     newest in its subject's history, changes what a victim knows and its person is followed.
     ``recorded`` runs inside the transaction, after the writes and before the audit entries, with what
-    was written (``vinex.pipeline`` queues the messages there). The transaction is ``actor``'s audit unit;
-    each new event is recorded as created by ``agency:<code>``, whoever delivered it.
+    was written (``vinex.pipeline`` queues the messages there). ``link`` gets the ids of the subjects that
+    are new or whose identity changed, after they are written and before anyone is asked who follows whom,
+    and returns the person each subject it merged into another now belongs to. The transaction is
+    ``actor``'s audit unit; each new event is recorded as created by ``agency:<code>``, whoever delivered it.
     """
     received_at = received_at or timezone.now()
     facilities = store.facilities_of(agency.id)
@@ -69,7 +81,8 @@ def event_ingest(
                         extra={"agency": agency.code, "events": len(events)})
             draft = _draft(agency, facilities, candidates, screened, received_at)
         store.subjects_write(draft.prepared, draft.written_at)
-        notify = plan.events_notifying(draft.plans, followed(plan.people_to_ask(draft.plans)))
+        asked = _link(draft.plans, link) | plan.people_to_ask(draft.plans)
+        notify = plan.events_notifying(draft.plans, followed(asked))
         store.events_write(draft.prepared, notify)
         if recorded is not None:
             recorded(Recorded(store.events_load(agency.id, list(notify)) if notify else [],
@@ -77,6 +90,27 @@ def event_ingest(
         # The unit writes these (after whatever ``recorded`` added) as the last step of the transaction.
         unit.add_entries(draft.audit)
     return draft.outcomes
+
+
+def _link(plans: dict[str, plan.SubjectPlan], link: Callable[[list[int]], dict[int, int]]) -> set[int]:
+    """Let ``link`` match the new and changed subjects; returns the people of the subjects it merged into
+    someone known (followers of those may hear of this batch, though the subject is new)."""
+    changed = [p.subject.values["id"] for p in plans.values() if p.accepted and _identity_changed(p.subject)]
+    moved = link(changed) if changed else {}
+    people: set[int] = set()
+    for batch_plan in plans.values():
+        person = moved.get(batch_plan.subject.values["id"])
+        if person is not None:
+            batch_plan.subject.values["person_id"] = person
+            if batch_plan.notifies:
+                people.add(person)
+    return people
+
+
+def _identity_changed(subject: plan.SubjectRecord) -> bool:
+    if subject.stored is None:
+        return True
+    return any(subject.values[f] != subject.stored[f] for f in _IDENTITY_FIELDS)
 
 
 @dataclass

@@ -1,0 +1,473 @@
+"""Writes of linkage: link subjects as they arrive, merge and unmerge people, work the review queue.
+
+``SubjectLinker`` is what the events use case hands to custody's ingest: it matches each batch's new and
+changed subjects inside the ingest transaction, through the same ``pairs_score`` (model and thresholds) as
+``vinex linkage match``. A link moves subjects and subscriptions into the surviving (older) Person and
+records every move, so ``link_undo`` can put them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from vinex.audit.unit import Actor, audit_unit
+from vinex.custody.models import CustodyEvent, Subject
+from vinex.linkage.candidates import agency_states, candidates_find, identities_load, records_frame
+from vinex.linkage.engine import LINK, pairs_score
+from vinex.linkage.features import features_build
+from vinex.linkage.models import (
+    Decision,
+    LinkDecision,
+    ReviewItem,
+    SubjectMove,
+    SubscriptionMove,
+    SubscriptionSubject,
+)
+from vinex.linkage.rules import LINK_RULES, identifier_pairs, rules_apply
+from vinex.notify import lifecycle
+from vinex.notify.messages import correction_notice
+from vinex.notify.models import Contact, Notification, Subscription, SubscriptionStatus
+from vinex.notify.selectors import person_ids_followed
+from vinex.notify.services import OUTBOX_CHANNELS, notification_enqueue_direct, notification_enqueue_for_contacts
+
+_LINK_LOCK_SPACE = 7302  # PostgreSQL advisory-lock namespace of merges (ingest uses 7301)
+_HEARINGS = ("HEARING_SCHEDULED", "HEARING_RESCHEDULED", "HEARING_CANCELLED")
+_STRONG = ("a_number", "fbi_number")
+
+
+# Who links on ingest: vinex itself, inside the agency's transaction (its entries join that unit).
+LINKER = Actor.system("linkage")
+
+
+def _audit(actor: Actor, action: str, object_type: str, ids: Sequence[object], purpose: str) -> None:
+    """The one audit call of linkage's writes (ids only, never values), added to the transaction's unit."""
+    with audit_unit(actor=actor, savepoint=False) as unit:
+        unit.add_many(action, object_type, ids, purpose=purpose)
+
+
+# --- Linking inside ingest --------------------------------------------------------------------------
+
+
+@dataclass
+class _Merge:
+    decision: LinkDecision
+    survivor: int
+    gone_subjects: set[int]
+    moved_subscriptions: set[int]
+
+
+@dataclass
+class SubjectLinker:
+    """Links one batch's subjects (``link``), then tells the followers a merge brought the newest custody
+    state of the person they now follow, once (``followers_catch_up``)."""
+
+    merges: list[_Merge] = field(default_factory=list)
+
+    def link(self, subject_ids: list[int]) -> dict[int, int]:
+        """Match these subjects against other agencies' people; returns the new person of each subject moved."""
+        subjects = identities_load(subject_ids)
+        candidates, leads = candidates_find(subjects)
+        if not candidates:
+            return {}
+        states = agency_states({i.agency_id for i in [*subjects, *candidates]})
+        left, right = records_frame(subjects, states), records_frame(candidates, states)
+        ruled, undecided = _rules_first(left, right, leads)
+        scored = ruled
+        if undecided:
+            # The model only for the records the rules left open: its cost grows with the records it is given.
+            chosen = left.filter(pl.col("record_id").is_in(list({pair[0] for pair in undecided})))
+            others = right.filter(pl.col("record_id").is_in(list({pair[1] for pair in undecided})))
+            scored = pl.concat([ruled, pairs_score(chosen, others)])
+        if scored.is_empty():
+            return {}
+        _merges_lock()
+        plan = _Plan.load(scored)
+        for row in scored.sort("probability", descending=True).unique(["left_id", "right_id"], keep="first",
+                                                                       maintain_order=True).iter_rows(named=True):
+            plan.decide(int(row["left_id"]), int(row["right_id"]), row)
+        merges, moved = plan.write()
+        self.merges.extend(merges)
+        return moved
+
+    def followers_catch_up(self, *, notified: Sequence[CustodyEvent]) -> list[Notification]:
+        """Tell each follower a merge joined to a new part of the story its newest custody event, unless the
+        batch already did: the newest state once, not a replay of history."""
+        if not self.merges:
+            return []
+        followed = person_ids_followed(person_ids={m.survivor for m in self.merges})
+        sent = {e.pk for e in notified}
+        created: list[Notification] = []
+        for merge in (m for m in self.merges if m.survivor in followed):
+            newest = _newest_custody_event(merge.survivor)
+            if newest is None or newest.pk in sent:
+                continue
+            created.extend(_tell(newest, _new_listeners(merge, newest)))
+        return created
+
+
+def _merges_lock() -> None:
+    """On PostgreSQL, one merge at a time across agencies (each agency's ingest has its own lock)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [_LINK_LOCK_SPACE])
+
+
+def _rules_first(left: pl.DataFrame, right: pl.DataFrame, leads: set[tuple[str, str]]) -> tuple[
+    pl.DataFrame, set[tuple[str, str]]
+]:
+    """Pairs the deterministic rules decide (as ``pairs_score`` rows), and the candidate pairs they leave to
+    the model: every pair of a subject and a candidate found for it by name and birthday, or sharing an
+    identifier that neither links nor blocks them."""
+    features_l, features_r = features_build(left, label="left"), features_build(right, label="right")
+    strong = identifier_pairs(features_l, features_r)
+    pairs = rules_apply(strong.join(features_l.rename(lambda c: f"{c}_l"), on="unique_id_l")
+                        .join(features_r.rename(lambda c: f"{c}_r"), on="unique_id_r"))
+    linked = pairs.filter(pl.col("rule_link").is_not_null() & pl.col("rule_block").is_null())
+    words = {rule.code: rule.description for rule in LINK_RULES}
+    ruled = linked.select(left_id="unique_id_l", right_id="unique_id_r", probability=pl.lit(1.0),
+                          decision=pl.lit(LINK), rule="rule_link",
+                          evidence=pl.concat_list(pl.col("rule_link").replace_strict(words, return_dtype=pl.Utf8)))
+    either = pl.col("rule_link").is_not_null() | pl.col("rule_block").is_not_null()
+    decided = {(r[0], r[1]) for r in pairs.filter(either).select("unique_id_l", "unique_id_r").iter_rows()}
+    return ruled, leads - decided
+
+
+@dataclass
+class _Plan:
+    """A batch's link decisions worked out in memory from what it read once (subjects, their people's
+    subjects, identifiers and subscriptions, pairs people kept apart), then written in a few statements."""
+
+    person_of: dict[int, int]
+    agency_of: dict[int, int]
+    apart: set[frozenset[int]]
+    strong: dict[int, dict[str, set[str]]]
+    members: dict[int, set[int]]
+    followers: dict[int, list[tuple[int, int]]]  # person -> (subscription, registrant)
+    parent: dict[int, int] = field(default_factory=dict)
+    decisions: list[LinkDecision] = field(default_factory=list)
+    subject_moves: list[tuple[int, int, int, int]] = field(default_factory=list)  # decision, subject, from, into
+    subscription_moves: list[tuple[int, int, int, int, bool]] = field(default_factory=list)  # ..., duplicate
+    reviews: list[tuple[int, int, float, list[str]]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, scored: pl.DataFrame) -> _Plan:
+        ids = {int(i) for column in ("left_id", "right_id") for i in scored[column]}
+        person_of = dict(Subject.objects.filter(pk__in=ids).values_list("pk", "person_id"))
+        people = set(person_of.values())
+        agency_of: dict[int, int] = {}
+        members: dict[int, set[int]] = {}
+        strong: dict[int, dict[str, set[str]]] = {}
+        for pk, person, agency, *values in Subject.objects.filter(person_id__in=people).values_list(
+                "pk", "person_id", "agency_id", *_STRONG):
+            members.setdefault(person, set()).add(pk)
+            agency_of[pk] = agency
+            for column, value in zip(_STRONG, values, strict=True):
+                if value:
+                    strong.setdefault(person, {}).setdefault(column, set()).add(value)
+        followers: dict[int, list[tuple[int, int]]] = {}
+        for pk, person, registrant in Subscription.objects.filter(person_id__in=people).values_list(
+                "pk", "person_id", "registrant_id"):
+            followers.setdefault(person, []).append((pk, registrant))
+        earlier = LinkDecision.objects.filter(left_id__in=ids, right_id__in=ids).filter(
+            Q(decision=Decision.KEPT_APART) | Q(undone_at__isnull=False)).values_list("left_id", "right_id")
+        return cls(person_of, agency_of, {frozenset(p) for p in earlier}, strong, members, followers)
+
+    def root(self, person: int) -> int:
+        while person in self.parent:
+            person = self.parent[person]
+        return person
+
+    def decide(self, left: int, right: int, row: dict[str, Any]) -> None:
+        """Link the pair's people, queue it for review, or do nothing (same agency, same person, kept apart)."""
+        if left not in self.person_of or right not in self.person_of:
+            return
+        a, b = self.root(self.person_of[left]), self.root(self.person_of[right])
+        if a == b or self.agency_of[left] == self.agency_of[right] or frozenset((left, right)) in self.apart:
+            return
+        probability, evidence, rule = float(row["probability"]), list(row["evidence"] or []), str(row["rule"] or "")
+        if row["decision"] != LINK or self._conflict(a, b):
+            self.reviews.append((left, right, probability, evidence))
+            return
+        self.decisions.append(LinkDecision(left_id=left, right_id=right, probability=probability, rule=rule,
+                                           evidence=evidence, decision=Decision.LINKED, decided_by=LINKER.ref,
+                                           decided_at=timezone.now()))
+        self._merge(len(self.decisions) - 1, min(a, b), max(a, b))
+
+    def _conflict(self, a: int, b: int) -> bool:
+        """True when the two people's subjects carry two different A-numbers or FBI numbers."""
+        left, right = self.strong.get(a, {}), self.strong.get(b, {})
+        return any(len(left.get(column, set()) | right.get(column, set())) > 1 for column in _STRONG)
+
+    def _merge(self, index: int, survivor: int, gone: int) -> None:
+        self.parent[gone] = survivor
+        for subject in self.members.get(gone, set()):
+            self.subject_moves.append((index, subject, gone, survivor))
+        self.members.setdefault(survivor, set()).update(self.members.pop(gone, set()))
+        for column, values in self.strong.pop(gone, {}).items():
+            self.strong.setdefault(survivor, {}).setdefault(column, set()).update(values)
+        staying = self.followers.setdefault(survivor, [])
+        registrants = {registrant for _, registrant in staying}
+        for subscription, registrant in self.followers.pop(gone, []):
+            # She follows both ends: one active subscription stays, the other rests until an unlink.
+            duplicate = registrant in registrants
+            self.subscription_moves.append((index, subscription, gone, survivor, duplicate))
+            if not duplicate:
+                staying.append((subscription, registrant))
+
+    def write(self) -> tuple[list[_Merge], dict[int, int]]:
+        """Write the decisions, moves and review items; returns the merges and each moved subject's person."""
+        decisions = LinkDecision.objects.bulk_create(self.decisions)
+        SubjectMove.objects.bulk_create(SubjectMove(decision=decisions[i], subject_id=s, from_person_id=f,
+                                                    into_person_id=t) for i, s, f, t in self.subject_moves)
+        SubscriptionMove.objects.bulk_create(
+            SubscriptionMove(decision=decisions[i], subscription_id=s, from_person_id=f, into_person_id=t,
+                             suspended=d) for i, s, f, t, d in self.subscription_moves)
+        moved = {subject: self.root(to) for _, subject, _, to in self.subject_moves}
+        _update_people(Subject, moved)
+        resting = [s for _, s, _, _, duplicate in self.subscription_moves if duplicate]
+        for subscription in Subscription.objects.filter(pk__in=resting, status=SubscriptionStatus.ACTIVE):
+            lifecycle.subscription_move(subscription=subscription, to=SubscriptionStatus.SUSPENDED)
+        _update_people(Subscription, {s: self.root(to) for _, s, _, to, duplicate in self.subscription_moves
+                                      if not duplicate})
+        reviewed = [d for d in (_review_add(*review) for review in self.reviews) if d is not None]
+        merges = [_Merge(decision, self.root(self.person_of[decision.left_id]),
+                         {s for i, s, _, _ in self.subject_moves if i == index},
+                         {s for i, s, _, _, dup in self.subscription_moves if i == index and not dup})
+                  for index, decision in enumerate(decisions)]
+        every = [*decisions, *reviewed]
+        if every:
+            _audit(LINKER, "create", "link_decision", [d.pk for d in every], "linked or sent to review on ingest")
+        if self.parent:
+            _audit(LINKER, "update", "person", sorted(self.parent), "merged into another person on ingest")
+        return merges, moved
+
+
+def _update_people(model: type[Subject] | type[Subscription], person_of: dict[int, int]) -> None:
+    """Set each row's person, one statement per person."""
+    by_person: dict[int, list[int]] = {}
+    for pk, person in person_of.items():
+        by_person.setdefault(person, []).append(pk)
+    for person, pks in by_person.items():
+        model.objects.filter(pk__in=pks).update(person_id=person)
+
+
+def _strong_conflict(person_a: int, person_b: int) -> bool:
+    """True when the two people's subjects carry two different A-numbers or FBI numbers."""
+    for column in _STRONG:
+        values = set(Subject.objects.filter(person_id__in=[person_a, person_b]).exclude(**{column: ""})
+                     .values_list(column, flat=True))
+        if len(values) > 1:
+            return True
+    return False
+
+
+def _decision_new(left: int, right: int, probability: float, rule: str, evidence: list[str], decision: str,
+                  actor: Actor, reason: str) -> LinkDecision:
+    return LinkDecision.objects.create(left_id=left, right_id=right, probability=probability, rule=rule,
+                                       evidence=evidence, decision=decision, decided_by=actor.ref, reason=reason,
+                                       decided_at=timezone.now())
+
+
+def _decision_record(left: int, right: int, probability: float, rule: str, evidence: list[str], decision: str,
+                     actor: Actor, reason: str) -> LinkDecision:
+    record = _decision_new(left, right, probability, rule, evidence, decision, actor, reason)
+    _audit(actor, "create", "link_decision", [record.pk], f"{decision} subjects {left} and {right}")
+    return record
+
+
+def _review_add(left: int, right: int, probability: float, evidence: list[str]) -> LinkDecision | None:
+    """Queue the pair for a person (once); returns the decision recorded when it is new."""
+    low, high = sorted((left, right))
+    _, created = ReviewItem.objects.get_or_create(
+        left_id=low, right_id=high,
+        defaults={"probability": probability, "evidence": evidence, "created_at": timezone.now()})
+    if not created:
+        return None
+    return _decision_new(low, high, probability, "", evidence, Decision.REVIEW, LINKER, "in the review band")
+
+
+def _merge(decision: LinkDecision, person_a: int, person_b: int, actor: Actor) -> _Merge:
+    """Move the younger person's subjects and subscriptions into the older person, recording each move."""
+    survivor, gone = min(person_a, person_b), max(person_a, person_b)
+    subject_ids = set(Subject.objects.filter(person_id=gone).values_list("pk", flat=True))
+    SubjectMove.objects.bulk_create(SubjectMove(decision=decision, subject_id=s, from_person_id=gone,
+                                                into_person_id=survivor) for s in subject_ids)
+    Subject.objects.filter(pk__in=subject_ids).update(person_id=survivor)
+    already = set(Subscription.objects.filter(person_id=survivor).values_list("registrant_id", flat=True))
+    moved: set[int] = set()
+    for subscription in Subscription.objects.filter(person_id=gone):
+        if subscription.registrant_id in already:
+            # She follows both ends: one active subscription stays, the other rests until an unlink.
+            if lifecycle.subscription_move(subscription=subscription, to=SubscriptionStatus.SUSPENDED):
+                SubscriptionMove.objects.create(decision=decision, subscription=subscription, from_person_id=gone,
+                                                into_person_id=survivor, suspended=True)
+            continue
+        SubscriptionMove.objects.create(decision=decision, subscription=subscription, from_person_id=gone,
+                                        into_person_id=survivor)
+        moved.add(subscription.pk)
+    Subscription.objects.filter(pk__in=moved).update(person_id=survivor, updated_at=timezone.now())
+    _audit(actor, "update", "person", [survivor, gone], f"link decision {decision.pk}: merged")
+    return _Merge(decision, survivor, subject_ids, moved)
+
+
+def _newest_custody_event(person_id: int) -> CustodyEvent | None:
+    return (CustodyEvent.objects.filter(subject__person_id=person_id).exclude(type__in=_HEARINGS)
+            .select_related("subject__agency", "subject__facility", "facility", "to_facility")
+            .order_by("-occurred_at", "-id").first())
+
+
+def _new_listeners(merge: _Merge, event: CustodyEvent) -> list[Subscription]:
+    """The active subscriptions for which ``event`` is about the part of the person they did not follow."""
+    active = Subscription.objects.filter(person_id=merge.survivor, status=SubscriptionStatus.ACTIVE)
+    if event.subject_id in merge.gone_subjects:
+        chosen = active.exclude(pk__in=merge.moved_subscriptions)
+    else:
+        chosen = active.filter(pk__in=merge.moved_subscriptions)
+    return list(chosen.select_related("registrant"))
+
+
+def _tell(event: CustodyEvent, subscriptions: list[Subscription]) -> list[Notification]:
+    told = set(Notification.objects.filter(event=event).values_list("contact_id", flat=True))
+    created: list[Notification] = []
+    for subscription in subscriptions:
+        contacts = [c for c in _reachable(subscription.registrant_id) if c.pk not in told]
+        created.extend(notification_enqueue_for_contacts(event=event, subscription=subscription, contacts=contacts))
+        told.update(c.pk for c in contacts)
+    if created:
+        _audit(LINKER, "read", "contact", [n.contact_id for n in created], "event notification after a link")
+    return created
+
+
+def _reachable(registrant_id: int) -> list[Contact]:
+    return list(Contact.objects.filter(registrant_id=registrant_id, channel__in=OUTBOX_CHANNELS,
+                                       verified_at__isnull=False, opted_out_at__isnull=True))
+
+
+# --- A person's decisions ---------------------------------------------------------------------------
+
+
+def review_decide(*, item: ReviewItem, link: bool, actor: Actor, reason: str) -> LinkDecision:
+    """Link the pair (merging their people) or keep it apart, for the reason given; resolves the item."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required")
+    with audit_unit(actor=actor):  # the decision's entries are written last, with the decision
+        item = ReviewItem.objects.select_for_update().get(pk=item.pk)
+        if item.resolved_at is not None:
+            raise ValueError("this pair was already decided")
+        people = dict(Subject.objects.filter(pk__in=[item.left_id, item.right_id]).values_list("pk", "person_id"))
+        if link and _strong_conflict(people[item.left_id], people[item.right_id]):
+            raise ValueError("these people carry different A-numbers or FBI numbers and cannot be linked")
+        decision = _decision_record(item.left_id, item.right_id, item.probability, "", list(item.evidence),
+                                    Decision.LINKED if link else Decision.KEPT_APART, actor, reason)
+        if link and people[item.left_id] != people[item.right_id]:
+            _merges_lock()
+            _merge(decision, people[item.left_id], people[item.right_id], actor)
+        item.resolved_at, item.resolution = timezone.now(), decision
+        item.save(update_fields=["resolved_at", "resolution"])
+    return decision
+
+
+def subscription_subject_record(*, subscription: Subscription, subject_id: int) -> None:
+    """Remember the subject a registrant chose, so an unlink leaves her subscription with it."""
+    SubscriptionSubject.objects.update_or_create(subscription=subscription, defaults={"subject_id": subject_id})
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What an unlink put back: the messages the wrong link caused and the correction notices queued."""
+
+    decision: LinkDecision
+    wrong_messages: list[Notification]
+    corrections: list[Notification]
+
+
+def link_undo(*, decision: LinkDecision, actor: Actor, reason: str, now: datetime | None = None) -> Undone:
+    """Undo a wrong link: subjects back to their people, each subscription with the subject its registrant
+    chose, and a correction notice to everyone who got a message because of the link."""
+    reason, now = reason.strip(), now or timezone.now()
+    if not reason:
+        raise ValueError("a reason is required")
+    with audit_unit(actor=actor):
+        decision = LinkDecision.objects.select_for_update().get(pk=decision.pk)
+        if decision.decision != Decision.LINKED or decision.undone_at is not None:
+            raise ValueError("only a link in force can be undone")
+        _merges_lock()
+        people = _subjects_restore(decision)
+        _subscriptions_restore(decision, people)
+        wrong = wrong_messages(decision=decision)
+        corrections = _corrections_send(wrong, actor)
+        decision.undone_at, decision.undone_by, decision.undo_reason = now, actor.ref, reason
+        decision.save(update_fields=["undone_at", "undone_by", "undo_reason"])
+        _audit(actor, "update", "link_decision", [decision.pk], "unlinked")
+        _audit(actor, "update", "person", sorted(people), f"link decision {decision.pk}: unmerged")
+    return Undone(decision, wrong, corrections)
+
+
+def _subjects_restore(decision: LinkDecision) -> set[int]:
+    people: set[int] = set()
+    for move in SubjectMove.objects.filter(decision=decision):
+        Subject.objects.filter(pk=move.subject_id).update(person_id=move.from_person_id)
+        people.update({move.from_person_id, move.into_person_id})
+    return people
+
+
+def _subscriptions_restore(decision: LinkDecision, people: set[int]) -> None:
+    """Each subscription on either person goes where its chosen subject now is (or back where it came from)."""
+    moves = {m.subscription_id: m for m in SubscriptionMove.objects.filter(decision=decision)}
+    chosen = dict(SubscriptionSubject.objects.filter(subscription__person_id__in=people)
+                  .values_list("subscription_id", "subject__person_id"))
+    for subscription in Subscription.objects.filter(person_id__in=people):
+        move = moves.get(subscription.pk)
+        if move is not None and move.suspended:
+            lifecycle.subscription_move(subscription=subscription, to=SubscriptionStatus.ACTIVE)
+            continue
+        target = chosen.get(subscription.pk) or (move.from_person_id if move else subscription.person_id)
+        taken = Subscription.objects.filter(person_id=target, registrant_id=subscription.registrant_id).exists()
+        if target != subscription.person_id and not taken:
+            Subscription.objects.filter(pk=subscription.pk).update(person_id=target, updated_at=timezone.now())
+
+
+def wrong_messages(*, decision: LinkDecision) -> list[Notification]:
+    """Messages sent since the link about one side of it to someone who followed the other side (the
+    subject she chose, else where her subscription came from): the messages the link alone caused."""
+    moves = list(SubjectMove.objects.filter(decision=decision))
+    if not moves:
+        return []
+    gone = {m.subject_id for m in moves}
+    people = {m.from_person_id for m in moves} | {m.into_person_id for m in moves}
+    moved = set(SubscriptionMove.objects.filter(decision=decision, suspended=False)
+                .values_list("subscription_id", flat=True))
+    chosen = dict(SubscriptionSubject.objects.filter(subscription__person_id__in=people)
+                  .values_list("subscription_id", "subject_id"))
+    sent = (Notification.objects.filter(created_at__gte=decision.decided_at, event__isnull=False,
+                                        subscription__person_id__in=people)
+            .select_related("event", "contact").order_by("created_at", "pk"))
+    wrong = []
+    for notification in sent:
+        assert notification.event is not None and notification.subscription_id is not None
+        subscription = notification.subscription_id
+        follows_gone = chosen[subscription] in gone if subscription in chosen else subscription in moved
+        if (notification.event.subject_id in gone) != follows_gone:
+            wrong.append(notification)
+    return wrong
+
+
+def _corrections_send(wrong: list[Notification], actor: Actor) -> list[Notification]:
+    """One plain-words correction to each contact that got a wrong message (through the normal outbox)."""
+    queued: list[Notification] = []
+    for contact in {n.contact_id: n.contact for n in wrong}.values():
+        language = next(n.language for n in wrong if n.contact_id == contact.pk)
+        text = correction_notice(channel=contact.channel, language=language)
+        queued.append(notification_enqueue_direct(contact=contact, template="linkage/correction", body=text.body,
+                                                  language=language, subject_line=text.subject_line, actor=actor))
+    return queued
+
