@@ -28,6 +28,12 @@ def _scope(request: HttpRequest) -> tuple[Agency | None, str]:
     return agency, "agency_operator"
 
 
+def _reader(request: HttpRequest) -> tuple[Agency | None, str, Actor]:
+    """``_scope`` and the signed-in member of staff as the audit log names them."""
+    agency, role = _scope(request)
+    return agency, role, Actor.staff(actor_ref(user=request.user), role)
+
+
 @require_http_methods(["GET"])
 def queue(request: HttpRequest) -> HttpResponse:
     agency, role = _scope(request)
@@ -38,11 +44,10 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def pair(request: HttpRequest, item_id: int) -> HttpResponse:
-    agency, role = _scope(request)
+    agency, _role, actor = _reader(request)
     item = selectors.review_item_get(item_id=item_id, agency=agency)
     if item is None:
         raise Http404
-    actor = Actor.staff(actor_ref(user=request.user), role)
     if request.method == "POST" and item.resolved_at is None:
         decision = request.POST.get("decision")
         if decision not in {"link", "keep_apart"}:
@@ -62,11 +67,10 @@ def pair(request: HttpRequest, item_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def link(request: HttpRequest, decision_id: int) -> HttpResponse:
-    agency, role = _scope(request)
+    agency, role, actor = _reader(request)
     decision = selectors.link_get(decision_id=decision_id, agency=agency)
     if decision is None:
         raise Http404
-    actor = Actor.staff(actor_ref(user=request.user), role)
     if request.method == "POST":
         if role != PRIVACY_OFFICER:
             return HttpResponse("Only a privacy officer may undo a link.", status=403)
