@@ -81,7 +81,8 @@ def test_the_victim_hears_of_the_booking_at_the_other_agency_in_her_language(
     assert "ingresó en South Texas Detention Center (South Detention Center Authority)" in booking
     assert Subject.objects.get(agency=detention).person_id == subject.person_id
     decision = LinkDecision.objects.get()
-    assert (decision.decision, decision.rule, decision.decided_by) == (Decision.LINKED, "same_a_number", "system:linkage")
+    assert (decision.decision, decision.rule, decision.decided_by) == (
+        Decision.LINKED, "same_a_number", "system:linkage")
     assert Subscription.objects.filter(person_id=subject.person_id, status=SubscriptionStatus.ACTIVE).count() == 1
 
 
