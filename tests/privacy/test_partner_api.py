@@ -133,6 +133,22 @@ def test_export_streams_the_population_as_csv_and_audits_each_row(held: Subject,
     assert AuditEntry.objects.filter(action="read", actor="agency:state", object_id=str(held.pk)).count() == 1
 
 
+def test_export_cells_a_spreadsheet_would_run_as_formulas_stay_text(api: Client, agency: Agency,
+                                                                   other_agency: Agency) -> None:
+    booked = event("e1", "BOOKED")
+    booked["subject"] |= {"first_name": "=HYPERLINK(\"http://x.example\")", "last_name": "-Quill"}
+    booked["subject"]["identifiers"] = {"booking_number": "@B-77"}
+    assert api.post("/api/v1/custody-events", {"events": [booked]},
+                    content_type="application/json").json()["accepted"] == 1
+
+    response: Any = client_for(other_agency).get("/api/v1/partner/agencies/pine/population.csv",
+                                                 {"purpose": "corrections"})
+    [row] = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert row["name"] == "'=HYPERLINK(\"http://x.example\") -Quill"
+    assert row["booking_number"] == "'@B-77"
+    assert row["agency_subject_id"] == "S-1"  # ordinary values are untouched
+
+
 def test_export_refused_by_policy_is_403_and_counted(held: Subject, agency: Agency, federal: Agency) -> None:
     agency.sharing_policy = {"deny_partners": ["ice-ero"], "deny_purposes": ["immigration_enforcement"]}
     agency.save()

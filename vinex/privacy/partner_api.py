@@ -102,10 +102,19 @@ def partner_subjects_get(request: HttpRequest, params: Query[PartnerSubjectParam
     return {"results": [{name: view.get(name) for name in PartnerSubjectOut.model_fields} for view in views]}
 
 
+# A spreadsheet opening the export runs a cell that starts with one of these as a formula: a name an
+# agency's system holds (or a roster row someone typed) must stay text, so such a cell gets a leading '.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
-    return value.isoformat() if isinstance(value, date | datetime) else value
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return f"'{value}"
+    return value
 
 
 def _csv_rows(views: Iterator[Disclosure]) -> Iterator[str]:
