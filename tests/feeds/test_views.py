@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tests.accounts.helpers import staff_client
 from vinex.accounts import matrix
+from vinex.accounts.models import AgencyMembership
 from vinex.custody.models import Agency, Facility
 from vinex.feeds.models import FacilityFeed
 
@@ -37,6 +38,15 @@ def test_an_agency_operator_sees_only_their_agency(agency: Agency, other_agency:
     page = client.get("/staff/feeds/").content.decode()
     assert "1 feed silent" in page and "pine/annex" in page
     assert "state/north" not in page
+
+
+def test_an_agency_operator_tied_to_no_agency_sees_no_feed(agency: Agency, other_agency: Agency) -> None:
+    feeds(agency, other_agency)
+    client, user = staff_client("ola", matrix.AGENCY_OPERATOR)
+    AgencyMembership.objects.filter(user=user).delete()  # an administrator took the membership away
+    response = client.get("/staff/feeds/")
+    assert response.status_code == 403
+    assert b"pine/annex" not in response.content and b"state/north" not in response.content
 
 
 def test_the_status_page_is_for_staff_only(agency: Agency) -> None:

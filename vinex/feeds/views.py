@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from vinex.accounts.selectors import agency_for_user
+from vinex.accounts import matrix
+from vinex.accounts.selectors import agency_for_user, user_roles
 from vinex.feeds import selectors
 
 
@@ -16,8 +18,11 @@ from vinex.feeds import selectors
 @require_GET
 def feed_status(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    # An agency operator sees their own agency's feeds only; other staff see every feed.
+    # An agency operator sees their own agency's feeds only; administrators see every feed. An operator
+    # tied to no agency sees nothing, rather than everyone's.
     agency = agency_for_user(user=request.user)
+    if agency is None and matrix.ADMINISTRATOR not in user_roles(user=request.user):
+        raise PermissionDenied("an agency operator needs an agency")
     statuses = selectors.feed_statuses(now=now, agency=agency)
     context = {
         "now": now,
