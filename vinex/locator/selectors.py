@@ -22,8 +22,7 @@ from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import Agency, CustodyStatus, Subject, name_key
 from vinex.custody.models import Facility as FacilityModel
 from vinex.locator.ratelimit import hash_key
-from vinex.policy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
-from vinex.policy.sharing import Purpose
+from vinex.policy.disclosure import Audience, Disclosure, disclose, whereabouts_shared
 
 SUBJECT_REF_SALT = "vinex.locator.subject-ref"
 MAX_RESULTS = 10
@@ -102,10 +101,15 @@ def _match(query: LocatorQuery) -> tuple[str, list[Any]]:
     return condition, params
 
 
+def _visibility_bounds(now: datetime) -> tuple[date, datetime]:
+    """Who counts as a minor (born after the first) and who is long gone (left before the second)."""
+    adult_born_by = _years_before(timezone.localdate(now), settings.VINEX_LOCATOR_MINOR_AGE)
+    return adult_born_by, now - timedelta(days=settings.VINEX_LOCATOR_RELEASED_DAYS)
+
+
 def _visibility_params(now: datetime) -> list[Any]:
     """Parameters of the rules that hide protected people, minors and people long gone."""
-    adult_born_by = _years_before(timezone.localdate(now), settings.VINEX_LOCATOR_MINOR_AGE)
-    gone_since = now - timedelta(days=settings.VINEX_LOCATOR_RELEASED_DAYS)
+    adult_born_by, gone_since = _visibility_bounds(now)
     return [False, connection.ops.adapt_datefield_value(adult_born_by), *_GONE,
             connection.ops.adapt_datetimefield_value(gone_since), True]
 
@@ -204,8 +208,8 @@ def _current_custody(person_ids: set[int], now: datetime) -> dict[int, Subject]:
 
 
 def _visible(subject: Subject, now: datetime) -> bool:
-    adult_born_by = _years_before(timezone.localdate(now), settings.VINEX_LOCATOR_MINOR_AGE)
-    gone_since = now - timedelta(days=settings.VINEX_LOCATOR_RELEASED_DAYS)
+    """The search's visibility rules (``_SEARCH_SQL``) for one subject already read."""
+    adult_born_by, gone_since = _visibility_bounds(now)
     if subject.protected or (subject.date_of_birth is not None and subject.date_of_birth > adult_born_by):
         return False
     long_gone = subject.status_changed_at is None or subject.status_changed_at < gone_since
@@ -248,7 +252,7 @@ def _result(subject: Subject, current: Subject | None) -> LocatorResult:
     if current is not None and current.pk != subject.pk:
         shown = disclose(current, audience=Audience.PUBLIC_LOCATOR)
         status = shown["status"]
-        if not _shares_whereabouts(current, subject):
+        if not whereabouts_shared(current, with_agency=subject.agency):
             shown = Disclosure({})  # the holding agency does not share: its status, never its facility
     # Someone released, removed or deceased has no current facility, whatever their last one was.
     if shown.get("facility_name") and status not in _GONE:
@@ -258,15 +262,6 @@ def _result(subject: Subject, current: Subject | None) -> LocatorResult:
         name=view["name"], status=status, facility=facility,
         subject_ref=subject_ref_make(person_id=subject.person_id, subject_id=subject.pk), person_id=subject.person_id,
     )
-
-
-def _shares_whereabouts(holder: Subject, matched: Subject) -> bool:
-    """True when the agency holding the person lets the matched record's agency's victims know where."""
-    try:
-        disclose(holder, audience=Audience.PARTNER_AGENCY, partner=matched.agency, purpose=Purpose.VICTIM_NOTIFICATION)
-    except DisclosureDenied:
-        return False
-    return True
 
 
 def agency_choices() -> list[tuple[str, str]]:

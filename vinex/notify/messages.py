@@ -19,8 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from vinex.custody.models import Agency, CustodyEvent, CustodyStatus, EventType
-from vinex.policy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
-from vinex.policy.sharing import Purpose
+from vinex.policy.disclosure import Audience, Disclosure, disclose, whereabouts_shared
 
 SMS_MAX_SEGMENTS = 2
 SMS_NAME_MAX = 40
@@ -156,7 +155,7 @@ def render_event_message(
     """
     view = disclose(event.subject, audience=Audience.REGISTRANT_MESSAGE, event=event, tier=tier)
     others = _other_agencies(event)
-    if others and not _shared_with(event, others):
+    if not all(whereabouts_shared(event.subject, with_agency=other) for other in others):
         return _withheld_message(view, channel, language, unsubscribe_url)
     with translation.override(language):
         if others:
@@ -191,17 +190,6 @@ def _other_agencies(event: CustodyEvent) -> list[Agency]:
     """The other agencies that hold, or held, the person this event is about (linked records)."""
     return list(Agency.objects.filter(subjects__person_id=event.subject.person_id).exclude(pk=event.agency_id)
                 .distinct())
-
-
-def _shared_with(event: CustodyEvent, others: list[Agency]) -> bool:
-    """True when the event's agency lets every other agency of the person tell its victims about it."""
-    for partner in others:
-        try:
-            disclose(event.subject, audience=Audience.PARTNER_AGENCY, partner=partner,
-                     purpose=Purpose.VICTIM_NOTIFICATION)
-        except DisclosureDenied:
-            return False
-    return True
 
 
 def _with_agency(view: Disclosure) -> Disclosure:

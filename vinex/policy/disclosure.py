@@ -207,6 +207,16 @@ def disclose(
     return Disclosure(values)
 
 
+def whereabouts_shared(subject: SubjectView, *, with_agency: AgencyLike) -> bool:
+    """Whether the agency holding ``subject`` lets ``with_agency`` tell its victims where the person is:
+    a person linked across agencies, followed by victims registered with another agency."""
+    try:
+        _partner_gate(subject, partner=with_agency, purpose=Purpose.VICTIM_NOTIFICATION)
+    except DisclosureDenied:
+        return False
+    return True
+
+
 def _partner_gate(subject: SubjectView, *, partner: AgencyLike | None, purpose: Purpose | None) -> None:
     if partner is None or purpose is None:
         raise DisclosureDenied("a partner read must name the partner agency and its purpose")
