@@ -41,6 +41,18 @@ def test_a_privacy_officer_compares_a_pair_and_links_it_with_a_reason(agency: Ag
     assert LinkDecision.objects.get(decision=Decision.LINKED).decided_by == f"user:{user.pk}"
 
 
+def test_a_pair_whose_people_carry_different_a_numbers_cannot_be_linked(agency: Agency, detention: Agency) -> None:
+    item = probable_pair(agency, detention)
+    # The A-numbers arrived after the pair was queued (later events named them).
+    Subject.objects.filter(agency=agency).update(a_number="123456789")
+    Subject.objects.filter(agency=detention).update(a_number="987654321")
+    client, _ = staff_client("pia", matrix.PRIVACY_OFFICER)
+    refused = client.post(f"/staff/linkage/pairs/{item.pk}/", {"decision": "link", "reason": "same photo"})
+    assert "different A-numbers or FBI numbers" in refused.content.decode()
+    assert len(set(Subject.objects.values_list("person_id", flat=True))) == 2
+    assert not LinkDecision.objects.filter(decision=Decision.LINKED).exists()
+
+
 def test_an_operator_sees_only_pairs_of_their_agency_and_only_what_a_partner_may(agency: Agency,
                                                                                 detention: Agency) -> None:
     item = probable_pair(agency, detention)

@@ -202,9 +202,7 @@ class _Plan:
         self._merge(len(self.decisions) - 1, min(a, b), max(a, b))
 
     def _conflict(self, a: int, b: int) -> bool:
-        """True when the two people's subjects carry two different A-numbers or FBI numbers."""
-        left, right = self.strong.get(a, {}), self.strong.get(b, {})
-        return any(len(left.get(column, set()) | right.get(column, set())) > 1 for column in _STRONG)
+        return _identifiers_conflict(self.strong.get(a, {}), self.strong.get(b, {}))
 
     def _merge(self, index: int, survivor: int, gone: int) -> None:
         self.parent[gone] = survivor
@@ -259,14 +257,20 @@ def _update_people(model: type[Subject] | type[Subscription], person_of: dict[in
         model.objects.filter(pk__in=pks).update(person_id=person)
 
 
+def _identifiers_conflict(left: dict[str, set[str]], right: dict[str, set[str]]) -> bool:
+    """True when two people's subjects carry, between them, two different A-numbers or FBI numbers
+    (``left`` and ``right``: each person's values by identifier)."""
+    return any(len(left.get(column, set()) | right.get(column, set())) > 1 for column in _STRONG)
+
+
 def _strong_conflict(person_a: int, person_b: int) -> bool:
-    """True when the two people's subjects carry two different A-numbers or FBI numbers."""
-    for column in _STRONG:
-        values = set(Subject.objects.filter(person_id__in=[person_a, person_b]).exclude(**{column: ""})
-                     .values_list(column, flat=True))
-        if len(values) > 1:
-            return True
-    return False
+    """``_identifiers_conflict`` for two people as stored."""
+    values: dict[str, set[str]] = {}
+    for row in Subject.objects.filter(person_id__in=[person_a, person_b]).values_list(*_STRONG):
+        for column, value in zip(_STRONG, row, strict=True):
+            if value:
+                values.setdefault(column, set()).add(value)
+    return _identifiers_conflict(values, {})
 
 
 def _decision_new(left: int, right: int, probability: float, rule: str, evidence: list[str], decision: str,
