@@ -7,6 +7,8 @@ zone. SMS bodies are kept within two segments (see ``sms_segments``).
 from __future__ import annotations
 
 import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -18,7 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from vinex.custody.models import Agency, CustodyEvent, CustodyStatus, EventType
+from vinex.custody.models import Agency, CustodyEvent, CustodyStatus, EventType, Subject
 from vinex.policy.disclosure import Audience, Disclosure, disclose, whereabouts_shared
 
 SMS_MAX_SEGMENTS = 2
@@ -145,16 +147,17 @@ def _support_line(view: Disclosure) -> str:
 
 
 def render_event_message(
-    *, event: CustodyEvent, channel: str, language: str, tier: str, unsubscribe_url: str
+    *, event: CustodyEvent, channel: str, language: str, tier: str, unsubscribe_url: str,
+    others: Sequence[Agency] = (),
 ) -> RenderedMessage:
     """The subject line and body telling a registrant about ``event``.
 
-    When linkage has joined the person's records of several agencies, the facility is named with its
-    agency; when the agency holding the person refuses victim notification to the others (or the record
-    is protected), the message says only that another agency holds them, or their status.
+    ``others`` are the other agencies that hold or held the person (``agencies_of_people``). When
+    linkage has joined the person's records of several agencies, the facility is named with its agency;
+    when the agency holding the person refuses victim notification to the others (or the record is
+    protected), the message says only that another agency holds them, or their status.
     """
     view = disclose(event.subject, audience=Audience.REGISTRANT_MESSAGE, event=event, tier=tier)
-    others = _other_agencies(event)
     if not all(whereabouts_shared(event.subject, with_agency=other) for other in others):
         return _withheld_message(view, channel, language, unsubscribe_url)
     with translation.override(language):
@@ -186,10 +189,20 @@ def render_event_message(
         return RenderedMessage(f"event/{event.type}", headline, body)
 
 
-def _other_agencies(event: CustodyEvent) -> list[Agency]:
-    """The other agencies that hold, or held, the person this event is about (linked records)."""
-    return list(Agency.objects.filter(subjects__person_id=event.subject.person_id).exclude(pk=event.agency_id)
-                .distinct())
+def agencies_of_people(person_ids: Iterable[int]) -> dict[int, list[Agency]]:
+    """The agencies that hold, or held, each person (more than one once linkage joined their records);
+    read once for a whole batch of messages."""
+    held_by = set(Subject.objects.filter(person_id__in=set(person_ids)).values_list("person_id", "agency_id"))
+    agencies = Agency.objects.in_bulk({agency for _, agency in held_by})
+    found: dict[int, list[Agency]] = defaultdict(list)
+    for person, agency in sorted(held_by):
+        found[person].append(agencies[agency])
+    return found
+
+
+def other_agencies(event: CustodyEvent, of_people: dict[int, list[Agency]]) -> list[Agency]:
+    """The agencies besides the event's that hold or held its person (from ``agencies_of_people``)."""
+    return [agency for agency in of_people.get(event.subject.person_id, []) if agency.pk != event.agency_id]
 
 
 def _with_agency(view: Disclosure) -> Disclosure:

@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from vinex.audit.unit import Actor, audit_unit
-from vinex.custody.models import CustodyEvent, Person
+from vinex.custody.models import Agency, CustodyEvent, Person
 from vinex.notify import lifecycle, retry
-from vinex.notify.messages import render_event_message
+from vinex.notify.messages import agencies_of_people, other_agencies, render_event_message
 from vinex.notify.models import (
     Channel,
     Contact,
@@ -190,10 +190,13 @@ def notification_enqueue_for_events(*, events: Sequence[CustodyEvent], actor: Ac
         opted_out_at__isnull=True,
     ):
         contacts_of[contact.registrant_id].append(contact)
+    held_by = agencies_of_people(by_person)
     rows = []
     for event in events:
+        others = other_agencies(event, held_by)
         for subscription in by_person.get(event.subject.person_id, []):
-            rows.extend(_event_notifications(event, subscription, contacts_of.get(subscription.registrant_id, [])))
+            rows.extend(_event_notifications(event, subscription, contacts_of.get(subscription.registrant_id, []),
+                                             others))
     created = Notification.objects.bulk_create(rows)
     # Rendering read each recipient's contact record (language, channel, unsubscribe link). No savepoint:
     # this adds entries to the ingest's unit and needs no statement of its own.
@@ -206,12 +209,12 @@ def notification_enqueue_for_contacts(
     *, event: CustodyEvent, subscription: Subscription, contacts: Sequence[Contact]
 ) -> list[Notification]:
     """Queue ``event``'s message for some of a subscriber's contacts (e.g. after unanswered calls)."""
-    return Notification.objects.bulk_create(_event_notifications(event, subscription, contacts))
+    others = other_agencies(event, agencies_of_people([event.subject.person_id]))
+    return Notification.objects.bulk_create(_event_notifications(event, subscription, contacts, others))
 
 
-def _event_notifications(event: CustodyEvent, subscription: Subscription, contacts: Sequence[Contact]) -> list[
-    Notification
-]:
+def _event_notifications(event: CustodyEvent, subscription: Subscription, contacts: Sequence[Contact],
+                         others: Sequence[Agency]) -> list[Notification]:
     now = timezone.now()
     rows = []
     for contact in contacts:
@@ -221,6 +224,7 @@ def _event_notifications(event: CustodyEvent, subscription: Subscription, contac
             language=subscription.registrant.language,
             tier=subscription.tier,
             unsubscribe_url=unsubscribe_url(contact=contact),
+            others=others,
         )
         rows.append(
             Notification(
