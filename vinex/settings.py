@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "vinex.registrations",
     "vinex.portal",
     "vinex.hotline",
+    "vinex.advocates",
     "vinex.site",
 ]
 
@@ -268,6 +269,7 @@ LOGGING = {
 
 # --- Per-app settings (each app reads its own group of environment variables) ---------------------
 from vinex.accounts.conf import *  # noqa: E402, F403
+from vinex.advocates.conf import *  # noqa: E402, F403  (VINEX_ESCALATION_MINUTES, default 30)
 from vinex.audit.conf import *  # noqa: E402, F403
 from vinex.feeds.conf import *  # noqa: E402, F403
 from vinex.hotline.conf import *  # noqa: E402, F403

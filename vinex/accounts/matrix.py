@@ -16,9 +16,10 @@ CALL_CENTRE = "call_centre"
 PRIVACY_OFFICER = "privacy_officer"
 AUDITOR = "auditor"
 ADMINISTRATOR = "administrator"
+ADVOCATE = "advocate"  # a victim advocate: her organisation's caseload (vinex.advocates)
 
 #: Every staff role; each is a Django ``Group`` of the same name.
-ROLES: tuple[str, ...] = (AGENCY_OPERATOR, CALL_CENTRE, PRIVACY_OFFICER, AUDITOR, ADMINISTRATOR)
+ROLES: tuple[str, ...] = (AGENCY_OPERATOR, CALL_CENTRE, PRIVACY_OFFICER, AUDITOR, ADMINISTRATOR, ADVOCATE)
 EVERY_ROLE = frozenset(ROLES)
 
 #: The path prefixes this matrix guards.
@@ -91,6 +92,8 @@ MATRIX: tuple[Row, ...] = (
     # officer may undo a link (the view checks).
     Row("/staff/linkage/", "Identity linkage review", read=_roles(PRIVACY_OFFICER, AGENCY_OPERATOR),
         write=_roles(PRIVACY_OFFICER, AGENCY_OPERATOR)),
+    # Advocates see only their organisation's victims; the advocates views narrow by its membership.
+    Row("/staff/advocate/", "Caseload of the victims we serve", read=_roles(ADVOCATE), write=_roles(ADVOCATE)),
     # The admin shows raw records of every app, personal data included: administrators only.
     Row("/admin/", "Administration", read=_roles(ADMINISTRATOR), write=_roles(ADMINISTRATOR)),
 )

@@ -83,6 +83,7 @@ class Audience(StrEnum):
     AGENCY_OPERATOR = "agency_operator"
     PARTNER_AGENCY = "partner_agency"
     REPORT = "report"
+    ADVOCATE = "advocate"
 
 
 # Fields each audience may see. Tiers widen what a registrant's messages carry (vinex.notify.Tier).
@@ -104,6 +105,8 @@ _SUBJECT_FIELDS: dict[Audience, frozenset[str]] = {
          "agency_subject_id", "booking_number"}
     ),
     Audience.REPORT: frozenset({"status", "facility_name", "agency_name"}),
+    # A victim advocate: what the victim herself is told, less where the facility is (she is not the victim).
+    Audience.ADVOCATE: frozenset({"name", "status", "facility_name", "agency_name", "support_phone"}),
 }
 
 _EVENT_FIELDS: dict[Audience, frozenset[str]] = {

@@ -37,6 +37,7 @@ class Arrival(models.TextChoices):
     WEB = "web"
     API = "api"
     HOTLINE = "hotline"
+    ADVOCATE = "advocate"  # made by a victim advocate on the victim's behalf, with her consent
 
 
 class Registration(models.Model):
@@ -93,3 +94,30 @@ class ContactVerification(models.Model):
 
     def __str__(self) -> str:
         return f"verification of contact {self.contact_id}"
+
+
+class ShareReason(models.TextChoices):
+    REGISTERED = "registered"  # the organisation's advocate made the registration
+    SHARED = "shared"  # the registrant chose to let the organisation see it
+
+
+class RegistrationShare(models.Model):
+    """An advocate organisation that serves this registrant and may see the registration and its messages.
+
+    The organisation is named by its code: the advocates app sits above registrations, so registrations
+    cannot link to its table, but the portal and the API can record a victim's choice to share here.
+    """
+
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="shares")
+    organisation_code = models.CharField(max_length=32, db_index=True)
+    reason = models.CharField(max_length=10, choices=ShareReason.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["registration", "organisation_code"], name="registration_share_unique"),
+            models.CheckConstraint(condition=Q(reason__in=ShareReason.values), name="registration_share_reason_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registration_id} shared with {self.organisation_code} ({self.reason})"

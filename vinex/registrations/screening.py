@@ -54,7 +54,7 @@ def registration_check(
     """Whether a registration for ``person`` may become active (allow), waits for review (hold) or not (refuse).
 
     ``ip_hash`` is a keyed hash of the client address (never the address) and ``channel`` how the
-    registration arrived (``web``, ``api``, ``hotline``); ``locator_client`` names the same client in the
+    registration arrived (``web``, ``api``, ``hotline``, ``advocate``); ``locator_client`` names the same client in the
     locator's audit entries and ``started_at`` is when the registration began. The reason is for staff,
     never for the registrant.
     """
@@ -67,7 +67,8 @@ def registration_check(
     followed = _people_followed_by(contacts, besides=person)
     if followed >= settings.VINEX_ABUSE_MAX_PEOPLE_PER_CONTACT:
         return Decision(Outcome.HOLD, f"a contact already follows {followed} other people")
-    if channel == "hotline":  # call-centre registrations share the centre's address and its searches
+    # Call-centre and advocate registrations share the centre's or the organisation's address and searches.
+    if channel in ("hotline", "advocate"):
         return Decision(Outcome.ALLOW)
     recent = _registrations_from(ip_hash)
     if recent > settings.VINEX_ABUSE_MAX_REGISTRATIONS_PER_ADDRESS:

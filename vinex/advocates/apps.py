@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AdvocatesConfig(AppConfig):
+    name = "vinex.advocates"
+    label = "advocates"
