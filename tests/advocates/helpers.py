@@ -7,7 +7,7 @@ import re
 from django.contrib.auth.models import User
 from django.test import Client
 
-from tests.accounts.helpers import signed_in, make_staff
+from tests.accounts.helpers import make_staff, signed_in
 from tests.actors import ACTOR
 from vinex.accounts import matrix
 from vinex.advocates.models import Organisation
