@@ -16,9 +16,10 @@ from django.db.models import Q
 
 from vinex.advocates.models import Consent, Escalation, Membership, Organisation
 from vinex.audit.unit import Actor, audit_unit
-from vinex.custody.models import Agency, Subject
+from vinex.custody.models import Agency, CustodyStatus, Subject
 from vinex.locator.ratelimit import RetryAfter, rate_limit_check
 from vinex.locator.selectors import LocatorQuery, locator_search
+from vinex.notify.messages import status_label
 from vinex.notify.models import Channel, Notification, NotificationStatus
 from vinex.policy.disclosure import Audience, disclose, whereabouts_shared
 from vinex.registrations.models import Registration, RegistrationShare, RegistrationStatus
@@ -70,6 +71,7 @@ class NextStep(StrEnum):
     RETRY = "retry"  # another try (or call) at ``next_at``
     AWAITING_RECEIPT = "awaiting_receipt"  # handed over; the provider has not reported yet
     AWAITING_PIN = "awaiting_pin"  # a call placed; no PIN or text reply yet
+    AWAITING_CALL = "awaiting_call"  # a call with nothing to confirm (a code): its outcome is not in yet
     FELL_BACK = "fell_back"  # calls never confirmed: followed by a text or email
     GAVE_UP = "gave_up"
     STOPPED = "stopped"  # she withdrew or opted out
@@ -131,8 +133,9 @@ def _next_step(notification: Notification, fell_back: bool, reached: bool) -> Ne
     if reached:
         return NextStep.NONE
     if status == N.SENT:
-        calling = notification.channel == Channel.VOICE and notification.event_id is not None
-        return NextStep.AWAITING_PIN if calling else NextStep.AWAITING_RECEIPT
+        if notification.channel != Channel.VOICE:
+            return NextStep.AWAITING_RECEIPT
+        return NextStep.AWAITING_PIN if notification.event_id is not None else NextStep.AWAITING_CALL
     if status == N.FAILED_PERMANENT:
         return NextStep.FELL_BACK if fell_back else NextStep.GAVE_UP
     return {
@@ -202,6 +205,10 @@ class PersonView:
     agency_name: str
     support_phone: str
 
+    @property
+    def status_text(self) -> str:
+        return status_label(self.status)
+
 
 @dataclass(frozen=True)
 class ContactView:
@@ -245,8 +252,10 @@ def _person_view(person_id: int, organisation: Organisation) -> PersonView | Non
         return None
     view = disclose(subject, audience=Audience.ADVOCATE)
     facility = view.get("facility_name") or ""
-    if facility and not _whereabouts_allowed(subject, organisation):
-        facility = ""  # held by an agency that does not let the agencies she is served for say where
+    if view["status"] != CustodyStatus.IN_CUSTODY or not _whereabouts_allowed(subject, organisation):
+        # Where someone released or escaped was last held is not where they are; and an agency that does not
+        # let the agencies she is served for say where it holds someone is not overruled here.
+        facility = ""
     return PersonView(view["name"], view["status"], facility, view.get("agency_name") or "",
                       view.get("support_phone") or "")
 
@@ -312,11 +321,9 @@ def escalation_recipients(*, registration: Registration) -> list[Membership]:
 
 
 @dataclass(frozen=True)
-class PersonFound:
-    name: str
-    status: str
-    facility_name: str
-    agency_name: str
+class PersonFound(PersonView):
+    """A search result: the person as advocates may see them, and the reference that registers for them."""
+
     subject_ref: str
 
 
@@ -341,7 +348,7 @@ def people_served_search(*, query: LocatorQuery, user: User, organisation: Organ
         view = _person_view(result.person_id, organisation)
         if view is not None:
             found.append(PersonFound(view.name, view.status, view.facility_name, view.agency_name,
-                                     result.subject_ref))
+                                     view.support_phone, result.subject_ref))
     with audit_unit(actor=advocate_actor(user)) as unit:
         unit.add_many("view", "person", [r.person_id for r in results if r.person_id in served],
                       purpose="advocate search")

@@ -20,7 +20,6 @@ from vinex.advocates.forms import AdvocateRegistrationForm, CodeForm
 from vinex.advocates.models import Membership
 from vinex.locator.forms import SEARCH_FORMS, SearchForm
 from vinex.locator.ratelimit import RetryAfter
-from vinex.notify.messages import status_label
 from vinex.registrations.models import Registration
 from vinex.registrations.selectors import mask_contact, verifications_of
 from vinex.registrations.services import Check, ContactIn, RegistrationInvalid, verification_check, verification_resend
@@ -129,7 +128,7 @@ def _search(request: HttpRequest, membership: Membership) -> HttpResponse:
                                   refused_seconds=found.seconds)
         response["Retry-After"] = str(found.seconds)
         return response
-    results = [{"person": p, "status": status_label(p.status)} for p in found]
+    results = [{"person": p} for p in found]
     return _register_page(request, membership, search_forms=_search_forms(form), results=results, searched=True)
 
 
@@ -187,10 +186,9 @@ def _case_page(request: HttpRequest, public_id: str, *, status: int = 200, **con
     case = selectors.case_get(user=_user(request), organisation=membership.organisation, registration=registration)
     if case is None:
         return render(request, "advocates/not_yours.html", status=403)
-    person_status = status_label(case.person.status) if case.person else ""
     pending = [(v, mask_contact(v.contact)) for v in verifications_of(registration=registration)
                if v.verified_at is None]
-    page = {"case": case, "person_status": person_status, "pending": pending, "code_form": CodeForm(),
+    page = {"case": case, "pending": pending, "code_form": CodeForm(),
             "organisation": membership.organisation}
     page.update(context)
     return render(request, "advocates/case.html", page, status=status)
