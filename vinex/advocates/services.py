@@ -23,7 +23,7 @@ from vinex.advocates.models import Consent, ConsentMethod, Escalation, Membershi
 from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import Agency, CustodyEvent, Subject
 from vinex.locator.selectors import subject_ref_person_id
-from vinex.notify.models import Channel, CreatedVia
+from vinex.notify.models import Channel, Contact, CreatedVia
 from vinex.notify.services import contact_add, contacts_find, notification_enqueue_direct, registrant_create
 from vinex.registrations.models import Arrival, Registration, RegistrationShare, Relationship, ShareReason
 from vinex.registrations.services import ContactIn, FieldError, RegistrationInvalid, registration_create
@@ -48,25 +48,28 @@ def organisation_create(*, code: str, name: str, agencies: Iterable[Agency], act
     return organisation
 
 
-def membership_set(*, user: User, organisation: Organisation, alert_email: str, actor: Actor) -> Membership:
-    """Make ``user`` an advocate of ``organisation`` whose escalation alerts go to ``alert_email``.
+def membership_set(*, user: User, organisation: Organisation, actor: Actor, alert_email: str = "") -> Membership:
+    """Make ``user`` an advocate of ``organisation`` whose escalation alerts go to ``alert_email`` (none without).
 
     The address is stored as an operator contact (encrypted, verified by whoever names it, as feed alert
     recipients are); raises ``vinex.policy.contacts.InvalidContact`` for an address that is not one.
     """
     with audit_unit(actor=actor) as unit:
-        contact = next((c for c in contacts_find(channel=Channel.EMAIL, value=alert_email, actor=actor)
-                        if c.registrant.created_via == CreatedVia.OPERATOR and c.registrant.withdrawn_at is None),
-                       None)
-        if contact is None:
-            registrant = registrant_create(language=settings.LANGUAGE_CODE, created_via=CreatedVia.OPERATOR,
-                                           actor=actor)
-            contact = contact_add(registrant=registrant, channel=Channel.EMAIL, value=alert_email, verified=True,
-                                  actor=actor)
+        contact = _alert_contact(alert_email, actor) if alert_email else None
         membership, _created = Membership.objects.update_or_create(
             user=user, defaults={"organisation": organisation, "alert_contact": contact})
         unit.add("update", "user", user.pk, purpose=f"advocate of {organisation.code}")
     return membership
+
+
+def _alert_contact(value: str, actor: Actor) -> Contact:
+    """The operator contact holding this address (found by blind index), or a new one."""
+    found = [c for c in contacts_find(channel=Channel.EMAIL, value=value, actor=actor)
+             if c.registrant.created_via == CreatedVia.OPERATOR and c.registrant.withdrawn_at is None]
+    if found:
+        return found[0]
+    registrant = registrant_create(language=settings.LANGUAGE_CODE, created_via=CreatedVia.OPERATOR, actor=actor)
+    return contact_add(registrant=registrant, channel=Channel.EMAIL, value=value, verified=True, actor=actor)
 
 
 # --- Registering a victim on her behalf ------------------------------------------------------------

@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from vinex.accounts import matrix
+from vinex.accounts.services import staffuser_create
+from vinex.advocates.services import membership_set, organisation_create
 from vinex.audit.unit import Actor
 from vinex.custody.models import Agency, EventSource, Facility
 from vinex.custody.schemas import EventIn
@@ -113,6 +117,7 @@ def demo_load(*, actor: Actor) -> DemoSummary:
             events_ingest(agency=agencies[code], events=_bookings(agencies[code], prefix, count, rng), actor=actor)
         for language, channel, value, agency_code, subject_id in DEMO_REGISTRANTS:
             _demo_registrant(language, channel, value, agencies[agency_code], subject_id, actor)
+        _demo_advocates(agencies["pine-county"], actor)
     return DemoSummary(
         agencies=len(agencies),
         facilities=Facility.objects.filter(agency__in=agencies.values()).count(),
@@ -136,3 +141,14 @@ def _demo_registrant(language: str, channel: str, value: str, agency: Agency, su
         status=SubscriptionStatus.ACTIVE,
         actor=actor,
     )
+
+
+def _demo_advocates(agency: Agency, actor: Actor) -> None:
+    """A victim-witness unit serving the county, and its advocate ``advocate`` (no password until an
+    administrator sets one: ``vinex changepassword advocate``)."""
+    organisation = organisation_create(code="pine-victim-witness", name="Pine County Victim-Witness Unit",
+                                       agencies=[agency], actor=actor)
+    user = User.objects.filter(username="advocate").first()
+    if user is None:
+        user = staffuser_create(username="advocate", password=None, roles=frozenset({matrix.ADVOCATE}), actor=actor)
+        membership_set(user=user, organisation=organisation, actor=actor)
