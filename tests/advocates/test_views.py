@@ -135,3 +135,18 @@ def test_the_pages_are_in_spanish_too(agency: Agency) -> None:
     client = advocate_client("ada", organisation("harbor", agency))[0]
     page = text(client.get("/staff/advocate/register/", headers={"Accept-Language": "es"}))
     assert "Registrar a una víctima" in page
+
+
+def test_codes_are_checked_only_for_her_own_organisations_victims(agency: Agency) -> None:
+    harbor, other = organisation("harbor", agency), organisation("other", agency)
+    ours_client, ada = advocate_client("ada", harbor)
+    theirs_client = advocate_client("bea", other)[0]
+    registration = register_victim(ada, harbor, book(agency, "S-1"), confirm=False)
+    verification = registration.verifications.get()
+    case_url = f"/staff/advocate/cases/{registration.public_id}/"
+    code = sent_code(verification)
+    assert theirs_client.post(case_url + "code", {"verification": verification.pk, "code": code}).status_code == 403
+    assert ours_client.post(case_url + "code", {"verification": "9" * 30, "code": code}).status_code == 404
+    registration.refresh_from_db()
+    assert registration.status == RegistrationStatus.PENDING
+    assert ours_client.post(case_url + "code", {"verification": verification.pk, "code": code}).status_code == 200

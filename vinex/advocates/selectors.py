@@ -22,7 +22,7 @@ from vinex.locator.selectors import LocatorQuery, locator_search
 from vinex.notify.messages import status_label
 from vinex.notify.models import Channel, Notification, NotificationStatus
 from vinex.policy.disclosure import Audience, disclose, whereabouts_shared
-from vinex.registrations.models import Registration, RegistrationShare, RegistrationStatus
+from vinex.registrations.models import ContactVerification, Registration, RegistrationShare, RegistrationStatus
 from vinex.registrations.selectors import mask_contact
 
 ROLE = "advocate"
@@ -307,6 +307,16 @@ def case_get(*, user: User, organisation: Organisation, registration: Registrati
             return None
         unit.add("view", "registration", registration.public_id, purpose="advocate case")
         return _case(registration, share.reason, organisation)
+
+
+def verification_of_case(*, organisation: Organisation, registration: Registration, verification_id: str
+                         ) -> ContactVerification | None:
+    """The registration's contact verification ``verification_id`` names, when ``organisation`` serves it."""
+    if not verification_id.isdigit() or len(verification_id) > 18:
+        return None
+    if not RegistrationShare.objects.filter(registration=registration, organisation_code=organisation.code).exists():
+        return None
+    return registration.verifications.filter(pk=int(verification_id)).first()
 
 
 def escalation_recipients(*, registration: Registration) -> list[Membership]:

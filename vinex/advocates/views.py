@@ -20,7 +20,7 @@ from vinex.advocates.forms import AdvocateRegistrationForm, CodeForm
 from vinex.advocates.models import Membership
 from vinex.locator.forms import SEARCH_FORMS, SearchForm
 from vinex.locator.ratelimit import RetryAfter
-from vinex.registrations.models import Registration
+from vinex.registrations.models import ContactVerification, Registration
 from vinex.registrations.selectors import mask_contact, verifications_of
 from vinex.registrations.services import Check, ContactIn, RegistrationInvalid, verification_check, verification_resend
 
@@ -199,25 +199,21 @@ def case_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return _case_page(request, public_id)
 
 
-def _verification(request: HttpRequest, public_id: str) -> tuple[Any, Any] | None:
-    """The served registration's verification named in the form, or None."""
+def _verification(request: HttpRequest, public_id: str) -> ContactVerification | None:
+    """The verification the form names, of a registration the advocate's organisation serves, or None."""
     membership = selectors.membership_for(user=_user(request))
     registration = selectors.registration_by_public_id(public_id=public_id)
     if membership is None or registration is None:
         return None
-    if not registration.shares.filter(organisation_code=membership.organisation.code).exists():
-        return None
-    raw = request.POST.get("verification", "")
-    verification = registration.verifications.filter(pk=int(raw)).first() if raw.isdigit() else None
-    return (registration, verification) if verification is not None else None
+    return selectors.verification_of_case(organisation=membership.organisation, registration=registration,
+                                          verification_id=request.POST.get("verification", ""))
 
 
 @require_POST
 def case_code(request: HttpRequest, public_id: str) -> HttpResponse:
-    found = _verification(request, public_id)
-    if found is None:
+    verification = _verification(request, public_id)
+    if verification is None:
         return _case_page(request, public_id, status=404)
-    _registration, verification = found
     form = CodeForm(request.POST)
     if not form.is_valid():
         return _case_page(request, public_id, status=422, code_form=form)
@@ -229,8 +225,8 @@ def case_code(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 def case_resend(request: HttpRequest, public_id: str) -> HttpResponse:
-    found = _verification(request, public_id)
-    if found is None:
+    verification = _verification(request, public_id)
+    if verification is None:
         return _case_page(request, public_id, status=404)
-    result = verification_resend(verification=found[1], actor=selectors.advocate_actor(_user(request)))
+    result = verification_resend(verification=verification, actor=selectors.advocate_actor(_user(request)))
     return _case_page(request, public_id, code_message=str(RESEND_MESSAGES[str(result.outcome)]))
