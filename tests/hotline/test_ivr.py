@@ -195,7 +195,8 @@ def test_several_agencies_and_several_people_are_chosen_by_key(agency: Agency, o
         "event_id": "n-1", "type": "BOOKED", "occurred_at": (timezone.now() - timedelta(days=1)).isoformat(),
         "facility_code": "north",
         "subject": {"agency_subject_id": "N-1", "first_name": "Ana", "last_name": "Ruiz Vega",
-                    "country_of_birth": "MX", "date_of_birth": "1980-05-17", "identifiers": {"a_number": "123456789", "booking_number": "555"}},
+                    "country_of_birth": "MX", "date_of_birth": "1980-05-17",
+                    "identifiers": {"a_number": "123456789", "booking_number": "555"}},
     })
     # One A-number and country: linkage joins the two; an officer found two people and undid the link.
     link_undo(decision=LinkDecision.objects.get(), actor=Actor.staff("user:1", "privacy_officer"),
