@@ -18,6 +18,14 @@ class AgencyForm(forms.ModelForm):
                               '"deny_purposes": ["immigration_enforcement"]}.',
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A form that leaves the public-locator switch out keeps the agency's current setting.
+        self.fields["public_locator"].required = False
+
+    def clean_public_locator(self) -> str:
+        return str(self.cleaned_data.get("public_locator") or self.instance.public_locator)
+
     def clean_sharing_policy(self) -> Any:
         raw = self.cleaned_data["sharing_policy"]
         try:
