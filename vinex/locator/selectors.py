@@ -288,7 +288,9 @@ def locator_search_public(*, query: LocatorQuery, actor: Actor, via: str) -> lis
         # booking numbers find nobody (the operator is alerted) until the period has passed.
         return []
     with audit_unit(actor=actor) as unit:
-        results = locator_search(query=query, client_ref=actor.ref.removeprefix("public:"))
+        # The actor names the client (locator_actor): the results' subject_refs carry it to a registration.
+        client_ref = actor.ref.removeprefix("public:") if actor.ref.startswith("public:") else ""
+        results = locator_search(query=query, client_ref=client_ref)
         unit.add_many("view", "person", [r.person_id for r in results], purpose=f"locator search ({via})")
     return results
 
