@@ -9,6 +9,7 @@ import logging
 from typing import Any, cast
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -55,7 +56,7 @@ api = VinexAPI(
     version="1",
     description="Victim Information and Notification Exchange: custody events in, notifications out.",
     urls_namespace="api-v1",
-    docs_url="/docs",
+    docs_url="/docs" if settings.VINEX_API_DOCS else None,
     parser=FastJSONParser(),
 )
 api.add_router("/", events_router)

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from vinex.core.config import env_bool, env_float, env_int, load_secrets
+from vinex.core.config import env_bool, env_float, env_int, environment_check, load_secrets
 from vinex.core.metrics import metrics_dir_prepare
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "django_htmx",
+    "ninja",  # the API documentation page's scripts served from here, not a CDN the CSP would refuse
     "vinex.core",
     "vinex.custody",
     "vinex.notify",
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "vinex.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -266,6 +268,35 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Production switches (README, "Production settings") -------------------------------------------
+environment_check(env_set=bool(os.environ.get("VINEX_ENV")), env=VINEX_ENV, debug=DEBUG, bind=VINEX_BIND)
+VINEX_ENV_SET = bool(os.environ.get("VINEX_ENV"))
+# Behind HTTPS (a public URL starting https://) production turns these on unless told otherwise.
+_HTTPS = PRODUCTION and VINEX_PUBLIC_URL.startswith("https://")
+SECURE_SSL_REDIRECT = env_bool("VINEX_SSL_REDIRECT", default=_HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers check health over plain HTTP
+SECURE_HSTS_SECONDS = env_int("VINEX_HSTS_SECONDS", default=31_536_000 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("VINEX_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# The header the TLS-terminating proxy sets to tell vinex the client used HTTPS; "none" when vinex
+# terminates TLS itself (trust it only behind a proxy that overwrites the header).
+_PROXY_SSL_HEADER = os.environ.get("VINEX_PROXY_SSL_HEADER", "X-Forwarded-Proto" if _HTTPS else "none").strip()
+SECURE_PROXY_SSL_HEADER = (
+    None if _PROXY_SSL_HEADER.lower() in {"", "none"}
+    else (f"HTTP_{_PROXY_SSL_HEADER.upper().replace('-', '_')}", "https")
+)
+# The interactive API documentation page (/api/v1/docs); /api/v1/openapi.json is always published.
+VINEX_API_DOCS = env_bool("VINEX_API_DOCS", default=True)
+# Content-Security-Policy and Permissions-Policy of every response (vinex.core.middleware).
+VINEX_CONTENT_SECURITY_POLICY = os.environ.get("VINEX_CONTENT_SECURITY_POLICY", "") or (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+VINEX_PERMISSIONS_POLICY = os.environ.get("VINEX_PERMISSIONS_POLICY", "") or (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), "
+    "usb=()"
+)
 
 # --- Per-app settings (each app reads its own group of environment variables) ---------------------
 from vinex.accounts.conf import *  # noqa: E402, F403

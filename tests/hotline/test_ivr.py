@@ -83,7 +83,8 @@ def test_english_booking_number_search_register_with_a_pin_and_key_in_the_code(i
     assert "press 1" in call.press("1") and call.voices() == {"en-US"}
     assert "immigration status" in call.heard
     assert "Key in the booking number" in call.press("1")  # one agency: no agency menu
-    heard = call.press("20260042")
+    assert "Key in the date of birth as 8 digits" in call.press("20260042")
+    heard = call.press("05171980")
     assert "María José García Núñez: in custody, at Pine County Jail." in heard
     assert "press 1" in heard
     assert "Choose a 4-digit PIN" in call.press("1")
@@ -138,11 +139,14 @@ def test_nobody_found_and_the_locator_rate_limit_apply(ivr: Client, settings: An
     call.dial()
     call.press("1")
     call.press("1")
-    assert "We found nobody with these details" in call.press("99999")
+    call.press("99999")
+    assert "We found nobody with these details" in call.press("05171980")
     call.press("1")
-    assert "We found nobody" in call.press("88888")
+    call.press("88888")
+    assert "We found nobody" in call.press("05171980")
     call.press("1")
-    assert "Too many searches" in call.press("20260042") and call.hung_up
+    call.press("20260042")
+    assert "Too many searches" in call.press("05171980") and call.hung_up
 
 
 def test_protected_people_are_not_found_by_phone(agency: Agency, twilio_settings: FakeTwilio) -> None:
@@ -151,7 +155,8 @@ def test_protected_people_are_not_found_by_phone(agency: Agency, twilio_settings
     call.dial()
     call.press("1")
     call.press("1")
-    assert "We found nobody" in call.press("777")
+    call.press("777")
+    assert "We found nobody" in call.press("05171980")
 
 
 def test_speak_with_someone_waits_in_the_console_queue_until_the_caller_hangs_up(ivr: Client) -> None:
@@ -190,7 +195,8 @@ def test_several_agencies_and_several_people_are_chosen_by_key(agency: Agency, o
         "event_id": "n-1", "type": "BOOKED", "occurred_at": (timezone.now() - timedelta(days=1)).isoformat(),
         "facility_code": "north",
         "subject": {"agency_subject_id": "N-1", "first_name": "Ana", "last_name": "Ruiz Vega",
-                    "country_of_birth": "MX", "identifiers": {"a_number": "123456789", "booking_number": "555"}},
+                    "country_of_birth": "MX", "date_of_birth": "1980-05-17",
+                    "identifiers": {"a_number": "123456789", "booking_number": "555"}},
     })
     # One A-number and country: linkage joins the two; an officer found two people and undid the link.
     link_undo(decision=LinkDecision.objects.get(), actor=Actor.staff("user:1", "privacy_officer"),
@@ -201,7 +207,8 @@ def test_several_agencies_and_several_people_are_chosen_by_key(agency: Agency, o
     heard = call.press("1")
     assert "For Pine County Sheriff, press 1." in heard and "For State Prisons, press 2." in heard
     call.press("2")
-    assert "Ana Ruiz Vega: in custody, at North Prison." in call.press("555")
+    call.press("555")
+    assert "Ana Ruiz Vega: in custody, at North Prison." in call.press("05171980")
     call.press("3")  # search again
     call.press("2")
     heard = call.press("123456789*52")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -92,3 +93,33 @@ def _dev_secrets(var_dir: Path) -> dict[str, str]:
     path.write_text(json.dumps(data))
     path.chmod(0o600)
     return data
+
+
+def bind_is_loopback(bind: str) -> bool:
+    """Whether a server bound to ``bind`` (``host:port``, ``[v6]:port`` or ``unix:path``) is reachable only from
+    this machine."""
+    if bind.startswith("unix:"):
+        return True
+    host = bind.rsplit(":", 1)[0] if bind.count(":") == 1 or bind.startswith("[") else bind
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name or an interface address: reachable from elsewhere
+
+
+def environment_check(*, env_set: bool, env: str, debug: bool, bind: str) -> None:
+    """Refuse a configuration that would run development settings where others can reach them.
+
+    ``VINEX_DEBUG`` shows stack traces with settings and personal data, so production refuses it; without
+    ``VINEX_ENV`` vinex runs in development mode (generated secrets, no HTTPS), so it refuses to listen
+    on anything but the loopback interface.
+    """
+    if env == "production" and debug:
+        raise ImproperlyConfigured("VINEX_DEBUG is refused in production: it shows internals to every visitor")
+    if not env_set and not bind_is_loopback(bind):
+        raise ImproperlyConfigured(
+            f"VINEX_ENV is not set, so vinex would run in development mode on {bind}, reachable from other "
+            "machines; set VINEX_ENV=production (or VINEX_ENV=development to mean it)")

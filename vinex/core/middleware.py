@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -36,3 +37,20 @@ class RejectNulMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": [{"loc": loc, "msg": message, "type": "invalid_character"}]}, status=422)
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+
+
+class SecurityHeadersMiddleware:
+    """A Content-Security-Policy and a Permissions-Policy on every response.
+
+    Pages load scripts only from vinex itself (no inline script, no other origin), so an injected
+    ``<script>`` does not run; no page may use the camera, microphone or location.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", settings.VINEX_CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", settings.VINEX_PERMISSIONS_POLICY)
+        return response

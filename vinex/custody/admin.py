@@ -11,11 +11,20 @@ from vinex.policy.sharing import sharing_policy_parse
 class AgencyForm(forms.ModelForm):
     class Meta:
         model = Agency
-        fields = ("code", "name", "jurisdiction_code", "sharing_policy", "support_name", "support_phone")
+        fields = ("code", "name", "jurisdiction_code", "sharing_policy", "public_locator", "support_name",
+                  "support_phone")
         help_texts = {
             "sharing_policy": 'Sanctuary and other sharing rules, e.g. {"deny_partners": ["ice-ero"], '
                               '"deny_purposes": ["immigration_enforcement"]}.',
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A form that leaves the public-locator switch out keeps the agency's current setting.
+        self.fields["public_locator"].required = False
+
+    def clean_public_locator(self) -> str:
+        return str(self.cleaned_data.get("public_locator") or self.instance.public_locator)
 
     def clean_sharing_policy(self) -> Any:
         raw = self.cleaned_data["sharing_policy"]
@@ -35,7 +44,7 @@ class AgencyAdmin(admin.ModelAdmin):
     def save_model(self, request: Any, obj: Agency, form: forms.ModelForm, change: bool) -> None:
         with audit_unit(actor=Actor.staff(f"user:{request.user.pk}")) as unit:
             super().save_model(request, obj, form, change)
-            if "sharing_policy" in form.changed_data:
+            if {"sharing_policy", "public_locator"} & set(form.changed_data):
                 # Who opened or closed an agency's data to partners is a permission change: audit it.
                 unit.add("permission_change", "agency_sharing_policy", obj.code)
 

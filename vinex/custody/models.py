@@ -69,12 +69,22 @@ class EventSource(models.TextChoices):
     MANUAL = "manual"
 
 
+class PublicLocator(models.TextChoices):
+    """Whether the public locator (web, API, phone menu) may show this agency's people."""
+
+    SHOWN = "shown", "Shown (A-number searches too, unless the sharing policy refuses immigration enforcement)"
+    NOT_BY_A_NUMBER = "not_by_a_number", "Shown, but never found by an A-number search"
+    HIDDEN = "hidden", "Never shown by the public locator"
+
+
 class Agency(models.Model):
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=200)
     jurisdiction_code = models.CharField(max_length=32, help_text="Code of the jurisdiction, e.g. a FIPS code.")
     # Which partners and purposes may receive this agency's custody data (enforced by vinex.privacy).
     sharing_policy = models.JSONField(default=dict, blank=True)
+    # What the public locator may show of this agency's people (enforced by vinex.policy.disclosure).
+    public_locator = models.CharField(max_length=16, choices=PublicLocator.choices, default=PublicLocator.SHOWN)
     support_name = models.CharField(max_length=200, blank=True, help_text="Local victim support named in messages.")
     support_phone = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

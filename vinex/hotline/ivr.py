@@ -1,8 +1,9 @@
 """The phone menu (IVR): the TwiML for each step of a call to the hotline.
 
-A caller picks a language, finds a person by booking number or A-number (the public locator's rules,
-disclosure and rate limits, with the calling number and the call in place of a client address and a
-browser session), and can then register the number they call from for voice notifications with a
+A caller picks a language, finds a person by booking number (with the date of birth) or A-number (the
+public locator's rules, disclosure, audit and rate limits, with the calling number and the call in place
+of a client address and a browser session, and a budget for all calls together, since caller ID can be
+forged), and can then register the number they call from for voice notifications with a
 PIN, or ask the call centre to call back. Caller ID can be forged, so a number registered here is not
 trusted: the registration stays pending until the one-time code that vinex places in a call to that
 number is keyed in on a later call (main menu, option 3).
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,14 +32,16 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from vinex.audit.unit import audit_unit
 from vinex.hotline import selectors, services
 from vinex.hotline.models import CallOutcome
-from vinex.locator.ratelimit import RetryAfter, rate_limit_check
+from vinex.locator.ratelimit import RetryAfter, budget_check, rate_limit_check
 from vinex.locator.selectors import (
     ByANumber,
     ByBooking,
     LocatorQuery,
     LocatorResult,
     agency_choices,
-    locator_search,
+    locator_actor,
+    locator_client_ref,
+    locator_search_public,
     subject_ref_make,
     subject_ref_person_id,
 )
@@ -46,6 +49,7 @@ from vinex.notify.messages import status_label
 from vinex.notify.voice import VOICES
 from vinex.notify.webhooks import twilio_signed
 from vinex.policy.contacts import InvalidContact, normalise_contact
+from vinex.registrations.models import Arrival
 from vinex.registrations.services import Check, ContactIn, RegistrationInvalid, verification_check
 
 PEOPLE_SALT = "vinex.hotline.ivr.people"
@@ -177,10 +181,31 @@ def _booking_prompt(step: Step, agency_code: str) -> VoiceResponse:
 
 
 def booking(step: Step) -> VoiceResponse:
+    agency_code = step.params.get("agency", "")
+    if step.params.get("number"):  # the booking number was keyed in: these keys are the date of birth
+        return _booking_birth(step, agency_code, step.params["number"])
     number = step.digits.strip("#*")
     if not number.isdigit():
-        return _booking_prompt(step, step.params.get("agency", ""))
-    return _search(step, ByBooking(step.params.get("agency", ""), number))
+        return _booking_prompt(step, agency_code)
+    return _birth_prompt(step, agency_code, number)
+
+
+def _birth_prompt(step: Step, agency_code: str, number: str) -> VoiceResponse:
+    # Booking numbers are often sequential: like the web, a booking search needs a second fact.
+    return _ask(step, _url("booking", lang=step.language, agency=agency_code, number=number), _(
+        "Key in the date of birth as 8 digits: two for the month, two for the day and four for the year. "
+        "For example, for May 17, 1980, key in 0 5 1 7 1 9 8 0."), num_digits=8)
+
+
+def _booking_birth(step: Step, agency_code: str, number: str) -> VoiceResponse:
+    digits = step.digits.strip("#*")
+    try:
+        born = date(int(digits[4:8]), int(digits[0:2]), int(digits[2:4])) if len(digits) == 8 else None
+    except ValueError:
+        born = None
+    if born is None or not number.isdigit():
+        return _birth_prompt(step, agency_code, number)
+    return _search(step, ByBooking(agency_code, number, date_of_birth=born))
 
 
 def a_number(step: Step) -> VoiceResponse:
@@ -191,17 +216,27 @@ def a_number(step: Step) -> VoiceResponse:
     return _search(step, ByANumber(a_digits, region))
 
 
+def _client_key(step: Step) -> str:
+    """The calling number standing for a client address (in limits, the audit log and abuse checks)."""
+    return f"ivr:{_caller_number(step) or step.caller}"
+
+
 def _search_refused(step: Step) -> RetryAfter | None:
-    """The locator's limits: per calling number as per client address, per call as per browser session."""
+    """The locator's limits: per calling number as per client address, per call as per browser session,
+    and budgets for every call together (caller ID and call ids cost an attacker nothing to change)."""
+    ivr = budget_check(name="ivr", rate=settings.VINEX_IVR_SEARCH_BUDGET)
+    everyone = budget_check(name="global", rate=settings.VINEX_LOCATOR_GLOBAL_BUDGET)
     refused = rate_limit_check(key=f"locator:ivr:number:{step.caller}", rate=settings.VINEX_LOCATOR_RATE)
     per_call = rate_limit_check(key=f"locator:ivr:call:{step.call_sid}", rate=settings.VINEX_LOCATOR_SESSION_RATE)
-    return per_call or refused
+    return ivr or everyone or per_call or refused
 
 
 def _search(step: Step, query: LocatorQuery) -> VoiceResponse:
     if _search_refused(step):
         return _goodbye(VoiceResponse(), step.language, _("Too many searches. Please try again later."))
-    results = locator_search(query=query)[:MAX_CHOICES]
+    # Audited like a web search, the caller named by a keyed hash of their number, so the registration
+    # check sees a caller who looked up many people.
+    results = locator_search_public(query=query, actor=locator_actor(_client_key(step)), via="ivr")[:MAX_CHOICES]
     if not results:
         return main_menu(step, before=_("We found nobody with these details. Some people cannot be shown by "
                                         "phone or on the web."))
@@ -232,7 +267,8 @@ def person(step: Step) -> VoiceResponse:
     index = int(step.digits) - 1 if step.digits.isdigit() else -1
     if not (isinstance(people, list) and 0 <= index < len(people) and isinstance(people[index], int)):
         return main_menu(step)
-    return _options(step, subject_ref_make(person_id=people[index]))
+    return _options(step, subject_ref_make(person_id=people[index],
+                                           client_ref=locator_client_ref(_client_key(step))))
 
 
 def _options(step: Step, subject_ref: str, before: str = "") -> VoiceResponse:
@@ -281,7 +317,7 @@ def pin(step: Step) -> VoiceResponse:
                                             outcome=CallOutcome.REGISTERED)
             services.call_register(call=call, user=None, subject_ref=step.params.get("ref", ""),
                                    language=step.language, contacts=[ContactIn("voice", number)], pin=step.digits,
-                                   client_key=f"ivr:{number}")
+                                   client_key=_client_key(step), arrival=Arrival.IVR)
     except RegistrationInvalid:
         return main_menu(step, before=_("We could not register you: this search has expired. Please search again."))
     spoken = ", ".join(step.digits)

@@ -134,6 +134,7 @@ def call_register(
     case_number: str = "",
     pin: str = "",
     client_key: str,
+    arrival: str = ARRIVAL,
 ) -> Registration:
     """Register the caller on their behalf through the registration service (the same as the portal's).
 
@@ -146,7 +147,7 @@ def call_register(
     with audit_unit(actor=actor) as unit:
         registration = registration_create(
             subject_ref=subject_ref, language=language, contacts=contacts, relationship=relationship,
-            case_number=case_number, pin=pin, arrival=ARRIVAL, client_address=client_key,
+            case_number=case_number, pin=pin, arrival=arrival, client_address=client_key,
             created_via=CreatedVia.HOTLINE, actor=actor,
         )
         call.registrations.add(registration)

@@ -62,11 +62,12 @@ class LocatorParams(Schema):
             return ByANumber(self.a_number, self.country_of_birth)
         if self.first_name and self.last_name and self.country_of_birth:
             return ByName(self.first_name, self.last_name, self.country_of_birth, self.date_of_birth)
-        if self.agency and self.booking_number:
-            return ByBooking(self.agency.lower(), self.booking_number)
+        if self.agency and self.booking_number and (self.last_name or self.date_of_birth):
+            # Booking numbers are often sequential: the last name or date of birth stops counting through them.
+            return ByBooking(self.agency.lower(), self.booking_number, self.last_name or "", self.date_of_birth)
         raise ValueError(
             "search by a_number and country_of_birth, by first_name, last_name and country_of_birth "
-            "(date_of_birth optional), or by agency and booking_number"
+            "(date_of_birth optional), or by agency and booking_number with last_name or date_of_birth"
         )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
 from vinex.core.config import env_int
 from vinex.locator.rates import env_rate as _rate
 
@@ -17,3 +21,17 @@ VINEX_SUBJECT_REF_MAX_AGE = env_int("VINEX_SUBJECT_REF_MAX_AGE", default=3600)
 # address is the client; with N the N-th address from the right of X-Forwarded-For is. Set it only to
 # the number of proxies you run, or clients could choose their own address.
 VINEX_TRUSTED_PROXY_HOPS = env_int("VINEX_TRUSTED_PROXY_HOPS", default=0)
+
+# --- Abuse limits (issue: enumeration) --------------------------------------------------------------
+# An IPv6 client is counted as its network of this prefix length (64: one home or server).
+VINEX_IPV6_CLIENT_PREFIX = env_int("VINEX_IPV6_CLIENT_PREFIX", default=64)
+if not 32 <= VINEX_IPV6_CLIENT_PREFIX <= 128:
+    raise ImproperlyConfigured("VINEX_IPV6_CLIENT_PREFIX must be from 32 to 128")
+# Searches by everyone together, and booking-number searches naming one agency; past either the
+# operator is alerted (a warning in the log, and mail to VINEX_LOCATOR_ALERT_EMAILS).
+VINEX_LOCATOR_GLOBAL_BUDGET = _rate("VINEX_LOCATOR_GLOBAL_BUDGET", "20000/hour")
+VINEX_LOCATOR_AGENCY_BUDGET = _rate("VINEX_LOCATOR_AGENCY_BUDGET", "2000/hour")
+VINEX_LOCATOR_ALERT_EMAILS = tuple(
+    a.strip() for a in os.environ.get("VINEX_LOCATOR_ALERT_EMAILS", "").split(",") if a.strip())
+# Phone-menu searches by every caller together (caller ID is forgeable, so per-number limits are not enough).
+VINEX_IVR_SEARCH_BUDGET = _rate("VINEX_IVR_SEARCH_BUDGET", "2000/hour")

@@ -88,9 +88,25 @@ class BookingSearchForm(SearchForm):
                                                "invalid_choice": _("Choose an agency from the list.")})
     booking_number = forms.CharField(label=_("Booking number"), max_length=32,
                                      error_messages={"required": _("Enter the booking number.")})
+    # Booking numbers are often sequential: a second fact keeps anyone from counting through them.
+    last_name = forms.CharField(label=_("Last name (or the date of birth below)"), max_length=NAME_MAX, required=False)
+    date_of_birth = forms.DateField(
+        label=_("Date of birth (or the last name above)"), required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": _("Enter a date such as 1980-05-17.")},
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not (data.get("last_name", "").strip() or data.get("date_of_birth")) and "date_of_birth" not in self.errors:
+            self.add_error("last_name", forms.ValidationError(
+                _("Enter the last name or the date of birth as well."), code="second_fact"))
+        return data
 
     def query(self) -> LocatorQuery:
-        return ByBooking(self.cleaned_data["agency"], self.cleaned_data["booking_number"])
+        data = self.cleaned_data
+        return ByBooking(data["agency"], data["booking_number"], data.get("last_name", "").strip(),
+                         data.get("date_of_birth"))
 
 
 SEARCH_FORMS: dict[str, type[SearchForm]] = {f.kind: f for f in (ANumberSearchForm, NameSearchForm, BookingSearchForm)}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import logging
 import math
 import random
 import time
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -28,6 +31,7 @@ from vinex.locator.rates import parse_rate
 
 # Expired windows are swept now and then rather than on every hit, to keep a hit to two statements.
 _SWEEP_PROBABILITY = 0.01
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,12 +92,27 @@ def _maybe_sweep() -> None:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The address limits apply to: the peer, or behind ``VINEX_TRUSTED_PROXY_HOPS`` proxies the client they saw."""
+    """The client limits and abuse checks apply to: the peer, or behind ``VINEX_TRUSTED_PROXY_HOPS`` proxies
+    the client they saw; an IPv6 client as its whole network (``VINEX_IPV6_CLIENT_PREFIX``, a /64)."""
     hops = settings.VINEX_TRUSTED_PROXY_HOPS
     forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
     if hops > 0 and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+        return client_network(forwarded[-hops])
+    return client_network(str(request.META.get("REMOTE_ADDR") or "unknown"))
+
+
+def client_network(address: str) -> str:
+    """``address`` as the unit a client is counted in: an IPv6 address stands for its /64 (one home or
+    one server gets a whole /64, so counting single addresses would give an attacker 2^64 of them)."""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/{settings.VINEX_IPV6_CLIENT_PREFIX}", strict=False))
+    return str(ip)
 
 
 def address_limit(request: HttpRequest, *, scope: str, rate: str) -> RetryAfter | None:
@@ -102,10 +121,43 @@ def address_limit(request: HttpRequest, *, scope: str, rate: str) -> RetryAfter 
 
 
 def request_limits(request: HttpRequest, *, scope: str, address_rate: str, session_rate: str) -> RetryAfter | None:
-    """Apply the per-address and (when the client has a session) per-session limits of ``scope``."""
-    refused = address_limit(request, scope=scope, rate=address_rate)
+    """Apply the global budget, the per-address and (when the client has a session) per-session limits of
+    ``scope``.
+
+    A session the client did not present (its cookie was dropped, so this request began a new one) is
+    counted in one bucket per client address as well: dropping the cookie does not reset the limit.
+    """
+    refused = budget_check(name="global", rate=settings.VINEX_LOCATOR_GLOBAL_BUDGET, scope=scope)
+    refused = address_limit(request, scope=scope, rate=address_rate) or refused
     session = getattr(request, "session", None)
     session_key = session.session_key if session is not None else None
     if session_key:
         refused = rate_limit_check(key=f"{scope}:session:{session_key}", rate=session_rate) or refused
+        if request.COOKIES.get(settings.SESSION_COOKIE_NAME) != session_key:
+            fresh = f"{scope}:session:new:{client_address(request)}"
+            refused = rate_limit_check(key=fresh, rate=session_rate) or refused
     return refused
+
+
+def budget_check(*, name: str, rate: str, scope: str = "locator") -> RetryAfter | None:
+    """Count one search against a shared budget (``global``, ``agency:<code>``, ``ivr``): past it,
+    refuse, and alert the operator once per budget period."""
+    refused = rate_limit_check(key=f"{scope}:budget:{name}", rate=rate)
+    period = parse_rate(rate).seconds
+    if refused and rate_limit_check(key=f"{scope}:budget-alert:{name}", rate=f"1/{period}second") is None:
+        budget_alert(name=f"{scope} {name}", rate=rate)
+    return refused
+
+
+def budget_alert(*, name: str, rate: str) -> None:
+    """Tell the operator a search budget was crossed (a script may be counting through the population)."""
+    logger.warning("search budget crossed", extra={"budget": name, "rate": rate})
+    recipients = settings.VINEX_LOCATOR_ALERT_EMAILS
+    if recipients:
+        send_mail(
+            subject=f"vinex: the {name} search budget was crossed",
+            message=(f"More searches than the {name} budget allows ({rate}) arrived. Searches over it are refused "
+                     "until the period passes. Someone may be trying to list the people in custody; look at "
+                     "the audit log and the web server's logs."),
+            from_email=None, recipient_list=list(recipients), fail_silently=True,
+        )

@@ -1,28 +1,33 @@
 """Reads for the public locator: exact lookups that reveal only what the disclosure policy allows.
 
-A search needs exact identifiers (an A-number, a booking number, or a full name) plus a second fact,
-so nobody can browse the custody population. People released more than
-``VINEX_LOCATOR_RELEASED_DAYS`` ago, minors and ``protected`` subjects are never returned: for them
-the answer is the same as for someone vinex has never heard of.
+A search needs exact identifiers (an A-number, a booking number, or a full name) plus a second fact
+(the country of birth; with a booking number, the last name or the date of birth), so nobody can
+browse the custody population by counting through booking numbers. People released more than
+``VINEX_LOCATOR_RELEASED_DAYS`` ago, minors (and, in name searches, anyone whose date of birth is
+unknown), ``protected`` subjects and people held by an agency whose public-locator switch refuses
+the search are never returned: for them the answer is the same as for someone vinex has never heard of.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.core import signing
 from django.db import connection
 from django.utils import timezone
 
 from vinex.audit.models import AuditEntry
 from vinex.audit.unit import Actor, audit_unit
-from vinex.custody.models import Agency, CustodyStatus, Subject, name_key
+from vinex.custody.models import Agency, CustodyStatus, Subject, fold_name, name_key
 from vinex.custody.models import Facility as FacilityModel
-from vinex.locator.ratelimit import hash_key
-from vinex.policy.disclosure import Audience, Disclosure, disclose, whereabouts_shared
+from vinex.locator.ratelimit import budget_check, hash_key
+from vinex.policy.disclosure import Audience, Disclosure, disclose, public_locator_allowed, whereabouts_shared
 
 SUBJECT_REF_SALT = "vinex.locator.subject-ref"
 MAX_RESULTS = 10
@@ -46,8 +51,12 @@ class ByName:
 
 @dataclass(frozen=True)
 class ByBooking:
+    """A booking number (often sequential) with the last name or the date of birth as its second fact."""
+
     agency_code: str
     booking_number: str
+    last_name: str = ""
+    date_of_birth: date | None = None
 
 
 LocatorQuery = ByANumber | ByName | ByBooking
@@ -74,7 +83,7 @@ class LocatorResult:
 # search kind reads one composite index; the visibility rules follow in the same statement.
 _SEARCH_SQL = """
 SELECT s.id, s.person_id, s.agency_id, s.first_name, s.last_name, s.status,
-       f.id, f.name, f.address, f.phone, f.timezone, a.code, a.name
+       f.id, f.name, f.address, f.phone, f.timezone, a.code, a.name, s.name_key
 FROM {subject} s JOIN {agency} a ON a.id = s.agency_id LEFT JOIN {facility} f ON f.id = s.facility_id
 WHERE {match}
   AND s.protected = %s
@@ -91,10 +100,15 @@ def _match(query: LocatorQuery) -> tuple[str, list[Any]]:
     if isinstance(query, ByANumber):
         return "s.a_number = %s AND s.country_of_birth = %s", [query.a_number, query.country_of_birth]
     if isinstance(query, ByBooking):
-        return ("s.agency_id IN (SELECT id FROM {agency} WHERE code = %s) AND s.booking_number = %s",
-                [query.agency_code, query.booking_number])
-    condition = "s.name_key = %s AND s.country_of_birth = %s"
-    params: list[Any] = [name_key(query.first_name, query.last_name), query.country_of_birth]
+        condition = "s.agency_id IN (SELECT id FROM {agency} WHERE code = %s) AND s.booking_number = %s"
+        params: list[Any] = [query.agency_code, query.booking_number]
+        if query.date_of_birth:
+            condition += " AND s.date_of_birth = %s"
+            params.append(connection.ops.adapt_datefield_value(query.date_of_birth))
+        return condition, params
+    # Unknown age fails closed: without a date of birth nobody can tell a minor from an adult.
+    condition = "s.name_key = %s AND s.country_of_birth = %s AND s.date_of_birth IS NOT NULL"
+    params = [name_key(query.first_name, query.last_name), query.country_of_birth]
     if query.date_of_birth:
         condition += " AND s.date_of_birth = %s"
         params.append(connection.ops.adapt_datefield_value(query.date_of_birth))
@@ -125,13 +139,35 @@ def _visible_matches(query: LocatorQuery, now: datetime) -> list[Subject]:
         rows = cursor.fetchall()
     subjects = []
     for row in rows:
+        if not _second_fact_matches(query, row[13]):
+            continue
         subject = Subject(id=row[0], person_id=row[1], agency_id=row[2], first_name=row[3], last_name=row[4],
                           status=row[5], facility_id=row[6])
         subject.agency = Agency(id=row[2], code=row[11], name=row[12])
         subject.facility = None if row[6] is None else FacilityModel(
             id=row[6], agency_id=row[2], name=row[7], address=row[8], phone=row[9], timezone=row[10])
         subjects.append(subject)
-    return subjects
+    return _allowed_by_agencies(subjects, query)
+
+
+def _second_fact_matches(query: LocatorQuery, subject_name_key: str) -> bool:
+    """A booking search given a last name finds only people of that last name (folded like the name search)."""
+    if not isinstance(query, ByBooking) or query.date_of_birth:
+        return True
+    _first, _bar, last = subject_name_key.partition("|")
+    return bool(query.last_name) and last == fold_name(query.last_name)
+
+
+def _allowed_by_agencies(subjects: list[Subject], query: LocatorQuery) -> list[Subject]:
+    """Drop matches held by agencies whose public-locator switch refuses this kind of search."""
+    if not subjects:
+        return subjects
+    agencies = Agency.objects.in_bulk({s.agency_id for s in subjects})
+    by_a_number = isinstance(query, ByANumber)
+    allowed = {pk for pk, agency in agencies.items() if public_locator_allowed(agency, by_a_number=by_a_number)}
+    for subject in subjects:
+        subject.agency = agencies[subject.agency_id]
+    return [s for s in subjects if s.agency_id in allowed]
 
 
 def _years_before(day: date, years: int) -> date:
@@ -141,20 +177,40 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def subject_ref_make(*, person_id: int, subject_id: int | None = None) -> str:
-    """An opaque, signed and expiring token naming the subject a search found (and its person then)."""
-    payload: dict[str, int] = {"p": person_id} if subject_id is None else {"p": person_id, "s": subject_id}
-    return signing.TimestampSigner(salt=SUBJECT_REF_SALT).sign_object(payload, compress=True)
+def _subject_ref_cipher() -> Fernet:
+    # Encrypted, not only signed: a signed token's payload is readable, and would give away internal ids.
+    key = hashlib.sha256(f"{SUBJECT_REF_SALT} v2:{settings.SECRET_KEY}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def subject_ref_make(*, person_id: int, subject_id: int | None = None, client_ref: str = "") -> str:
+    """An opaque, encrypted and expiring token naming the subject a search found (and its person then).
+
+    ``client_ref`` (``locator_client_ref`` of the searching client) lets the registration check see a
+    search made from one client and a registration from another.
+    """
+    payload: dict[str, Any] = {"p": person_id}
+    if subject_id is not None:
+        payload["s"] = subject_id
+    if client_ref:
+        payload["c"] = client_ref
+    return _subject_ref_cipher().encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode()
 
 
 def _subject_ref_payload(subject_ref: str) -> dict[str, Any] | None:
     try:
-        payload = signing.TimestampSigner(salt=SUBJECT_REF_SALT).unsign_object(
-            subject_ref, max_age=settings.VINEX_SUBJECT_REF_MAX_AGE
-        )
-    except (signing.BadSignature, ValueError, TypeError):
+        raw = _subject_ref_cipher().decrypt(subject_ref.encode(), ttl=settings.VINEX_SUBJECT_REF_MAX_AGE)
+        payload = json.loads(raw)
+    except (InvalidToken, ValueError, TypeError, UnicodeError):
         return None
     return payload if isinstance(payload, dict) else None
+
+
+def subject_ref_client(*, subject_ref: str) -> str:
+    """The client (``locator_client_ref``) whose search made ``subject_ref``; empty when it names none."""
+    payload = _subject_ref_payload(subject_ref)
+    client = payload.get("c") if payload else None
+    return client if isinstance(client, str) else ""
 
 
 def subject_ref_subject_id(*, subject_ref: str) -> int | None:
@@ -180,18 +236,22 @@ def subject_ref_person_id(*, subject_ref: str) -> int | None:
     return person if isinstance(person, int) else None
 
 
-def locator_search(*, query: LocatorQuery, now: datetime | None = None) -> list[LocatorResult]:
-    """Exact matches for ``query`` that the public may see, one per person, newest status first."""
+def locator_search(*, query: LocatorQuery, now: datetime | None = None, client_ref: str = "") -> list[LocatorResult]:
+    """Exact matches for ``query`` that the public may see, one per person, newest status first.
+
+    ``client_ref`` names the searching client in the results' ``subject_ref``s.
+    """
     now = now or timezone.now()
     matches = _visible_matches(query, now)
     current = _current_custody({s.person_id for s in matches}, now)
+    by_a_number = isinstance(query, ByANumber)
     seen: set[int] = set()
     results: list[LocatorResult] = []
     for subject in matches:
         if subject.person_id in seen:
             continue
         seen.add(subject.person_id)
-        results.append(_result(subject, current.get(subject.person_id)))
+        results.append(_result(subject, current.get(subject.person_id), client_ref, by_a_number=by_a_number))
     return results[:MAX_RESULTS]
 
 
@@ -222,8 +282,15 @@ def locator_search_public(*, query: LocatorQuery, actor: Actor, via: str) -> lis
     The audit entry names the person shown and ``actor`` (``locator_actor``: a keyed hash of the client),
     never the search terms, so a privacy officer can see who keeps looking someone up.
     """
+    if isinstance(query, ByBooking) and budget_check(name=f"agency:{query.agency_code}",
+                                                     rate=settings.VINEX_LOCATOR_AGENCY_BUDGET):
+        # Someone may be counting through this agency's booking numbers: past the agency's budget its
+        # booking numbers find nobody (the operator is alerted) until the period has passed.
+        return []
     with audit_unit(actor=actor) as unit:
-        results = locator_search(query=query)
+        # The actor names the client (locator_actor): the results' subject_refs carry it to a registration.
+        client_ref = actor.ref.removeprefix("public:") if actor.ref.startswith("public:") else ""
+        results = locator_search(query=query, client_ref=client_ref)
         unit.add_many("view", "person", [r.person_id for r in results], purpose=f"locator search ({via})")
     return results
 
@@ -244,7 +311,8 @@ def people_looked_up(*, client_ref: str, since: datetime) -> int:
             .values("object_id").distinct().count())
 
 
-def _result(subject: Subject, current: Subject | None) -> LocatorResult:
+def _result(subject: Subject, current: Subject | None, client_ref: str = "", *,
+            by_a_number: bool = False) -> LocatorResult:
     """The match as the public may see it, showing where the person is now when another agency holds them."""
     view = disclose(subject, audience=Audience.PUBLIC_LOCATOR)
     status, facility = view["status"], None
@@ -252,7 +320,8 @@ def _result(subject: Subject, current: Subject | None) -> LocatorResult:
     if current is not None and current.pk != subject.pk:
         shown = disclose(current, audience=Audience.PUBLIC_LOCATOR)
         status = shown["status"]
-        if not whereabouts_shared(current, with_agency=subject.agency):
+        if not (whereabouts_shared(current, with_agency=subject.agency)
+                and public_locator_allowed(current.agency, by_a_number=by_a_number)):
             shown = Disclosure({})  # the holding agency does not share: its status, never its facility
     # Someone released, removed or deceased has no current facility, whatever their last one was.
     if shown.get("facility_name") and status not in _GONE:
@@ -260,7 +329,8 @@ def _result(subject: Subject, current: Subject | None) -> LocatorResult:
                             shown.get("facility_phone") or "")
     return LocatorResult(
         name=view["name"], status=status, facility=facility,
-        subject_ref=subject_ref_make(person_id=subject.person_id, subject_id=subject.pk), person_id=subject.person_id,
+        subject_ref=subject_ref_make(person_id=subject.person_id, subject_id=subject.pk, client_ref=client_ref),
+        person_id=subject.person_id,
     )
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from vinex.policy.sharing import AgencyLike, Purpose, sharing_check
+from vinex.policy.sharing import AgencyLike, Purpose, sharing_check, sharing_policy_parse
 
 
 # What the policy reads of custody records, stated as protocols: the policy sits below the apps that own
@@ -228,3 +228,31 @@ def _partner_gate(subject: SubjectView, *, partner: AgencyLike | None, purpose: 
     decision = sharing_check(owner=subject.agency, partner=partner, purpose=purpose)
     if not decision.allowed:
         raise DisclosureDenied(decision.reason)
+
+
+# --- The public locator switch ------------------------------------------------------------------------
+# Values of an agency's ``public_locator`` setting (custody.PublicLocator stores them).
+PUBLIC_LOCATOR_SHOWN = "shown"
+PUBLIC_LOCATOR_NOT_BY_A_NUMBER = "not_by_a_number"
+PUBLIC_LOCATOR_HIDDEN = "hidden"
+
+
+def public_locator_allowed(agency: AgencyLike, *, by_a_number: bool) -> bool:
+    """Whether the public locator may show people held by ``agency`` (found ``by_a_number`` or otherwise).
+
+    An agency may hide its people from the public altogether, or only from A-number searches. An A-number
+    is an immigration identifier, so an agency whose sharing policy refuses immigration enforcement (or
+    does not parse) is never searched by one, whatever its switch says. Anything unknown refuses.
+    """
+    setting = getattr(agency, "public_locator", PUBLIC_LOCATOR_SHOWN) or PUBLIC_LOCATOR_SHOWN
+    if setting not in (PUBLIC_LOCATOR_SHOWN, PUBLIC_LOCATOR_NOT_BY_A_NUMBER):
+        return False
+    if not by_a_number:
+        return True
+    if setting == PUBLIC_LOCATOR_NOT_BY_A_NUMBER:
+        return False
+    try:
+        policy = sharing_policy_parse(agency.sharing_policy)
+    except ValueError:
+        return False
+    return Purpose.IMMIGRATION_ENFORCEMENT not in policy.deny_purposes

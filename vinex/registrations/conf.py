@@ -14,3 +14,6 @@ VINEX_CODE_RESEND_SECONDS = env_int("VINEX_CODE_RESEND_SECONDS", default=60)
 VINEX_CODE_MAX_SENDS = env_int("VINEX_CODE_MAX_SENDS", default=5)
 # Contact data of a withdrawn registration is purged this many days later.
 VINEX_PURGE_AFTER_DAYS = env_int("VINEX_PURGE_AFTER_DAYS", default=30)
+# One-time codes to one phone or mailbox, and to the phones of one country (SMS pumping).
+VINEX_CODE_DESTINATION_RATE = _rate("VINEX_CODE_DESTINATION_RATE", "10/day")
+VINEX_CODE_COUNTRY_RATE = _rate("VINEX_CODE_COUNTRY_RATE", "300/hour")

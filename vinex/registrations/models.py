@@ -38,6 +38,7 @@ class Arrival(models.TextChoices):
     API = "api"
     HOTLINE = "hotline"
     ADVOCATE = "advocate"  # made by a victim advocate on the victim's behalf, with her consent
+    IVR = "ivr"  # the phone menu: a calling number, unlike the call centre's staff, stands for one client
 
 
 class Registration(models.Model):
@@ -49,6 +50,8 @@ class Registration(models.Model):
     ip_hash = models.CharField(max_length=64, help_text="Keyed hash of the client address; never the address.")
     # How the locator's audit entries name this client, so the privacy check can see a sweep of look-ups.
     locator_client = models.CharField(max_length=16, blank=True)
+    # The client whose search result (subject_ref) was used: another than the registering one is held.
+    search_client = models.CharField(max_length=16, blank=True)
     relationship = models.CharField(max_length=16, choices=Relationship.choices, blank=True)
     case_number = EncryptedTextField(null=True, blank=True, help_text="Only if the registrant chose to give it.")
     # Whether the agency confirmed that case number (checked by a privacy officer or the call centre).
@@ -88,6 +91,8 @@ class ContactVerification(models.Model):
     sends = models.PositiveSmallIntegerField(default=0)
     last_sent_at = models.DateTimeField()
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Names the phone or mailbox the contact reaches (screening.contact_identity), for the per-contact limit.
+    identity_index = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         db_table = "portal_contactverification"

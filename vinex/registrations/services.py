@@ -24,7 +24,12 @@ from vinex.audit.unit import Actor, AuditUnit, audit_unit
 from vinex.custody.models import Person, Subject
 from vinex.linkage.services import subscription_subject_record
 from vinex.locator.ratelimit import hash_key
-from vinex.locator.selectors import locator_client_ref, subject_ref_person_id, subject_ref_subject_id
+from vinex.locator.selectors import (
+    locator_client_ref,
+    subject_ref_client,
+    subject_ref_person_id,
+    subject_ref_subject_id,
+)
 from vinex.notify.lifecycle import registrant_withdraw, subscription_move, subscription_raise_tier
 from vinex.notify.models import Channel, Contact, CreatedVia, SubscriptionStatus, Tier
 from vinex.notify.services import (
@@ -39,7 +44,7 @@ from vinex.policy.contacts import InvalidContact, normalise_contact
 from vinex.policy.disclosure import Audience, disclose
 from vinex.registrations.messages import code_message, confirmation_message
 from vinex.registrations.models import ContactVerification, Registration, RegistrationStatus, Relationship
-from vinex.registrations.screening import Outcome, registration_check
+from vinex.registrations.screening import Outcome, code_send_allowed, contact_identity, registration_check
 
 MAX_CONTACTS = 3
 CASE_NUMBER_MAX = 64
@@ -173,6 +178,7 @@ def registration_create(
         registration = Registration.objects.create(
             registrant=registrant, subscription=subscription, channel=arrival, ip_hash=ip_hash(client_address),
             locator_client=locator_client_ref(client_address),
+            search_client=subject_ref_client(subject_ref=subject_ref),
             created_via=created_via,
             relationship=relationship, case_number=case_number or None,
         )
@@ -180,7 +186,7 @@ def registration_create(
         for channel, value in normalised:
             contact = contact_add(registrant=registrant, channel=channel, value=value, actor=actor)
             verification = ContactVerification(registration=registration, contact=contact, last_sent_at=now,
-                                               expires_at=now)
+                                               expires_at=now, identity_index=contact_identity(channel, value))
             _send_code(verification, now, actor)
         _audit(unit, registration, "create", actor=Actor(f"{arrival}:{registration.ip_hash[:16]}", "registrant"))
     return registration
@@ -194,8 +200,9 @@ def _code_hash(contact_id: int, code: str) -> str:
     return hmac.new(key, f"{contact_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def _send_code(verification: ContactVerification, now: datetime, actor: Actor) -> None:
-    """Issue a fresh code (the previous one stops working) and queue it to the contact."""
+def _send_code(verification: ContactVerification, now: datetime, actor: Actor) -> bool:
+    """Issue a fresh code (the previous one stops working) and queue it to the contact; False when the
+    destination's or its country's cap holds it back (nothing is queued)."""
     code = f"{secrets.randbelow(1_000_000):06d}"
     contact = verification.contact
     verification.code_hash = _code_hash(contact.pk, code)
@@ -204,11 +211,14 @@ def _send_code(verification: ContactVerification, now: datetime, actor: Actor) -
     verification.sends += 1
     verification.last_sent_at = now
     verification.save()
+    if not code_send_allowed(channel=contact.channel, value=contact.value):
+        return False
     language = verification.registration.registrant.language
     text = code_message(code=code, minutes=settings.VINEX_CODE_TTL_SECONDS // 60, channel=contact.channel,
                         language=language)
     notification_enqueue_direct(contact=contact, template="verification_code", body=text.body, language=language,
                                 subject_line=text.subject_line, actor=actor)
+    return True
 
 
 class Resend(StrEnum):
@@ -238,7 +248,8 @@ def verification_resend(*, verification: ContactVerification, actor: Actor,
         wait = settings.VINEX_CODE_RESEND_SECONDS - (now - verification.last_sent_at).total_seconds()
         if wait > 0:
             return ResendResult(Resend.TOO_SOON, int(wait + 0.999))
-        _send_code(verification, now, actor)
+        if not _send_code(verification, now, actor):
+            return ResendResult(Resend.LIMIT_REACHED)
     return ResendResult(Resend.SENT)
 
 
@@ -310,7 +321,7 @@ def _activate(unit: AuditUnit, registration: Registration, now: datetime) -> Che
     contacts = list(registration.registrant.contacts.all())
     decision = registration_check(person=subscription.person, contacts=contacts, ip_hash=registration.ip_hash,
                                   channel=registration.channel, locator_client=registration.locator_client,
-                                  started_at=registration.created_at)
+                                  started_at=registration.created_at, search_client=registration.search_client)
     registration.decision_reason = decision.reason[:200]
     if decision.outcome == Outcome.ALLOW:
         _registration_open(registration, contacts, now, unit.actor)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from gunicorn.app.base import BaseApplication
+
+from vinex.core.config import environment_check
 
 
 class _Gunicorn(BaseApplication):
@@ -35,6 +38,11 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=settings.VINEX_SERVER_THREADS)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:  # --bind may name another address than VINEX_BIND, which the settings checked
+            environment_check(env_set=settings.VINEX_ENV_SET, env=settings.VINEX_ENV, debug=settings.DEBUG,
+                              bind=options["bind"])
+        except ImproperlyConfigured as error:
+            raise CommandError(str(error)) from None
         _Gunicorn(
             {
                 "bind": options["bind"],
