@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from vinex.audit.unit import Actor, audit_add, audit_unit
 from vinex.custody.models import Agency, ApiKey
+from vinex.policy.sharing import Purpose
 
 API_KEY_SCOPES = ("events:write", "rosters:write", "custody:read")
 # Reading other agencies' custody data is granted only when asked for: a feed key never needs it.
@@ -25,21 +26,29 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def apikey_create(*, agency: Agency, actor: Actor, name: str = "",
-                  scopes: Sequence[str] = DEFAULT_SCOPES) -> tuple[ApiKey, str]:
+def apikey_create(*, agency: Agency, actor: Actor, name: str = "", scopes: Sequence[str] = DEFAULT_SCOPES,
+                  purposes: Sequence[str] = ()) -> tuple[ApiKey, str]:
     """Create an API key and return it with the plaintext token, which is shown once and never stored.
 
-    Recorded in the audit log as a permission change by ``actor``."""
+    A key that reads other agencies' data (``custody:read``) is issued with the purposes it may state,
+    at least one. Recorded in the audit log as a permission change by ``actor``."""
     unknown = set(scopes) - set(API_KEY_SCOPES)
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
+    unknown = set(purposes) - set(Purpose)
+    if unknown:
+        raise ValueError(f"unknown purposes: {', '.join(sorted(unknown))}")
+    if ("custody:read" in scopes) != bool(purposes):
+        raise ValueError("a custody:read key needs its allowed purposes, and only such a key takes them")
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     with audit_unit(actor=actor) as unit:
         key = ApiKey.objects.create(
-            agency=agency, name=name, prefix=prefix, secret_hash=_hash_secret(secret), scopes=list(scopes)
+            agency=agency, name=name, prefix=prefix, secret_hash=_hash_secret(secret), scopes=list(scopes),
+            purposes=sorted(set(purposes)),
         )
-        unit.add("permission_change", "apikey", prefix, purpose=f"new key for agency {agency.code}")
+        unit.add("permission_change", "apikey", prefix, purpose=f"new key for agency {agency.code}"
+                 + (f", purposes {', '.join(sorted(set(purposes)))}" if purposes else ""))
     return key, f"vx_{prefix}_{secret}"
 
 
