@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from django.utils import timezone
 
-from vinex.audit.unit import Actor, audit_add, audit_unit
+from vinex.audit.failures import failure_record
+from vinex.audit.unit import Actor, audit_unit
 from vinex.custody.models import Agency, ApiKey
 from vinex.policy.sharing import Purpose
 
@@ -52,18 +53,15 @@ def apikey_create(*, agency: Agency, actor: Actor, name: str = "", scopes: Seque
     return key, f"vx_{prefix}_{secret}"
 
 
-def apikey_authenticate(*, token: str) -> ApiKey | None:
-    """The active key matching ``token``, or None."""
-    try:
-        marker, prefix, secret = token.split("_", 2)
-    except ValueError:
-        return None
-    if marker != "vx":
-        return None
-    key = ApiKey.objects.select_related("agency").filter(prefix=prefix, revoked_at__isnull=True).first()
+def apikey_authenticate(*, token: str, client: str = "") -> ApiKey | None:
+    """The active key matching ``token``, or None. A failure is counted for ``client`` (a keyed hash of its
+    address) and logged in aggregate (``vinex.audit.failures``)."""
+    marker, prefix, secret = [*token.split("_", 2), "", ""][:3]
+    key = None
+    if marker == "vx" and secret:
+        key = ApiKey.objects.select_related("agency").filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None or not secrets.compare_digest(key.secret_hash, _hash_secret(secret)):
-        audit_add(actor=Actor.public(), action="login_failed", object_type="apikey", object_id=prefix[:16],
-                  outcome="denied")
+        failure_record(kind="apikey", client=client, object_id=prefix[:16] if marker == "vx" else "")
         return None
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
