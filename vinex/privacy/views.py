@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from vinex.accounts.selectors import actor_ref, user_roles
 from vinex.audit.unit import Actor
+from vinex.notify.models import Subscription
 from vinex.privacy.denials import disclosure_denials_count
 from vinex.privacy.redress import (
     ReportView,
@@ -20,6 +21,7 @@ from vinex.privacy.redress import (
     data_report_view,
     data_reports_open,
 )
+from vinex.privacy.suspension import subscription_lift_by_officer, subscription_suspend_by_officer
 from vinex.registrations.selectors import registration_get, registrations_held, registrations_with_case_to_check
 from vinex.registrations.services import registration_case_decide, registration_review
 
@@ -113,6 +115,29 @@ def case_decide(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.success(request, "Recorded." if decision == "not_confirmed" else
                          "Confirmed: this registrant is now a verified victim.")
     return redirect("privacy-cases")
+
+
+@require_POST
+def subscription_suspension(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Suspend (``suspend``, with a ``reason``) or lift (``lift``) a subscription's suspension."""
+    subscription = Subscription.objects.filter(pk=pk).select_related("registrant").first()
+    if subscription is None or action not in {"suspend", "lift"}:
+        raise Http404
+    try:
+        if action == "suspend":
+            done = subscription_suspend_by_officer(subscription=subscription, reason=request.POST.get("reason", ""),
+                                                   actor=_officer(request))
+        else:
+            done = subscription_lift_by_officer(subscription=subscription, actor=_officer(request))
+    except ValueError as error:
+        messages.error(request, str(error))
+    else:
+        if done:
+            messages.success(request, f"Subscription {pk} {'suspended' if action == 'suspend' else 'active again'}; "
+                                      "the registrant has been told.")
+        else:
+            messages.error(request, f"Subscription {pk} is {subscription.status}: nothing changed.")
+    return redirect("privacy-review")
 
 
 def _officer(request: HttpRequest) -> Actor:
