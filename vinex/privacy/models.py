@@ -79,3 +79,20 @@ class DataReport(models.Model):
 
     def __str__(self) -> str:
         return f"data report {self.public_id} ({self.status})"
+
+
+class CaseConfirmation(models.Model):
+    """A call-centre agent's confirmation of a registrant's case number, waiting for a second person: one
+    agent alone cannot make a registrant a verified victim (``vinex.privacy.cases``)."""
+
+    registration = models.ForeignKey("registrations.Registration", on_delete=models.CASCADE, related_name="+")
+    confirmed_by = models.CharField(max_length=100, help_text="Actor reference of who confirmed (user:<id>).")
+    role = models.CharField(max_length=32)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["registration", "confirmed_by"],
+                                               name="case_confirmation_once_per_person")]
+
+    def __str__(self) -> str:
+        return f"case confirmation by {self.confirmed_by}"

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from vinex.accounts.selectors import actor_ref, user_roles
 from vinex.audit.unit import Actor
 from vinex.notify.models import Subscription
+from vinex.privacy.cases import CaseStep, case_confirm, case_first_confirmations
 from vinex.privacy.denials import disclosure_denials_count
 from vinex.privacy.redress import (
     ReportView,
@@ -97,7 +98,9 @@ def denials(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def cases_to_check(request: HttpRequest) -> HttpResponse:
     waiting = registrations_with_case_to_check(actor=Actor.staff(actor_ref(user=request.user), _role(request)))
-    return render(request, "privacy/cases.html", {"waiting": waiting})
+    firsts = case_first_confirmations(registrations=[item.registration for item in waiting])
+    rows = [(item, firsts.get(item.registration.pk, "")) for item in waiting]
+    return render(request, "privacy/cases.html", {"waiting": rows})
 
 
 @require_POST
@@ -106,14 +109,21 @@ def case_decide(request: HttpRequest, public_id: str) -> HttpResponse:
     decision = request.POST.get("decision")
     if registration is None or decision not in {"confirmed", "not_confirmed"}:
         raise Http404
+    actor = Actor.staff(actor_ref(user=request.user), _role(request))
     try:
-        registration_case_decide(registration=registration, confirmed=decision == "confirmed",
-                                 actor=Actor.staff(actor_ref(user=request.user), _role(request)))
+        if decision == "confirmed":
+            step = case_confirm(registration=registration, actor=actor)
+        else:
+            registration_case_decide(registration=registration, confirmed=False, actor=actor)
     except ValueError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, "Recorded." if decision == "not_confirmed" else
-                         "Confirmed: this registrant is now a verified victim.")
+        if decision == "not_confirmed":
+            messages.success(request, "Recorded.")
+        elif step is CaseStep.VERIFIED:
+            messages.success(request, "Confirmed: this registrant is now a verified victim.")
+        else:
+            messages.success(request, "Your confirmation is recorded; a second person must confirm too.")
     return redirect("privacy-cases")
 
 
