@@ -18,6 +18,7 @@ from vinex.privacy.denials import disclosure_denials_count
 from vinex.privacy.redress import (
     ReportView,
     data_report_correct,
+    data_report_correct_field,
     data_report_reject,
     data_report_view,
     data_reports_open,
@@ -76,6 +77,14 @@ def _report_decide(request: HttpRequest, view: ReportView) -> HttpResponse:
                 raise ValueError("choose the event that is wrong")
             data_report_correct(report=view.report, event=event, actor=officer, note=note)
             messages.success(request, "Corrected: a CORRECTION event retracts it and those told are notified.")
+        elif request.POST.get("decision") == "correct_field":
+            subject = next((s for s in view.subjects if str(s.pk) == request.POST.get("subject")), None)
+            if subject is None:
+                raise ValueError("choose the record to correct")
+            data_report_correct_field(report=view.report, subject=subject, field=request.POST.get("field", ""),
+                                      value=request.POST.get("value", ""), actor=officer, note=note)
+            messages.success(request, "Corrected: the original stays in the history; those told the wrong detail "
+                                      "and the agency's feed contacts are being told.")
         elif request.POST.get("decision") == "reject":
             data_report_reject(report=view.report, actor=officer, note=note)
             messages.success(request, "Report closed; the record stays as it is.")
