@@ -62,7 +62,9 @@ def subject_field_correct(*, subject: Subject, field: str, value: str, provenanc
     if not provenance.strip():
         raise CorrectionInvalid("say on what grounds the record is corrected")
     with audit_unit(actor=actor) as unit:
-        subject = Subject.objects.select_for_update().select_related("agency", "facility").get(pk=subject.pk)
+        # Locks the subject row only: the facility is an outer join, which PostgreSQL cannot lock.
+        subject = (Subject.objects.select_for_update(of=("self",)).select_related("agency", "facility")
+                   .get(pk=subject.pk))
         original, old_facility_id = _shown(subject, field), subject.facility_id
         new_value = _parsed(subject, field, value)
         if _shown_value(field, new_value) == original:
