@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from tests.factories import subscribe
 from vinex.audit.models import AuditEntry
 from vinex.custody.models import Agency, Facility, Subject
 from vinex.custody.services import apikey_create
+from vinex.policy.sharing import Purpose
 from vinex.privacy.denials import disclosure_denials_count
 
 pytestmark = pytest.mark.django_db
@@ -31,14 +33,24 @@ def federal(db: None) -> Agency:
     return agency
 
 
-def client_for(agency: Agency, *scopes: str) -> Client:
-    token = apikey_create(actor=ACTOR, agency=agency, scopes=scopes or ("custody:read",))[1]
+EVERY_PURPOSE = tuple(p.value for p in Purpose)
+# What an agency that shares with everyone for every purpose writes (sharing is denied by default).
+OPEN = {"allow_partners": ["*"], "allow_purposes": list(EVERY_PURPOSE)}
+
+
+def client_for(agency: Agency, *scopes: str, purposes: tuple[str, ...] = EVERY_PURPOSE) -> Client:
+    scopes = scopes or ("custody:read",)
+    token = apikey_create(actor=ACTOR, agency=agency, scopes=scopes,
+                          purposes=purposes if "custody:read" in scopes else ())[1]
     return Client(headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture
 def held(api: Client, agency: Agency) -> Subject:
-    """Robin Quill (A-number 123456789) booked into Pine County Jail, followed by a victim."""
+    """Robin Quill (A-number 123456789) booked into Pine County Jail, followed by a victim; Pine County
+    shares with every agency for every purpose unless a test narrows its policy."""
+    agency.sharing_policy = OPEN
+    agency.save()
     booked = event("e1", "BOOKED")
     booked["subject"]["identifiers"] = {"a_number": "A123-456-789", "booking_number": "B-77"}
     response = api.post("/api/v1/custody-events", {"events": [booked]}, content_type="application/json")
@@ -51,7 +63,7 @@ def find(client: Client, **params: str) -> Any:
     return client.get("/api/v1/partner/subjects", params)
 
 
-def test_a_partner_sees_status_where_no_policy_restricts(held: Subject, other_agency: Agency) -> None:
+def test_a_partner_sees_status_where_the_policy_allows(held: Subject, other_agency: Agency) -> None:
     response = find(client_for(other_agency), a_number="123456789", purpose="law_enforcement")
 
     assert response.status_code == 200
@@ -66,7 +78,7 @@ def test_a_partner_sees_status_where_no_policy_restricts(held: Subject, other_ag
 
 def test_sanctuary_policy_hides_the_subject_from_the_named_partner(held: Subject, agency: Agency,
                                                                      federal: Agency) -> None:
-    agency.sharing_policy = {"deny_partners": ["ice-ero"]}
+    agency.sharing_policy = {**OPEN, "deny_partners": ["ice-ero"]}
     agency.save()
 
     response = find(client_for(federal), a_number="A 123 456 789", purpose="law_enforcement")
@@ -83,7 +95,7 @@ def test_sanctuary_policy_hides_the_subject_from_the_named_partner(held: Subject
 
 def test_a_purpose_rule_refuses_every_partner_for_that_purpose_only(held: Subject, agency: Agency,
                                                                      other_agency: Agency) -> None:
-    agency.sharing_policy = {"deny_purposes": ["immigration_enforcement"]}
+    agency.sharing_policy = {**OPEN, "deny_purposes": ["immigration_enforcement"]}
     agency.save()
     partner = client_for(other_agency)
 
@@ -135,6 +147,8 @@ def test_export_streams_the_population_as_csv_and_audits_each_row(held: Subject,
 
 def test_export_cells_a_spreadsheet_would_run_as_formulas_stay_text(api: Client, agency: Agency,
                                                                    other_agency: Agency) -> None:
+    agency.sharing_policy = OPEN
+    agency.save()
     booked = event("e1", "BOOKED")
     booked["subject"] |= {"first_name": "=HYPERLINK(\"http://x.example\")", "last_name": "-Quill"}
     booked["subject"]["identifiers"] = {"booking_number": "@B-77"}
@@ -150,7 +164,7 @@ def test_export_cells_a_spreadsheet_would_run_as_formulas_stay_text(api: Client,
 
 
 def test_export_refused_by_policy_is_403_and_counted(held: Subject, agency: Agency, federal: Agency) -> None:
-    agency.sharing_policy = {"deny_partners": ["ice-ero"], "deny_purposes": ["immigration_enforcement"]}
+    agency.sharing_policy = {**OPEN, "deny_partners": ["ice-ero"], "deny_purposes": ["immigration_enforcement"]}
     agency.save()
 
     response = client_for(federal).get("/api/v1/partner/agencies/pine/population.csv", {"purpose": "court"})
@@ -212,3 +226,58 @@ def test_the_export_is_documented_as_csv() -> None:
     export = schema["paths"]["/api/v1/partner/agencies/{agency_code}/population.csv"]["get"]
     assert list(export["responses"]["200"]["content"]) == ["text/csv"]
     assert export["responses"]["403"]["content"]["application/json"]
+
+
+def test_an_agency_without_a_policy_shares_nothing_but_victim_notification(held: Subject, agency: Agency,
+                                                                         other_agency: Agency) -> None:
+    agency.sharing_policy = {}
+    agency.save()
+    partner = client_for(other_agency)
+
+    for purpose in ("law_enforcement", "court", "immigration_enforcement", "research"):
+        assert find(partner, a_number="123456789", purpose=purpose).json()["results"] == [], purpose
+    assert [r["name"] for r in find(partner, a_number="123456789", purpose="victim_notification").json()[
+        "results"]] == ["Robin Quill"]
+
+
+def test_a_sanctuary_allow_list_refuses_every_purpose_it_does_not_name(held: Subject, agency: Agency,
+                                                                      federal: Agency, other_agency: Agency) -> None:
+    agency.sharing_policy = {"allow_partners": ["state"], "allow_purposes": ["court", "corrections"]}
+    agency.save()
+
+    assert find(client_for(other_agency), a_number="123456789", purpose="court").json()["results"] != []
+    assert find(client_for(other_agency), a_number="123456789", purpose="immigration_enforcement").json()[
+        "results"] == []
+    assert find(client_for(federal), a_number="123456789", purpose="court").json()["results"] == []
+
+
+def test_a_purpose_the_key_was_not_issued_for_is_403(held: Subject, other_agency: Agency) -> None:
+    partner = client_for(other_agency, purposes=("law_enforcement",))
+
+    stated = find(partner, a_number="123456789", purpose="court")
+    export = partner.get("/api/v1/partner/agencies/pine/population.csv", {"purpose": "corrections"})
+
+    assert stated.status_code == 403 and export.status_code == 403
+    assert stated.json()["detail"][0]["loc"] == ["query", "purpose"]
+    assert find(partner, a_number="123456789", purpose="law_enforcement").status_code == 200
+
+
+def test_a_read_key_is_issued_with_its_purposes(agency: Agency) -> None:
+    with pytest.raises(ValueError, match="purposes"):
+        apikey_create(actor=ACTOR, agency=agency, scopes=["custody:read"])
+    with pytest.raises(ValueError, match="unknown purposes"):
+        apikey_create(actor=ACTOR, agency=agency, scopes=["custody:read"], purposes=["curiosity"])
+    key, _ = apikey_create(actor=ACTOR, agency=agency, scopes=["custody:read"], purposes=["court", "court"])
+    assert key.purposes == ["court"]
+    assert AuditEntry.objects.get(object_type="apikey", object_id=key.prefix).purpose.endswith("purposes court")
+
+
+def test_the_apikey_command_issues_a_read_key_with_its_purposes(held: Subject, other_agency: Agency,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("apikey", "create", "--agency", "state", "--scope", "custody:read", "--purpose", "court")
+    partner = Client(headers={"Authorization": f"Bearer {capsys.readouterr().out.strip()}"})
+
+    assert find(partner, a_number="123456789", purpose="court").status_code == 200
+    assert find(partner, a_number="123456789", purpose="law_enforcement").status_code == 403
+    with pytest.raises(CommandError, match="purposes"):
+        call_command("apikey", "create", "--agency", "state", "--scope", "custody:read")

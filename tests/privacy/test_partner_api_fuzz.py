@@ -20,7 +20,8 @@ junk_or_purpose = st.one_of(junk, st.sampled_from(["court", "law_enforcement", "
 @FUZZ
 @given(params=st.dictionaries(st.sampled_from(PARAMS), junk_or_purpose), code=junk)
 def test_any_partner_query_gets_results_or_an_error(agency: Agency, params: dict[str, str], code: str) -> None:
-    token = apikey_create(agency=agency, scopes=["custody:read"], actor=ACTOR)[1]
+    token = apikey_create(agency=agency, scopes=["custody:read"], purposes=["court", "law_enforcement", "research"],
+                          actor=ACTOR)[1]
     client = Client(headers={"Authorization": f"Bearer {token}"})
 
     lookup = client.get("/api/v1/partner/subjects", params)

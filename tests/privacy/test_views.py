@@ -84,23 +84,48 @@ def active_with_case(agency: Agency, case_number: str) -> Registration:
     return registration
 
 
-def test_the_call_centre_confirms_a_case_number_and_the_registrant_becomes_a_verified_victim(agency: Agency) -> None:
+def test_one_agent_alone_cannot_make_a_verified_victim_a_second_person_can(agency: Agency) -> None:
     registration = active_with_case(agency, "CR-2026-0042")
     agent, user = staff_client("kim", "call_centre")
+    colleague, other = staff_client("lee", "call_centre")
+    url = f"/staff/privacy/cases/{registration.public_id}/"
 
     page = agent.get("/staff/privacy/cases/").content.decode()
-    confirmed = agent.post(f"/staff/privacy/cases/{registration.public_id}/", {"decision": "confirmed"})
-    again = agent.post(f"/staff/privacy/cases/{registration.public_id}/", {"decision": "not_confirmed"}, follow=True)
+    agent.post(url, {"decision": "confirmed"})
+    agent.post(url, {"decision": "confirmed"})  # the same agent twice is still one person
 
     assert "CR-2026-0042" in page
+    registration.refresh_from_db()
+    assert registration.case_checked_at is None and registration.subscription.tier == Tier.PUBLIC
+    assert f"Confirmed once (user:{user.pk})" in colleague.get("/staff/privacy/cases/").content.decode()
+
+    confirmed = colleague.post(url, {"decision": "confirmed"})
+    again = agent.post(url, {"decision": "not_confirmed"}, follow=True)
+
     assert confirmed.status_code == 302
     registration.refresh_from_db()
     assert registration.case_confirmed is True
     assert registration.subscription.tier == Tier.VERIFIED_VICTIM
     assert "already checked" in again.content.decode()
-    decision = AuditEntry.objects.get(action="verify_case")
-    assert (decision.actor, decision.role, decision.outcome) == (f"user:{user.pk}", "call_centre", "confirmed")
+    steps = AuditEntry.objects.filter(action="verify_case").order_by("seq")
+    assert [(e.actor, e.role, e.outcome) for e in steps] == [
+        (f"user:{user.pk}", "call_centre", "first_confirmation"),
+        (f"user:{user.pk}", "call_centre", "first_confirmation"),
+        (f"user:{other.pk}", "call_centre", "confirmed"),
+        (f"user:{other.pk}", "call_centre", "second_confirmation"),
+    ]
+    assert steps.last().purpose == f"first confirmed by user:{user.pk} (call_centre)"  # type: ignore[union-attr]
     assert "CR-2026-0042" not in agent.get("/staff/privacy/cases/").content.decode()
+
+
+def test_a_privacy_officer_confirms_a_case_alone(agency: Agency) -> None:
+    registration = active_with_case(agency, "CR-9")
+    officer, _ = staff_client("pat", "privacy_officer")
+
+    officer.post(f"/staff/privacy/cases/{registration.public_id}/", {"decision": "confirmed"})
+
+    registration.refresh_from_db()
+    assert registration.subscription.tier == Tier.VERIFIED_VICTIM
 
 
 def test_a_case_not_confirmed_leaves_the_public_tier(agency: Agency) -> None:

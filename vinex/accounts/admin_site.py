@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.admin import ModelAdmin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django_otp.admin import OTPAdminSite
 
 from vinex.accounts import matrix, selectors
+from vinex.accounts.admin_audit import audited
 
 
 class VinexAdminSite(OTPAdminSite):
@@ -21,6 +24,10 @@ class VinexAdminSite(OTPAdminSite):
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        """Register as usual, with every save and delete recorded in the audit log (``admin_audit``)."""
+        super().register(model_or_iterable, audited(admin_class or ModelAdmin), **options)
 
     def has_permission(self, request: HttpRequest) -> bool:
         """Active, verified by a one-time code, and an administrator (other staff are Django staff too)."""

@@ -34,3 +34,6 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 
 # --- One-time codes (django-otp) -------------------------------------------------------------------
 OTP_TOTP_ISSUER = "vinex"
+# The admin never shows a device's secret key (or its QR code): an administrator who could read a staff
+# member's TOTP secret could sign in as them.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

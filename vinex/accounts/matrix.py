@@ -86,6 +86,8 @@ MATRIX: tuple[Row, ...] = (
     # "Case number confirmed by the agency or the call centre" makes a verified victim: both may record it.
     Row("/staff/privacy/cases/", "Case numbers to confirm", read=_roles(PRIVACY_OFFICER, CALL_CENTRE),
         write=_roles(PRIVACY_OFFICER, CALL_CENTRE)),
+    Row("/staff/privacy/subscriptions/", "Suspend or lift a subscription", read=_roles(PRIVACY_OFFICER),
+        write=_roles(PRIVACY_OFFICER)),
     # Counts only (agencies, purposes), no personal data: auditors check that policies are enforced.
     Row("/staff/privacy/denials/", "Disclosures refused by sharing policies", read=_roles(PRIVACY_OFFICER, AUDITOR)),
     # Operators see only pairs involving their own agency's subjects (vinex.linkage.selectors); only a privacy

@@ -22,6 +22,8 @@ __all__ = [
     "VINEX_AUDIT_PAGE_SIZE",
     "VINEX_AUDIT_SIGNING_KEY",
     "VINEX_AUDIT_VERIFY_KEYS",
+    "VINEX_AUTH_FAILURE_LIMIT",
+    "VINEX_AUTH_FAILURE_WINDOW_SECONDS",
 ]
 
 
@@ -61,3 +63,9 @@ if VINEX_AUDIT_CHECKPOINT_EVERY < 1:
 # A quiet log still gets its newest entries under a signature this often (by the scheduler's checkpoint job).
 VINEX_AUDIT_CHECKPOINT_SECONDS = env_int("VINEX_AUDIT_CHECKPOINT_SECONDS", default=3600)
 VINEX_AUDIT_PAGE_SIZE = env_int("VINEX_AUDIT_PAGE_SIZE", default=50)
+
+# --- Failed credentials (vinex.audit.failures) -----------------------------------------------------
+# Wrong API keys are counted per client in fixed windows of this length; past the limit the client is
+# refused (429) until the window ends, and the log holds one summary instead of an entry per attempt.
+VINEX_AUTH_FAILURE_WINDOW_SECONDS = env_int("VINEX_AUTH_FAILURE_WINDOW_SECONDS", default=900)
+VINEX_AUTH_FAILURE_LIMIT = env_int("VINEX_AUTH_FAILURE_LIMIT", default=20)

@@ -74,3 +74,23 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint at {self.tree_size}"
+
+
+class FailureTally(models.Model):
+    """Failed attempts of one kind (a wrong API key) from one client in one fixed window: counted here, and
+    written to the log as a first entry, a limit entry and a summary (``vinex.audit.failures``), not one
+    entry each, so a script guessing keys cannot flood the chain."""
+
+    kind = models.CharField(max_length=32)
+    client = models.CharField(max_length=64, help_text="Keyed hash of the client address; never the address.")
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    recorded = models.PositiveIntegerField(default=0, help_text="How many of them the audit log accounts for.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "client", "window_start"],
+                                               name="failure_tally_one_per_window")]
+        indexes = [models.Index(fields=["window_start"], name="failure_tally_window")]
+
+    def __str__(self) -> str:
+        return f"{self.failures} {self.kind} failures from {self.client[:8]} since {self.window_start}"

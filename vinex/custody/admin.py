@@ -14,8 +14,8 @@ class AgencyForm(forms.ModelForm):
         fields = ("code", "name", "jurisdiction_code", "sharing_policy", "public_locator", "support_name",
                   "support_phone")
         help_texts = {
-            "sharing_policy": 'Sanctuary and other sharing rules, e.g. {"deny_partners": ["ice-ero"], '
-                              '"deny_purposes": ["immigration_enforcement"]}.',
+            "sharing_policy": 'Only what is allowed is shared, e.g. {"allow_partners": ["*"], "allow_purposes": '
+                              '["victim_notification", "court"], "deny_partners": ["ice-ero"]}.',
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -224,3 +224,25 @@ def registrant_withdraw(*, registrant: Registrant, when: datetime) -> bool:
 def _refuse_status_in(fields: Mapping[str, Any]) -> None:
     if "status" in fields:
         raise TypeError("pass the new status as ``to``")
+
+
+# --- Suspension by a privacy officer ---------------------------------------------------------------
+
+
+def subscription_suspend(*, subscription: Subscription, now: datetime | None = None) -> bool:
+    """Pause an active subscription (a privacy officer's decision): nothing more is sent for it, including
+    messages already queued. False when it was not active."""
+    now = now or timezone.now()
+    moved = Subscription.objects.filter(pk=subscription.pk, status=S.ACTIVE).update(status=S.SUSPENDED,
+                                                                                   updated_at=now)
+    if moved:
+        notifications_suppress_waiting(rows=Notification.objects.filter(subscription_id=subscription.pk),
+                                       reason="subscription suspended", now=now)
+    return _follow(subscription, "status", S.SUSPENDED, bool(moved))
+
+
+def subscription_lift(*, subscription: Subscription, now: datetime | None = None) -> bool:
+    """Make a suspended subscription active again; False when it was not suspended."""
+    moved = Subscription.objects.filter(pk=subscription.pk, status=S.SUSPENDED).update(
+        status=S.ACTIVE, updated_at=now or timezone.now())
+    return _follow(subscription, "status", S.ACTIVE, bool(moved))

@@ -1,13 +1,22 @@
 """Agency sharing policies: which partner agencies and purposes may receive an agency's custody data.
 
-An agency declares restrictions in ``Agency.sharing_policy`` (edited by administrators), for example a
-county bound by a sanctuary ordinance::
+Sharing is denied by default: an agency shares with a partner only what its policy in
+``Agency.sharing_policy`` (edited by administrators) explicitly allows. A county bound by a sanctuary
+ordinance writes, for example::
 
-    {"deny_partners": ["ice-ero"], "deny_purposes": ["immigration_enforcement"]}
+    {"allow_partners": ["*"], "allow_purposes": ["victim_notification", "court", "corrections"],
+     "deny_partners": ["ice-ero"]}
 
-``deny_partners`` lists agency codes refused whatever their stated purpose; ``deny_purposes`` lists
-purposes refused whoever asks. An agency always sees its own data. A stored policy that does not parse
-refuses every partner: a typo must never open data the agency meant to close.
+``allow_partners`` lists the agency codes it shares with (``"*"``: any agency); ``allow_purposes`` the
+purposes it shares for. ``deny_partners`` and ``deny_purposes`` refuse whatever the allow-lists say, so an
+ordinance can name what it forbids outright. A purpose absent from ``allow_purposes`` (here
+``immigration_enforcement`` and ``law_enforcement``) is refused.
+
+The one default is ``victim_notification`` with every agency (what a policy with no ``allow_purposes``
+means): a victim registered with one agency is told where a person linked across agencies is held, which
+is what vinex exists for. An agency that refuses even that says so in ``deny_purposes`` or
+``deny_partners``. An agency always sees its own data. A stored policy that does not parse refuses every
+partner: a typo must never open data the agency meant to close.
 """
 
 from __future__ import annotations
@@ -38,13 +47,18 @@ class Purpose(StrEnum):
     RESEARCH = "research"
 
 
+ANY_PARTNER = "*"
+
+
 class SharingPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    allow_partners: tuple[str, ...] = (ANY_PARTNER,)
+    allow_purposes: tuple[Purpose, ...] = (Purpose.VICTIM_NOTIFICATION,)
     deny_partners: tuple[str, ...] = ()
     deny_purposes: tuple[Purpose, ...] = ()
 
-    @field_validator("deny_partners")
+    @field_validator("allow_partners", "deny_partners")
     @classmethod
     def _known_codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(code.strip().lower() for code in codes if code.strip())
@@ -76,6 +90,8 @@ def sharing_check(*, owner: AgencyLike, partner: AgencyLike, purpose: Purpose) -
         return SharingDecision(False, "the owning agency's sharing policy is invalid; nothing is shared")
     if partner.code.lower() in policy.deny_partners:
         return SharingDecision(False, f"{owner.code} does not share custody data with {partner.code}")
-    if purpose in policy.deny_purposes:
+    if purpose in policy.deny_purposes or purpose not in policy.allow_purposes:
         return SharingDecision(False, f"{owner.code} does not share custody data for {purpose.value}")
+    if ANY_PARTNER not in policy.allow_partners and partner.code.lower() not in policy.allow_partners:
+        return SharingDecision(False, f"{owner.code} does not share custody data with {partner.code}")
     return SharingDecision(True)

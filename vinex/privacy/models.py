@@ -79,3 +79,51 @@ class DataReport(models.Model):
 
     def __str__(self) -> str:
         return f"data report {self.public_id} ({self.status})"
+
+
+class CaseConfirmation(models.Model):
+    """A call-centre agent's confirmation of a registrant's case number, waiting for a second person: one
+    agent alone cannot make a registrant a verified victim (``vinex.privacy.cases``)."""
+
+    registration = models.ForeignKey("registrations.Registration", on_delete=models.CASCADE, related_name="+")
+    confirmed_by = models.CharField(max_length=100, help_text="Actor reference of who confirmed (user:<id>).")
+    role = models.CharField(max_length=32)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["registration", "confirmed_by"],
+                                               name="case_confirmation_once_per_person")]
+
+    def __str__(self) -> str:
+        return f"case confirmation by {self.confirmed_by}"
+
+
+class CorrectedField(models.TextChoices):
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    DATE_OF_BIRTH = "date_of_birth"
+    FACILITY = "facility"
+
+
+class FieldCorrection(models.Model):
+    """One field of a subject corrected by staff, with where the correction came from: the original value is
+    kept here (encrypted), so the history shows what vinex held before and who changed it on what grounds."""
+
+    subject = models.ForeignKey("custody.Subject", on_delete=models.PROTECT, related_name="+")
+    field = models.CharField(max_length=16, choices=CorrectedField.choices)
+    original = EncryptedTextField(blank=True, default="", help_text="The value before the correction.")
+    corrected = EncryptedTextField(blank=True, default="", help_text="The value after it.")
+    provenance = models.CharField(max_length=200, help_text="On what grounds: a data report, the agency's word…")
+    report = models.ForeignKey(DataReport, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    corrected_by = models.CharField(max_length=100)
+    at = models.DateTimeField(auto_now_add=True)
+    recipients_told = models.PositiveIntegerField(default=0)
+    agency_contacts_told = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(field__in=CorrectedField.values),
+                                              name="field_correction_field_valid")]
+        indexes = [models.Index(fields=["subject", "at"])]
+
+    def __str__(self) -> str:
+        return f"correction of {self.field} of subject {self.subject_id}"

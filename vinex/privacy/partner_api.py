@@ -18,7 +18,7 @@ from ninja import Query, Router, Schema
 from pydantic import ConfigDict, StringConstraints, field_validator, model_validator
 
 from vinex.custody.api import AgencyKey, require_scope
-from vinex.custody.models import Agency
+from vinex.custody.models import Agency, ApiKey
 from vinex.custody.schemas import ErrorResponse, normalise_a_number
 from vinex.policy.disclosure import Disclosure, DisclosureDenied
 from vinex.policy.sharing import Purpose
@@ -81,8 +81,16 @@ class PartnerSubjectsOut(Schema):
     results: list[PartnerSubjectOut]
 
 
-def _forbidden(message: str) -> JsonResponse:
-    return JsonResponse({"detail": [{"loc": [], "msg": message, "type": "forbidden"}]}, status=403)
+def _forbidden(message: str, loc: list[str] | None = None) -> JsonResponse:
+    return JsonResponse({"detail": [{"loc": loc or [], "msg": message, "type": "forbidden"}]}, status=403)
+
+
+def _purpose_refused(key: ApiKey, purpose: Purpose) -> JsonResponse | None:
+    """A 403 when ``key`` was not issued for ``purpose``: a partner's purpose is what it was granted, not
+    whatever it states."""
+    if purpose.value in key.purposes:
+        return None
+    return _forbidden(f"this API key is not issued for the purpose {purpose.value!r}", ["query", "purpose"])
 
 
 @router.get(
@@ -98,6 +106,8 @@ def partner_subjects_get(request: HttpRequest, params: Query[PartnerSubjectParam
     absent from the results exactly as if unknown; the refusal is audited and counted for the agency.
     """
     key = require_scope(request, "custody:read")
+    if refused := _purpose_refused(key, params.purpose):
+        return refused
     views = partner_subjects_find(partner=key.agency, purpose=params.purpose, lookup=params.lookup())
     return {"results": [{name: view.get(name) for name in PartnerSubjectOut.model_fields} for view in views]}
 
@@ -141,6 +151,8 @@ def _csv_rows(views: Iterator[Disclosure]) -> Iterator[str]:
 def partner_population_get(request: HttpRequest, agency_code: str, params: Query[PurposeParams]) -> Any:
     """Everyone the agency holds now (in custody or on leave), if its sharing policy allows the caller."""
     key = require_scope(request, "custody:read")
+    if refused := _purpose_refused(key, params.purpose):
+        return refused
     owner = Agency.objects.filter(code=agency_code.lower()).first()
     if owner is None:
         return JsonResponse({"detail": [{"loc": ["path", "agency_code"], "msg": "no such agency",

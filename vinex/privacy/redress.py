@@ -27,6 +27,7 @@ from vinex.notify.services import contact_add, notification_enqueue_direct, regi
 from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
 from vinex.policy.contacts import InvalidContact, normalise_contact
 from vinex.policy.disclosure import Audience, disclose
+from vinex.privacy.corrections import subject_field_correct
 from vinex.privacy.models import DataReport, ReporterKind, ReportStatus, ReportTopic
 
 DETAILS_MAX = 2000
@@ -190,6 +191,22 @@ def data_report_correct(*, report: DataReport, event: CustodyEvent, actor: Actor
         report.save(update_fields=["correction"])
         _answer(report, actor)
         unit.add("correct", "data_report", report.public_id, purpose=f"retracts event {event.pk}")
+    return report
+
+
+def data_report_correct_field(*, report: DataReport, subject: Subject, field: str, value: str, actor: Actor,
+                              note: str = "") -> DataReport:
+    """Correct one field (name, date of birth, facility) of one of the reported person's records and close the
+    report; the correction keeps the original value, tells those the wrong value misled and the agency
+    (``vinex.privacy.corrections``). Raises ``ValueError`` (``CorrectionInvalid``) when it cannot be made."""
+    if subject.person_id != report.person_id:
+        raise ValueError("that record is not about the reported person")
+    with audit_unit(actor=actor) as unit:
+        _decide(report, status=ReportStatus.CORRECTED, reviewer=actor.ref, note=note, now=timezone.now())
+        subject_field_correct(subject=subject, field=field, value=value, report=report, actor=actor,
+                              provenance=f"data report {report.public_id}")
+        _answer(report, actor)
+        unit.add("correct", "data_report", report.public_id, purpose=f"corrects {field} of subject {subject.pk}")
     return report
 
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("denials/", views.denials, name="privacy-denials"),
     path("cases/", views.cases_to_check, name="privacy-cases"),
     path("cases/<uuid:public_id>/", views.case_decide, name="privacy-case-decide"),
+    path("subscriptions/<int:pk>/<str:action>/", views.subscription_suspension, name="privacy-subscription"),
 ]

@@ -12,14 +12,18 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from vinex.accounts.selectors import actor_ref, user_roles
 from vinex.audit.unit import Actor
+from vinex.notify.models import Subscription
+from vinex.privacy.cases import CaseStep, case_confirm, case_first_confirmations
 from vinex.privacy.denials import disclosure_denials_count
 from vinex.privacy.redress import (
     ReportView,
     data_report_correct,
+    data_report_correct_field,
     data_report_reject,
     data_report_view,
     data_reports_open,
 )
+from vinex.privacy.suspension import subscription_lift_by_officer, subscription_suspend_by_officer
 from vinex.registrations.selectors import registration_get, registrations_held, registrations_with_case_to_check
 from vinex.registrations.services import registration_case_decide, registration_review
 
@@ -73,6 +77,14 @@ def _report_decide(request: HttpRequest, view: ReportView) -> HttpResponse:
                 raise ValueError("choose the event that is wrong")
             data_report_correct(report=view.report, event=event, actor=officer, note=note)
             messages.success(request, "Corrected: a CORRECTION event retracts it and those told are notified.")
+        elif request.POST.get("decision") == "correct_field":
+            subject = next((s for s in view.subjects if str(s.pk) == request.POST.get("subject")), None)
+            if subject is None:
+                raise ValueError("choose the record to correct")
+            data_report_correct_field(report=view.report, subject=subject, field=request.POST.get("field", ""),
+                                      value=request.POST.get("value", ""), actor=officer, note=note)
+            messages.success(request, "Corrected: the original stays in the history; those told the wrong detail "
+                                      "and the agency's feed contacts are being told.")
         elif request.POST.get("decision") == "reject":
             data_report_reject(report=view.report, actor=officer, note=note)
             messages.success(request, "Report closed; the record stays as it is.")
@@ -95,7 +107,9 @@ def denials(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def cases_to_check(request: HttpRequest) -> HttpResponse:
     waiting = registrations_with_case_to_check(actor=Actor.staff(actor_ref(user=request.user), _role(request)))
-    return render(request, "privacy/cases.html", {"waiting": waiting})
+    firsts = case_first_confirmations(registrations=[item.registration for item in waiting])
+    rows = [(item, firsts.get(item.registration.pk, "")) for item in waiting]
+    return render(request, "privacy/cases.html", {"waiting": rows})
 
 
 @require_POST
@@ -104,15 +118,45 @@ def case_decide(request: HttpRequest, public_id: str) -> HttpResponse:
     decision = request.POST.get("decision")
     if registration is None or decision not in {"confirmed", "not_confirmed"}:
         raise Http404
+    actor = Actor.staff(actor_ref(user=request.user), _role(request))
     try:
-        registration_case_decide(registration=registration, confirmed=decision == "confirmed",
-                                 actor=Actor.staff(actor_ref(user=request.user), _role(request)))
+        if decision == "confirmed":
+            step = case_confirm(registration=registration, actor=actor)
+        else:
+            registration_case_decide(registration=registration, confirmed=False, actor=actor)
     except ValueError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, "Recorded." if decision == "not_confirmed" else
-                         "Confirmed: this registrant is now a verified victim.")
+        if decision == "not_confirmed":
+            messages.success(request, "Recorded.")
+        elif step is CaseStep.VERIFIED:
+            messages.success(request, "Confirmed: this registrant is now a verified victim.")
+        else:
+            messages.success(request, "Your confirmation is recorded; a second person must confirm too.")
     return redirect("privacy-cases")
+
+
+@require_POST
+def subscription_suspension(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Suspend (``suspend``, with a ``reason``) or lift (``lift``) a subscription's suspension."""
+    subscription = Subscription.objects.filter(pk=pk).select_related("registrant").first()
+    if subscription is None or action not in {"suspend", "lift"}:
+        raise Http404
+    try:
+        if action == "suspend":
+            done = subscription_suspend_by_officer(subscription=subscription, reason=request.POST.get("reason", ""),
+                                                   actor=_officer(request))
+        else:
+            done = subscription_lift_by_officer(subscription=subscription, actor=_officer(request))
+    except ValueError as error:
+        messages.error(request, str(error))
+    else:
+        if done:
+            messages.success(request, f"Subscription {pk} {'suspended' if action == 'suspend' else 'active again'}; "
+                                      "the registrant has been told.")
+        else:
+            messages.error(request, f"Subscription {pk} is {subscription.status}: nothing changed.")
+    return redirect("privacy-review")
 
 
 def _officer(request: HttpRequest) -> Actor:

@@ -31,8 +31,11 @@ AGENCIES: list[dict[str, Any]] = [
         "jurisdiction_code": "US-XX-001",
         "support_name": "Pine County Victim Services",
         "support_phone": "+1 555 010 0100",
-        # A county under a sanctuary ordinance: its custody data is never shared for immigration enforcement.
-        "sharing_policy": {"deny_purposes": ["immigration_enforcement"]},
+        # A county under a sanctuary ordinance, written deny-by-default: it shares only for the purposes it
+        # lists, and names immigration enforcement (and the federal immigration agency) as refused outright.
+        "sharing_policy": {"allow_partners": ["*"],
+                           "allow_purposes": ["victim_notification", "court", "corrections", "law_enforcement"],
+                           "deny_partners": ["ice-ero"], "deny_purposes": ["immigration_enforcement"]},
         "facilities": [
             ("pine-main", "Pine County Jail", "100 Main St, Pineville", "+1 555 010 0101", "America/New_York"),
             ("pine-annex", "Pine County Jail Annex", "12 Annex Rd, Pineville", "+1 555 010 0102", "America/New_York"),

@@ -16,3 +16,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         report = retention_purge(actor=Actor.system("command:purge"))
         self.stdout.write(f"purged {report.contacts} contacts and {report.bodies} message bodies")
+        self.stdout.write(f"erased {report.unverified_contacts} unverified contacts, {report.case_numbers} case "
+                          f"numbers, {report.hotline_records} hotline records, {report.report_details} report details")
