@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vinex.feeds.connectors.base import Connector, Fetched
+from vinex.feeds.connectors.base import Connector, ConnectorError, Fetched
 from vinex.feeds.connectors.directory import file_away, settled_files
 from vinex.feeds.connectors.edge import KEPT, EdgeRow, RosterWriter, day_of, parse_when
 from vinex.feeds.connectors.https import download
@@ -63,10 +63,18 @@ def _text(cell: Any) -> str:
 def _xlsx_table(path: Path, sheet: str) -> Table:
     from openpyxl import load_workbook
 
-    book = load_workbook(path, read_only=True, data_only=True)
-    pages = book[sheet] if sheet else book.worksheets[0]
-    lines = pages.iter_rows(values_only=True)
-    header = [_text(c).strip() for c in next(lines, ())]
+    handle = path.open("rb")
+    try:
+        book = load_workbook(handle, read_only=True, data_only=True)
+        pages = book[sheet] if sheet else book.worksheets[0]
+        lines = pages.iter_rows(values_only=True)
+        header = [_text(c).strip() for c in next(lines, ())]
+    except KeyError:
+        handle.close()
+        raise ConnectorError(f"the workbook has no sheet named {sheet!r}") from None
+    except Exception as error:  # openpyxl raises many kinds for a damaged workbook
+        handle.close()
+        raise ConnectorError(f"the workbook cannot be read ({type(error).__name__})") from None
 
     def rows() -> Iterator[list[str]]:
         try:
@@ -75,6 +83,7 @@ def _xlsx_table(path: Path, sheet: str) -> Table:
                 yield [c if hasattr(c, "year") else _text(c) for c in line]
         finally:
             book.close()
+            handle.close()
 
     return Table(header, rows())
 

@@ -50,8 +50,8 @@ def _import(source: PullSource, fetched: Fetched, actor: Actor) -> None:
         source.etag = fetched.etag  # only once imported, so a refused file is fetched again
     if fetched.last_modified is not None:
         source.last_modified = fetched.last_modified
-    if fetched.identity:
-        source.identity_note = fetched.identity[:300]
+    # Files in vinex's own shape carry the agency's subject ids; vendor rosters say how they were keyed.
+    source.identity_note = (fetched.identity or "the agency's own subject ids")[:300]
 
 
 def pull_source_run(*, source: PullSource, now: datetime, actor: Actor) -> int:
