@@ -207,7 +207,7 @@ class SftpServer:
 
         async def start() -> Any:
             return await asyncssh.listen("127.0.0.1", 0, server_host_keys=[self.host_key], server_factory=Auth,
-                                         sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(root)))
+                                         sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(root).encode()))
 
         def run() -> None:
             asyncio.set_event_loop(self.loop)

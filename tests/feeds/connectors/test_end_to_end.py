@@ -130,7 +130,7 @@ def subject(last_name: str) -> Subject:
 
 def database_dump() -> str:
     """Every row of every table, as text."""
-    lines = []
+    lines: list[str] = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 - names from the schema
