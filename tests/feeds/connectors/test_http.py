@@ -83,3 +83,19 @@ def test_private_and_link_local_addresses_are_refused(settings: Any, address: st
 def test_plain_http_elsewhere_is_refused() -> None:
     with pytest.raises(ConnectorError, match="roster addresses must use https://"):
         address_check("http://roster.example.org/x.csv")
+
+
+def test_an_unchanged_export_is_not_fetched_again_when_the_server_knows_if_modified_since(
+        agency: Agency, server: ReplayServer) -> None:
+    stamp = "Fri, 04 Dec 2026 08:00:00 GMT"
+
+    def answer(path: str, query: Any, body: Any) -> Answer:
+        if server.requests[-1][2].get("If-Modified-Since") == stamp:
+            return Answer(304)
+        return Answer(200, vinex_csv(inmates(2)), {"Content-Type": "text/csv", "Last-Modified": stamp})
+
+    server.routes[("GET", "/roster.csv")] = answer
+    source = https_source(f"{server.base}/roster.csv")
+    assert pull(source) == 1 and source.last_modified == stamp
+    assert pull(source) == 0 and source.failures == 0
+    assert [r[2].get("If-Modified-Since") for r in server.requests] == [None, stamp]

@@ -199,3 +199,17 @@ def test_a_failing_portal_backs_off_then_its_feed_is_reported_silent(agency: Age
     assert pulled.failures == 2 and pulled.next_run_at == now + timedelta(seconds=60 + 120)
     alerts = feed_health_check(actor=ACTOR, now=now + timedelta(days=3))
     assert [a.facility.code for a in alerts] == ["main"] and alerts[0].notified == 1
+
+
+def test_a_portal_that_drops_a_third_of_the_jail_is_held_like_a_pushed_roster(
+        agency: Agency, server: ReplayServer) -> None:
+    people = inmates(100)
+    server.routes[ZUERCHER] = zuercher_route(lambda: people)
+    pulled = source(server, "zuercher", page_size=100)
+    pull(pulled)
+    del people[:30]
+    pull(pulled)
+    held = Snapshot.objects.latest("pk")
+    assert held.status == "quarantined" and held.released == 30
+    assert any("30 of 100 people (30%) would be released" in r for r in held.reasons)
+    assert in_custody() == 100
