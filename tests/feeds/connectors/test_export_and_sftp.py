@@ -144,3 +144,10 @@ def test_an_sftp_source_needs_a_host_key(agency: Agency) -> None:
     with pytest.raises(ValidationError, match="host_key"):
         PullSource.objects.create(facility=Facility.objects.get(code="main"), kind="sftp",
                                   location="sftp://pine@sftp.pine.example.org/out")
+
+
+def test_a_windows_1252_export_keeps_its_accents(agency: Agency, tmp_path: Path) -> None:
+    body = export_csv(inmates(1)).decode().replace("Robin0", "Jos\u00e9").encode("cp1252")
+    drop(tmp_path, "a.csv", body)
+    pull(export_source(tmp_path))
+    assert Subject.objects.get().first_name == "Jos\u00e9"

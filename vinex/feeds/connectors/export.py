@@ -9,6 +9,7 @@ review. The export comes from a drop folder or an https:// address. See docs/con
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,12 +39,22 @@ def _is_xlsx(path: Path) -> bool:
         return handle.read(4) == _XLSX_MAGIC
 
 
-def _csv_table(path: Path) -> Table:
+def _is_utf8(path: Path) -> bool:
+    """Whether the whole file decodes as UTF-8 (checked in chunks, so a large export is never held at once)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        path.read_bytes().decode("utf-8")
-        encoding = "utf-8-sig"
+        with path.open("rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        encoding = "cp1252"  # what spreadsheet programs write on Windows
+        return False
+    return True
+
+
+def _csv_table(path: Path) -> Table:
+    # Not UTF-8: Windows-1252, what spreadsheet programs write on Windows.
+    encoding = "utf-8-sig" if _is_utf8(path) else "cp1252"
 
     def rows() -> Iterator[list[str]]:
         with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
