@@ -151,3 +151,11 @@ def test_a_windows_1252_export_keeps_its_accents(agency: Agency, tmp_path: Path)
     drop(tmp_path, "a.csv", body)
     pull(export_source(tmp_path))
     assert Subject.objects.get().first_name == "Jos\u00e9"
+
+
+def test_an_unreadable_host_key_is_a_failure_not_a_crash(agency: Agency) -> None:
+    source = PullSource.objects.create(facility=Facility.objects.get(code="main"), kind="sftp",
+                                       location="sftp://pine@127.0.0.1:1/out",
+                                       settings={"host_key": "ssh-ed25519 AAAA"})
+    assert pull(source) == 0
+    assert source.last_error == "SFTP failed: the saved host key or private key cannot be read"

@@ -3,7 +3,8 @@
 vinex logs in with a password or a private key (stored encrypted), checks the server against the
 host key saved with the source (never trusting a key on first use), downloads the settled roster
 files oldest first, and after each import moves the file to ``processed/`` or ``failed/`` beside it.
-See docs/connectors/sftp.md.
+See docs/connectors/sftp.md. The SSH library is imported only when a source is run, so the web
+server and the worker never load it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import asyncssh
 from django.conf import settings
 
 from vinex.feeds.connectors.base import ROSTER_SUFFIXES, Connector, ConnectorError, Fetched
@@ -25,6 +25,8 @@ from vinex.feeds.models import PullSource
 
 
 def _options(source: PullSource) -> dict[str, Any]:
+    import asyncssh
+
     address = urlparse(source.location)
     host, port = address.hostname or "", address.port or 22
     host_check(host, port)
@@ -47,6 +49,8 @@ def _folder(source: PullSource) -> str:
 
 
 async def _download(source: PullSource, scratch: Path) -> list[tuple[str, Path]]:
+    import asyncssh
+
     folder = _folder(source)
     settle = time.time() - settings.VINEX_CONNECTOR_SETTLE_SECONDS
     async with asyncssh.connect(**_options(source)) as connection, connection.start_sftp_client() as sftp:
@@ -67,6 +71,8 @@ def _name(filename: str | bytes) -> str:
 
 
 async def _file_away(source: PullSource, name: str, ok: bool) -> None:
+    import asyncssh
+
     folder = _folder(source)
     target = posixpath.join(folder, "processed" if ok else "failed")
     async with asyncssh.connect(**_options(source)) as connection, connection.start_sftp_client() as sftp:
@@ -76,10 +82,14 @@ async def _file_away(source: PullSource, name: str, ok: bool) -> None:
 
 
 def _run(coroutine: Any) -> Any:
+    import asyncssh
+
     try:
         return asyncio.run(asyncio.wait_for(coroutine, settings.VINEX_CONNECTOR_TIMEOUT_SECONDS * 4))
     except (asyncssh.Error, OSError) as error:
         raise ConnectorError(f"SFTP failed: {type(error).__name__}: {str(error)[:120]}") from None
+    except ValueError:  # asyncssh's KeyImportError: a saved key it cannot read
+        raise ConnectorError("SFTP failed: the saved host key or private key cannot be read") from None
     except TimeoutError:
         raise ConnectorError("the SFTP server did not answer in time") from None
 
