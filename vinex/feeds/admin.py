@@ -97,6 +97,9 @@ class FeedAlertAdmin(admin.ModelAdmin):
 
 @admin.register(PullSource)
 class PullSourceAdmin(admin.ModelAdmin):
+    # Settings are checked against the kind's schema when saved (PullSource.clean), here as everywhere.
     list_display = ("facility", "kind", "location", "enabled", "interval_seconds", "last_success_at", "failures",
-                    "last_error")
-    readonly_fields = ("next_run_at", "last_run_at", "last_success_at", "failures", "last_error", "etag")
+                    "last_error", "identity_note")
+    list_filter = ("kind", "enabled")
+    readonly_fields = ("next_run_at", "last_run_at", "last_success_at", "failures", "last_error", "etag",
+                       "last_modified", "identity_note")

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from vinex.core.config import env_float, env_int
+import ipaddress
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+from vinex.core.config import env_bool, env_float, env_int
+
+
+def _env_networks(name: str) -> tuple[str, ...]:
+    """Comma-separated CIDR networks (checked here, so a typo stops the start rather than a fetch)."""
+    raw = [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+    try:
+        return tuple(str(ipaddress.ip_network(part, strict=False)) for part in raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be comma-separated networks such as 10.8.0.0/16") from None
+
 
 # A snapshot is held for review when it would release more than this share of a facility's population
 # and at least VINEX_ROSTER_MIN_RELEASES people (one bulk update once sent ~8,000 false alerts).
@@ -28,3 +43,14 @@ VINEX_CONNECTOR_RETRY_BASE_SECONDS = env_int("VINEX_CONNECTOR_RETRY_BASE_SECONDS
 VINEX_CONNECTOR_TIMEOUT_SECONDS = env_int("VINEX_CONNECTOR_TIMEOUT_SECONDS", default=60)
 # Files in a drop folder changed more recently than this are still being written and wait.
 VINEX_CONNECTOR_SETTLE_SECONDS = env_int("VINEX_CONNECTOR_SETTLE_SECONDS", default=10)
+
+# Vendor connectors (Zuercher Portal, JailTracker, exports, SFTP). Addresses on private, loopback or
+# link-local networks are refused (a connector must not become a way into the hosting network) unless
+# VINEX_CONNECTOR_ALLOW_PRIVATE is on, or the address falls in VINEX_CONNECTOR_ALLOWED_NETWORKS
+# (comma-separated CIDRs, e.g. an agency gateway reached over a VPN).
+VINEX_CONNECTOR_ALLOW_PRIVATE = env_bool("VINEX_CONNECTOR_ALLOW_PRIVATE", default=False)
+VINEX_CONNECTOR_ALLOWED_NETWORKS = _env_networks("VINEX_CONNECTOR_ALLOWED_NETWORKS")
+# Pause between two requests of one fetch (the pages of a vendor portal): a polite client.
+VINEX_CONNECTOR_REQUEST_INTERVAL_SECONDS = env_float("VINEX_CONNECTOR_REQUEST_INTERVAL_SECONDS", default=1.0)
+# Largest answer accepted for one page of a vendor portal.
+VINEX_CONNECTOR_MAX_PAGE_BYTES = env_int("VINEX_CONNECTOR_MAX_PAGE_BYTES", default=32 * 1024 * 1024)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from vinex.custody.models import Agency, Facility
+from vinex.feeds.connector_settings import ConnectorSettingsError, connector_settings_clean
 from vinex.notify.models import Contact
 from vinex.policy.crypto import EncryptedTextField
 
@@ -131,8 +135,12 @@ class FeedAlert(models.Model):
 
 
 class ConnectorKind(models.TextChoices):
-    DIRECTORY = "directory"
-    HTTPS = "https"
+    DIRECTORY = "directory", "Drop folder (vinex roster files)"
+    HTTPS = "https", "HTTPS address (vinex roster file)"
+    ZUERCHER = "zuercher", "Zuercher Portal (inmate list)"
+    JAILTRACKER = "jailtracker", "JailTracker (roster endpoint)"
+    EXPORT = "export", "The agency's own CSV or XLSX export (column map)"
+    SFTP = "sftp", "SFTP drop"
 
 
 class PullSource(models.Model):
@@ -140,9 +148,13 @@ class PullSource(models.Model):
 
     facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="pull_sources")
     kind = models.CharField(max_length=16, choices=ConnectorKind.choices)
-    location = models.CharField(max_length=500, help_text="A drop folder path, or an https:// address.")
+    location = models.CharField(max_length=500, help_text="A drop folder path, an https:// or an sftp:// address.")
     auth_header_name = models.CharField(max_length=64, blank=True, default="Authorization")
-    auth_header_value = EncryptedTextField(blank=True, default="", help_text="Encrypted at rest.")
+    auth_header_value = EncryptedTextField(
+        blank=True, default="", help_text="Encrypted at rest: the header's value, or an SFTP password or private key."
+    )
+    # The kind's own settings (page size, column map, host key...), checked against its schema on save.
+    settings = models.JSONField(default=dict, blank=True)
     interval_seconds = models.PositiveIntegerField(default=3600)
     enabled = models.BooleanField(default=True)
     next_run_at = models.DateTimeField(null=True, blank=True)
@@ -151,12 +163,27 @@ class PullSource(models.Model):
     failures = models.PositiveIntegerField(default=0, help_text="Consecutive failed fetches.")
     last_error = models.CharField(max_length=300, blank=True)
     etag = models.CharField(max_length=200, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    identity_note = models.CharField(max_length=300, blank=True, help_text="How the last roster's people were keyed.")
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(kind__in=ConnectorKind.values), name="pull_kind_valid")]
 
     def __str__(self) -> str:
         return f"{self.kind} source for {self.facility_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Settings are checked on every save that writes them, whatever the screen or command.
+        fields = kwargs.get("update_fields")
+        if fields is None or {"settings", "kind", "location"} & set(fields):
+            self.clean()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        try:
+            self.settings = connector_settings_clean(kind=self.kind, location=self.location, settings=self.settings)
+        except ConnectorSettingsError as error:
+            raise ValidationError({"settings": str(error)}) from None
 
 
 class PendingDeparture(models.Model):

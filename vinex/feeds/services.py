@@ -485,6 +485,7 @@ def roster_import(
     content_hash: str | None = None,
     received_at: datetime | None = None,
     progress: Progress | None = None,
+    hold_reasons: list[str] | None = None,
 ) -> Snapshot:
     """Import a full roster file for ``facility``: apply it, or hold it for review when it looks wrong.
 
@@ -492,14 +493,17 @@ def roster_import(
     changes nothing. Bad rows are reported (``snapshot.errors``) and skipped, and their people keep
     their status. Raises ``RosterFormatError`` when the file has no usable header or shape. ``actor``
     is who delivered the file (the agency's key, a command, the scheduler's connector run).
+    ``hold_reasons`` (what a connector found wrong at the edge) hold the snapshot whatever its rows say.
     """
     with collector_paused():
         return _roster_import(facility=facility, path=path, origin=origin, content_type=content_type,
-                              content_hash=content_hash, received_at=received_at, progress=progress, actor=actor)
+                              content_hash=content_hash, received_at=received_at, progress=progress, actor=actor,
+                              hold_reasons=hold_reasons or [])
 
 
 def _roster_import(*, facility: Facility, path: Path, origin: str, content_type: str, content_hash: str | None,
-                   received_at: datetime | None, progress: Progress | None, actor: Actor) -> Snapshot:
+                   received_at: datetime | None, progress: Progress | None, actor: Actor,
+                   hold_reasons: list[str]) -> Snapshot:
     if content_hash is not None and (latest := _same_as_latest(facility, content_hash)):
         return latest
     received_at = received_at or timezone.now()
@@ -521,7 +525,7 @@ def _roster_import(*, facility: Facility, path: Path, origin: str, content_type:
         progress("parsed", parsed.total_rows)
     diff = roster_diff(facility=facility, rows=parsed.rows, kept_ids=parsed.kept_ids, as_of=received_at,
                        population=population)
-    reasons = quarantine_reasons(facility=facility, parsed=parsed, diff=diff)
+    reasons = hold_reasons + quarantine_reasons(facility=facility, parsed=parsed, diff=diff)
     if progress:
         progress("changes", 0 if reasons else len(diff.changes) + len(diff.schedules))
     limit = settings.VINEX_ROSTER_MAX_REPORTED_ERRORS

@@ -1,7 +1,8 @@
 from django.urls import URLPattern, URLResolver, path
 
-from vinex.feeds import views
+from vinex.feeds import onboarding_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.feed_status, name="feed-status"),
+    path("new", onboarding_views.feed_new, name="feed-new"),
 ]
