@@ -6,6 +6,8 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +27,7 @@ from vinex.feeds.models import Snapshot
 from vinex.feeds.parsing import RosterFormatError, copy_stream
 from vinex.feeds.services import roster_import
 from vinex.pipeline import IncomingEvent, ItemOutcome, events_ingest, payload_hash
-from vinex.pipeline.metrics import events_rejected_count
+from vinex.pipeline.metrics import events_overloaded_count, events_rejected_count
 
 router = Router(tags=["feeds"])
 # The event batch endpoint keeps the tag it was published under.
@@ -35,6 +37,28 @@ events_router = Router(tags=["agencies"])
 # on the GIL; worse, a thread validating beside one that writes makes the writer wait for the GIL after
 # every row (the database drivers release it around each statement step), slowing both several-fold.
 _ONE_BATCH_AT_A_TIME = threading.Lock()
+
+
+class Overloaded(Exception):
+    """More events arrive than this server records: the request was not taken and may be sent again."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("the server is at capacity; send the same request again after Retry-After seconds")
+        self.retry_after = retry_after
+
+
+@contextmanager
+def _batch_turn() -> Iterator[None]:
+    """This process's turn to record a batch, or ``Overloaded`` when it does not come within
+    ``VINEX_INGEST_MAX_WAIT_SECONDS``: past capacity the queue would grow, and every answer (and every
+    victim's message) with it, without bound. Nothing of a refused request has been written."""
+    if not _ONE_BATCH_AT_A_TIME.acquire(timeout=settings.VINEX_INGEST_MAX_WAIT_SECONDS):
+        events_overloaded_count()
+        raise Overloaded(settings.VINEX_INGEST_RETRY_AFTER_SECONDS)
+    try:
+        yield
+    finally:
+        _ONE_BATCH_AT_A_TIME.release()
 
 
 class SnapshotOut(Schema):
@@ -139,7 +163,7 @@ def _parse_items(raw_events: list[Any]) -> tuple[list[IncomingEvent], list[int],
 def custody_events_post(request: HttpRequest, batch: EventBatchIn) -> HttpResponse:
     """Record up to 10,000 events. Each item is accepted, reported as a duplicate, or rejected alone."""
     key = require_scope(request, "events:write")
-    with _ONE_BATCH_AT_A_TIME:
+    with _batch_turn():
         return _batch_record(key, batch.events)
 
 

@@ -20,6 +20,12 @@ VINEX_ROSTER_MAX_BYTES = env_int("VINEX_ROSTER_MAX_BYTES", default=1024 * 1024 *
 # How many row errors a snapshot keeps and reports (the count is always complete).
 VINEX_ROSTER_MAX_REPORTED_ERRORS = env_int("VINEX_ROSTER_MAX_REPORTED_ERRORS", default=1000)
 
+# Overload: an event request that waits longer than this for its server process's turn to record is
+# answered 503 with Retry-After (seconds) instead of queueing without bound; nothing of it is written, so a
+# client that sends it again after Retry-After loses nothing.
+VINEX_INGEST_MAX_WAIT_SECONDS = env_float("VINEX_INGEST_MAX_WAIT_SECONDS", default=1.0)
+VINEX_INGEST_RETRY_AFTER_SECONDS = env_int("VINEX_INGEST_RETRY_AFTER_SECONDS", default=1)
+
 # Feed health: a facility is silent when nothing arrived for twice its expected cadence.
 VINEX_FEED_DEFAULT_CADENCE_SECONDS = env_int("VINEX_FEED_DEFAULT_CADENCE_SECONDS", default=24 * 3600)
 
