@@ -3,15 +3,18 @@ and longer; a client that honours Retry-After loses nothing."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from tests.conftest import event
-from vinex.custody.models import CustodyEvent
+from tests.feeds.roster import people, put_roster, roster_csv
+from vinex.custody.models import Agency, CustodyEvent
 from vinex.feeds import api as feeds_api
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +76,16 @@ def test_a_request_within_capacity_waits_for_its_turn(api: Client, settings: Any
     response = post(api, {"events": [event("b1", "BOOKED")]})
     assert response.status_code == 200
     assert response.json()["accepted"] == 1
+
+
+def test_a_second_roster_upload_on_the_host_is_told_to_come_back(api: Client, agency: Agency, settings: Any) -> None:
+    with (Path(settings.VAR_DIR) / "roster-import.lock").open("a") as other_import:
+        fcntl.flock(other_import, fcntl.LOCK_EX)  # as another server process importing a roster does
+        busy = put_roster(api, roster_csv(people(3)))
+        fcntl.flock(other_import, fcntl.LOCK_UN)
+    assert busy.status_code == 503
+    assert busy["Retry-After"] == str(settings.VINEX_ROSTER_RETRY_AFTER_SECONDS)
+    assert not CustodyEvent.objects.exists()
+    again = put_roster(api, roster_csv(people(3)))
+    assert again.status_code == 200
+    assert again.json()["booked"] == 3

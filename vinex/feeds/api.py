@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import tempfile
 import threading
 from collections import Counter
@@ -40,11 +41,27 @@ _ONE_BATCH_AT_A_TIME = threading.Lock()
 
 
 class Overloaded(Exception):
-    """More events arrive than this server records: the request was not taken and may be sent again."""
+    """More work arrives than this server does: the request was not taken and may be sent again."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("the server is at capacity; send the same request again after Retry-After seconds")
+    def __init__(self, retry_after: int, message: str = "the server is at capacity") -> None:
+        super().__init__(f"{message}; send the same request again after Retry-After seconds")
         self.retry_after = retry_after
+
+
+@contextmanager
+def _one_roster_import_per_host() -> Iterator[None]:
+    """One roster upload at a time on this host (every server process): each holds a copy on disk and
+    its columns in memory, so two at once would double the peak. The next is told to come back."""
+    path = Path(settings.VAR_DIR) / "roster-import.lock"
+    with path.open("a") as turn:
+        try:
+            fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Overloaded(settings.VINEX_ROSTER_RETRY_AFTER_SECONDS, "another roster is being imported") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(turn, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -85,7 +102,7 @@ def snapshot_result(snapshot: Snapshot) -> dict[str, Any]:
     "/rosters/{facility_code}",
     auth=AgencyKey(),
     response={200: SnapshotOut, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse,
-              413: ErrorResponse, 422: ErrorResponse},
+              413: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse},
     summary="Send a full roster snapshot of a facility",
     openapi_extra={"requestBody": {"required": True, "content": {
         "text/csv": {"schema": {"type": "string"}},
@@ -102,7 +119,7 @@ def roster_put(request: HttpRequest, facility_code: str) -> dict[str, Any]:
     facility = Facility.objects.select_related("agency").filter(agency=key.agency, code=facility_code).first()
     if facility is None:
         raise Http404
-    with tempfile.TemporaryDirectory(prefix="vinex-upload-") as folder:
+    with _one_roster_import_per_host(), tempfile.TemporaryDirectory(prefix="vinex-upload-") as folder:
         path = Path(folder) / "roster"
         try:
             # Read the request as a stream: request.body would hold the whole roster in memory.
@@ -149,7 +166,7 @@ def _parse_items(raw_events: list[Any]) -> tuple[list[IncomingEvent], list[int],
     "/custody-events",
     auth=AgencyKey(),
     response={200: EventBatchOut, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 413: ErrorResponse,
-              422: ErrorResponse},
+              422: ErrorResponse, 503: ErrorResponse},
     summary="Push a batch of custody events",
     # As published before the endpoint moved here from custody: clients generated from the document keep it.
     operation_id="vinex_custody_api_custody_events_post",

@@ -15,8 +15,12 @@ VINEX_ROSTER_MAX_ERROR_SHARE = env_float("VINEX_ROSTER_MAX_ERROR_SHARE", default
 VINEX_ROSTER_TREND_TOLERANCE = env_float("VINEX_ROSTER_TREND_TOLERANCE", default=0.25)
 VINEX_ROSTER_TREND_WINDOW = env_int("VINEX_ROSTER_TREND_WINDOW", default=5)
 VINEX_ROSTER_TREND_MIN_ROWS = env_int("VINEX_ROSTER_TREND_MIN_ROWS", default=20)
-# Largest roster body or file accepted (a 1,000,000-row roster is about 100 MB).
-VINEX_ROSTER_MAX_BYTES = env_int("VINEX_ROSTER_MAX_BYTES", default=1024 * 1024 * 1024)
+# Largest roster body or file accepted: a 1,000,000-row CSV roster is about 100 MB, the same as a JSON list
+# about 200 MB. Uploads are streamed to disk and parsed in bounded memory, but the disk copy and the columns
+# still grow with the size.
+VINEX_ROSTER_MAX_BYTES = env_int("VINEX_ROSTER_MAX_BYTES", default=256 * 1024 * 1024)
+# One roster upload at a time per host; another arriving meanwhile is answered 503 with this Retry-After.
+VINEX_ROSTER_RETRY_AFTER_SECONDS = env_int("VINEX_ROSTER_RETRY_AFTER_SECONDS", default=10)
 # How many row errors a snapshot keeps and reports (the count is always complete).
 VINEX_ROSTER_MAX_REPORTED_ERRORS = env_int("VINEX_ROSTER_MAX_REPORTED_ERRORS", default=1000)
 
