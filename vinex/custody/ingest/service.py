@@ -37,6 +37,9 @@ def nobody_links(subject_ids: list[int]) -> dict[int, int]:
     return {}
 
 
+# Batches of more events than this are worked out before the write lock is taken (see event_ingest).
+_DRAFT_AHEAD_FROM = 16
+
 # A subject whose row changes in one of these may now be recognisable as someone another agency holds.
 _IDENTITY_FIELDS = ("first_name", "last_name", "date_of_birth", "country_of_birth", "a_number", "fbi_number",
                     "state_id")
@@ -68,13 +71,16 @@ def event_ingest(
     facilities = store.facilities_of(agency.id)
     screened = [ItemOutcome(e.data.event_id, "accepted") for e in events]
     candidates = plan.screen(agency.code, facilities, events, screened)
-    # The batch is worked out before taking the write lock, which other batches wait for; under the lock
-    # it is only checked against the stored state, and worked out again if that changed meanwhile. This
-    # holds whether or not the caller has a transaction open: the check is the same few reads either way.
-    draft = _draft(agency, facilities, candidates, screened, received_at)
+    # A large batch is worked out before taking the write lock, which other batches wait for; under the
+    # lock it is only checked against the stored state, and worked out again if that changed meanwhile.
+    # A small one (an agency pushing events one at a time) is worked out under the lock: checking a draft
+    # costs the same reads as making it. Either way holds whether or not the caller has a transaction open.
+    draft = _draft(agency, facilities, candidates, screened, received_at) if len(events) > _DRAFT_AHEAD_FROM else None
     with write_turn(), audit_unit(actor=actor) as unit:
         store.agency_lock(agency.id)
-        if not _draft_holds(agency, draft):
+        if draft is None:
+            draft = _draft(agency, facilities, candidates, screened, received_at)
+        elif not _draft_holds(agency, draft):
             logger.info("custody events changed while a batch was worked out; working it out again",
                         extra={"agency": agency.code, "events": len(events)})
             draft = _draft(agency, facilities, candidates, screened, received_at)
