@@ -1,5 +1,12 @@
 """Latency from a custody event to the email accepted by the SMTP server, at 200 events/s sustained.
 
+Two modes (``BENCH_MODE``):
+
+- ``single`` (the default): agencies' systems push events one at a time, as each booking or release
+  happens. See ``bench.latency_single``: an open-loop sender posts one TRANSFERRED event per request
+  on schedule, whatever earlier answers did, on SQLite or PostgreSQL.
+- ``batch``: the original measurement, described below.
+
 A real SMTP server (aiosmtpd) on loopback, the real server (``vinex serve``) and two real worker
 processes (``vinex worker``, default polling) share a temporary SQLite database. Each of 12,000 people in custody
 has one registrant with one verified email address of their own (``r<n>@example.org``), so every
@@ -282,6 +289,14 @@ def measure(env: BenchEnv, smtp: SmtpServer, token: str, people: int) -> dict[st
 
 
 def main() -> int:
+    if os.environ.get("BENCH_MODE", "single") == "single":
+        from bench.latency_single import main as single_main
+
+        return single_main()
+    return batch_main()
+
+
+def batch_main() -> int:
     seconds = float(os.environ.get("BENCH_SECONDS", "60"))
     people = int(RATE * seconds)
     smtp = SmtpServer().start()

@@ -17,7 +17,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Val
 from ninja.parser import Parser
 
 from vinex.custody.schemas import EventBatchDoc
-from vinex.feeds.api import events_router
+from vinex.feeds.api import Overloaded, events_router
 from vinex.feeds.api import router as feeds_router
 from vinex.locator.api import router as locator_router
 from vinex.portal.api import router as portal_router
@@ -106,6 +106,13 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return api.create_response(
         request, error_body(["body"], "request body is too large", "body_too_large"), status=413
     )
+
+
+@api.exception_handler(Overloaded)
+def _overloaded(request: HttpRequest, exc: Overloaded) -> HttpResponse:
+    response = api.create_response(request, error_body([], str(exc), "overloaded"), status=503)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(Http404)

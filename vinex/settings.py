@@ -235,6 +235,11 @@ VINEX_BIND = os.environ.get("VINEX_BIND", "127.0.0.1:8000")
 VINEX_SERVER_WORKERS = env_int("VINEX_SERVER_WORKERS", default=2)
 VINEX_SERVER_THREADS = env_int("VINEX_SERVER_THREADS", default=4)
 
+# --- API keys ----------------------------------------------------------------------------------------
+# Seconds a server process remembers a key that authenticated (0: look it up on every request). A revoked
+# key, or a key whose scopes changed, is refused or limited at most this long after the change.
+VINEX_APIKEY_CACHE_SECONDS = env_int("VINEX_APIKEY_CACHE_SECONDS", default=5)
+
 # --- Metrics (/metrics, Prometheus) ---------------------------------------------------------------
 # Counters live in one directory per host that every vinex process writes to (vinex.core.metrics);
 # an empty VINEX_METRICS_DIR keeps them in the process only (a single-process tool or test).

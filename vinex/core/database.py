@@ -1,9 +1,13 @@
-"""Upkeep of the embedded SQLite database."""
+"""Upkeep of the embedded SQLite database, and the order in which its writers take their turns."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from typing import IO
 
 from django.db import OperationalError, connection
 
@@ -39,3 +43,52 @@ def database_tick(*, now: datetime) -> None:
 
 def _is_busy(error: OperationalError) -> bool:
     return any(message in str(error).lower() for message in _BUSY_MESSAGES)
+
+
+# --- Writers' turns on SQLite ---------------------------------------------------------------------------
+#
+# SQLite lets one writer at a time into the database. Left to its busy handler, a writer that finds the
+# lock taken sleeps and polls (sleeps growing to 100 ms), so under a stream of ingest requests the worker
+# loses nearly every race for the lock: ingest saturates it, and victims hear a minute late. Writers
+# therefore queue in the kernel, with flocks on two files beside the database:
+#
+# - ``<db>.write-turn`` is held by whoever writes (ingest or the worker) for its whole transaction;
+# - ``<db>.write-queue`` is where ingest batches wait for theirs, and an ingest holds it until its turn
+#   ends. So while one batch writes, the others wait on the queue, never on the turn: the turn has at
+#   most one ingest and the senders waiting for it, and when that batch commits the waiting sender is
+#   the only one asking. A sender waits at most for the one batch being written (a few milliseconds for a
+#   single event), however many requests are queued behind it.
+#
+# A flock is released by the kernel when its process dies, so a crash never leaves a turn held.
+
+
+@contextmanager
+def write_turn(*, priority: bool = False) -> Iterator[None]:
+    """Queue for SQLite's write lock in the kernel; ``priority`` writers (the senders) pass every ingest
+    that has not started writing yet.
+
+    A no-op on PostgreSQL (row locks, not a database lock), on an in-memory database and inside an
+    outer transaction, which may already hold the database's lock: waiting there for a turn that a
+    writer blocked on that lock holds would deadlock. Only the waiting differs; what is written does not.
+    """
+    name = str(connection.settings_dict["NAME"])
+    in_memory = name == ":memory:" or "mode=memory" in name
+    if connection.vendor != "sqlite" or connection.in_atomic_block or in_memory:
+        yield
+        return
+    with open(f"{name}.write-turn", "a") as turn:
+        if priority:
+            with _flocked(turn):
+                yield
+            return
+        with open(f"{name}.write-queue", "a") as queue, _flocked(queue), _flocked(turn):
+            yield
+
+
+@contextmanager
+def _flocked(handle: IO[str]) -> Iterator[None]:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)

@@ -6,6 +6,10 @@ The endpoints live with what they do (``vinex.feeds.api`` takes events and roste
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.errors import AuthorizationError, HttpError
@@ -15,15 +19,26 @@ from vinex.audit.failures import client_hash, failure_record, failures_exceeded
 from vinex.custody.models import ApiKey
 from vinex.custody.services import apikey_authenticate
 
+# Keys that authenticated recently, by the SHA-256 of the token: an agency pushing single events sends
+# hundreds of requests a second with one key, and looking it up (a join and, once a minute, a write)
+# each time was a tenth of a request's cost. Only successes are kept, so every failure is still
+# looked up and audited; a revoked key or a changed scope takes effect within the cache's lifetime.
+_RECENT_KEYS: dict[bytes, tuple[float, ApiKey]] = {}
+_RECENT_KEYS_LOCK = threading.Lock()
+_RECENT_KEYS_MAX = 1024
+
 
 class AgencyKey(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        remembered = _remembered(token)
+        if remembered is not None:  # a key that authenticated moments ago: no lookup, no failure count
+            return remembered
         # A client that has sent too many wrong keys is refused before any key is looked up.
         client = client_hash(_client_address(request))
         if failures_exceeded(kind="apikey", client=client):
             failure_record(kind="apikey", client=client)  # counted for the summary, not logged singly
             raise HttpError(429, "too many failed API keys from this client; try again later")
-        return apikey_authenticate(token=token, client=client)
+        return apikey_recently_authenticated(token, client=client)
 
 
 def _client_address(request: HttpRequest) -> str:
@@ -33,6 +48,30 @@ def _client_address(request: HttpRequest) -> str:
     if hops > 0 and len(forwarded) >= hops:
         return forwarded[-hops]
     return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+def _remembered(token: str) -> ApiKey | None:
+    if settings.VINEX_APIKEY_CACHE_SECONDS <= 0:
+        return None
+    digest = hashlib.sha256(token.encode()).digest()
+    with _RECENT_KEYS_LOCK:
+        remembered = _RECENT_KEYS.get(digest)
+    return remembered[1] if remembered is not None and remembered[0] > time.monotonic() else None
+
+
+def apikey_recently_authenticated(token: str, *, client: str = "") -> ApiKey | None:
+    """``apikey_authenticate``, remembered for ``VINEX_APIKEY_CACHE_SECONDS`` (0: never remembered)."""
+    lifetime = settings.VINEX_APIKEY_CACHE_SECONDS
+    remembered = _remembered(token)
+    if remembered is not None:
+        return remembered
+    key = apikey_authenticate(token=token, client=client)
+    if key is not None and lifetime > 0:
+        with _RECENT_KEYS_LOCK:
+            if len(_RECENT_KEYS) >= _RECENT_KEYS_MAX:
+                _RECENT_KEYS.clear()
+            _RECENT_KEYS[hashlib.sha256(token.encode()).digest()] = (time.monotonic() + lifetime, key)
+    return key
 
 
 def require_scope(request: HttpRequest, scope: str) -> ApiKey:

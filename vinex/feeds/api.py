@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import tempfile
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +28,7 @@ from vinex.feeds.models import Snapshot
 from vinex.feeds.parsing import RosterFormatError, copy_stream
 from vinex.feeds.services import roster_import
 from vinex.pipeline import IncomingEvent, ItemOutcome, events_ingest, payload_hash
-from vinex.pipeline.metrics import events_rejected_count
+from vinex.pipeline.metrics import events_overloaded_count, events_rejected_count
 
 router = Router(tags=["feeds"])
 # The event batch endpoint keeps the tag it was published under.
@@ -35,6 +38,44 @@ events_router = Router(tags=["agencies"])
 # on the GIL; worse, a thread validating beside one that writes makes the writer wait for the GIL after
 # every row (the database drivers release it around each statement step), slowing both several-fold.
 _ONE_BATCH_AT_A_TIME = threading.Lock()
+
+
+class Overloaded(Exception):
+    """More work arrives than this server does: the request was not taken and may be sent again."""
+
+    def __init__(self, retry_after: int, message: str = "the server is at capacity") -> None:
+        super().__init__(f"{message}; send the same request again after Retry-After seconds")
+        self.retry_after = retry_after
+
+
+@contextmanager
+def _one_roster_import_per_host() -> Iterator[None]:
+    """One roster upload at a time on this host (every server process): each holds a copy on disk and
+    its columns in memory, so two at once would double the peak. The next is told to come back."""
+    path = Path(settings.VAR_DIR) / "roster-import.lock"
+    with path.open("a") as turn:
+        try:
+            fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Overloaded(settings.VINEX_ROSTER_RETRY_AFTER_SECONDS, "another roster is being imported") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(turn, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _batch_turn() -> Iterator[None]:
+    """This process's turn to record a batch, or ``Overloaded`` when it does not come within
+    ``VINEX_INGEST_MAX_WAIT_SECONDS``: past capacity the queue would grow, and every answer (and every
+    victim's message) with it, without bound. Nothing of a refused request has been written."""
+    if not _ONE_BATCH_AT_A_TIME.acquire(timeout=settings.VINEX_INGEST_MAX_WAIT_SECONDS):
+        events_overloaded_count()
+        raise Overloaded(settings.VINEX_INGEST_RETRY_AFTER_SECONDS)
+    try:
+        yield
+    finally:
+        _ONE_BATCH_AT_A_TIME.release()
 
 
 class SnapshotOut(Schema):
@@ -61,7 +102,7 @@ def snapshot_result(snapshot: Snapshot) -> dict[str, Any]:
     "/rosters/{facility_code}",
     auth=AgencyKey(),
     response={200: SnapshotOut, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse,
-              413: ErrorResponse, 422: ErrorResponse},
+              413: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse},
     summary="Send a full roster snapshot of a facility",
     openapi_extra={"requestBody": {"required": True, "content": {
         "text/csv": {"schema": {"type": "string"}},
@@ -78,7 +119,7 @@ def roster_put(request: HttpRequest, facility_code: str) -> dict[str, Any]:
     facility = Facility.objects.select_related("agency").filter(agency=key.agency, code=facility_code).first()
     if facility is None:
         raise Http404
-    with tempfile.TemporaryDirectory(prefix="vinex-upload-") as folder:
+    with _one_roster_import_per_host(), tempfile.TemporaryDirectory(prefix="vinex-upload-") as folder:
         path = Path(folder) / "roster"
         try:
             # Read the request as a stream: request.body would hold the whole roster in memory.
@@ -125,7 +166,7 @@ def _parse_items(raw_events: list[Any]) -> tuple[list[IncomingEvent], list[int],
     "/custody-events",
     auth=AgencyKey(),
     response={200: EventBatchOut, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 413: ErrorResponse,
-              422: ErrorResponse},
+              422: ErrorResponse, 503: ErrorResponse},
     summary="Push a batch of custody events",
     # As published before the endpoint moved here from custody: clients generated from the document keep it.
     operation_id="vinex_custody_api_custody_events_post",
@@ -139,7 +180,7 @@ def _parse_items(raw_events: list[Any]) -> tuple[list[IncomingEvent], list[int],
 def custody_events_post(request: HttpRequest, batch: EventBatchIn) -> HttpResponse:
     """Record up to 10,000 events. Each item is accepted, reported as a duplicate, or rejected alone."""
     key = require_scope(request, "events:write")
-    with _ONE_BATCH_AT_A_TIME:
+    with _batch_turn():
         return _batch_record(key, batch.events)
 
 

@@ -30,10 +30,20 @@ VINEX_ROSTER_MAX_ERROR_SHARE = env_float("VINEX_ROSTER_MAX_ERROR_SHARE", default
 VINEX_ROSTER_TREND_TOLERANCE = env_float("VINEX_ROSTER_TREND_TOLERANCE", default=0.25)
 VINEX_ROSTER_TREND_WINDOW = env_int("VINEX_ROSTER_TREND_WINDOW", default=5)
 VINEX_ROSTER_TREND_MIN_ROWS = env_int("VINEX_ROSTER_TREND_MIN_ROWS", default=20)
-# Largest roster body or file accepted (a 1,000,000-row roster is about 100 MB).
-VINEX_ROSTER_MAX_BYTES = env_int("VINEX_ROSTER_MAX_BYTES", default=1024 * 1024 * 1024)
+# Largest roster body or file accepted: a 1,000,000-row CSV roster is about 100 MB, the same as a JSON list
+# about 200 MB. Uploads are streamed to disk and parsed in bounded memory, but the disk copy and the columns
+# still grow with the size.
+VINEX_ROSTER_MAX_BYTES = env_int("VINEX_ROSTER_MAX_BYTES", default=256 * 1024 * 1024)
+# One roster upload at a time per host; another arriving meanwhile is answered 503 with this Retry-After.
+VINEX_ROSTER_RETRY_AFTER_SECONDS = env_int("VINEX_ROSTER_RETRY_AFTER_SECONDS", default=10)
 # How many row errors a snapshot keeps and reports (the count is always complete).
 VINEX_ROSTER_MAX_REPORTED_ERRORS = env_int("VINEX_ROSTER_MAX_REPORTED_ERRORS", default=1000)
+
+# Overload: an event request that waits longer than this for its server process's turn to record is
+# answered 503 with Retry-After (seconds) instead of queueing without bound; nothing of it is written, so a
+# client that sends it again after Retry-After loses nothing.
+VINEX_INGEST_MAX_WAIT_SECONDS = env_float("VINEX_INGEST_MAX_WAIT_SECONDS", default=1.0)
+VINEX_INGEST_RETRY_AFTER_SECONDS = env_int("VINEX_INGEST_RETRY_AFTER_SECONDS", default=1)
 
 # Feed health: a facility is silent when nothing arrived for twice its expected cadence.
 VINEX_FEED_DEFAULT_CADENCE_SECONDS = env_int("VINEX_FEED_DEFAULT_CADENCE_SECONDS", default=24 * 3600)

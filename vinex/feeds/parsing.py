@@ -1,21 +1,26 @@
-"""Reading roster files (CSV with a header, or a JSON list) into validated, normalised columns.
+"""Reading roster files (CSV with a header, a JSON list, or NDJSON) into validated, normalised columns.
 
 Parsing and validation are columnar (polars): a 1,000,000-row roster is checked with a handful of
 vectorised expressions, and only the rows that fail become Python objects. A bad row is reported
 with its line number and reason and left out; the caller keeps that person's status as it is.
+
+Memory stays bounded by the roster's columns, never by the file's size as Python objects: JSON is read
+item by item (a JSON list or one object per line), ``_JSON_ROWS_PER_FRAME`` items at a time become a
+columnar frame, and a file that is not UTF-8 is transcoded in chunks.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import polars as pl
 
@@ -33,9 +38,11 @@ _ALIASES = {"housing_facility": "facility_code", "facility": "facility_code"}
 _AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z")
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
 _CHUNK = 8 * 1024 * 1024
+_TEXT_CHUNK = 256 * 1024  # characters of JSON, or bytes transcoded, held at once
+_JSON_ROWS_PER_FRAME = 2_000
 _MOMENT_OR_BLANK = r"^\s*(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([zZ]|[+-]\d{2}:?\d{2})?)?\s*$"
 
-Kind = Literal["csv", "json"]
+Kind = Literal["csv", "json", "ndjson"]
 
 
 class RosterFormatError(ValueError):
@@ -72,14 +79,17 @@ class ParsedRoster:
 
 
 def detect_kind(path: Path, content_type: str = "") -> Kind:
-    """JSON when the content type says so or the file starts with ``[``; CSV otherwise."""
-    if "json" in content_type:
-        return "json"
+    """NDJSON (one object per line) when the content type says so or the file starts with ``{``; a JSON
+    list when it says JSON or the file starts with ``[``; CSV otherwise."""
+    if "ndjson" in content_type or "jsonl" in content_type or "json-seq" in content_type:
+        return "ndjson"
     if "csv" in content_type:
         return "csv"
     with path.open("rb") as handle:
         start = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return "json" if start.startswith(b"[") else "csv"
+    if start.startswith(b"{"):
+        return "ndjson"
+    return "json" if "json" in content_type or start.startswith(b"[") else "csv"
 
 
 class _NotUtf8(Exception):
@@ -92,13 +102,17 @@ def transcode(path: Path, scratch: Path) -> Path:
     Such files are read as Windows-1252, the superset of Latin-1 that spreadsheet exports use,
     falling back to plain Latin-1 for the five bytes Windows-1252 leaves undefined.
     """
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("cp1252")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
     target = scratch / "roster-utf8"
-    target.write_text(text, encoding="utf-8", newline="")
+    for encoding in ("cp1252", "latin-1"):  # Latin-1 decodes every byte
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
+                while chunk := source.read(_TEXT_CHUNK):
+                    out.write(decoder.decode(chunk))
+                out.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError:
+            continue
+        break
     return target
 
 
@@ -157,39 +171,138 @@ def _last_line_truncated(path: Path, columns: int) -> bool:
     return len(fields) < columns
 
 
-def _read_json(path: Path, column_map: Mapping[str, str]) -> tuple[pl.DataFrame, list[str], list[RowError]]:
+def _read_json(path: Path, column_map: Mapping[str, str], *, lines: bool = False) -> tuple[
+    pl.DataFrame, list[str], list[RowError]
+]:
+    """A JSON list of objects (or, with ``lines``, one object per line), read item by item."""
+    keys: dict[str, None] = {}
+    frames: list[pl.DataFrame] = []
+    pending: list[dict[str, str | None]] = []
+    errors: list[RowError] = []
+    count = 0
     try:
         with path.open("r", encoding="utf-8-sig") as handle:
-            items = json.load(handle)
+            for number, item in (_ndjson_items(handle) if lines else enumerate(_json_list_items(handle), start=1)):
+                count += 1
+                row = _flat(item)
+                if row is None:
+                    errors.append(RowError(number, "", "each item must be an object"))
+                    continue
+                keys.update(dict.fromkeys(row))
+                pending.append({**row, "line": str(number)})
+                if len(pending) >= _JSON_ROWS_PER_FRAME:
+                    frames.append(_frame_of(pending))
+                    pending = []
     except UnicodeDecodeError:
         raise _NotUtf8 from None
-    except json.JSONDecodeError as error:
-        raise RosterFormatError(f"the body is not valid JSON: {error}") from None
-    if not isinstance(items, list):
-        raise RosterFormatError("a JSON roster must be a list of objects, one per person")
-    keys: set[str] = set()
-    flat: list[dict[str, Any]] = []
-    errors: list[RowError] = []
-    for number, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            errors.append(RowError(number, "", "each item must be an object"))
-            flat.append({})
-            continue
-        identifiers = item.get("identifiers")
-        row = {k: v for k, v in item.items() if k != "identifiers"}
-        if isinstance(identifiers, dict):
-            row.update(identifiers)
-        keys.update(row)
-        flat.append(row)
+    if pending:
+        frames.append(_frame_of(pending))
     header = sorted(keys)
     mapping = _header_map(header, column_map)
-    if items:
+    if count:
         _require_columns(set(mapping.values()), column_map)
-    data = {ours: [_text(row.get(raw)) for row in flat] for raw, ours in mapping.items()}
-    frame = pl.DataFrame(data, schema=dict.fromkeys(data, pl.String)).with_row_index("line", offset=1)
-    if errors:
-        frame = frame.filter(~pl.col("line").is_in([e.line for e in errors]))
-    return frame, header, errors
+    return _json_frame(frames, mapping), header, errors
+
+
+def _json_frame(frames: list[pl.DataFrame], mapping: Mapping[str, str]) -> pl.DataFrame:
+    """Our columns (text) and ``line`` from the frames of items read, whatever keys each frame saw."""
+    columns = [pl.col("line").cast(pl.UInt32)]
+    if not frames:
+        return pl.DataFrame({"line": []}, schema={"line": pl.UInt32, **dict.fromkeys(mapping.values(), pl.String)})
+    frame = pl.concat(frames, how="diagonal")
+    for raw, ours in mapping.items():
+        columns.append(pl.col(raw).alias(ours) if raw in frame.columns else pl.lit(None, dtype=pl.String).alias(ours))
+    return frame.select(columns)
+
+
+def _frame_of(rows: list[dict[str, str | None]]) -> pl.DataFrame:
+    names = dict.fromkeys(key for row in rows for key in row)
+    return pl.DataFrame({k: [row.get(k) for row in rows] for k in names}, schema=dict.fromkeys(names, pl.String))
+
+
+def _flat(item: Any) -> dict[str, str | None] | None:
+    """An item's fields as text, its ``identifiers`` object spread among them; None when it is no object."""
+    if not isinstance(item, dict):
+        return None
+    identifiers = item.get("identifiers")
+    row = {str(k): _text(v) for k, v in item.items() if k != "identifiers" and k != "line"}
+    if isinstance(identifiers, dict):
+        row.update({str(k): _text(v) for k, v in identifiers.items()})
+    return row
+
+
+def _ndjson_items(handle: TextIO) -> Iterator[tuple[int, Any]]:
+    """(line number, item) for each non-blank line of an NDJSON file."""
+    for number, line in enumerate(handle, start=1):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as error:
+                raise RosterFormatError(f"line {number} is not valid JSON: {error}") from None
+
+
+class _JsonListReader:
+    """The items of a JSON list, decoded one at a time from a text stream read in chunks."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self.handle = handle
+        self.buffer = ""
+        self.position = 0
+        self.ended = False
+        self.decoder = json.JSONDecoder()
+
+    def _more(self) -> bool:
+        chunk = "" if self.ended else self.handle.read(_TEXT_CHUNK)
+        self.ended = not chunk
+        self.buffer = self.buffer[self.position :] + chunk
+        self.position = 0
+        return bool(chunk)
+
+    def next_char(self) -> str:
+        """The next character that is not white space (not consumed), or "" at the end of the file."""
+        while True:
+            while self.position < len(self.buffer) and self.buffer[self.position] in " \t\r\n":
+                self.position += 1
+            if self.position < len(self.buffer) or not self._more():
+                return self.buffer[self.position : self.position + 1]
+
+    def value(self) -> Any:
+        self.next_char()  # raw_decode takes no leading white space
+        while True:
+            try:
+                item, end = self.decoder.raw_decode(self.buffer, self.position)
+            except json.JSONDecodeError as error:
+                if self._more():
+                    continue
+                raise RosterFormatError(f"the body is not valid JSON: {error}") from None
+            # A value that reaches the end of what was read may go on in the next chunk (a number).
+            if end == len(self.buffer) and self._more():
+                continue
+            self.position = end
+            return item
+
+
+def _json_list_items(handle: TextIO) -> Iterator[Any]:
+    reader = _JsonListReader(handle)
+    if reader.next_char() != "[":
+        if reader.next_char() == "":
+            raise RosterFormatError("the body is not valid JSON: it is empty")
+        reader.value()  # valid JSON that is not a list is told apart from invalid JSON
+        raise RosterFormatError("a JSON roster must be a list of objects, one per person")
+    reader.position += 1
+    if reader.next_char() == "]":
+        reader.position += 1
+    else:
+        while True:
+            yield reader.value()
+            separator = reader.next_char()
+            reader.position += 1
+            if separator == "]":
+                break
+            if separator != ",":
+                raise RosterFormatError("the body is not valid JSON: expected , or ] between items")
+    if reader.next_char() != "":
+        raise RosterFormatError("the body is not valid JSON: extra data after the list")
 
 
 def _text(value: Any) -> str | None:
@@ -309,8 +422,8 @@ def _validate(frame: pl.DataFrame, checks: list[FrameCheck]) -> tuple[pl.DataFra
 def _read(path: Path, kind: Kind, column_map: Mapping[str, str]) -> tuple[
     pl.DataFrame, list[str], list[RowError], bool
 ]:
-    if kind == "json":
-        frame, header, errors = _read_json(path, column_map)
+    if kind in ("json", "ndjson"):
+        frame, header, errors = _read_json(path, column_map, lines=kind == "ndjson")
         return frame, header, errors, False
     frame, header, truncated = _read_csv(path, column_map)
     return frame, header, [], truncated
@@ -333,7 +446,7 @@ def roster_parse(
         frame, header, early_errors, truncated = _read(path, kind, column_map)
     except _NotUtf8:
         frame, header, early_errors, truncated = _read(transcode(path, scratch), kind, column_map)
-    unit = "row" if kind == "json" else "line"
+    unit = "row" if kind == "json" else "line"  # NDJSON items are numbered by their line
     total = len(frame) + len(early_errors)
     if not header:
         empty = pl.DataFrame(schema={"line": pl.UInt32, **dict.fromkeys(COLUMNS, pl.String)})

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from vinex.audit.unit import Actor, audit_unit
 from vinex.core.bulk import rows_insert
+from vinex.core.database import write_turn
 from vinex.notify import lifecycle, retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
 from vinex.notify.metrics import notification_attempts_count
@@ -54,7 +55,8 @@ def default_worker_name() -> str:
 def notifications_claim(*, worker: str, limit: int, now: datetime) -> list[Notification]:
     """Take up to ``limit`` due rows for this worker; rows another worker holds are skipped."""
     claim = f"{worker}:{uuid.uuid4().hex[:12]}"
-    with transaction.atomic():
+    # The senders' turn comes before any ingest still waiting (see write_turn): they never starve.
+    with write_turn(priority=True), transaction.atomic():
         due = Notification.objects.filter(status__in=lifecycle.NOTIFICATION_CLAIMABLE, next_attempt_at__lte=now
                                           ).order_by("next_attempt_at")
         if connection.features.has_select_for_update_skip_locked:
@@ -162,7 +164,7 @@ def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datet
             attempts.append((n.pk, fields["attempts"], worker, outcome.started_at, outcome.finished_at,
                              _outcome_label(outcome), str(outcome.error)[:300] if outcome.error else ""))
     # The worker acts as itself: its name is in every attempt it records, and in the audit log.
-    with audit_unit(actor=Actor.system(worker)) as unit:
+    with write_turn(priority=True), audit_unit(actor=Actor.system(worker)) as unit:
         won = lifecycle.notifications_record_attempts(rows=rows, now=now)
         if won != len(rows):
             # Rare: some leases expired mid-round. Keep only the attempts whose rows we still wrote.

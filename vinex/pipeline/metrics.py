@@ -19,6 +19,11 @@ EVENTS = Counter(
 )
 
 
+OVERLOADED = Counter(
+    "vinex_ingest_overloaded", "Event requests refused with 503 and Retry-After because the server was at capacity",
+)
+
+
 def events_count(*, events: Sequence[IncomingEvent], outcomes: Sequence[ItemOutcome]) -> None:
     """Count each item's outcome under its source (api, roster, connector, correction, …)."""
     tally = Tally((o.status, str(e.source)) for e, o in zip(events, outcomes, strict=True))
@@ -30,3 +35,8 @@ def events_rejected_count(*, source: str, n: int) -> None:
     """Items refused before they reach the use case (malformed JSON items on the API)."""
     if n:
         EVENTS.labels(outcome="rejected", source=source).inc(n)
+
+
+def events_overloaded_count() -> None:
+    """A request refused at capacity (503 with Retry-After): nothing of it was recorded."""
+    OVERLOADED.inc()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
 from django.utils import timezone
 
 from vinex.audit.chain import AuditEntries, AuditEntryIn
 from vinex.audit.unit import Actor, audit_unit
+from vinex.core.database import write_turn
 from vinex.custody.ingest import plan, store
 from vinex.custody.ingest.incoming import IncomingEvent, ItemOutcome
 from vinex.custody.models import Agency, CustodyEvent, Facility
@@ -38,6 +36,9 @@ def nobody_follows(person_ids: set[int]) -> set[int]:
 def nobody_links(subject_ids: list[int]) -> dict[int, int]:
     return {}
 
+
+# Batches of more events than this are worked out before the write lock is taken (see event_ingest).
+_DRAFT_AHEAD_FROM = 16
 
 # A subject whose row changes in one of these may now be recognisable as someone another agency holds.
 _IDENTITY_FIELDS = ("first_name", "last_name", "date_of_birth", "country_of_birth", "a_number", "fbi_number",
@@ -70,13 +71,16 @@ def event_ingest(
     facilities = store.facilities_of(agency.id)
     screened = [ItemOutcome(e.data.event_id, "accepted") for e in events]
     candidates = plan.screen(agency.code, facilities, events, screened)
-    # The batch is worked out before taking the write lock, which other batches wait for; under the lock
-    # it is only checked against the stored state, and worked out again if that changed meanwhile. This
-    # holds whether or not the caller has a transaction open: the check is the same few reads either way.
-    draft = _draft(agency, facilities, candidates, screened, received_at)
-    with _sqlite_writer_turn(), audit_unit(actor=actor) as unit:
+    # A large batch is worked out before taking the write lock, which other batches wait for; under the
+    # lock it is only checked against the stored state, and worked out again if that changed meanwhile.
+    # A small one (an agency pushing events one at a time) is worked out under the lock: checking a draft
+    # costs the same reads as making it. Either way holds whether or not the caller has a transaction open.
+    draft = _draft(agency, facilities, candidates, screened, received_at) if len(events) > _DRAFT_AHEAD_FROM else None
+    with write_turn(), audit_unit(actor=actor) as unit:
         store.agency_lock(agency.id)
-        if not _draft_holds(agency, draft):
+        if draft is None:
+            draft = _draft(agency, facilities, candidates, screened, received_at)
+        elif not _draft_holds(agency, draft):
             logger.info("custody events changed while a batch was worked out; working it out again",
                         extra={"agency": agency.code, "events": len(events)})
             draft = _draft(agency, facilities, candidates, screened, received_at)
@@ -157,26 +161,3 @@ def _draft_holds(agency: Agency, draft: _Draft) -> bool:
     rows = store.subject_rows(agency.id, list(draft.plans))
     as_read = {k: p.subject.row for k, p in draft.plans.items() if p.subject.row is not None}
     return {row[key]: row for row in rows} == as_read
-
-
-@contextmanager
-def _sqlite_writer_turn() -> Iterator[None]:
-    """On SQLite, queue for the write lock in the kernel rather than in SQLite's busy handler.
-
-    The busy handler polls with sleeps growing to 100 ms, so a batch waiting behind another sits idle
-    long after the lock is free; an exclusive flock on a file beside the database wakes the next
-    ingest, in any thread or process, as soon as the previous one commits. Skipped inside an outer
-    transaction, which may already hold the database's lock: waiting there for a turn that a writer
-    blocked on that lock holds would deadlock. Only the waiting differs; what is written does not.
-    """
-    name = str(connection.settings_dict["NAME"])
-    in_memory = name == ":memory:" or "mode=memory" in name
-    if connection.vendor != "sqlite" or connection.in_atomic_block or in_memory:
-        yield
-        return
-    with open(f"{name}.ingest-lock", "a") as turn:
-        fcntl.flock(turn, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(turn, fcntl.LOCK_UN)
