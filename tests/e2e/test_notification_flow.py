@@ -119,8 +119,8 @@ def stack(transactional_db: None) -> Iterator[Stack]:
 
 def _healthy(base_url: str) -> bool:
     try:
-        return requests.get(f"{base_url}/healthz", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(f"{base_url}/healthz", timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or too busy starting to answer in time: ask again
         return False
 
 
