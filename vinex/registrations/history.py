@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext_lazy as _
+
 from vinex.audit.unit import Actor, audit_unit
-from vinex.notify.models import Notification, NotificationStatus
+from vinex.notify.messages import event_headline
+from vinex.notify.models import Channel, Notification, NotificationStatus
 from vinex.registrations.models import Registration
 from vinex.registrations.selectors import mask_contact
 
@@ -104,3 +107,44 @@ def _confirmation(notification: Notification) -> tuple[datetime | None, str]:
 
 def _mask(notification: Notification) -> str:
     return mask_contact(notification.contact)
+
+
+# --- Words for people: how a message and its fate are named on the portal and in the call centre --------
+
+_STATUS_WORDS = {
+    NotificationStatus.QUEUED: _("Waiting to be sent"),
+    NotificationStatus.SENDING: _("Being sent"),
+    NotificationStatus.SENT: _("Sent"),
+    NotificationStatus.DELIVERED: _("Delivered"),
+    NotificationStatus.FAILED_TRANSIENT: _("Not delivered yet; we will try again"),
+    NotificationStatus.FAILED_PERMANENT: _("Could not be delivered"),
+    NotificationStatus.SUPPRESSED: _("Not sent: messages to this contact were stopped"),
+}
+_CHANNEL_WORDS = {Channel.EMAIL: _("Email"), Channel.SMS: _("Text message"), Channel.VOICE: _("Phone call")}
+_TEMPLATE_WORDS = {
+    "verification_code": _("Your one-time code"),
+    "registration_confirmed": _("Registration confirmed"),
+    "linkage/correction": _("Correction to an earlier message"),
+}
+
+
+def message_status_words(message: Message) -> str:
+    """What became of a message, in plain words (a call confirmed by PIN or reply says so)."""
+    if message.confirmed_by == "pin":
+        return str(_("Confirmed with your PIN"))
+    if message.confirmed_by == "reply":
+        return str(_("Confirmed by your text reply"))
+    if message.channel == Channel.VOICE and message.status == NotificationStatus.SENT:
+        return str(_("Called; not confirmed yet"))
+    return str(_STATUS_WORDS.get(NotificationStatus(message.status), message.status))
+
+
+def message_channel_words(channel: str) -> str:
+    return str(_CHANNEL_WORDS.get(Channel(channel), channel))
+
+
+def message_title(message: Message) -> str:
+    """What the message was about: the event's headline, or what kind of notice it was."""
+    if message.event_type:
+        return event_headline(message.event_type)
+    return str(_TEMPLATE_WORDS.get(message.template, _("Custody update")))

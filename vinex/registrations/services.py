@@ -455,7 +455,7 @@ def registration_preferences_update(*, registration: Registration, actor: Actor,
     having no email or text contact to be told by instead.
     """
     registrant = registration.registrant
-    errors = []
+    errors = _not_active(registration)
     if language is not None and language not in dict(settings.LANGUAGES):
         errors.append(FieldError(("language",), _("Choose English or Spanish."), "invalid_language"))
     if call_preference is not None and call_preference not in CallPreference.values:
@@ -478,6 +478,12 @@ def registration_preferences_update(*, registration: Registration, actor: Actor,
     return registration
 
 
+def _not_active(registration: Registration) -> list[FieldError]:
+    if registration.status == RegistrationStatus.ACTIVE:
+        return []
+    return [FieldError(("status",), _("Only an active registration can change."), "not_active")]
+
+
 def _written_contacts(registration: Registration) -> list[Contact]:
     return [c for c in registration.registrant.contacts.filter(channel__in=(Channel.EMAIL, Channel.SMS))
             if c.reachable]
@@ -487,9 +493,8 @@ def registration_contact_add(*, registration: Registration, channel: str, value:
                              reason: str = "") -> ContactVerification:
     """Add a contact to an active registration and send it a one-time code; nothing else is sent to it
     until the code is keyed in. A first number for calls needs a ``pin``."""
-    if registration.status != RegistrationStatus.ACTIVE:
-        raise RegistrationInvalid([FieldError(("status",), _("Only an active registration can change."),
-                                              "not_active")])
+    if _not_active(registration):
+        raise RegistrationInvalid(_not_active(registration))
     normalised, errors = _contact_errors([ContactIn(channel, value)])
     registrant = registration.registrant
     pin = pin.strip()
