@@ -3,7 +3,9 @@ Django's ``templatize`` turns a template into gettext calls, babel's extractor r
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,3 +64,23 @@ def untranslated(msgids: list[Msgid], language: str = "es") -> list[Msgid]:
 
 def sources(*patterns: str) -> list[Path]:
     return sorted(p for pattern in patterns for p in ROOT.glob(pattern))
+
+
+_PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\{[^}]*\}\}")
+
+
+def english_fragments(msgids: list[Msgid], min_words: int = 3) -> set[str]:
+    """The literal parts of these msgids (placeholders cut out) long enough to be an English sentence."""
+    fragments = set()
+    for m in msgids:
+        for text in (m.text, m.plural):
+            for part in _PLACEHOLDER.split(text):
+                part = " ".join(part.split()).strip(" .,:;")
+                if len(part.split()) >= min_words:
+                    fragments.add(part)
+    return fragments
+
+
+def english_left(rendered: str, fragments: set[str]) -> list[str]:
+    flat = " ".join(html.unescape(rendered).split())
+    return sorted(f for f in fragments if f in flat)
