@@ -8,6 +8,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from babel.messages.extract import extract_python
 from django.utils import translation
@@ -33,16 +34,15 @@ def msgids_of(path: Path) -> list[Msgid]:
         # The template's own indentation would read as Python's; every msgid is on one line.
         source = "\n".join(line.lstrip() for line in templatize(source, origin=str(path)).splitlines())
     found = []
-    options = {"encoding": "utf-8"}
-    for _lineno, funcname, messages, _comments in extract_python(io.BytesIO(source.encode()), list(KEYWORDS), [],
-                                                                 options):
-        args = messages if isinstance(messages, tuple) else (messages,)
+    extracted = extract_python(io.BytesIO(source.encode()), list(KEYWORDS), [], {"encoding": "utf-8"})  # type: ignore[arg-type]
+    for _lineno, funcname, messages, _comments in extracted:
+        args: tuple[Any, ...] = (*messages, "") if isinstance(messages, (tuple, list)) else (messages, "")
         if funcname in ("pgettext", "pgettext_lazy", "npgettext"):
-            context, text, plural = args[0], args[1], (args[2] if len(args) > 2 else "")
+            context, text, plural = args[0], args[1], args[2]
         else:
-            context, text, plural = "", args[0], (args[1] if len(args) > 1 else "")
+            context, text, plural = "", args[0], args[1]
         if isinstance(text, str) and text:
-            found.append(Msgid(text, context or "", plural or "", str(path.relative_to(ROOT))))
+            found.append(Msgid(text, str(context or ""), str(plural or ""), str(path.relative_to(ROOT))))
     return found
 
 
