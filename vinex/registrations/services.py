@@ -26,7 +26,16 @@ from vinex.linkage.services import subscription_subject_record
 from vinex.locator.ratelimit import hash_key
 from vinex.locator.selectors import locator_client_ref, subject_ref_person_id, subject_ref_subject_id
 from vinex.notify.lifecycle import registrant_withdraw, subscription_move, subscription_raise_tier
-from vinex.notify.models import CallPreference, Channel, Contact, CreatedVia, Registrant, SubscriptionStatus, Tier
+from vinex.notify.models import (
+    CallPreference,
+    Channel,
+    Contact,
+    CreatedVia,
+    Notification,
+    Registrant,
+    SubscriptionStatus,
+    Tier,
+)
 from vinex.notify.services import (
     contact_add,
     contact_opt_out,
@@ -414,7 +423,8 @@ def manage_url(token: str) -> str:
     return f"{settings.VINEX_PUBLIC_URL}/manage/?token={token}"
 
 
-def registration_withdraw(*, registration: Registration, actor: Actor, now: datetime | None = None) -> Registration:
+def registration_withdraw(*, registration: Registration, actor: Actor, now: datetime | None = None,
+                          reason: str = "") -> Registration:
     """Stop the subscription at once, suppress anything queued and schedule the contact data for purge.
 
     Withdrawing twice changes nothing the second time. ``actor`` is who withdrew (the manage link's holder).
@@ -433,7 +443,10 @@ def registration_withdraw(*, registration: Registration, actor: Actor, now: date
         registrant = registration.registrant
         registrant_withdraw(registrant=registrant, when=now)
         contact_opt_out(contacts=list(registrant.contacts.all()), when=now, actor=actor)
-        _audit(unit, registration, "withdraw", actor=actor)
+        if reason:  # withdrawn on her behalf (the call centre): why is part of the record
+            _actor_reason(unit, registration, "withdraw", actor, reason)
+        else:
+            _audit(unit, registration, "withdraw", actor=actor)
     return registration
 
 
@@ -544,3 +557,21 @@ def registration_contact_remove(*, registration: Registration, verification: Con
         contact_opt_out(contacts=[contact], actor=actor)
         verification.delete()
         _actor_reason(unit, registration, "remove_contact", actor, reason, outcome=contact.channel)
+
+
+def registration_resend_last(*, registration: Registration, actor: Actor, reason: str) -> Notification | None:
+    """Send the newest message about the person again, to the contact it went to (if it can still be
+    reached): for a caller who lost it or did not hear it. None when there is nothing to resend."""
+    if _not_active(registration):
+        raise RegistrationInvalid(_not_active(registration))
+    last = (Notification.objects.filter(subscription_id=registration.subscription_id, event__isnull=False,
+                                        contact__opted_out_at__isnull=True, contact__verified_at__isnull=False)
+            .select_related("contact").order_by("-created_at", "-pk").first())
+    if last is None:
+        return None
+    with audit_unit(actor=actor) as unit:
+        again = notification_enqueue_direct(contact=last.contact, template=f"resend/{last.template}"[:40],
+                                            body=last.body, language=last.language, subject_line=last.subject_line,
+                                            actor=actor)
+        _actor_reason(unit, registration, "resend_message", actor, reason, outcome=str(last.pk))
+    return again
