@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import User
 from django.utils import timezone
 
@@ -18,7 +19,8 @@ from vinex.custody.models import Subject
 from vinex.hotline.models import Callback, CallbackStatus, CallStatus, HotlineCall
 from vinex.locator.ratelimit import RetryAfter, rate_limit_check
 from vinex.locator.selectors import LocatorQuery, locator_search, subject_ref_person_id
-from vinex.notify.models import Contact
+from vinex.notify.messages import agencies_of_people, other_agencies, render_event_message
+from vinex.notify.models import Contact, Notification
 from vinex.notify.services import contacts_find
 from vinex.policy.contacts import InvalidContact
 from vinex.policy.disclosure import Audience, disclose
@@ -230,3 +232,37 @@ def caller_registration(*, registration: Registration, reason: str, user: User) 
     view = registration_view(registration=registration, actor=actor, purpose=purpose)
     messages = registration_history(registration=registration, actor=actor, purpose=purpose)
     return CallerRegistration(view, _subject_view(registration.subscription.person_id, ""), messages)
+
+
+def registrations_for_caller(*, phone: str, pin: str, actor: Actor) -> list[Registration]:
+    """The active registrations whose registrant holds this phone number and whose PIN is ``pin``; the PIN
+    is the proof, as caller ID can be forged. Audited as read by the phone menu."""
+    with audit_unit(actor=actor) as unit:
+        try:
+            contacts = [c for channel in ("voice", "sms")
+                        for c in contacts_find(channel=channel, value=phone, actor=actor) if c.reachable]
+        except InvalidContact:
+            return []
+        found = [r for r in Registration.objects.filter(
+            registrant_id__in={c.registrant_id for c in contacts}, status=RegistrationStatus.ACTIVE,
+        ).select_related("registrant", "subscription").order_by("-created_at")
+            if r.registrant.pin_hash and check_password(pin, r.registrant.pin_hash)]
+        unit.add_many("read", "registration", [r.public_id for r in found], purpose="phone menu: caller with PIN")
+    return found
+
+
+def last_message_for_caller(*, registrations: list[Registration], language: str, actor: Actor) -> str:
+    """The newest custody message sent to these registrations, worded again for the phone; "" if none."""
+    last = (Notification.objects.filter(subscription__in=[r.subscription_id for r in registrations],
+                                        event__isnull=False)
+            .select_related("event__subject__agency", "event__subject__facility", "subscription")
+            .order_by("-created_at", "-pk").first())
+    if last is None or last.event is None or last.subscription is None:
+        return ""
+    event = last.event
+    with audit_unit(actor=actor) as unit:
+        unit.add("read", "notification", last.pk, purpose="phone menu: heard again")
+    spoken = render_event_message(event=event, channel="voice", language=language, tier=last.subscription.tier,
+                                  unsubscribe_url="",
+                                  others=other_agencies(event, agencies_of_people([event.subject.person_id])))
+    return spoken.body
