@@ -114,3 +114,12 @@ def test_speak_with_someone_rings_the_call_centre_then_waits_in_the_queue(agency
     stranger = IvrCall(client, caller="+13125550188", sid="CA" + "d" * 32)
     stranger.post(f"{ENTRY}agent")
     assert stranger.hung_up and stranger.twiml is not None and stranger.twiml.find("Dial") is None
+
+
+def test_the_registered_caller_menu_in_spanish(caller: Registration) -> None:
+    call = IvrCall(Client())
+    call.dial()
+    assert "oprima 5" in call.press("2")
+    assert "Marque su PIN de cuatro dígitos." in call.press("5")
+    assert "Para escuchar de nuevo su último mensaje, oprima 1." in call.press("4821")
+    assert call.voices() == {"es-US"}
