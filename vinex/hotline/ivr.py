@@ -478,10 +478,11 @@ def mine_calls(step: Step) -> VoiceResponse:
     if not found or preference is None:
         return _mine_menu(step, token) if found else _mine_pin_prompt(step)
     try:
-        for registration in found:
-            registration_preferences_update(registration=registration, call_preference=preference,
-                                            actor=Actor.registrant(registration.registrant_id),
-                                            reason="phone menu")
+        with transaction.atomic():  # every registration on her number, or none
+            for registration in found:
+                registration_preferences_update(registration=registration, call_preference=preference,
+                                                actor=Actor.registrant(registration.registrant_id),
+                                                reason="phone menu")
     except RegistrationInvalid:
         return _mine_menu(step, token, before=_("We cannot stop calls: you have no email or text message number "
                                                 "with us. Please call our call centre to add one."))
