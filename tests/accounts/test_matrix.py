@@ -158,7 +158,7 @@ def test_staff_pages_still_to_be_built_are_guarded_already(db: None) -> None:
     assert operator.get("/staff/hotline/callers/").status_code == 403
     assert operator.get("/staff/privacy/queue/").status_code == 403
     # Allowed through the gate: no page answers there yet, so Django's 404, not the gate's 403.
-    assert call_centre.get("/staff/hotline/callers/").status_code == 404
+    assert call_centre.get("/staff/hotline/not-built-yet/").status_code == 404
 
 
 def test_the_audit_log_is_for_privacy_officers_and_auditors_not_administrators() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.locator.people import book
 from tests.locator.test_fuzz import FUZZ, assert_error_shape
+from tests.portal.test_api_manage import Registered, registered  # noqa: F401 - the fixture
 from vinex.custody.models import Agency
 from vinex.locator.selectors import subject_ref_make
 
@@ -54,4 +55,15 @@ def test_any_data_report_body_gets_a_202_or_an_error(a_subject_ref: str, body: d
     response = Client().post("/api/v1/data-reports", body, content_type="application/json")
     assert response.status_code in (202, 400, 422), response.content
     if response.status_code != 202:
+        assert_error_shape(response)
+
+
+@FUZZ
+@given(body=st.dictionaries(st.sampled_from(["language", "call_preference", "add_contacts", "remove_contacts", "pin",
+                                             "extra"]), json_value))
+def test_any_change_to_a_registration_gets_a_200_or_an_error(registered: Registered,  # noqa: F811
+                                                             body: dict[str, Any]) -> None:
+    response = registered.call("patch", body=body)
+    assert response.status_code in (200, 400, 409, 422), response.content
+    if response.status_code != 200:
         assert_error_shape(response)

@@ -41,3 +41,12 @@ VINEX_HOTLINE_IVR_REGISTRATION_RATE = _rate("VINEX_HOTLINE_IVR_REGISTRATION_RATE
 VINEX_HOTLINE_TIMEZONE = _timezone("VINEX_HOTLINE_TIMEZONE", "America/New_York")
 # The Twilio queue that callers who ask to speak with someone wait in.
 VINEX_HOTLINE_QUEUE = os.environ.get("VINEX_HOTLINE_QUEUE", "") or "vinex-hotline"
+
+# The call centre's phone, which the phone menu rings when a caller asks to speak with someone (E.164, e.g.
+# +12025550100). Unset, callers wait in the queue above for an agent to take them.
+VINEX_HOTLINE_AGENT_NUMBER = os.environ.get("VINEX_HOTLINE_AGENT_NUMBER", "").replace(" ", "")
+if VINEX_HOTLINE_AGENT_NUMBER and not (VINEX_HOTLINE_AGENT_NUMBER.startswith("+")
+                                       and VINEX_HOTLINE_AGENT_NUMBER[1:].isdigit()):
+    raise ImproperlyConfigured("VINEX_HOTLINE_AGENT_NUMBER: give the number in E.164 form, like +12025550100")
+# Wrong PINs a calling number may key in at the registered-caller menu.
+VINEX_HOTLINE_IVR_PIN_RATE = _rate("VINEX_HOTLINE_IVR_PIN_RATE", "5/hour")

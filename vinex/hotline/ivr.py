@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 from phonenumbers import timezone as number_timezones
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from vinex.audit.unit import audit_unit
+from vinex.audit.unit import Actor, audit_unit
 from vinex.hotline import selectors, services
 from vinex.hotline.models import CallOutcome
 from vinex.locator.ratelimit import RetryAfter, budget_check, rate_limit_check
@@ -46,11 +46,19 @@ from vinex.locator.selectors import (
     subject_ref_person_id,
 )
 from vinex.notify.messages import status_label
+from vinex.notify.models import CallPreference
 from vinex.notify.voice import VOICES
 from vinex.notify.webhooks import twilio_signed
 from vinex.policy.contacts import InvalidContact, normalise_contact
-from vinex.registrations.models import Arrival
-from vinex.registrations.services import Check, ContactIn, RegistrationInvalid, verification_check
+from vinex.registrations.models import Arrival, Registration, RegistrationStatus
+from vinex.registrations.services import (
+    Check,
+    ContactIn,
+    RegistrationInvalid,
+    registration_preferences_update,
+    registration_withdraw,
+    verification_check,
+)
 
 PEOPLE_SALT = "vinex.hotline.ivr.people"
 MAX_CHOICES = 9
@@ -135,6 +143,8 @@ def main_menu(step: Step, before: str = "") -> VoiceResponse:
         _("To find a person by A-number, press 2."),
         _("If we called you with a code, press 3 to key it in."),
         _("To ask our call centre to call you back, press 4."),
+        _("If you are registered, press 5 to hear your last message again, change how we call you, or stop "
+          "updates."),
         _("To speak with someone now, press 0."),
         _("vinex never asks about immigration status."),
     ])
@@ -153,6 +163,8 @@ def menu(step: Step) -> VoiceResponse:
                     num_digits=6)
     if step.digits == "4":
         return callback(step)
+    if step.digits == "5":
+        return _mine_pin_prompt(step)
     if step.digits == "0":
         return _enqueue(step)
     return main_menu(step)
@@ -380,10 +392,149 @@ def callback(step: Step) -> VoiceResponse:
 
 def _enqueue(step: Step) -> VoiceResponse:
     services.call_enqueue(call_sid=step.call_sid, language=step.language)
+    if settings.VINEX_HOTLINE_AGENT_NUMBER:
+        return _dial_agent(step)
+    return _wait_in_queue(step)
+
+
+def _wait_in_queue(step: Step) -> VoiceResponse:
     response = VoiceResponse()
     _say(response, _("Please hold. Someone from our call centre will answer you soon."), step.language)
     response.enqueue(settings.VINEX_HOTLINE_QUEUE, action=_url("left", lang=step.language), method="POST")
     return response
+
+
+def _dial_agent(step: Step) -> VoiceResponse:
+    """Ring the call centre's phone; if nobody answers, the caller waits in the queue (``dialled``)."""
+    response = VoiceResponse()
+    _say(response, _("Please hold while we connect you with our call centre."), step.language)
+    response.dial(settings.VINEX_HOTLINE_AGENT_NUMBER, action=_url("dialled", lang=step.language), method="POST",
+                  timeout=25)
+    return response
+
+
+def dialled(step: Step) -> VoiceResponse:
+    """After ringing the call centre: a finished conversation ends the call; otherwise the caller waits in
+    the queue, where an agent takes them by calling the agent line (``agent``)."""
+    if step.params.get("DialCallStatus", "") == "completed":
+        response = VoiceResponse()
+        response.hangup()
+        return response
+    return _wait_in_queue(step)
+
+
+def agent(step: Step) -> VoiceResponse:
+    """The agent line: an agent who calls it is connected to the caller waiting longest."""
+    response = VoiceResponse()
+    agents = settings.VINEX_HOTLINE_AGENT_NUMBER
+    if not agents or step.caller.replace(" ", "") != agents:
+        response.hangup()  # only the call centre's own phone may take callers from the queue
+        return response
+    response.dial().queue(settings.VINEX_HOTLINE_QUEUE)
+    return response
+
+
+# --- A registered caller (with her PIN): hear the last message, change calls, stop updates ---------
+
+MINE_SALT = "vinex.hotline.ivr.mine"
+MINE_MAX_AGE = 600  # seconds a caller's PIN stays good within one call
+
+
+def _mine_pin_prompt(step: Step, before: str = "") -> VoiceResponse:
+    if _caller_number(step) is None:
+        return main_menu(step, before=_("We cannot see the number you are calling from, so we cannot find your "
+                                        "registration. To speak with someone now, press 0."))
+    return _ask(step, _url("mine", lang=step.language), _("Key in your four-digit PIN."), num_digits=4,
+                before=before)
+
+
+def _mine_registrations(step: Step) -> list[Registration]:
+    """The registrations the signed reference in this step names (the caller keyed her PIN earlier)."""
+    try:
+        ids = signing.loads(step.params.get("mine", ""), salt=MINE_SALT, max_age=MINE_MAX_AGE)
+    except signing.BadSignature:
+        return []
+    if not isinstance(ids, list):
+        return []
+    return list(Registration.objects.filter(public_id__in=ids, status=RegistrationStatus.ACTIVE).select_related(
+        "registrant", "subscription"))
+
+
+def _mine_menu(step: Step, mine: str, before: str = "") -> VoiceResponse:
+    prompt = " ".join([
+        _("To hear your last message again, press 1."),
+        _("To change how we call you, press 2."),
+        _("To stop all updates to this number, press 3."),
+        _("To go back to the main menu, press 9."),
+    ])
+    return _ask(step, _url("mine-choice", lang=step.language, mine=mine), prompt, num_digits=1, before=before)
+
+
+def mine(step: Step) -> VoiceResponse:
+    """The caller keyed her PIN: find her registrations on this number."""
+    number = _caller_number(step)
+    if number is None:
+        return main_menu(step)
+    if rate_limit_check(key=f"hotline:ivr-pin:{number}", rate=settings.VINEX_HOTLINE_IVR_PIN_RATE):
+        return _goodbye(VoiceResponse(), step.language, _("Too many tries. Please call again later."))
+    found = selectors.registrations_for_caller(phone=number, pin=step.digits, actor=services.hotline_actor(None))
+    if not found:
+        return main_menu(step, before=_("We found no registration for this number with that PIN."))
+    token = signing.dumps([str(r.public_id) for r in found], salt=MINE_SALT, compress=True)
+    return _mine_menu(step, token)
+
+
+def mine_choice(step: Step) -> VoiceResponse:
+    found, token = _mine_registrations(step), step.params.get("mine", "")
+    if not found:
+        return _mine_pin_prompt(step)
+    actor = services.hotline_actor(None)
+    if step.digits == "1":
+        heard = selectors.last_message_for_caller(registrations=found, language=step.language, actor=actor)
+        return _mine_menu(step, token, before=heard or _("We have not sent you any message yet."))
+    if step.digits == "2":
+        return _ask(step, _url("mine-calls", lang=step.language, mine=token), " ".join([
+            _("To be called until you confirm with your PIN, press 1."),
+            _("To be called once, then sent a text message or email if you do not answer, press 2."),
+            _("To get no calls at all, only text messages and email, press 3."),
+        ]), num_digits=1)
+    if step.digits == "3":
+        return _ask(step, _url("mine-withdraw", lang=step.language, mine=token), _(
+            "You will get no more updates at this number about anyone. To confirm, press 9. To go back, press "
+            "any other key."), num_digits=1)
+    if step.digits == "9":
+        return main_menu(step)
+    return _mine_menu(step, token)
+
+
+def mine_calls(step: Step) -> VoiceResponse:
+    found, token = _mine_registrations(step), step.params.get("mine", "")
+    preference = {"1": CallPreference.STANDARD, "2": CallPreference.GENTLE, "3": CallPreference.NONE}.get(step.digits)
+    if not found or preference is None:
+        return _mine_menu(step, token) if found else _mine_pin_prompt(step)
+    try:
+        with transaction.atomic():  # every registration on her number, or none
+            for registration in found:
+                registration_preferences_update(registration=registration, call_preference=preference,
+                                                actor=Actor.registrant(registration.registrant_id),
+                                                reason="phone menu")
+    except RegistrationInvalid:
+        return _mine_menu(step, token, before=_("We cannot stop calls: you have no email or text message number "
+                                                "with us. Please call our call centre to add one."))
+    return _mine_menu(step, token, before=_("Thank you. We saved how we call you."))
+
+
+def mine_withdraw(step: Step) -> VoiceResponse:
+    found, token = _mine_registrations(step), step.params.get("mine", "")
+    if not found:
+        return _mine_pin_prompt(step)
+    if step.digits != "9":
+        return _mine_menu(step, token)
+    for registration in found:
+        registration_withdraw(registration=registration, actor=Actor.registrant(registration.registrant_id),
+                              reason="phone menu")
+    return _goodbye(VoiceResponse(), step.language, _("Your updates are stopped. You will get no more messages "
+                                                      "at this number."))
 
 
 def left(step: Step) -> VoiceResponse:
@@ -407,7 +558,8 @@ def _view(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
     def view(request: HttpRequest) -> HttpResponse:
         chosen = request.GET.get("lang", "en")
         lang = chosen if chosen in ("en", "es") else "en"
-        params = {**request.GET.dict(), "QueueResult": request.POST.get("QueueResult", "")}
+        params = {**request.GET.dict(), "QueueResult": request.POST.get("QueueResult", ""),
+                  "DialCallStatus": request.POST.get("DialCallStatus", "")}
         step = Step(lang, request.POST.get("Digits", "").strip(), request.POST.get("From", ""),
                     request.POST.get("CallSid", ""), params)
         with translation.override(lang):
@@ -429,3 +581,9 @@ ivr_options = _view(options)
 ivr_pin = _view(pin)
 ivr_code = _view(code)
 ivr_left = _view(left)
+ivr_dialled = _view(dialled)
+ivr_agent = _view(agent)
+ivr_mine = _view(mine)
+ivr_mine_choice = _view(mine_choice)
+ivr_mine_calls = _view(mine_calls)
+ivr_mine_withdraw = _view(mine_withdraw)

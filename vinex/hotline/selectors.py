@@ -10,19 +10,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from vinex.audit.unit import Actor, audit_add
+from vinex.audit.unit import Actor, audit_add, audit_unit
 from vinex.custody.models import Subject
 from vinex.hotline.models import Callback, CallbackStatus, CallStatus, HotlineCall
 from vinex.locator.ratelimit import RetryAfter, rate_limit_check
 from vinex.locator.selectors import LocatorQuery, locator_search, subject_ref_person_id
+from vinex.notify.messages import agencies_of_people, other_agencies, render_event_message
+from vinex.notify.models import Contact, Notification
 from vinex.notify.services import contacts_find
 from vinex.policy.contacts import InvalidContact
 from vinex.policy.disclosure import Audience, disclose
+from vinex.registrations.history import Message, registration_history
 from vinex.registrations.models import ContactVerification, Registration, RegistrationStatus
-from vinex.registrations.selectors import mask_contact
+from vinex.registrations.selectors import RegistrationView as OwnView
+from vinex.registrations.selectors import mask_contact, registration_view
 
 ROLE = "call_centre"
 
@@ -171,3 +176,93 @@ def pending_verification_for_number(*, phone: str, actor: Actor) -> ContactVerif
     return ContactVerification.objects.filter(
         contact__in=contacts, verified_at__isnull=True, registration__status=RegistrationStatus.PENDING,
     ).select_related("contact", "registration").order_by("-last_sent_at").first()
+
+
+# --- Finding a caller's registrations ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FoundRegistration:
+    """A registration found for a caller: enough to recognise it on the phone."""
+
+    registration: Registration
+    person: SubjectView | None
+    contacts: list[str] = field(default_factory=list)
+
+
+def _contacts_for(value: str, actor: Actor) -> list[Contact]:
+    if "@" in value:
+        return contacts_find(channel="email", value=value, actor=actor)
+    return [c for channel in ("sms", "voice") for c in contacts_find(channel=channel, value=value, actor=actor)]
+
+
+def registrations_find(*, value: str, reason: str, user: User) -> list[FoundRegistration]:
+    """The registrations reaching this phone number or email address, exact match through the blind index
+    (nothing is decrypted to search). Audited with the agent and the ``reason`` they gave.
+
+    Raises ``InvalidContact`` for a value that is neither a phone number nor an email address.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required to look a caller up")
+    actor = Actor.staff(f"user:{user.pk}", ROLE)
+    with audit_unit(actor=actor) as unit:
+        registrants = {c.registrant_id for c in _contacts_for(value.strip(), actor)}
+        found = list(Registration.objects.filter(registrant_id__in=registrants).select_related(
+            "registrant", "subscription").order_by("-created_at")[:20])
+        unit.add_many("read", "registration", [r.public_id for r in found], purpose=f"caller lookup: {reason}"[:100])
+    return [FoundRegistration(r, _subject_view(r.subscription.person_id, ""),
+                              [mask_contact(v.contact) for v in r.verifications.select_related("contact")])
+            for r in found]
+
+
+@dataclass(frozen=True)
+class CallerRegistration:
+    """One registration as the call centre sees it while helping its registrant."""
+
+    view: OwnView
+    person: SubjectView | None
+    messages: list[Message]
+
+
+def caller_registration(*, registration: Registration, reason: str, user: User) -> CallerRegistration:
+    """The registration, its contacts (masked) and every message sent, each read audited with ``reason``."""
+    actor = Actor.staff(f"user:{user.pk}", ROLE)
+    purpose = f"call centre: {reason}"[:100]
+    view = registration_view(registration=registration, actor=actor, purpose=purpose)
+    messages = registration_history(registration=registration, actor=actor, purpose=purpose)
+    return CallerRegistration(view, _subject_view(registration.subscription.person_id, ""), messages)
+
+
+def registrations_for_caller(*, phone: str, pin: str, actor: Actor) -> list[Registration]:
+    """The active registrations whose registrant holds this phone number and whose PIN is ``pin``; the PIN
+    is the proof, as caller ID can be forged. Audited as read by the phone menu."""
+    with audit_unit(actor=actor) as unit:
+        try:
+            contacts = [c for channel in ("voice", "sms")
+                        for c in contacts_find(channel=channel, value=phone, actor=actor) if c.reachable]
+        except InvalidContact:
+            return []
+        found = [r for r in Registration.objects.filter(
+            registrant_id__in={c.registrant_id for c in contacts}, status=RegistrationStatus.ACTIVE,
+        ).select_related("registrant", "subscription").order_by("-created_at")
+            if r.registrant.pin_hash and check_password(pin, r.registrant.pin_hash)]
+        unit.add_many("read", "registration", [r.public_id for r in found], purpose="phone menu: caller with PIN")
+    return found
+
+
+def last_message_for_caller(*, registrations: list[Registration], language: str, actor: Actor) -> str:
+    """The newest custody message sent to these registrations, worded again for the phone; "" if none."""
+    last = (Notification.objects.filter(subscription__in=[r.subscription_id for r in registrations],
+                                        event__isnull=False)
+            .select_related("event__subject__agency", "event__subject__facility", "subscription")
+            .order_by("-created_at", "-pk").first())
+    if last is None or last.event is None or last.subscription is None:
+        return ""
+    event = last.event
+    with audit_unit(actor=actor) as unit:
+        unit.add("read", "notification", last.pk, purpose="phone menu: heard again")
+    spoken = render_event_message(event=event, channel="voice", language=language, tier=last.subscription.tier,
+                                  unsubscribe_url="",
+                                  others=other_agencies(event, agencies_of_people([event.subject.person_id])))
+    return spoken.body

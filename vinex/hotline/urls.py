@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from vinex.hotline import views
+from vinex.hotline import caller_views, views
 
 app_name = "hotline"
 
@@ -19,4 +19,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("callbacks/<int:pk>/", views.callback_detail, name="callback"),
     path("callbacks/<int:pk>/done", views.callback_done, name="callback_done"),
     path("callbacks/<int:pk>/cancel", views.callback_cancel, name="callback_cancel"),
+    # A caller's own registrations: found by phone number or email, with a reason.
+    path("callers/", caller_views.find, name="caller_find"),
+    path("callers/<uuid:registration_id>/", caller_views.registration_page, name="caller_registration"),
+    path("callers/<uuid:registration_id>/act", caller_views.act, name="caller_act"),
 ]

@@ -15,4 +15,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("pin", ivr.ivr_pin, name="ivr-pin"),
     path("code", ivr.ivr_code, name="ivr-code"),
     path("left", ivr.ivr_left, name="ivr-left"),
+    # The call centre's phone and the registered caller's menu.
+    path("dialled", ivr.ivr_dialled, name="ivr-dialled"),
+    path("agent", ivr.ivr_agent, name="ivr-agent"),
+    path("mine", ivr.ivr_mine, name="ivr-mine"),
+    path("mine-choice", ivr.ivr_mine_choice, name="ivr-mine-choice"),
+    path("mine-calls", ivr.ivr_mine_calls, name="ivr-mine-calls"),
+    path("mine-withdraw", ivr.ivr_mine_withdraw, name="ivr-mine-withdraw"),
 ]

@@ -55,8 +55,15 @@ def status_label(status: str) -> str:
 
 
 def format_when(moment: datetime, timezone_name: str, language: str) -> str:
-    pattern = "MMM d, y, h:mm a z" if language == "en" else "d MMM y, H:mm z"
+    """A time in the facility's zone, named as a reader says it: "EST" in English; in Spanish, whose
+    short zone names are mostly missing (babel gives "-0500"), the generic long name ("hora oriental")."""
+    pattern = "MMM d, y, h:mm a z" if language == "en" else "d MMM y, H:mm '('vvvv')'"
     return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone_name), locale=language)
+
+
+def event_headline(event_type: str) -> str:
+    """The short title of a message about ``event_type`` (an email's subject), in the active language."""
+    return _headline(event_type)
 
 
 def format_release(moment: datetime, timezone_name: str, language: str) -> str:

@@ -28,6 +28,14 @@ class CreatedVia(models.TextChoices):
     OPERATOR = "operator"  # feed-health and system alerts to agency or vinex operators, not victims
 
 
+class CallPreference(models.TextChoices):
+    """How insistent voice notifications are, chosen by the registrant."""
+
+    STANDARD = "standard"  # the calling schedule in settings, until the PIN or a text reply confirms
+    GENTLE = "gentle"  # one call; if it is not confirmed, a text or email instead of calling again
+    NONE = "none"  # never call; text and email only
+
+
 class Registrant(models.Model):
     """Someone who asked to be told. Deliberately holds no name, address or immigration status."""
 
@@ -37,6 +45,13 @@ class Registrant(models.Model):
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     # argon2 hash of the 4-digit PIN that confirms a voice notification; never the PIN itself.
     pin_hash = models.CharField(max_length=200, blank=True)
+    call_preference = models.CharField(max_length=8, choices=CallPreference.choices, default=CallPreference.STANDARD)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(call_preference__in=CallPreference.values),
+                                   name="registrant_call_preference_valid"),
+        ]
 
     def __str__(self) -> str:
         return f"registrant {self.pk}"

@@ -17,6 +17,7 @@ from vinex.custody.models import Agency, CustodyEvent, Person
 from vinex.notify import lifecycle, retry
 from vinex.notify.messages import agencies_of_people, other_agencies, render_event_message
 from vinex.notify.models import (
+    CallPreference,
     Channel,
     Contact,
     CreatedVia,
@@ -188,7 +189,7 @@ def notification_enqueue_for_events(*, events: Sequence[CustodyEvent], actor: Ac
         channel__in=OUTBOX_CHANNELS,
         verified_at__isnull=False,
         opted_out_at__isnull=True,
-    ):
+    ).exclude(channel=Channel.VOICE, registrant__call_preference=CallPreference.NONE):  # she chose no calls
         contacts_of[contact.registrant_id].append(contact)
     held_by = agencies_of_people(by_person)
     rows = []

@@ -15,12 +15,22 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core import signing
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from twilio.twiml.voice_response import VoiceResponse
 
+from vinex.audit.unit import Actor, audit_unit
 from vinex.notify import lifecycle, retry
-from vinex.notify.models import Channel, Contact, Notification, NotificationStatus, VoiceCall
+from vinex.notify.models import (
+    CallPreference,
+    Channel,
+    Contact,
+    Notification,
+    NotificationStatus,
+    Registrant,
+    VoiceCall,
+)
 from vinex.notify.services import notification_enqueue_for_contacts
 
 CALL_SALT = "vinex.notify.voice.call"
@@ -173,6 +183,12 @@ def _call_outcome_apply(current: Notification, call: VoiceCall, now: datetime) -
         lifecycle.notification_move(notification_id=current.pk, to=outcome, now=now, why=f"call {call.status}",
                                     delivered_at=now if heard else None)
         return
+    if current.contact.registrant.call_preference != CallPreference.STANDARD:
+        # "Gentle": one call only; an unconfirmed call is followed by a text or email, never by more calls.
+        lifecycle.notification_move(notification_id=current.pk, to=NotificationStatus.FAILED_PERMANENT, now=now,
+                                    why="one call only", last_error=f"call {call.status}; registrant chose one call")
+        _fall_back_to_writing(current)
+        return
     answered = call.status == "completed"
     following = retry.voice_next_attempt_at(first_queued_at=current.created_at, answered=answered, now=now)
     if following is not None:
@@ -207,3 +223,33 @@ def voice_confirm_by_reply(*, contacts: list[Contact]) -> int:
     return lifecycle.notifications_move(calling.exclude(status=NotificationStatus.SENDING),
                                         to=NotificationStatus.DELIVERED, now=now, delivered_at=now,
                                         last_error="confirmed by text reply")
+
+
+def registrant_call_preference_set(*, registrant: Registrant, preference: str, actor: Actor) -> bool:
+    """Record how insistent calls may be; returns whether it changed.
+
+    Choosing no calls stops the calls still waiting to be placed and sends their message by text or
+    email instead, so nothing she was about to be told is lost.
+    """
+    preference = CallPreference(preference)
+    with audit_unit(actor=actor) as unit:
+        changed = Registrant.objects.filter(pk=registrant.pk).exclude(call_preference=preference).update(
+            call_preference=preference)
+        registrant.call_preference = preference
+        if changed:
+            if preference == CallPreference.NONE:
+                calls_replace_with_writing(rows=Notification.objects.filter(contact__registrant=registrant),
+                                           reason="registrant chose no calls")
+            unit.add("update", "registrant", registrant.pk, purpose=f"call preference {preference}")
+    return bool(changed)
+
+
+def calls_replace_with_writing(*, rows: QuerySet[Notification], reason: str) -> int:
+    """Stop the event calls among ``rows`` that were not placed yet and send their messages by text or email
+    instead. Returns how many calls were stopped."""
+    waiting = rows.filter(channel=Channel.VOICE, event__isnull=False, status__in=lifecycle.NOTIFICATION_WAITING)
+    stopped = list(waiting.select_related("contact__registrant", "subscription__registrant", "event__subject"))
+    lifecycle.notifications_suppress_waiting(rows=waiting, reason=reason)
+    for notification in stopped:
+        _fall_back_to_writing(notification)
+    return len(stopped)

@@ -19,7 +19,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from vinex.audit.unit import Actor
-from vinex.notify.models import Notification
+from vinex.notify.models import Contact, Notification
 from vinex.notify.services import (
     contact_opt_in,
     contact_opt_out,
@@ -87,11 +87,11 @@ def twilio_inbound_sms(request: HttpRequest) -> HttpResponse:
     body = request.POST.get("Body", "").strip().upper().rstrip(".!")
     word = body.split()[0] if body else ""
     actor = Actor.anonymous()  # a text message from a phone number, which names nobody until looked up
-    try:
-        contacts = contacts_find(channel="sms", value=request.POST.get("From", ""), actor=actor)
-    except InvalidContact:
-        contacts = []
-    language = contacts[0].registrant.language if contacts else ("es" if word in {"AYUDA", "PARAR", "ALTO"} else "en")
+    contacts = _contacts_of_sender(request, "sms", actor)
+    # The number may be registered for calls only: a reply from it still confirms the call it got.
+    callers = _contacts_of_sender(request, "voice", actor)
+    known = contacts or callers
+    language = known[0].registrant.language if known else ("es" if word in {"AYUDA", "PARAR", "ALTO"} else "en")
     response = MessagingResponse()
     with translation.override(language):
         if word in STOP_WORDS:
@@ -105,9 +105,16 @@ def twilio_inbound_sms(request: HttpRequest) -> HttpResponse:
                 _("vinex custody notifications. Reply STOP to stop. For help call %(phone)s.")
                 % {"phone": settings.VINEX_HOTLINE_NUMBER or _("the victim services line")}
             )
-        elif contacts and voice_confirm_by_reply(contacts=contacts):
+        elif known and voice_confirm_by_reply(contacts=[*contacts, *callers]):
             response.message(_("vinex: thank you, we will not call again about this message."))
     return _twiml(response)
+
+
+def _contacts_of_sender(request: HttpRequest, channel: str, actor: Actor) -> list[Contact]:
+    try:
+        return contacts_find(channel=channel, value=request.POST.get("From", ""), actor=actor)
+    except InvalidContact:
+        return []
 
 
 def _voice_notification(request: HttpRequest) -> tuple[Notification | None, str]:

@@ -30,8 +30,8 @@ from vinex.core.database import write_turn
 from vinex.notify import lifecycle, retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
 from vinex.notify.metrics import notification_attempts_count
+from vinex.notify.models import CallPreference, DeliveryAttempt, Notification, NotificationStatus, SubscriptionStatus
 from vinex.notify.models import Channel as ChannelKind
-from vinex.notify.models import DeliveryAttempt, Notification, NotificationStatus, SubscriptionStatus
 from vinex.notify.services import notification_receipts_apply
 from vinex.notify.voice import voice_calls_apply_ended
 
@@ -84,6 +84,9 @@ def _suppression_reason(notification: Notification) -> str:
         return "recipient opted out"
     if contact.registrant.withdrawn_at is not None:
         return "registrant withdrew"
+    if (notification.channel == ChannelKind.VOICE and notification.event_id is not None
+            and contact.registrant.call_preference == CallPreference.NONE):
+        return "registrant chose no calls"
     subscription = notification.subscription
     if subscription is not None and subscription.status != SubscriptionStatus.ACTIVE:
         return f"subscription {subscription.status}"

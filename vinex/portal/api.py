@@ -1,11 +1,14 @@
-"""Registration endpoints: register with a locator ``subject_ref``, confirm each contact's code, withdraw."""
+"""Registration endpoints: register with a locator ``subject_ref``, confirm each contact's code; with the manage
+token, see, change or withdraw the registration and see its message history."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
@@ -14,8 +17,14 @@ from vinex.audit.unit import Actor
 from vinex.custody.schemas import ErrorResponse
 from vinex.locator.api import too_many_requests
 from vinex.locator.ratelimit import address_limit, client_address
+from vinex.registrations.history import registration_history
 from vinex.registrations.models import Arrival, Registration, RegistrationStatus, Relationship
-from vinex.registrations.selectors import registration_for_manage_token, registration_get, verifications_for_value
+from vinex.registrations.selectors import (
+    registration_for_manage_token,
+    registration_get,
+    registration_view,
+    verifications_for_value,
+)
 from vinex.registrations.services import (
     Check,
     ContactIn,
@@ -23,7 +32,10 @@ from vinex.registrations.services import (
     RegistrationInvalid,
     Resend,
     ip_hash,
+    registration_contact_add,
+    registration_contact_remove,
     registration_create,
+    registration_preferences_update,
     registration_withdraw,
     verification_check,
     verification_resend,
@@ -166,19 +178,174 @@ def registrations_resend(request: HttpRequest, registration_id: str, data: Resen
     return Status(202, _out(registration))
 
 
-@router.delete("/registrations/{registration_id}", response={200: RegistrationOut, **_ERRORS},
-               summary="Withdraw a registration (Authorization: Bearer <manage token>)")
-def registrations_delete(request: HttpRequest, registration_id: str) -> Any:
-    """Stop all messages at once; the contact data is purged later. Needs the manage token sent on activation."""
+def _unauthenticated() -> HttpResponse:
+    # One answer for an unknown registration and a wrong token, so neither can be told from the other.
+    response = _error(401, ["header", "Authorization"],
+                      "the manage token from your confirmation message is required (Authorization: Bearer <token>)",
+                      "unauthenticated")
+    response["WWW-Authenticate"] = 'Bearer realm="vinex registrations"'
+    return response
+
+
+def _owned(request: HttpRequest, registration_id: str) -> Registration | None:
+    """The registration, when the request carries its manage token; None for anything else."""
     registration = registration_get(public_id=registration_id)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     owner = registration_for_manage_token(token=token.strip()) if scheme.lower() == "bearer" else None
     if registration is None or owner is None or owner.pk != registration.pk:
-        response = _error(401, ["header", "Authorization"],
-                          "the manage token from your confirmation message is required (Authorization: Bearer <token>)",
-                          "unauthenticated")
-        response["WWW-Authenticate"] = 'Bearer realm="vinex registrations"'
-        return response
+        return None
+    return owner
+
+
+def _owner(registration: Registration) -> Actor:
+    return Actor.registrant(registration.registrant_id)
+
+
+@router.delete("/registrations/{registration_id}", response={200: RegistrationOut, **_ERRORS},
+               summary="Withdraw a registration (Authorization: Bearer <manage token>)")
+def registrations_delete(request: HttpRequest, registration_id: str) -> Any:
+    """Stop all messages at once; the contact data is purged later. Needs the manage token sent on activation."""
+    registration = _owned(request, registration_id)
+    if registration is None:
+        return _unauthenticated()
     if registration.status != RegistrationStatus.WITHDRAWN:
-        registration = registration_withdraw(registration=registration, actor=Actor.registrant(owner.registrant_id))
+        registration = registration_withdraw(registration=registration, actor=_owner(registration))
     return Status(200, _out(registration))
+
+
+# --- The registrant's own controls ---------------------------------------------------------------
+
+
+class PersonOut(Schema):
+    name: str
+    status: str
+
+
+class ContactOut(Schema):
+    id: int
+    channel: str
+    contact: str = Field(description="Masked: enough for its owner to recognise it.")
+    verified: bool
+    receiving: bool
+
+
+class RegistrationDetailOut(Schema):
+    registration_id: str
+    status: str
+    person: PersonOut | None
+    language: str
+    call_preference: Literal["standard", "gentle", "none"]
+    contacts: list[ContactOut]
+
+
+class RegistrationPatch(Strict):
+    language: Literal["en", "es"] | None = None
+    call_preference: Literal["standard", "gentle", "none"] | None = Field(
+        None, description="standard: the calling schedule; gentle: one call, then a text or email; none: no calls.")
+    add_contacts: list[ContactSchema] | None = Field(
+        None, max_length=3, description="Each gets a one-time code; nothing else is sent to it until confirmed.")
+    remove_contacts: list[Value] | None = Field(None, max_length=3, description="Contact values to take off.")
+    pin: Annotated[str, StringConstraints(strip_whitespace=True, max_length=8)] | None = Field(
+        None, description="4 digits; needed with a first number for calls.")
+
+
+class AttemptOut(Schema):
+    number: int
+    started_at: datetime
+    outcome: str
+
+
+class MessageOut(Schema):
+    event_type: str
+    template: str
+    channel: str
+    contact: str
+    queued_at: datetime
+    status: str
+    handed_over_at: datetime | None
+    delivered_at: datetime | None
+    confirmed_at: datetime | None
+    confirmed_by: str
+    attempts: list[AttemptOut]
+
+
+class MessagesOut(Schema):
+    notifications: list[MessageOut]
+
+
+def _detail(registration: Registration, actor: Actor) -> dict[str, Any]:
+    view = registration_view(registration=registration, actor=actor, purpose="manage token")
+    return {
+        **_out(registration),
+        "person": {"name": view.person.name, "status": view.person.status} if view.person else None,
+        "language": view.language,
+        "call_preference": view.call_preference,
+        "contacts": [{"id": c.id, "channel": c.channel, "contact": c.masked, "verified": c.verified,
+                      "receiving": c.receiving} for c in view.contacts],
+    }
+
+
+@router.get("/registrations/{registration_id}", response={200: RegistrationDetailOut, **_ERRORS},
+            summary="See a registration (Authorization: Bearer <manage token>)")
+def registrations_get(request: HttpRequest, registration_id: str) -> Any:
+    """Status, the person followed, language, call preference and the contacts (masked)."""
+    registration = _owned(request, registration_id)
+    if registration is None:
+        return _unauthenticated()
+    return Status(200, _detail(registration, _owner(registration)))
+
+
+@router.patch("/registrations/{registration_id}", response={200: RegistrationDetailOut, **_ERRORS},
+              summary="Change a registration (Authorization: Bearer <manage token>)")
+def registrations_patch(request: HttpRequest, registration_id: str, data: RegistrationPatch) -> Any:
+    """Change the language or call preference, add contacts (each confirmed by its code before use) or
+    remove them. All of it happens, or none of it (422 says why)."""
+    registration = _owned(request, registration_id)
+    if registration is None:
+        return _unauthenticated()
+    if registration.status != RegistrationStatus.ACTIVE:
+        return _error(409, ["path", "registration_id"], "only an active registration can change", "not_active")
+    actor = _owner(registration)
+    try:
+        with transaction.atomic():
+            _patch_apply(registration, data, actor)
+    except RegistrationInvalid as invalid:
+        return _invalid(invalid.errors)
+    registration.refresh_from_db()
+    return Status(200, _detail(registration, actor))
+
+
+def _patch_apply(registration: Registration, data: RegistrationPatch, actor: Actor) -> None:
+    for index, contact in enumerate(data.add_contacts or []):
+        try:
+            registration_contact_add(registration=registration, channel=contact.channel, value=contact.value,
+                                     pin=data.pin or "", actor=actor)
+        except RegistrationInvalid as invalid:
+            raise RegistrationInvalid([FieldError(("add_contacts", index, *e.loc[2:]) if e.loc[0] == "contacts"
+                                                  else e.loc, e.msg, e.type) for e in invalid.errors]) from None
+    for index, value in enumerate(data.remove_contacts or []):
+        found = verifications_for_value(registration=registration, value=value)
+        if not found:
+            raise RegistrationInvalid([FieldError(("remove_contacts", index), "this contact is not part of the "
+                                                  "registration", "unknown_contact")])
+        for verification in found:
+            registration_contact_remove(registration=registration, verification=verification, actor=actor)
+    registration_preferences_update(registration=registration, language=data.language,
+                                    call_preference=data.call_preference, actor=actor)
+
+
+@router.get("/registrations/{registration_id}/notifications", response={200: MessagesOut, **_ERRORS},
+            summary="Her message history (Authorization: Bearer <manage token>)")
+def registrations_notifications(request: HttpRequest, registration_id: str) -> Any:
+    """Every message sent to the registration's contacts, newest first: event type, when, channel, status,
+    when it was handed over, delivered and confirmed (a PIN or a text reply)."""
+    registration = _owned(request, registration_id)
+    if registration is None:
+        return _unauthenticated()
+    messages = registration_history(registration=registration, actor=_owner(registration), purpose="manage token")
+    return Status(200, {"notifications": [{
+        "event_type": m.event_type, "template": m.template, "channel": m.channel, "contact": m.contact,
+        "queued_at": m.queued_at, "status": m.status, "handed_over_at": m.handed_over_at,
+        "delivered_at": m.delivered_at, "confirmed_at": m.confirmed_at, "confirmed_by": m.confirmed_by,
+        "attempts": [{"number": a.number, "started_at": a.started_at, "outcome": a.outcome} for a in m.attempts],
+    } for m in messages]})

@@ -12,5 +12,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("register/<uuid:registration_id>/done/", views.done, name="done"),
     path("manage/", views.manage, name="manage"),
     path("manage/<uuid:registration_id>/withdraw/", views.withdraw, name="withdraw"),
+    path("manage/<uuid:registration_id>/", views.registration, name="registration"),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

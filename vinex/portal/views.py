@@ -25,8 +25,15 @@ from vinex.audit.unit import Actor
 from vinex.locator.forms import SEARCH_FORMS, SearchForm
 from vinex.locator.ratelimit import RetryAfter, address_limit, client_address, request_limits
 from vinex.locator.selectors import locator_actor, locator_search_public
-from vinex.notify.messages import status_label
+from vinex.notify.messages import format_when, status_label
+from vinex.portal.forms import ContactAddForm, PreferencesForm
 from vinex.registrations.forms import CodeForm, RegistrationForm
+from vinex.registrations.history import (
+    message_channel_words,
+    message_status_words,
+    message_title,
+    registration_history,
+)
 from vinex.registrations.models import Arrival, ContactVerification, Registration, RegistrationStatus
 from vinex.registrations.selectors import (
     Followed,
@@ -35,8 +42,10 @@ from vinex.registrations.selectors import (
     person_for_subject_ref,
     registration_for_manage_token,
     registration_get,
+    registration_view,
     registrations_for_manager,
     registrations_sharing_contacts,
+    verification_of_registration,
     verifications_of,
 )
 from vinex.registrations.services import (
@@ -46,7 +55,10 @@ from vinex.registrations.services import (
     RegistrationInvalid,
     Resend,
     ip_hash,
+    registration_contact_add,
+    registration_contact_remove,
     registration_create,
+    registration_preferences_update,
     registration_withdraw,
     verification_check,
     verification_resend,
@@ -339,3 +351,117 @@ def withdraw(request: HttpRequest, registration_id: str) -> HttpResponse:
         return render(request, "portal/withdrawn.html", {
             "followed": followed, "purge_date": _long_date(registration.purge_after)})
     return render(request, "portal/withdraw.html", {"registration": registration, "followed": followed})
+
+
+# --- One registration: how she is told, her contacts, her messages ---------------------------------
+
+
+def _manager(request: HttpRequest) -> Actor:
+    manager = _managed(request)
+    assert manager is not None
+    return Actor.registrant(manager.registrant_id)
+
+
+@require_http_methods(["GET", "POST"])
+def registration(request: HttpRequest, registration_id: str) -> HttpResponse:
+    """Change language and call preference, add (with a code) or remove contacts, see every message."""
+    item = _withdrawable(request, str(registration_id))
+    actor = _manager(request)
+    preferences = PreferencesForm(initial={"language": item.registrant.language,
+                                           "call_preference": item.registrant.call_preference})
+    adding, status, notice = ContactAddForm(), 200, ""
+    code_errors: dict[int, str] = {}
+    if request.method == "POST" and item.status != RegistrationStatus.ACTIVE:
+        status, notice = 409, _("Only an active registration can change.")
+    elif request.method == "POST":
+        action = request.POST.get("action", "")
+        if action == "preferences":
+            preferences = PreferencesForm(request.POST)
+            status, notice = _preferences_post(item, preferences, actor)
+        elif action == "add":
+            adding = ContactAddForm(request.POST)
+            status, notice = _add_post(item, adding, actor)
+            if status == 200:
+                adding = ContactAddForm()
+        elif action == "remove":
+            status, notice = _remove_post(request, item, actor)
+        elif action in ("code", "resend"):
+            status, notice, code_errors = _code_post_for_contact(request, item, actor)
+        else:
+            raise Http404
+    return render(request, "portal/registration.html", {
+        **_registration_context(item, actor, code_errors), "preferences": preferences, "adding": adding,
+        "notice": notice}, status=status)
+
+
+def _registration_context(item: Registration, actor: Actor, code_errors: dict[int, str]) -> dict[str, Any]:
+    item.registrant.refresh_from_db()
+    view = registration_view(registration=item, actor=actor, purpose="manage link")
+    messages = [{"title": message_title(m), "when": _long_when(m.queued_at), "channel": message_channel_words(
+        m.channel), "contact": m.contact, "status": message_status_words(m), "reached": m.reached}
+        for m in registration_history(registration=item, actor=actor, purpose="manage link")]
+    return {"registration": item, "view": view, "messages": messages, "code_errors": code_errors,
+            "person_status": status_label(view.person.status) if view.person else ""}
+
+
+def _long_when(moment: Any) -> str:
+    # The zone the hotline assumes for the people it serves: a registrant's own zone is not known.
+    return format_when(moment, settings.VINEX_HOTLINE_TIMEZONE, active_language())
+
+
+def _preferences_post(item: Registration, form: PreferencesForm, actor: Actor) -> tuple[int, str]:
+    if not form.is_valid():
+        return 422, ""
+    try:
+        registration_preferences_update(registration=item, actor=actor, language=form.cleaned_data["language"],
+                                        call_preference=form.cleaned_data["call_preference"])
+    except RegistrationInvalid as invalid:
+        for error in invalid.errors:
+            form.add_error("call_preference" if error.loc[0] == "call_preference" else None, str(error.msg))
+        return 422, ""
+    return 200, _("Your choices are saved.")
+
+
+def _add_post(item: Registration, form: ContactAddForm, actor: Actor) -> tuple[int, str]:
+    if not form.is_valid():
+        return 422, ""
+    try:
+        registration_contact_add(registration=item, channel=form.cleaned_data["channel"],
+                                 value=form.cleaned_data["value"], pin=form.cleaned_data["pin"], actor=actor)
+    except RegistrationInvalid as invalid:
+        for error in invalid.errors:
+            form.add_error("pin" if error.loc[0] == "pin" else "value", str(error.msg))
+        return 422, ""
+    return 200, _("We sent a code to the new contact. Enter it below; nothing else is sent there until you do.")
+
+
+def _remove_post(request: HttpRequest, item: Registration, actor: Actor) -> tuple[int, str]:
+    verification = _chosen_verification(request, item)
+    try:
+        registration_contact_remove(registration=item, verification=verification, actor=actor)
+    except RegistrationInvalid as invalid:
+        return 422, str(invalid.errors[0].msg)
+    return 200, _("That contact is removed. No more messages go to it.")
+
+
+def _chosen_verification(request: HttpRequest, item: Registration) -> ContactVerification:
+    chosen = request.POST.get("verification", "")
+    verification = verification_of_registration(registration=item, verification_id=int(chosen)) if (
+        chosen.isdigit()) else None
+    if verification is None:
+        raise Http404
+    return verification
+
+
+def _code_post_for_contact(request: HttpRequest, item: Registration, actor: Actor) -> tuple[int, str, dict[int, str]]:
+    verification = _chosen_verification(request, item)
+    if request.POST.get("action") == "resend":
+        result = verification_resend(verification=verification, actor=actor)
+        return 200, _resend_notice(result.outcome, result.retry_after), {}
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        return 422, "", {verification.pk: str(form.errors["code"][0])}
+    checked = verification_check(verification=verification, code=form.cleaned_data["code"], actor=actor)
+    if checked.outcome in _CODE_PROBLEMS:
+        return 422, "", {verification.pk: _check_error(checked.outcome, checked.attempts_left)}
+    return 200, _("Confirmed. Messages now go to this contact too."), {}

@@ -139,3 +139,42 @@ def registrations_with_case_to_check(*, actor: Actor) -> list[HeldRegistration]:
     with audit_unit(actor=actor) as unit:
         unit.add_many("read", "registration", [r.public_id for r in waiting], purpose="case number check")
     return [HeldRegistration(r, _person_view(r.subscription.person_id)) for r in waiting]
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """One of a registration's contacts, as its owner sees it."""
+
+    id: int  # the contact's verification, which names it within the registration
+    channel: str
+    masked: str
+    verified: bool
+    receiving: bool
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    """What the registrant (or the call centre helping her) sees of a registration."""
+
+    registration: Registration
+    person: Followed | None
+    language: str
+    call_preference: str
+    contacts: tuple[ContactView, ...]
+
+
+def registration_view(*, registration: Registration, actor: Actor, purpose: str = "manage") -> RegistrationView:
+    """The registration with its contacts masked; recorded in the audit log as read by ``actor``."""
+    registrant = registration.registrant
+    contacts = tuple(
+        ContactView(v.pk, v.contact.channel, mask_contact(v.contact), v.verified_at is not None,
+                    v.contact.reachable)
+        for v in verifications_of(registration=registration))
+    with audit_unit(actor=actor) as unit:
+        unit.add("view", "registration", registration.public_id, purpose=purpose[:100])
+    return RegistrationView(registration, followed_person(registration=registration), registrant.language,
+                            registrant.call_preference, contacts)
+
+
+def verification_of_registration(*, registration: Registration, verification_id: int) -> ContactVerification | None:
+    return registration.verifications.select_related("contact").filter(pk=verification_id).first()

@@ -31,7 +31,16 @@ from vinex.locator.selectors import (
     subject_ref_subject_id,
 )
 from vinex.notify.lifecycle import registrant_withdraw, subscription_move, subscription_raise_tier
-from vinex.notify.models import Channel, Contact, CreatedVia, SubscriptionStatus, Tier
+from vinex.notify.models import (
+    CallPreference,
+    Channel,
+    Contact,
+    CreatedVia,
+    Notification,
+    Registrant,
+    SubscriptionStatus,
+    Tier,
+)
 from vinex.notify.services import (
     contact_add,
     contact_opt_out,
@@ -40,6 +49,7 @@ from vinex.notify.services import (
     registrant_set_pin,
     subscription_create,
 )
+from vinex.notify.voice import calls_replace_with_writing, registrant_call_preference_set
 from vinex.policy.contacts import InvalidContact, normalise_contact
 from vinex.policy.disclosure import Audience, disclose
 from vinex.registrations.messages import code_message, confirmation_message
@@ -221,6 +231,10 @@ def _send_code(verification: ContactVerification, now: datetime, actor: Actor) -
     return True
 
 
+# A pending registration waits for every contact's code; an active one for the code of a contact added later.
+WAITING_FOR_CODES = frozenset({RegistrationStatus.PENDING, RegistrationStatus.ACTIVE})
+
+
 class Resend(StrEnum):
     SENT = "sent"
     TOO_SOON = "too_soon"
@@ -241,7 +255,7 @@ def verification_resend(*, verification: ContactVerification, actor: Actor,
     with audit_unit(actor=actor):
         verification = ContactVerification.objects.select_for_update().select_related(
             "contact", "registration__registrant").get(pk=verification.pk)
-        if verification.verified_at or verification.registration.status != RegistrationStatus.PENDING:
+        if verification.verified_at or verification.registration.status not in WAITING_FOR_CODES:
             return ResendResult(Resend.NOT_NEEDED)
         if verification.sends >= settings.VINEX_CODE_MAX_SENDS:
             return ResendResult(Resend.LIMIT_REACHED)
@@ -283,7 +297,8 @@ def verification_check(*, verification: ContactVerification, code: str, actor: A
         verification = ContactVerification.objects.select_for_update().select_related(
             "contact", "registration__registrant", "registration__subscription").get(pk=verification.pk)
         registration = verification.registration
-        if registration.status != RegistrationStatus.PENDING:
+        settled = registration.status != RegistrationStatus.PENDING
+        if registration.status not in WAITING_FOR_CODES or (settled and verification.verified_at):
             return CheckResult(_settled(registration))
         if verification.verified_at:
             return CheckResult(Check.VERIFIED)
@@ -301,7 +316,8 @@ def verification_check(*, verification: ContactVerification, code: str, actor: A
         verification.contact.verified_at = now
         verification.contact.save(update_fields=["verified_at"])
         outcome = Check.VERIFIED
-        if not registration.verifications.filter(verified_at__isnull=True).exists():
+        pending = registration.status == RegistrationStatus.PENDING
+        if pending and not registration.verifications.filter(verified_at__isnull=True).exists():
             outcome = _activate(unit, registration, now)
         _audit(unit, registration, "verify_contact", outcome=str(outcome))
         return CheckResult(outcome)
@@ -418,7 +434,8 @@ def manage_url(token: str) -> str:
     return f"{settings.VINEX_PUBLIC_URL}/manage/?token={token}"
 
 
-def registration_withdraw(*, registration: Registration, actor: Actor, now: datetime | None = None) -> Registration:
+def registration_withdraw(*, registration: Registration, actor: Actor, now: datetime | None = None,
+                          reason: str = "") -> Registration:
     """Stop the subscription at once, suppress anything queued and schedule the contact data for purge.
 
     Withdrawing twice changes nothing the second time. ``actor`` is who withdrew (the manage link's holder).
@@ -437,5 +454,135 @@ def registration_withdraw(*, registration: Registration, actor: Actor, now: date
         registrant = registration.registrant
         registrant_withdraw(registrant=registrant, when=now)
         contact_opt_out(contacts=list(registrant.contacts.all()), when=now, actor=actor)
-        _audit(unit, registration, "withdraw", actor=actor)
+        if reason:  # withdrawn on her behalf (the call centre): why is part of the record
+            _actor_reason(unit, registration, "withdraw", actor, reason)
+        else:
+            _audit(unit, registration, "withdraw", actor=actor)
     return registration
+
+
+# --- The registrant's own changes (portal, API, IVR) and the call centre's on her behalf ----------
+
+
+def _actor_reason(unit: AuditUnit, registration: Registration, action: str, actor: Actor, reason: str,
+                  outcome: str = "ok") -> None:
+    unit.add(action, "registration", registration.public_id, actor=actor, outcome=outcome,
+             purpose=reason[:100] if reason else "registrant's own change")
+
+
+def registration_preferences_update(*, registration: Registration, actor: Actor, language: str | None = None,
+                                   call_preference: str | None = None, reason: str = "") -> Registration:
+    """Change the language of her messages and how insistent calls are; each change is audited (with the
+    call centre's ``reason`` when an agent makes it for her).
+
+    Raises ``RegistrationInvalid`` when a value is not allowed, or when she would choose no calls while
+    having no email or text contact to be told by instead.
+    """
+    registrant = registration.registrant
+    errors = _not_active(registration)
+    if language is not None and language not in dict(settings.LANGUAGES):
+        errors.append(FieldError(("language",), _("Choose English or Spanish."), "invalid_language"))
+    if call_preference is not None and call_preference not in CallPreference.values:
+        errors.append(FieldError(("call_preference",), _("Choose standard, gentle or no calls."),
+                                 "invalid_call_preference"))
+    elif call_preference == CallPreference.NONE and not _written_contacts(registration):
+        errors.append(FieldError(("call_preference",), _(
+            "To stop calls, first add an email address or a number for text messages, so we can still tell you."),
+            "no_written_contact"))
+    if errors:
+        raise RegistrationInvalid(errors)
+    with audit_unit(actor=actor) as unit:
+        if language is not None and language != registrant.language:
+            Registrant.objects.filter(pk=registrant.pk).update(language=language)
+            registrant.language = language
+            _actor_reason(unit, registration, "change_language", actor, reason, outcome=language)
+        if call_preference is not None and registrant_call_preference_set(
+                registrant=registrant, preference=call_preference, actor=actor):
+            _actor_reason(unit, registration, "change_call_preference", actor, reason, outcome=call_preference)
+    return registration
+
+
+def _not_active(registration: Registration) -> list[FieldError]:
+    if registration.status == RegistrationStatus.ACTIVE:
+        return []
+    return [FieldError(("status",), _("Only an active registration can change."), "not_active")]
+
+
+def _written_contacts(registration: Registration) -> list[Contact]:
+    return [c for c in registration.registrant.contacts.filter(channel__in=(Channel.EMAIL, Channel.SMS))
+            if c.reachable]
+
+
+def registration_contact_add(*, registration: Registration, channel: str, value: str, actor: Actor, pin: str = "",
+                             reason: str = "") -> ContactVerification:
+    """Add a contact to an active registration and send it a one-time code; nothing else is sent to it
+    until the code is keyed in. A first number for calls needs a ``pin``."""
+    if _not_active(registration):
+        raise RegistrationInvalid(_not_active(registration))
+    normalised, errors = _contact_errors([ContactIn(channel, value)])
+    registrant = registration.registrant
+    pin = pin.strip()
+    if channel == Channel.VOICE and not registrant.pin_hash:
+        errors.extend(_pin_errors(pin, [ContactIn(channel, value)]))
+    if not errors and len(verifications_listed(registration)) >= MAX_CONTACTS:
+        errors.append(FieldError(("contacts",), _("Give at most three contacts."), "too_many"))
+    if errors:
+        raise RegistrationInvalid(errors)
+    now = timezone.now()
+    with audit_unit(actor=actor) as unit:
+        contact = contact_add(registrant=registrant, channel=channel, value=normalised[0][1], actor=actor)
+        if contact.reachable and registration.verifications.filter(contact=contact).exists():
+            raise RegistrationInvalid([FieldError(("contacts", 0, "value"), _("This contact is listed twice."),
+                                                  "duplicate")])
+        # A contact she removed earlier comes back only through a new code, like a new one.
+        Contact.objects.filter(pk=contact.pk).update(verified_at=None, opted_out_at=None)
+        contact.verified_at = contact.opted_out_at = None
+        if pin and channel == Channel.VOICE and not registrant.pin_hash:
+            registrant_set_pin(registrant=registrant, pin=pin)
+        verification, _created = ContactVerification.objects.update_or_create(
+            contact=contact, defaults={"registration": registration, "last_sent_at": now, "expires_at": now,
+                                       "sends": 0, "verified_at": None})
+        _send_code(verification, now, actor)
+        _actor_reason(unit, registration, "add_contact", actor, reason, outcome=channel)
+    return verification
+
+
+def verifications_listed(registration: Registration) -> list[ContactVerification]:
+    return list(registration.verifications.select_related("contact").order_by("id"))
+
+
+def registration_contact_remove(*, registration: Registration, verification: ContactVerification, actor: Actor,
+                                reason: str = "") -> None:
+    """Stop all messages to one contact at once and take it off the registration. The last contact that
+    can be reached cannot be removed: withdrawing the registration is how to stop everything."""
+    if verification.registration_id != registration.pk:
+        raise ValueError("this contact belongs to another registration")
+    others = [v for v in verifications_listed(registration) if v.pk != verification.pk and v.contact.reachable]
+    if not others:
+        raise RegistrationInvalid([FieldError(("contacts",), _(
+            "This is your only contact. To stop all messages, stop updates instead."), "last_contact")])
+    with audit_unit(actor=actor) as unit:
+        contact = verification.contact
+        # Calls still waiting for this number will not be placed: she is told in writing instead.
+        calls_replace_with_writing(rows=contact.notifications.all(), reason="contact removed by the registrant")
+        contact_opt_out(contacts=[contact], actor=actor)
+        verification.delete()
+        _actor_reason(unit, registration, "remove_contact", actor, reason, outcome=contact.channel)
+
+
+def registration_resend_last(*, registration: Registration, actor: Actor, reason: str) -> Notification | None:
+    """Send the newest message about the person again, to the contact it went to (if it can still be
+    reached): for a caller who lost it or did not hear it. None when there is nothing to resend."""
+    if _not_active(registration):
+        raise RegistrationInvalid(_not_active(registration))
+    last = (Notification.objects.filter(subscription_id=registration.subscription_id, event__isnull=False,
+                                        contact__opted_out_at__isnull=True, contact__verified_at__isnull=False)
+            .select_related("contact").order_by("-created_at", "-pk").first())
+    if last is None:
+        return None
+    with audit_unit(actor=actor) as unit:
+        again = notification_enqueue_direct(contact=last.contact, template=f"resend/{last.template}"[:40],
+                                            body=last.body, language=last.language, subject_line=last.subject_line,
+                                            actor=actor)
+        _actor_reason(unit, registration, "resend_message", actor, reason, outcome=str(last.pk))
+    return again
