@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "vinex.portal",
     "vinex.hotline",
     "vinex.site",
+    "vinex.reports",  # quarterly statistical reports
 ]
 
 MIDDLEWARE = [
@@ -275,3 +276,4 @@ from vinex.linkage.conf import *  # noqa: E402, F403
 from vinex.locator.conf import *  # noqa: E402, F403
 from vinex.privacy.conf import *  # noqa: E402, F403
 from vinex.registrations.conf import *  # noqa: E402, F403
+from vinex.reports.conf import *  # noqa: E402, F403
