@@ -43,8 +43,9 @@ def _c(model: type[Model], field: str) -> str:
 def _micros(expression: str) -> str:
     """SQL for an instant as integer microseconds since 1970 (UTC), exactly."""
     if connection.vendor == "sqlite":
-        # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: whole seconds, then the six fraction digits.
-        return (f"(CAST(strftime('%s', {expression}) AS INTEGER) * 1000000"
+        # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: whole seconds, then the six fraction digits
+        # ("%%" is a percent sign once the statement's parameters are put in).
+        return (f"(CAST(strftime('%%s', {expression}) AS INTEGER) * 1000000"
                 f" + COALESCE(CAST(NULLIF(substr({expression}, 21, 6), '') AS INTEGER), 0))")
     return f"CAST(EXTRACT(EPOCH FROM {expression}) * 1000000 AS BIGINT)"
 
