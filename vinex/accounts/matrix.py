@@ -91,6 +91,9 @@ MATRIX: tuple[Row, ...] = (
     # officer may undo a link (the view checks).
     Row("/staff/linkage/", "Identity linkage review", read=_roles(PRIVACY_OFFICER, AGENCY_OPERATOR),
         write=_roles(PRIVACY_OFFICER, AGENCY_OPERATOR)),
+    # Quarterly reports hold counts only: privacy officers and administrators generate and approve, auditors read.
+    Row("/staff/reports/", "Quarterly reports", read=_roles(PRIVACY_OFFICER, ADMINISTRATOR, AUDITOR),
+        write=_roles(PRIVACY_OFFICER, ADMINISTRATOR)),
     # The admin shows raw records of every app, personal data included: administrators only.
     Row("/admin/", "Administration", read=_roles(ADMINISTRATOR), write=_roles(ADMINISTRATOR)),
 )
