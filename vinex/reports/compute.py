@@ -79,6 +79,11 @@ def _by_agency(agencies: pl.DataFrame, columns: dict[str, pl.DataFrame]) -> list
     return [[int(v or 0) for v in row] for row in joined.select(list(columns)).iter_rows()]
 
 
+def _wide_ids(counts: pl.DataFrame) -> pl.DataFrame:
+    """Counts keyed by the events frame's 32-bit agency ids, joinable with the agencies (64-bit ids)."""
+    return counts.with_columns(pl.col("agency_id").cast(pl.Int64))
+
+
 def _keys(values: Sequence[str], found: pl.Series) -> list[str]:
     """The known values in their declared order, then any other value the data holds, sorted."""
     extra = sorted(set(found.to_list()) - set(values))
@@ -138,7 +143,7 @@ def report_compute(*, quarter: Quarter) -> Computed:
 def _events_table(agencies: pl.DataFrame, in_quarter: pl.DataFrame, retracted: pl.DataFrame) -> dict[str, Any]:
     kept = in_quarter.filter(pl.col("type") != history.CORRECTION).join(
         retracted.select(id=pl.col("target_id")), on="id", how="anti")
-    counts = (kept.group_by("agency_id", "type").len("n")
+    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n"))
               .join(agencies, on="agency_id")
               .with_columns(type=pl.col("type").map_elements(lambda i: history.TYPES[i], return_dtype=pl.String)))
     codes = agencies["agency"].to_list()
@@ -161,7 +166,7 @@ def _registrations_table(counts: pl.DataFrame) -> dict[str, Any]:
 
 
 def _people_table(agencies: pl.DataFrame, statuses: pl.DataFrame) -> dict[str, Any]:
-    counts = (statuses.group_by("agency_id", "status").len("n").join(agencies, on="agency_id")
+    counts = (_wide_ids(statuses.group_by("agency_id", "status").len("n")).join(agencies, on="agency_id")
               .with_columns(status=pl.col("status").map_elements(lambda i: history.STATUSES[i],
                                                                   return_dtype=pl.String)))
     codes = agencies["agency"].to_list()
@@ -217,11 +222,11 @@ def _quality(agencies: pl.DataFrame, events: pl.DataFrame, retracted: pl.DataFra
     end_us = int(quarter.end.timestamp()) * 1_000_000
     first_booking = (events.filter(pl.col("type") == history.BOOKED).group_by("subject_id")
                      .agg(pl.col("occurred_us").min().alias("booked_us")))
-    before_booking = (in_quarter.join(first_booking, on="subject_id")
-                      .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n"))
-    contradictory = (history.contradictions_at(events, retracted, end_us)
-                     .filter(pl.col("subject_id").is_in(in_quarter["subject_id"].implode()))
-                     .group_by("agency_id").agg(pl.col("subject_id").n_unique().alias("n")))
+    before_booking = _wide_ids(in_quarter.join(first_booking, on="subject_id")
+                               .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n"))
+    contradictory = _wide_ids(history.contradictions_at(events, retracted, end_us)
+                              .filter(pl.col("subject_id").is_in(in_quarter["subject_id"].implode()))
+                              .group_by("agency_id").agg(pl.col("subject_id").n_unique().alias("n")))
     columns = {"events_rejected": loaded["rejections"], "events_before_booking": before_booking,
                "contradictory_subjects": contradictory, "stale_feed_hours": stale, "events_late": loaded["late"]}
     matrix = _by_agency(agencies, columns)
