@@ -39,7 +39,7 @@ CORRECTION_EVERY = 1000
 
 
 def _series(count: int) -> str:
-    return f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {int(count) - 1}) "
+    return f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {int(count) - 1}) "  # noqa: S608
 
 
 def _insert(db: sqlite3.Connection, model: Any, count: int, expressions: dict[str, str]) -> None:
@@ -120,7 +120,7 @@ def load(events: int, notifications: int) -> dict[str, float]:
                                         "value_index": "'i' || i", "verified_at": now, "opted_out_at": "NULL",
                                         "created_at": now})
         # Notification j is about event j (one per event and contact), handed over j % 5 seconds later.
-        received = f"(SELECT received_at FROM {CustodyEvent._meta.db_table} WHERE id = i + 1)"
+        received = f"(SELECT received_at FROM {CustodyEvent._meta.db_table} WHERE id = i + 1)"  # noqa: S608
         _insert(db, Notification, min(notifications, events), {
             "subscription_id": "NULL", "event_id": "i + 1", "contact_id": f"i % {CONTACTS} + 1",
             "channel": "CASE i % 3 WHEN 0 THEN 'email' WHEN 1 THEN 'sms' ELSE 'voice' END",

@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import transaction
 
 from tests.reports.attack import table_disclosed
-from tests.reports.fixtures import quarter_of_activity
+from tests.reports.fixtures import current_quarter, quarter_of_activity
 from tests.reports.helpers import run_report
 from vinex.custody.models import Agency
+from vinex.policy.sharing import Purpose
 from vinex.policy.suppression import suppress
+from vinex.privacy.denials import disclosure_denial_record
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +107,15 @@ def test_the_pdf_pages_render_with_tables_and_charts(agency: Agency, other_agenc
     html = (tmp_path / "report.html").read_text()
     assert "Small numbers are withheld" in html and "Data quality" in html
     assert 'src="charts/events_by_type.png"' in html
+
+
+def test_sharing_denials_are_counted_under_the_agency_that_refused(agency: Agency, other_agency: Agency,
+                                                                   tmp_path: Path) -> None:
+    for i in range(12):
+        with transaction.atomic():
+            disclosure_denial_record(owner=agency, partner=other_agency, purpose=Purpose.RESEARCH,
+                                     reason="research is not allowed", object_type="subject", object_ids=[str(i)])
+    privacy = run_report(str(current_quarter()), tmp_path)["tables"]["privacy_by_agency"]
+    assert privacy["rows"] == ["pine", "state"]
+    assert privacy["values"] == expected(privacy, {("pine", "sharing_denials"): 12})
+    assert privacy["values"][0][0] == 12 and privacy["total"] == 12

@@ -196,9 +196,8 @@ def denials(window: Window) -> pl.DataFrame:
 
 
 def registrations_held(window: Window) -> pl.DataFrame:
-    """Registrations created in the window that the privacy check held for review, per agency holding the
-    person followed (a registration the check holds stays held until a privacy officer decides; a decision
-    leaves its reason and its audit entry, so "held" is: still held, or decided from the hold)."""
+    """Registrations created in the window and still held for the privacy review, per agency holding the
+    person followed (a decided registration keeps no trace of having been held, but its audit entry)."""
     r, s = _t(Registration), _t(Subscription)
     created = f"r.{_c(Registration, 'created_at')}"
     sql = (f"SELECT pa.agency_id, COUNT(DISTINCT r.{_c(Registration, 'id')}) FROM {r} r "  # noqa: S608
