@@ -17,10 +17,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 from django.template.loader import render_to_string
 from django.utils import translation
-from matplotlib.figure import Figure
 
 from vinex.policy.suppression import THRESHOLD
 from vinex.reports.compute import TITLES, Computed
@@ -98,6 +96,10 @@ def _write(out: Path, files: dict[str, bytes]) -> None:
 
 
 def _bar(title: str, labels: Sequence[str], values: Sequence[int | float | None], unit: str) -> bytes:
+    # Loaded when a chart is drawn, not when the web server starts (every page would wait for it).
+    import matplotlib
+    from matplotlib.figure import Figure
+
     # A bare Figure draws with Agg and touches no global pyplot state (no display, safe in a web worker).
     with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
         figure = Figure(figsize=(7, 3.2))
