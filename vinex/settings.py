@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "vinex.hotline",
     "vinex.advocates",
     "vinex.site",
+    "vinex.reports",  # quarterly statistical reports
 ]
 
 MIDDLEWARE = [
@@ -313,3 +314,4 @@ from vinex.linkage.conf import *  # noqa: E402, F403
 from vinex.locator.conf import *  # noqa: E402, F403
 from vinex.privacy.conf import *  # noqa: E402, F403
 from vinex.registrations.conf import *  # noqa: E402, F403
+from vinex.reports.conf import *  # noqa: E402, F403

@@ -29,6 +29,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("staff/privacy/", include("vinex.privacy.urls")),
     path("staff/linkage/", include("vinex.linkage.urls")),
     path("staff/advocate/", include("vinex.advocates.urls")),
+    path("staff/reports/", include("vinex.reports.urls")),  # quarterly reports: generate, read, approve
+    path("reports/", include("vinex.reports.public_urls")),  # approved quarterly reports, public
     # DESIGN.md names the IVR entry point without a trailing slash; its steps live under it.
     path("webhooks/twilio/voice/ivr", hotline_ivr.ivr_welcome, name="twilio-voice-ivr"),
     path("webhooks/twilio/voice/ivr/", include("vinex.hotline.webhook_urls")),

@@ -146,7 +146,7 @@ def test_the_way_in_is_open_to_people_not_signed_in(db: None) -> None:
     assert Client().get("/staff/login/").status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/staff/reports/", "/staff/nothing-here/", "/staff/outboxes/"])
+@pytest.mark.parametrize("path", ["/staff/reportz/", "/staff/nothing-here/", "/staff/outboxes/"])
 def test_a_staff_path_without_a_row_is_refused_even_to_an_administrator(path: str, db: None) -> None:
     client = signed_in(make_staff("admin", matrix.ADMINISTRATOR), verified=True)
     assert client.get(path).status_code == 403

@@ -96,6 +96,9 @@ MATRIX: tuple[Row, ...] = (
         write=_roles(PRIVACY_OFFICER, AGENCY_OPERATOR)),
     # Advocates see only their organisation's victims; the advocates views narrow by its membership.
     Row("/staff/advocate/", "Caseload of the victims we serve", read=_roles(ADVOCATE), write=_roles(ADVOCATE)),
+    # Quarterly reports hold counts only: privacy officers and administrators generate and approve, auditors read.
+    Row("/staff/reports/", "Quarterly reports", read=_roles(PRIVACY_OFFICER, ADMINISTRATOR, AUDITOR),
+        write=_roles(PRIVACY_OFFICER, ADMINISTRATOR)),
     # The admin shows raw records of every app, personal data included: administrators only.
     Row("/admin/", "Administration", read=_roles(ADMINISTRATOR), write=_roles(ADMINISTRATOR)),
 )

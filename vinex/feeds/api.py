@@ -15,6 +15,7 @@ from typing import Any, Literal
 import orjson
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -28,6 +29,7 @@ from vinex.feeds.models import Snapshot
 from vinex.feeds.parsing import RosterFormatError, copy_stream
 from vinex.feeds.services import roster_import
 from vinex.pipeline import IncomingEvent, ItemOutcome, events_ingest, payload_hash
+from vinex.pipeline.events import events_rejected
 from vinex.pipeline.metrics import events_overloaded_count, events_rejected_count
 
 router = Router(tags=["feeds"])
@@ -187,6 +189,7 @@ def custody_events_post(request: HttpRequest, batch: EventBatchIn) -> HttpRespon
 def _batch_record(key: ApiKey, raw_events: list[Any]) -> HttpResponse:
     valid, positions, rejected = _parse_items(raw_events)
     events_rejected_count(source="api", n=len(rejected))
+    events_rejected.send(sender=_batch_record, agency=key.agency, count=len(rejected), at=timezone.now())
     ingested = events_ingest(agency=key.agency, events=valid, actor=Actor.agency(key.agency.code))
     outcomes = dict(rejected)
     for position, outcome in zip(positions, ingested, strict=True):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.dispatch import Signal
+from django.utils import timezone
+
 from vinex.audit.unit import Actor
 from vinex.custody.contacts import subject_contacts_record
 from vinex.custody.ingest import IncomingEvent, ItemOutcome, Recorded, event_ingest
@@ -13,6 +16,9 @@ from vinex.linkage.services import SubjectLinker
 from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import notification_enqueue_for_events
 from vinex.pipeline.metrics import events_count
+
+#: Sent with ``agency``, ``count`` and ``at`` when events of a batch were rejected (quarterly reports count them).
+events_rejected = Signal()
 
 
 def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Actor,
@@ -35,6 +41,8 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Act
     outcomes = event_ingest(agency=agency, events=events, actor=actor, received_at=received_at, followed=_followed,
                             recorded=fan_out, link=linker.link)
     events_count(events=events, outcomes=outcomes)
+    events_rejected.send(sender=events_ingest, agency=agency, at=received_at or timezone.now(),
+                         count=sum(o.status == "rejected" for o in outcomes))
     return outcomes
 
 

@@ -1,0 +1,254 @@
+"""A quarter's tables and data-quality checks, computed from the fact tables with polars.
+
+Every table is a matrix of counts that goes through ``vinex.policy.suppression.suppress`` before anything
+sees it; ``Computed.tables`` holds only what may be published, in report.json's shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+
+from vinex.custody.models import CustodyStatus, EventType
+from vinex.notify.models import Channel, CreatedVia, NotificationStatus, Tier
+from vinex.policy.suppression import THRESHOLD, suppress
+from vinex.reports import facts, history
+from vinex.reports.quarter import Quarter
+
+LATE_HOURS = 24
+PERCENTILES = (50, 90, 99)
+
+TITLES = {
+    "events_by_agency_type": "Custody events by agency and type",
+    "notifications_by_channel_status": "Notifications by channel and final status",
+    "registrations_by_channel_tier": "Subscriptions by how they were made and tier",
+    "people_by_agency_status": "People by agency and custody status at the end of the quarter",
+    "data_quality_by_agency": "Data quality by agency",
+    "delivery_latency_by_agency": "Delivery latency by agency (milliseconds from event received to hand-over)",
+    "privacy_by_agency": "Privacy safeguards by agency",
+}
+QUALITY_COLUMNS = ["events_rejected", "events_late", "corrections", "snapshots_quarantined", "stale_feed_hours"]
+CHECK_COLUMNS = ["events_rejected", "events_before_booking", "contradictory_subjects", "stale_feed_hours",
+                 "events_late"]
+LATENCY_COLUMNS = ["n", *(f"p{p}_ms" for p in PERCENTILES)]
+PRIVACY_COLUMNS = ["sharing_denials", "registrations_held", "data_reports", "contact_purges"]
+EVENT_COLUMNS = [t for t in EventType.values if t != EventType.CORRECTION]
+
+
+@dataclass(frozen=True)
+class Computed:
+    quarter: Quarter
+    tables: dict[str, dict[str, Any]]
+    quality: dict[str, Any]
+    input_hash: str
+    facilities: dict[str, int]  # facilities per agency code, for feed uptime
+
+
+def published_table(title: str, rows: Sequence[str], columns: Sequence[str],
+                    matrix: Sequence[Sequence[int]]) -> dict[str, Any]:
+    """A table of counts as report.json publishes it: suppressed by the one rule."""
+    if not rows:  # no agency yet: an empty table, its totals zero
+        return {"title": title, "rows": [], "columns": list(columns), "values": [], "suppressed": [],
+                "row_totals": [], "column_totals": [0] * len(columns), "total": 0}
+    table = suppress(matrix, threshold=THRESHOLD)
+    return {"title": title, "rows": list(rows), "columns": list(columns), "values": table.values,
+            "suppressed": table.marks, "row_totals": table.row_totals, "column_totals": table.column_totals,
+            "total": table.total}
+
+
+def _matrix(counts: pl.DataFrame, row: str, column: str, rows: Sequence[str],
+            columns: Sequence[str]) -> list[list[int]]:
+    """A dense matrix from (row, column, n) counts; keys outside ``rows``/``columns`` are an error."""
+    found = {(r, c): int(n) for r, c, n in counts.select(row, column, "n").iter_rows()}
+    unknown = {k for k in found if k[0] not in rows or k[1] not in columns}
+    if unknown:
+        raise ValueError(f"counts outside the table: {sorted(unknown)[:3]}")
+    return [[found.get((r, c), 0) for c in columns] for r in rows]
+
+
+def _by_agency(agencies: pl.DataFrame, columns: dict[str, pl.DataFrame]) -> list[list[int]]:
+    """Columns of per-agency counts (``agency_id``, ``n``) side by side, one row per agency."""
+    joined = agencies.select("agency_id")
+    for name, counts in columns.items():
+        joined = joined.join(counts.select("agency_id", pl.col("n").alias(name)), on="agency_id", how="left")
+    return [[int(v or 0) for v in row] for row in joined.select(list(columns)).iter_rows()]
+
+
+def _wide_ids(counts: pl.DataFrame) -> pl.DataFrame:
+    """Counts keyed by the events frame's 32-bit agency ids, joinable with the agencies (64-bit ids)."""
+    return counts.with_columns(pl.col("agency_id").cast(pl.Int64))
+
+
+def _keys(values: Sequence[str], found: pl.Series) -> list[str]:
+    """The known values in their declared order, then any other value the data holds, sorted."""
+    extra = sorted(set(found.to_list()) - set(values))
+    return [*values, *extra]
+
+
+def _hash(frames: Sequence[pl.DataFrame]) -> str:
+    digest = hashlib.sha256()
+    for part in frames:
+        digest.update(part.sort(part.columns).write_csv().encode())
+    return digest.hexdigest()
+
+
+def report_compute(*, quarter: Quarter) -> Computed:
+    """Every table of the quarter's report, suppressed, and the data-quality checks."""
+    window = facts.Window(quarter.start, quarter.end)
+    start_us, end_us = (int(t.timestamp()) * 1_000_000 for t in (quarter.start, quarter.end))
+    agencies = facts.agencies()
+    codes = agencies["agency"].to_list()
+    events = history.ordered(facts.events())
+    retracted = history.retractions(events)
+    in_quarter = events.filter(pl.col("occurred_us").is_between(start_us, end_us, closed="left"))
+
+    loaded: dict[str, pl.DataFrame] = {
+        "notifications": facts.notifications(window), "subscriptions": facts.subscriptions(window),
+        "latencies": facts.latencies(window), "rejections": facts.rejections(window),
+        "late": facts.received_late(window, hours=LATE_HOURS), "corrections": facts.corrections_received(window),
+        "snapshots": facts.snapshots_held(window), "silences": facts.feed_silences(window),
+        "denials": facts.denials(window), "held": facts.registrations_held(window),
+        "data_reports": facts.data_reports(window), "purges": facts.contact_purges(window),
+        "facilities": facts.facilities(),
+    }
+    stale = _stale_hours(loaded["silences"], start_us, end_us)
+    tables = {
+        "events_by_agency_type": _events_table(agencies, in_quarter, retracted),
+        "notifications_by_channel_status": _notifications_table(loaded["notifications"]),
+        "registrations_by_channel_tier": _registrations_table(loaded["subscriptions"]),
+        "people_by_agency_status": _people_table(agencies, history.statuses_at(events, retracted, end_us)),
+        "data_quality_by_agency": published_table(TITLES["data_quality_by_agency"], codes, QUALITY_COLUMNS,
+                                                  _by_agency(agencies, {
+                                                      "events_rejected": loaded["rejections"],
+                                                      "events_late": loaded["late"],
+                                                      "corrections": loaded["corrections"],
+                                                      "snapshots_quarantined": loaded["snapshots"],
+                                                      "stale_feed_hours": stale})),
+        "delivery_latency_by_agency": _latency_table(agencies, loaded["latencies"]),
+        "privacy_by_agency": published_table(TITLES["privacy_by_agency"], codes, PRIVACY_COLUMNS, _by_agency(
+            agencies, {"sharing_denials": loaded["denials"], "registrations_held": loaded["held"],
+                       "data_reports": loaded["data_reports"], "contact_purges": loaded["purges"]})),
+    }
+    quality = _quality(agencies, events, retracted, in_quarter, loaded, stale, quarter)
+    facilities = dict(zip(codes, (row[0] for row in _by_agency(agencies, {"n": loaded["facilities"]})), strict=True))
+    input_hash = _hash([agencies, events, *loaded.values()])
+    return Computed(quarter, tables, quality, input_hash, facilities)
+
+
+def _events_table(agencies: pl.DataFrame, in_quarter: pl.DataFrame, retracted: pl.DataFrame) -> dict[str, Any]:
+    kept = in_quarter.filter(pl.col("type") != history.CORRECTION).join(
+        retracted.select(id=pl.col("target_id")), on="id", how="anti")
+    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n"))
+              .join(agencies, on="agency_id")
+              .with_columns(type=pl.col("type").map_elements(lambda i: history.TYPES[i], return_dtype=pl.String)))
+    codes = agencies["agency"].to_list()
+    return published_table(TITLES["events_by_agency_type"], codes, EVENT_COLUMNS,
+                           _matrix(counts, "agency", "type", codes, EVENT_COLUMNS))
+
+
+def _notifications_table(counts: pl.DataFrame) -> dict[str, Any]:
+    rows = _keys(Channel.values, counts["channel"])
+    columns = _keys(NotificationStatus.values, counts["status"])
+    return published_table(TITLES["notifications_by_channel_status"], rows, columns,
+                           _matrix(counts, "channel", "status", rows, columns))
+
+
+def _registrations_table(counts: pl.DataFrame) -> dict[str, Any]:
+    rows = _keys(CreatedVia.values, counts["created_via"])
+    columns = _keys(Tier.values, counts["tier"])
+    return published_table(TITLES["registrations_by_channel_tier"], rows, columns,
+                           _matrix(counts, "created_via", "tier", rows, columns))
+
+
+def _people_table(agencies: pl.DataFrame, statuses: pl.DataFrame) -> dict[str, Any]:
+    counts = (_wide_ids(statuses.group_by("agency_id", "status").len("n")).join(agencies, on="agency_id")
+              .with_columns(status=pl.col("status").map_elements(lambda i: history.STATUSES[i],
+                                                                  return_dtype=pl.String)))
+    codes = agencies["agency"].to_list()
+    columns = list(CustodyStatus.values)
+    return published_table(TITLES["people_by_agency_status"], codes, columns,
+                           _matrix(counts, "agency", "status", codes, columns))
+
+
+def _nearest_rank(p: int) -> pl.Expr:
+    # The p-th percentile by nearest rank: the smallest value with at least p% of the values at or below it
+    # (integer arithmetic, so 90% of 10 is rank 9 exactly).
+    return pl.col("ms").sort().get((pl.len() * p + 99) // 100 - 1)
+
+
+def _latency_table(agencies: pl.DataFrame, latencies: pl.DataFrame) -> dict[str, Any]:
+    """n and percentiles per agency. The n column goes through the suppression rule like any count; a row
+    whose n is withheld (or is zero) shows no percentile, so nobody learns about fewer than 11 messages."""
+    stats = latencies.group_by("agency_id").agg(pl.len().alias("n"), *(_nearest_rank(p).alias(f"p{p}")
+                                                                       for p in PERCENTILES))
+    joined = agencies.join(stats, on="agency_id", how="left").with_columns(pl.col("n").fill_null(0))
+    codes = agencies["agency"].to_list()
+    title = TITLES["delivery_latency_by_agency"]
+    if not codes:
+        return published_table(title, [], LATENCY_COLUMNS, [])
+    n_column = suppress([[int(n)] for n in joined["n"]], threshold=THRESHOLD)
+    values: list[list[int | None]] = []
+    marks: list[list[str]] = []
+    for (n,), (mark,), row in zip(n_column.values, n_column.marks, joined.iter_rows(named=True), strict=True):
+        shown = n is not None and n > 0
+        values.append([n, *((int(row[f"p{p}"]) if shown else None) for p in PERCENTILES)])
+        marks.append([mark, *([mark] * len(PERCENTILES))])
+    overall = (latencies.select(*(_nearest_rank(p).alias(f"p{p}") for p in PERCENTILES)).row(0)
+               if latencies.height else (None,) * len(PERCENTILES))
+    total = n_column.total
+    column_totals = [total, *((int(v) if total and v is not None else None) for v in overall)]
+    return {"title": title, "rows": codes, "columns": LATENCY_COLUMNS, "values": values, "suppressed": marks,
+            # A row's n, p50, p90 and p99 do not add up: there is no row total.
+            "row_totals": [None] * len(codes), "column_totals": column_totals, "total": total}
+
+
+def _stale_hours(silences: pl.DataFrame, start_us: int, end_us: int) -> pl.DataFrame:
+    """Whole hours of the quarter each agency's feeds spent silent (alert open: from the last delivery before
+    it to the next delivery, or the end of the quarter), per agency."""
+    resumed = pl.min_horizontal("next_event_us", "next_snapshot_us").fill_null(end_us)
+    overlap = (pl.min_horizontal(resumed, pl.lit(end_us)) - pl.max_horizontal("since_us", pl.lit(start_us))).clip(0)
+    return (silences.with_columns(us=overlap).group_by("agency_id")
+            .agg((pl.col("us").sum() // 3_600_000_000).alias("n")))
+
+
+def _quality(agencies: pl.DataFrame, events: pl.DataFrame, retracted: pl.DataFrame, in_quarter: pl.DataFrame,
+             loaded: dict[str, pl.DataFrame], stale: pl.DataFrame, quarter: Quarter) -> dict[str, Any]:
+    """The checks before publishing: counts per agency (suppressed like any table) and the verdict."""
+    end_us = int(quarter.end.timestamp()) * 1_000_000
+    first_booking = (events.filter(pl.col("type") == history.BOOKED).group_by("subject_id")
+                     .agg(pl.col("occurred_us").min().alias("booked_us")))
+    before_booking = _wide_ids(in_quarter.join(first_booking, on="subject_id")
+                               .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n"))
+    contradictory = _wide_ids(history.contradictions_at(events, retracted, end_us)
+                              .filter(pl.col("subject_id").is_in(in_quarter["subject_id"].implode()))
+                              .group_by("agency_id").agg(pl.col("subject_id").n_unique().alias("n")))
+    columns = {"events_rejected": loaded["rejections"], "events_before_booking": before_booking,
+               "contradictory_subjects": contradictory, "stale_feed_hours": stale, "events_late": loaded["late"]}
+    matrix = _by_agency(agencies, columns)
+    sums = [sum(row[j] for row in matrix) for j in range(len(CHECK_COLUMNS))]
+    received = in_quarter.height + sums[0]
+    problems = sums[0] + sums[1] + sums[4]
+    problem_share = problems / received if received else 0.0
+    facility_hours = int(loaded["facilities"]["n"].sum() or 0) * quarter.hours
+    stale_share = sums[3] / facility_hours if facility_hours else 0.0
+    reasons = []
+    if problem_share > settings.VINEX_REPORT_MAX_PROBLEM_SHARE:
+        reasons.append(f"{problem_share:.1%} of the quarter's events failed a check (the limit is "
+                       f"{settings.VINEX_REPORT_MAX_PROBLEM_SHARE:.1%})")
+    if stale_share > settings.VINEX_REPORT_MAX_STALE_SHARE:
+        reasons.append(f"feeds were stale for {stale_share:.1%} of the facility-hours (the limit is "
+                       f"{settings.VINEX_REPORT_MAX_STALE_SHARE:.1%})")
+    codes = agencies["agency"].to_list()
+    return {
+        "publishable": not reasons,
+        "reasons": reasons,
+        # Shares of the whole quarter, rounded: large aggregates that identify nobody.
+        "problem_share": round(problem_share, 2),
+        "stale_share": round(stale_share, 2),
+        "checks": published_table("Data-quality checks by agency", codes, CHECK_COLUMNS, matrix),
+    }

@@ -1,0 +1,231 @@
+"""The fact tables a quarterly report is computed from, read from the database into polars.
+
+One plain SQL statement per fact, with table and column names taken from the models; SQLite and
+PostgreSQL differ only in how an instant becomes microseconds since the epoch (``_micros``). Counts that
+are a plain filter-and-group are grouped by the database; what needs a history (custody status at the end
+of the quarter, retracted events, contradictions) reads the narrow events frame of ``history.EVENT_SCHEMA``.
+The statements are built from model metadata and fixed text only; every value is a query parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from django.db import connection
+from django.db.models import Model
+
+from vinex.audit.models import AuditEntry
+from vinex.custody.models import Agency, CustodyEvent, Facility, Subject
+from vinex.feeds.models import FeedAlert, Snapshot, SnapshotStatus
+from vinex.notify.models import Contact, Notification, Subscription
+from vinex.privacy.models import DataReport, DisclosureDenial
+from vinex.registrations.models import Registration, RegistrationStatus
+from vinex.reports.history import EVENT_SCHEMA, TYPES
+from vinex.reports.models import EventRejection
+
+_BATCH = 200_000
+
+
+def _t(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _c(model: type[Model], field: str) -> str:
+    column = model._meta.get_field(field).column  # type: ignore[union-attr]
+    assert column is not None
+    return connection.ops.quote_name(column)
+
+
+def _micros(expression: str) -> str:
+    """SQL for an instant as integer microseconds since 1970 (UTC), exactly."""
+    if connection.vendor == "sqlite":
+        # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: whole seconds, then the six fraction digits
+        # ("%%" is a percent sign once the statement's parameters are put in).
+        return (f"(CAST(strftime('%%s', {expression}) AS INTEGER) * 1000000"
+                f" + COALESCE(CAST(NULLIF(substr({expression}, 21, 6), '') AS INTEGER), 0))")
+    return f"CAST(EXTRACT(EPOCH FROM {expression}) * 1000000 AS BIGINT)"
+
+
+def _param(moment: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def frame(sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    """The rows of ``sql`` as a frame, fetched in batches so that Python never holds them all as tuples."""
+    parts: list[pl.DataFrame] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        while rows := cursor.fetchmany(_BATCH):
+            parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def params(self) -> list[Any]:
+        return [_param(self.start), _param(self.end)]
+
+
+def agencies() -> pl.DataFrame:
+    """Every agency (``agency_id``, ``agency``: its code), in code order."""
+    return frame(f"SELECT {_c(Agency, 'id')}, {_c(Agency, 'code')} FROM {_t(Agency)} ORDER BY 2", [],  # noqa: S608
+                 {"agency_id": pl.Int64, "agency": pl.String})
+
+
+def events() -> pl.DataFrame:
+    """Every custody event as ``history.EVENT_SCHEMA`` (corrections with the id of the event they name)."""
+    e, c = _t(CustodyEvent), "c"
+    type_code = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TYPES))
+    named = (f"(SELECT t.{_c(CustodyEvent, 'id')} FROM {e} t WHERE t.{_c(CustodyEvent, 'agency')} = "  # noqa: S608
+             f"{c}.{_c(CustodyEvent, 'agency')} AND t.{_c(CustodyEvent, 'event_id')} = "
+             f"{c}.{_c(CustodyEvent, 'corrects_event_id')} AND t.{_c(CustodyEvent, 'subject')} = "
+             f"{c}.{_c(CustodyEvent, 'subject')})")
+    kind = f"{c}.{_c(CustodyEvent, 'type')}"
+    sql = (f"SELECT {c}.{_c(CustodyEvent, 'id')}, {c}.{_c(CustodyEvent, 'agency')}, "  # noqa: S608
+           f"{c}.{_c(CustodyEvent, 'subject')}, CASE {kind} {type_code} END, "
+           f"{_micros(f'{c}.' + _c(CustodyEvent, 'occurred_at'))}, {c}.{_c(CustodyEvent, 'facility')}, "
+           f"{c}.{_c(CustodyEvent, 'to_facility')}, "
+           f"CASE WHEN {kind} = 'CORRECTION' AND {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' "
+           f"THEN {named} END, "
+           f"CASE WHEN {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' THEN 1 ELSE 0 END = 1 "
+           f"FROM {e} {c}")
+    return frame(sql, [], EVENT_SCHEMA)
+
+
+def received_late(window: Window, *, hours: int) -> pl.DataFrame:
+    """Events received in the window more than ``hours`` after they occurred, per agency."""
+    received, occurred = _c(CustodyEvent, "received_at"), _c(CustodyEvent, "occurred_at")
+    sql = (f"SELECT {_c(CustodyEvent, 'agency')}, COUNT(*) FROM {_t(CustodyEvent)} "  # noqa: S608
+           f"WHERE {received} >= %s AND {received} < %s AND {_micros(received)} - {_micros(occurred)} > %s "
+           f"GROUP BY 1")
+    return frame(sql, [*window.params, hours * 3_600_000_000], {"agency_id": pl.Int64, "n": pl.Int64})
+
+
+def corrections_received(window: Window) -> pl.DataFrame:
+    received = _c(CustodyEvent, "received_at")
+    sql = (f"SELECT {_c(CustodyEvent, 'agency')}, COUNT(*) FROM {_t(CustodyEvent)} "  # noqa: S608
+           f"WHERE {_c(CustodyEvent, 'type')} = 'CORRECTION' AND {received} >= %s AND {received} < %s GROUP BY 1")
+    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
+
+
+def rejections(window: Window) -> pl.DataFrame:
+    at = _c(EventRejection, "at")
+    sql = (f"SELECT {_c(EventRejection, 'agency')}, SUM({_c(EventRejection, 'count')}) FROM {_t(EventRejection)} "  # noqa: S608
+           f"WHERE {at} >= %s AND {at} < %s GROUP BY 1")
+    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
+
+
+def snapshots_held(window: Window) -> pl.DataFrame:
+    """Roster snapshots received in the window that were quarantined (still held, or decided since)."""
+    s, f = _t(Snapshot), _t(Facility)
+    received = f"s.{_c(Snapshot, 'received_at')}"
+    sql = (f"SELECT f.{_c(Facility, 'agency')}, COUNT(*) FROM {s} s JOIN {f} f "  # noqa: S608
+           f"ON f.{_c(Facility, 'id')} = s.{_c(Snapshot, 'facility')} WHERE {received} >= %s AND {received} < %s "
+           f"AND (s.{_c(Snapshot, 'status')} = %s OR s.{_c(Snapshot, 'decided_at')} IS NOT NULL) GROUP BY 1")
+    return frame(sql, [*window.params, SnapshotStatus.QUARANTINED], {"agency_id": pl.Int64, "n": pl.Int64})
+
+
+def feed_silences(window: Window) -> pl.DataFrame:
+    """Feed alerts that may overlap the window: the facility's agency, when it fell silent (µs) and when it
+    was next heard from (the next event or snapshot received; null while still silent)."""
+    a, f, e, s = _t(FeedAlert), _t(Facility), _t(CustodyEvent), _t(Snapshot)
+    since = f"a.{_c(FeedAlert, 'silent_since')}"
+    facility = f"a.{_c(FeedAlert, 'facility')}"
+    next_event = (f"(SELECT MIN({_c(CustodyEvent, 'received_at')}) FROM {e} WHERE {_c(CustodyEvent, 'facility')} "  # noqa: S608
+                  f"= {facility} AND {_c(CustodyEvent, 'received_at')} > {since})")
+    next_snapshot = (f"(SELECT MIN({_c(Snapshot, 'received_at')}) FROM {s} WHERE {_c(Snapshot, 'facility')} "  # noqa: S608
+                     f"= {facility} AND {_c(Snapshot, 'received_at')} > {since})")
+    sql = (f"SELECT f.{_c(Facility, 'agency')}, {_micros(since)}, {_micros(next_event)}, {_micros(next_snapshot)} "  # noqa: S608
+           f"FROM {a} a JOIN {f} f ON f.{_c(Facility, 'id')} = {facility} WHERE {since} < %s")
+    return frame(sql, [_param(window.end)], {"agency_id": pl.Int64, "since_us": pl.Int64,
+                                            "next_event_us": pl.Int64, "next_snapshot_us": pl.Int64})
+
+
+def facilities() -> pl.DataFrame:
+    return frame(f"SELECT {_c(Facility, 'agency')}, COUNT(*) FROM {_t(Facility)} GROUP BY 1", [],  # noqa: S608
+                 {"agency_id": pl.Int64, "n": pl.Int64})
+
+
+def notifications(window: Window) -> pl.DataFrame:
+    """Notifications created in the window: ``channel``, ``status`` (its final, current one), ``n``."""
+    created = _c(Notification, "created_at")
+    sql = (f"SELECT {_c(Notification, 'channel')}, {_c(Notification, 'status')}, COUNT(*) FROM {_t(Notification)} "  # noqa: S608
+           f"WHERE {created} >= %s AND {created} < %s GROUP BY 1, 2")
+    return frame(sql, window.params, {"channel": pl.String, "status": pl.String, "n": pl.Int64})
+
+
+def latencies(window: Window) -> pl.DataFrame:
+    """Per notification created in the window and handed to its provider: the event's agency and the
+    milliseconds from the event's arrival to the hand-over."""
+    n, e = _t(Notification), _t(CustodyEvent)
+    created = f"n.{_c(Notification, 'created_at')}"
+    sent = f"n.{_c(Notification, 'sent_at')}"
+    received = f"e.{_c(CustodyEvent, 'received_at')}"
+    sql = (f"SELECT e.{_c(CustodyEvent, 'agency')}, ({_micros(sent)} - {_micros(received)}) / 1000 "  # noqa: S608
+           f"FROM {n} n JOIN {e} e ON e.{_c(CustodyEvent, 'id')} = n.{_c(Notification, 'event')} "
+           f"WHERE {created} >= %s AND {created} < %s AND {sent} IS NOT NULL")
+    return frame(sql, window.params, {"agency_id": pl.Int64, "ms": pl.Int64})
+
+
+def subscriptions(window: Window) -> pl.DataFrame:
+    created = _c(Subscription, "created_at")
+    sql = (f"SELECT {_c(Subscription, 'created_via')}, {_c(Subscription, 'tier')}, COUNT(*) FROM {_t(Subscription)} "  # noqa: S608
+           f"WHERE {created} >= %s AND {created} < %s GROUP BY 1, 2")
+    return frame(sql, window.params, {"created_via": pl.String, "tier": pl.String, "n": pl.Int64})
+
+
+def _person_agencies() -> str:
+    """SQL of (person, agency) pairs: every agency holding a subject of the person."""
+    return (f"SELECT DISTINCT {_c(Subject, 'person')} AS person_id, {_c(Subject, 'agency')} AS agency_id "  # noqa: S608
+            f"FROM {_t(Subject)}")
+
+
+def denials(window: Window) -> pl.DataFrame:
+    at = _c(DisclosureDenial, "at")
+    sql = (f"SELECT {_c(DisclosureDenial, 'owner')}, COUNT(*) FROM {_t(DisclosureDenial)} "  # noqa: S608
+           f"WHERE {at} >= %s AND {at} < %s GROUP BY 1")
+    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
+
+
+def registrations_held(window: Window) -> pl.DataFrame:
+    """Registrations created in the window and still held for the privacy review, per agency holding the
+    person followed (a decided registration keeps no trace of having been held, but its audit entry)."""
+    r, s = _t(Registration), _t(Subscription)
+    created = f"r.{_c(Registration, 'created_at')}"
+    sql = (f"SELECT pa.agency_id, COUNT(DISTINCT r.{_c(Registration, 'id')}) FROM {r} r "  # noqa: S608
+           f"JOIN {s} s ON s.{_c(Subscription, 'id')} = r.{_c(Registration, 'subscription')} "
+           f"JOIN ({_person_agencies()}) pa ON pa.person_id = s.{_c(Subscription, 'person')} "
+           f"WHERE {created} >= %s AND {created} < %s AND r.{_c(Registration, 'status')} = %s GROUP BY 1")
+    return frame(sql, [*window.params, RegistrationStatus.HELD], {"agency_id": pl.Int64, "n": pl.Int64})
+
+
+def data_reports(window: Window) -> pl.DataFrame:
+    d = _t(DataReport)
+    created = f"d.{_c(DataReport, 'created_at')}"
+    sql = (f"SELECT pa.agency_id, COUNT(DISTINCT d.{_c(DataReport, 'id')}) FROM {d} d "  # noqa: S608
+           f"JOIN ({_person_agencies()}) pa ON pa.person_id = d.{_c(DataReport, 'person')} "
+           f"WHERE {created} >= %s AND {created} < %s GROUP BY 1")
+    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
+
+
+def contact_purges(window: Window) -> pl.DataFrame:
+    """Contacts erased by retention in the window (the audit log's ``delete contact`` entries), per agency
+    holding a person the contact's registrant followed."""
+    a, ct, s = _t(AuditEntry), _t(Contact), _t(Subscription)
+    at = f"a.{_c(AuditEntry, 'at')}"
+    contact_id = f"CAST(ct.{_c(Contact, 'id')} AS {'TEXT' if connection.vendor == 'sqlite' else 'VARCHAR'})"
+    sql = (f"SELECT pa.agency_id, COUNT(DISTINCT ct.{_c(Contact, 'id')}) FROM {a} a "  # noqa: S608
+           f"JOIN {ct} ct ON {contact_id} = a.{_c(AuditEntry, 'object_id')} "
+           f"JOIN {s} s ON s.{_c(Subscription, 'registrant')} = ct.{_c(Contact, 'registrant')} "
+           f"JOIN ({_person_agencies()}) pa ON pa.person_id = s.{_c(Subscription, 'person')} "
+           f"WHERE a.{_c(AuditEntry, 'action')} = 'delete' AND a.{_c(AuditEntry, 'object_type')} = 'contact' "
+           f"AND {at} >= %s AND {at} < %s GROUP BY 1")
+    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
