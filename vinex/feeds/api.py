@@ -155,8 +155,8 @@ def _batch_record(key: ApiKey, raw_events: list[Any]) -> HttpResponse:
     results = [{"event_id": o.event_id, "status": o.status, "errors": o.errors}
                for o in (outcomes[i] for i in range(len(raw_events)))]
     counts = Counter(result["status"] for result in results)
-    body = {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
-            "results": results}
+    body = {"accepted": counts["accepted"], "pending": counts["pending"], "duplicates": counts["duplicate"],
+            "rejected": counts["rejected"], "results": results}
     # Built here already in the documented shape (EventBatchOut); re-validating 10,000 results through
     # the response schema would cost more than recording the events.
     return HttpResponse(orjson.dumps(body), content_type="application/json")

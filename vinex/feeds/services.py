@@ -408,7 +408,8 @@ def _record(snapshot: Snapshot, base: int, diff: RosterDiff, changes: list[Chang
         outcomes = events_ingest(agency=facility.agency, events=events, received_at=snapshot.received_at,
                                  actor=actor)
         for change, outcome in zip(chunk, outcomes, strict=True):
-            if outcome.status != "rejected":
+            # A derived event the state machine holds (pending) changes no status: as refused as a rejected one.
+            if outcome.status in ("accepted", "duplicate"):
                 continue
             change.refused = True
             diff.counts[_BUCKET[change.kind]] -= 1

@@ -43,7 +43,7 @@ _event_row = itemgetter(*EVENT_COLUMNS)
 _SUBJECT_ID, _SUBJECT_PERSON = SUBJECT_COLUMNS.index("id"), SUBJECT_COLUMNS.index("person_id")
 _EVENT_SUBJECT, _EVENT_NOTIFIED = EVENT_COLUMNS.index("subject_id"), EVENT_COLUMNS.index("notified")
 _HISTORY_COLUMNS = ("subject_id", "event_id", "type", "occurred_at", "id", "facility__code", "to_facility__code",
-                    "reason", "scheduled_for", "corrects_event_id", "hearing_id")
+                    "reason", "scheduled_for", "corrects_event_id", "hearing_id", "notified")
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -87,7 +87,7 @@ def histories(subject_ids: list[int]) -> dict[int, list[sm.EventFacts]]:
             found[row[0]].append(sm.EventFacts(
                 event_id=row[1], type=row[2], occurred_at=row[3], seq=row[4], facility_code=row[5],
                 to_facility_code=row[6], reason=row[7], scheduled_for=row[8], corrects_event_id=row[9],
-                hearing_id=row[10],
+                hearing_id=row[10], notified=row[11],
             ))
     return found
 
