@@ -145,8 +145,13 @@ def subjects_write(prepared: Prepared, written_at: datetime) -> None:
 
 
 def events_write(prepared: Prepared, notify: set[str]) -> None:
-    """Insert the events in arrival order, marking those that produce messages."""
+    """Insert the events in arrival order, marking those that produce messages (and the stored ones that
+    do now: an early event held until this batch explained it)."""
     for (subject, values), row in zip(prepared.rows.events, prepared.event_rows, strict=True):
         row[_EVENT_SUBJECT] = subject.values["id"]
         row[_EVENT_NOTIFIED] = values["event_id"] in notify
     rows_insert(CustodyEvent, EVENT_COLUMNS, prepared.event_rows, prepared=True)
+    stored = notify.difference(values["event_id"] for _, values in prepared.rows.events)
+    if stored:
+        agency_id = prepared.rows.events[0][1]["agency_id"]
+        CustodyEvent.objects.filter(agency_id=agency_id, event_id__in=sorted(stored)).update(notified=True)
