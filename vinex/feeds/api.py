@@ -6,12 +6,14 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -68,11 +70,13 @@ def snapshot_result(snapshot: Snapshot) -> dict[str, Any]:
         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
     }}},
 )
-def roster_put(request: HttpRequest, facility_code: str) -> dict[str, Any]:
+def roster_put(request: HttpRequest, facility_code: str, as_of: datetime | None = None) -> dict[str, Any]:
     """Diff a snapshot (CSV with a header, or a JSON list) of who is in custody now against vinex's records.
 
     The result is ``applied`` (events derived and notified) or ``quarantined`` (held for staff review,
     nothing notified). Bad rows are listed in ``errors`` and skipped; their people keep their status.
+    ``as_of`` is the moment the snapshot describes (default: when it arrives; never later than that): a
+    snapshot older than one already applied is ``rejected`` and changes nothing.
     """
     key = require_scope(request, "rosters:write")
     facility = Facility.objects.select_related("agency").filter(agency=key.agency, code=facility_code).first()
@@ -87,7 +91,8 @@ def roster_put(request: HttpRequest, facility_code: str) -> dict[str, Any]:
             raise HttpError(413, "roster is too large") from None
         try:
             snapshot = roster_import(facility=facility, path=path, origin="api", content_hash=digest,
-                                     content_type=request.content_type or "", actor=Actor.agency(key.agency.code))
+                                     content_type=request.content_type or "", actor=Actor.agency(key.agency.code),
+                                     received_at=min(as_of, timezone.now()) if as_of else None)
         except RosterFormatError as error:
             raise NinjaValidationError([{"loc": error.loc, "msg": str(error), "type": "invalid_roster"}]) from None
     return snapshot_result(snapshot)
