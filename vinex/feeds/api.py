@@ -25,6 +25,7 @@ from vinex.custody.models import ApiKey, Facility
 from vinex.custody.schemas import ErrorDetail, ErrorResponse, EventBatchIn, EventBatchOut, EventIn
 from vinex.feeds.models import Snapshot
 from vinex.feeds.parsing import RosterFormatError, copy_stream
+from vinex.feeds.release_guard import release_guard_for
 from vinex.feeds.services import roster_import
 from vinex.pipeline import IncomingEvent, ItemOutcome, events_ingest, payload_hash
 from vinex.pipeline.metrics import events_rejected_count
@@ -151,7 +152,9 @@ def custody_events_post(request: HttpRequest, batch: EventBatchIn) -> HttpRespon
 def _batch_record(key: ApiKey, raw_events: list[Any]) -> HttpResponse:
     valid, positions, rejected = _parse_items(raw_events)
     events_rejected_count(source="api", n=len(rejected))
-    ingested = events_ingest(agency=key.agency, events=valid, actor=Actor.agency(key.agency.code))
+    actor = Actor.agency(key.agency.code)
+    ingested = events_ingest(agency=key.agency, events=valid, actor=actor,
+                             hold=release_guard_for(agency=key.agency, actor=actor))
     outcomes = dict(rejected)
     for position, outcome in zip(positions, ingested, strict=True):
         for error in outcome.errors:

@@ -28,3 +28,6 @@ VINEX_CONNECTOR_RETRY_BASE_SECONDS = env_int("VINEX_CONNECTOR_RETRY_BASE_SECONDS
 VINEX_CONNECTOR_TIMEOUT_SECONDS = env_int("VINEX_CONNECTOR_TIMEOUT_SECONDS", default=60)
 # Files in a drop folder changed more recently than this are still being written and wait.
 VINEX_CONNECTOR_SETTLE_SECONDS = env_int("VINEX_CONNECTOR_SETTLE_SECONDS", default=10)
+# Pushed events get the roster's false-release rule (the two settings above) over a sliding window of
+# this many seconds per agency: past it, release notifications are held for review.
+VINEX_PUSH_RELEASE_WINDOW_SECONDS = env_int("VINEX_PUSH_RELEASE_WINDOW_SECONDS", default=3600)

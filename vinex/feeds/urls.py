@@ -4,4 +4,6 @@ from vinex.feeds import views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.feed_status, name="feed-status"),
+    path("releases/", views.release_holds, name="feed-release-holds"),
+    path("releases/<slug:agency_code>/", views.release_holds_decide, name="feed-release-holds-decide"),
 ]
