@@ -63,6 +63,7 @@ def test_a_pushed_flood_of_releases_is_recorded_and_held_and_nobody_is_told(agen
     assert Subject.objects.filter(agency=agency, status="RELEASED").count() == PEOPLE  # the record follows
     # Held: the notifications the releases would send (the followed people's), nobody else's to hold.
     assert ReleaseHold.objects.filter(decision="").count() == len(VICTIMS)
+    assert not CustodyEvent.objects.filter(type="RELEASED", notified=True).exists()
     assert released_messages() == 0
     assert all(messages_to(flood, address) == [] for address in VICTIMS)
     [alert] = messages_to(flood, "ops@example.org")
@@ -131,3 +132,14 @@ def test_only_a_reviewer_may_decide(agency: Agency) -> None:
     user = User.objects.create_user("sam", is_staff=True)
     with pytest.raises(PermissionDenied):
         release_holds_reject(agency=agency, user=user)
+
+
+def test_approving_stays_silent_about_a_release_a_newer_event_superseded(agency: Agency, api: Client) -> None:
+    push(api, [event(f"b{n}", "BOOKED", subject=f"S-{n}") for n in range(100)])
+    for n in range(2):
+        subscribe(agency, f"S-{n}", email=f"v{n}@example.org")
+    push(api, [event(f"r{n}", "RELEASED", subject=f"S-{n}", minutes=5) for n in range(50)])
+    push(api, [event("b0-again", "BOOKED", subject="S-0", minutes=9)])  # re-booked since: the release is stale
+    assert release_holds_approve(agency=agency, user=reviewer()) == 1
+    assert list(Notification.objects.filter(template="event/RELEASED").values_list("event__event_id", flat=True)) == [
+        "r1"]

@@ -66,6 +66,9 @@ def releases_hold(*, agency: Agency, events: list[CustodyEvent], actor: Actor,
         return events
     ReleaseHold.objects.bulk_create([ReleaseHold(agency=agency, event=e, held_at=now) for e in releases],
                                     ignore_conflicts=True)
+    # Recorded as notifying when written; held, they have told nobody (yet).
+    for chunk in _chunks([e.pk for e in releases]):
+        CustodyEvent.objects.filter(pk__in=chunk).update(notified=False)
     if not already_held:
         _alert_operator(agency, len(releases), actor)
     logger.warning("release notifications held for review", extra={"agency": agency.code, "held": len(releases)})
@@ -168,4 +171,6 @@ def _send(actor: Actor, event_pks: Sequence[int]) -> int:
               for e in CustodyEvent.objects.filter(pk__in=chunk).select_related(*_RELATED)
               if e.subject.last_event_at is None or e.occurred_at >= e.subject.last_event_at]
     notification_enqueue_for_events(events=events, actor=actor)
+    for chunk in _chunks([e.pk for e in events]):
+        CustodyEvent.objects.filter(pk__in=chunk).update(notified=True)
     return len(events)
