@@ -82,7 +82,7 @@ class SubjectPlan:
     whole: bool = False
 
 
-# New events sort after every stored one that shares their occurred_at, as their ids will.
+# A new event's seq before its row has an id (events are ordered by occurred_at and event_id, not seq).
 _PROVISIONAL_SEQ = 1 << 62
 _IDENTIFIER_FIELDS = ("a_number", "fbi_number", "state_id", "booking_number")
 _STATUS = {str(status): status for status in CustodyStatus}  # a dict lookup costs a tenth of CustodyStatus(value)
