@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.actors import ACTOR
-from tests.conftest import event
+from tests.conftest import T0, event
 from tests.factories import subscribe
 from vinex.custody import statemachine as sm
 from vinex.custody.models import Agency, CustodyEvent, Subject
@@ -47,11 +48,20 @@ def test_the_same_id_twice_in_one_batch_is_recorded_once(agency: Agency) -> None
     assert ingest(agency, event("b1", "BOOKED"), event("b1", "BOOKED")) == ["accepted", "duplicate"]
 
 
-def test_an_impossible_transition_is_rejected_alone(agency: Agency) -> None:
+def test_an_event_that_cannot_follow_yet_is_held_pending_alone(agency: Agency) -> None:
     statuses = ingest(agency, event("b1", "BOOKED"), event("r1", "RELEASED", minutes=1),
                       event("r2", "RELEASED", minutes=2), event("b2", "BOOKED", subject="S-2"))
-    assert statuses == ["accepted", "accepted", "rejected", "accepted"]
+    assert statuses == ["accepted", "accepted", "pending", "accepted"]
     assert subject(agency, "S-2").status == "IN_CUSTODY"
+    assert (subject(agency, "S-1").status, subject(agency, "S-1").pending_events) == ("RELEASED", 1)
+    assert CustodyEvent.objects.filter(event_id="r2").exists()  # recorded, only held out of the status
+
+
+def test_the_booking_that_explains_a_held_release_applies_it(agency: Agency) -> None:
+    ingest(agency, event("b1", "BOOKED"), event("r1", "RELEASED", minutes=1), event("r2", "RELEASED", minutes=3))
+    assert ingest(agency, event("b2", "BOOKED", minutes=2)) == ["accepted"]
+    s1 = subject(agency, "S-1")
+    assert (s1.status, s1.pending_events, s1.status_changed_at) == ("RELEASED", 0, T0 + timedelta(minutes=3))
 
 
 def test_unknown_and_other_agencies_facilities_are_rejected(agency: Agency, other_agency: Agency) -> None:

@@ -171,6 +171,9 @@ class Subject(models.Model):
     scheduled_release_at = models.DateTimeField(null=True, blank=True)
     # occurred_at of the newest event folded into the state above: newer events fold on from here.
     last_event_at = models.DateTimeField(null=True, blank=True)
+    # How many of the subject's events the replay holds: early events waiting for the ones that explain
+    # them (vinex.custody.statemachine.replay). Zero for a complete, valid history.
+    pending_events = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -131,12 +131,14 @@ class EventBatchDoc(Schema):
 
 class EventResult(Schema):
     event_id: str | None
-    status: Literal["accepted", "duplicate", "rejected"]
+    status: Literal["accepted", "pending", "duplicate", "rejected"]
     errors: list[ErrorDetail]
 
 
 class EventBatchOut(Schema):
     accepted: int
+    # Recorded but held until the events that explain them arrive (early, not impossible).
+    pending: int
     duplicates: int
     rejected: int
     results: list[EventResult]

@@ -1,8 +1,11 @@
 """The custody status state machine: a pure function of the ordered event history.
 
-Events are ordered by ``occurred_at`` and then by arrival (``seq``), so replaying the same events in
-any order gives the same state. Checks on transitions (``transition_error``) apply when an event
-arrives; folding (``derive``) is total, so history already accepted always yields a state.
+Events are ordered by ``occurred_at`` and then by ``event_id`` (never by arrival), so the same events
+give the same state whatever order they arrived in. ``replay`` folds them in that order and holds
+(skips) each event that cannot follow the state reached so far (``transition_error``): an early event
+whose explanation has not arrived yet. Holding is decided by the history alone, so an event held today
+is applied by the replay that first includes the events that explain it, and a valid history, once
+complete, holds nothing.
 """
 
 from __future__ import annotations
@@ -68,10 +71,12 @@ class EventFacts(NamedTuple):
     scheduled_for: datetime | None = None
     corrects_event_id: str = ""
     hearing_id: str = ""
+    # True when the event has produced messages (so a replay that applies it again stays quiet).
+    notified: bool = False
 
     @property
-    def order_key(self) -> tuple[datetime, int]:
-        return (self.occurred_at, self.seq)
+    def order_key(self) -> tuple[datetime, str]:
+        return (self.occurred_at, self.event_id)
 
     @property
     def is_hearing(self) -> bool:
@@ -129,25 +134,47 @@ def corrected_ids(ordered: list[EventFacts]) -> set[str]:
     return retracted
 
 
-# EventFacts.order_key, as a C-level key function for sorting thousands of histories.
-ORDER_KEY = attrgetter("occurred_at", "seq")
+# EventFacts.order_key, as a C-level key function for sorting thousands of histories. Events at the same
+# instant go by event_id: arrival order would make the state depend on the order events came in.
+ORDER_KEY = attrgetter("occurred_at", "event_id")
 
 
 def order(events: Iterable[EventFacts]) -> list[EventFacts]:
     return sorted(events, key=ORDER_KEY)
 
 
-def derive(events: Iterable[EventFacts], start: CustodyState = INITIAL) -> CustodyState:
-    """Fold an event history (in any order) into the current custody state."""
+class Replay(NamedTuple):
+    """A history folded: the state, and the events held because they cannot follow what came before
+    them (by event id, with the reason)."""
+
+    state: CustodyState
+    held: dict[str, str]
+
+
+def replay(events: Iterable[EventFacts], start: CustodyState = INITIAL) -> Replay:
+    """Fold an event history (in any order) from ``start``, holding the events that do not fit.
+
+    A left fold: appending events newer than all of ``events`` never changes which of them are held,
+    so a state stored after a replay is a valid start for newer events.
+    """
     ordered = order(events)
-    if not ordered:
-        return start
-    retracted = corrected_ids(ordered)
+    retracted = corrected_ids(ordered) if ordered else set()
     state = start
+    held: dict[str, str] = {}
     for event in ordered:
-        if event.event_id not in retracted:
+        if event.event_id in retracted:
+            continue
+        error = transition_error(state, event)
+        if error is None:
             state = apply(state, event)
-    return state
+        else:
+            held[event.event_id] = error
+    return Replay(state, held)
+
+
+def derive(events: Iterable[EventFacts], start: CustodyState = INITIAL) -> CustodyState:
+    """The current custody state of an event history (in any order); held events count for nothing."""
+    return replay(events, start).state
 
 
 def transition_error(state: CustodyState, event: EventFacts) -> str | None:

@@ -9,6 +9,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from vinex.custody.models import ApiKey, Facility
 from vinex.custody.schemas import ErrorDetail, ErrorResponse, EventBatchIn, EventBatchOut, EventIn
 from vinex.feeds.models import Snapshot
 from vinex.feeds.parsing import RosterFormatError, copy_stream
+from vinex.feeds.release_guard import release_guard_for
 from vinex.feeds.services import roster_import
 from vinex.pipeline import IncomingEvent, ItemOutcome, events_ingest, payload_hash
 from vinex.pipeline.events import events_rejected
@@ -111,11 +113,13 @@ def snapshot_result(snapshot: Snapshot) -> dict[str, Any]:
         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
     }}},
 )
-def roster_put(request: HttpRequest, facility_code: str) -> dict[str, Any]:
+def roster_put(request: HttpRequest, facility_code: str, as_of: datetime | None = None) -> dict[str, Any]:
     """Diff a snapshot (CSV with a header, or a JSON list) of who is in custody now against vinex's records.
 
     The result is ``applied`` (events derived and notified) or ``quarantined`` (held for staff review,
     nothing notified). Bad rows are listed in ``errors`` and skipped; their people keep their status.
+    ``as_of`` is the moment the snapshot describes (default: when it arrives; never later than that): a
+    snapshot older than one already applied is ``rejected`` and changes nothing.
     """
     key = require_scope(request, "rosters:write")
     facility = Facility.objects.select_related("agency").filter(agency=key.agency, code=facility_code).first()
@@ -130,7 +134,8 @@ def roster_put(request: HttpRequest, facility_code: str) -> dict[str, Any]:
             raise HttpError(413, "roster is too large") from None
         try:
             snapshot = roster_import(facility=facility, path=path, origin="api", content_hash=digest,
-                                     content_type=request.content_type or "", actor=Actor.agency(key.agency.code))
+                                     content_type=request.content_type or "", actor=Actor.agency(key.agency.code),
+                                     received_at=min(as_of, timezone.now()) if as_of else None)
         except RosterFormatError as error:
             raise NinjaValidationError([{"loc": error.loc, "msg": str(error), "type": "invalid_roster"}]) from None
     return snapshot_result(snapshot)
@@ -190,7 +195,9 @@ def _batch_record(key: ApiKey, raw_events: list[Any]) -> HttpResponse:
     valid, positions, rejected = _parse_items(raw_events)
     events_rejected_count(source="api", n=len(rejected))
     events_rejected.send(sender=_batch_record, agency=key.agency, count=len(rejected), at=timezone.now())
-    ingested = events_ingest(agency=key.agency, events=valid, actor=Actor.agency(key.agency.code))
+    actor = Actor.agency(key.agency.code)
+    ingested = events_ingest(agency=key.agency, events=valid, actor=actor,
+                             hold=release_guard_for(agency=key.agency, actor=actor))
     outcomes = dict(rejected)
     for position, outcome in zip(positions, ingested, strict=True):
         for error in outcome.errors:
@@ -199,8 +206,8 @@ def _batch_record(key: ApiKey, raw_events: list[Any]) -> HttpResponse:
     results = [{"event_id": o.event_id, "status": o.status, "errors": o.errors}
                for o in (outcomes[i] for i in range(len(raw_events)))]
     counts = Counter(result["status"] for result in results)
-    body = {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
-            "results": results}
+    body = {"accepted": counts["accepted"], "pending": counts["pending"], "duplicates": counts["duplicate"],
+            "rejected": counts["rejected"], "results": results}
     # Built here already in the documented shape (EventBatchOut); re-validating 10,000 results through
     # the response schema would cost more than recording the events.
     return HttpResponse(orjson.dumps(body), content_type="application/json")

@@ -64,3 +64,8 @@ VINEX_CONNECTOR_ALLOWED_NETWORKS = _env_networks("VINEX_CONNECTOR_ALLOWED_NETWOR
 VINEX_CONNECTOR_REQUEST_INTERVAL_SECONDS = env_float("VINEX_CONNECTOR_REQUEST_INTERVAL_SECONDS", default=1.0)
 # Largest answer accepted for one page of a vendor portal.
 VINEX_CONNECTOR_MAX_PAGE_BYTES = env_int("VINEX_CONNECTOR_MAX_PAGE_BYTES", default=32 * 1024 * 1024)
+
+# Pushed events get the roster's false-release rule (VINEX_ROSTER_MIN_RELEASES and
+# VINEX_ROSTER_MAX_RELEASE_SHARE) over a sliding window of this many seconds per
+# agency: past it, release notifications are held for review.
+VINEX_PUSH_RELEASE_WINDOW_SECONDS = env_int("VINEX_PUSH_RELEASE_WINDOW_SECONDS", default=3600)

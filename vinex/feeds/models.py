@@ -206,3 +206,31 @@ class PendingDeparture(models.Model):
 
     def __str__(self) -> str:
         return f"pending departure from {self.facility_id} noticed {self.noticed_at:%Y-%m-%d %H:%M}"
+
+
+class ReleaseHoldDecision(models.TextChoices):
+    PENDING = "", "Awaiting review"
+    APPROVED = "approved", "Approved and sent"
+    REJECTED = "rejected", "Rejected, never sent"
+
+
+class ReleaseHold(models.Model):
+    """A pushed RELEASED event whose notifications are held: its agency pushed an implausible share of
+    releases within the sliding window (vinex.feeds.release_guard). The event is recorded as usual; only
+    telling victims waits for a person to approve (send) or reject (discard) the agency's held releases."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event = models.OneToOneField("custody.CustodyEvent", on_delete=models.CASCADE, related_name="+")
+    held_at = models.DateTimeField()
+    decision = models.CharField(max_length=8, choices=ReleaseHoldDecision.choices, blank=True, default="")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency", "decision"])]
+        constraints = [models.CheckConstraint(condition=Q(decision__in=ReleaseHoldDecision.values),
+                                              name="release_hold_decision_valid")]
+
+    def __str__(self) -> str:
+        return f"release notification of event {self.event_id} held ({self.decision or 'pending'})"

@@ -408,7 +408,8 @@ def _record(snapshot: Snapshot, base: int, diff: RosterDiff, changes: list[Chang
         outcomes = events_ingest(agency=facility.agency, events=events, received_at=snapshot.received_at,
                                  actor=actor)
         for change, outcome in zip(chunk, outcomes, strict=True):
-            if outcome.status != "rejected":
+            # A derived event the state machine holds (pending) changes no status: as refused as a rejected one.
+            if outcome.status in ("accepted", "duplicate"):
                 continue
             change.refused = True
             diff.counts[_BUCKET[change.kind]] -= 1
@@ -507,6 +508,9 @@ def _roster_import(*, facility: Facility, path: Path, origin: str, content_type:
     if content_hash is not None and (latest := _same_as_latest(facility, content_hash)):
         return latest
     received_at = received_at or timezone.now()
+    if newer := _applied_after(facility, received_at):
+        return _superseded(facility, newer, path=path, origin=origin, content_hash=content_hash,
+                           received_at=received_at)
     kind: Kind | None = "json" if "json" in content_type else "csv" if "csv" in content_type else None
     column_map = agency_column_map(agency=facility.agency)
     with tempfile.TemporaryDirectory(prefix="vinex-roster-") as scratch, ThreadPoolExecutor(1) as pool:
@@ -544,6 +548,25 @@ def _roster_import(*, facility: Facility, path: Path, origin: str, content_type:
         else:
             _apply(snapshot, diff, progress, actor)
     return snapshot
+
+
+def _applied_after(facility: Facility, moment: datetime) -> Snapshot | None:
+    """The facility's newest applied snapshot when it describes a later moment than ``moment``."""
+    return (Snapshot.objects.filter(facility=facility, status=SnapshotStatus.APPLIED, received_at__gt=moment)
+            .order_by("-received_at", "-pk").first())
+
+
+def _superseded(facility: Facility, newer: Snapshot, *, path: Path, origin: str, content_hash: str | None,
+                received_at: datetime) -> Snapshot:
+    """Record a snapshot older than one already applied, and apply nothing: a roster is a whole state, so
+    diffing a late one against the newer state would undo what the newer one said (re-book people it
+    released, release people it booked)."""
+    reason = (f"the snapshot describes {received_at.isoformat()}, before snapshot {newer.pk} already applied "
+              f"({newer.received_at.isoformat()}); a late snapshot never undoes a newer one")
+    logger.info("late roster snapshot not applied", extra={"facility": facility.pk, "newer": newer.pk})
+    return Snapshot.objects.create(facility=facility, received_at=received_at, origin=origin,
+                                   content_hash=content_hash or file_digest(path), status=SnapshotStatus.REJECTED,
+                                   reasons=[reason])
 
 
 def _same_as_latest(facility: Facility, content_hash: str) -> Snapshot | None:

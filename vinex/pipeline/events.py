@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from django.dispatch import Signal
@@ -11,7 +12,7 @@ from django.utils import timezone
 from vinex.audit.unit import Actor
 from vinex.custody.contacts import subject_contacts_record
 from vinex.custody.ingest import IncomingEvent, ItemOutcome, Recorded, event_ingest
-from vinex.custody.models import Agency
+from vinex.custody.models import Agency, CustodyEvent
 from vinex.linkage.services import SubjectLinker
 from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import notification_enqueue_for_events
@@ -22,7 +23,8 @@ events_rejected = Signal()
 
 
 def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Actor,
-                  received_at: datetime | None = None) -> list[ItemOutcome]:
+                  received_at: datetime | None = None,
+                  hold: Callable[[list[CustodyEvent]], list[CustodyEvent]] | None = None) -> list[ItemOutcome]:
     """Record a batch of ``agency``'s events and queue a message for every active subscriber's reachable
     contact about each event that is the newest word on a person and changes what a victim knows.
 
@@ -30,11 +32,14 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Act
     (with the reasons). Custody's ingest opens the transaction (``actor``'s audit unit) and holds the
     write locks; new and changed subjects are linked to the people other agencies hold (so a victim's
     subscription follows the person), then the contacts and the messages are written inside it, and the
-    unit's entries last.
+    unit's entries last. ``hold`` (the false-release guard of pushed batches) gets the events about to
+    notify, inside the transaction, and returns those that may; it records the rest for review.
     """
     linker = SubjectLinker()
 
     def fan_out(recorded: Recorded) -> None:
+        if hold is not None and recorded.events_to_notify:
+            recorded = replace(recorded, events_to_notify=hold(recorded.events_to_notify))
         _fan_out(recorded, actor=actor)
         linker.followers_catch_up(notified=recorded.events_to_notify)
 

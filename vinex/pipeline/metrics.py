@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from vinex.custody.ingest import IncomingEvent, ItemOutcome
 
 EVENTS = Counter(
-    "vinex_events", "Custody events received, by outcome (accepted, duplicate, rejected) and source",
+    "vinex_events", "Custody events received, by outcome (accepted, pending, duplicate, rejected) and source",
     labelnames=["outcome", "source"],
 )
 

@@ -21,10 +21,11 @@ WRITTEN_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 COLUMNS = ("id", "agency_id", "agency_subject_id", "person_id", "first_name", "last_name", "name_key",
            "date_of_birth", "country_of_birth", "a_number", "fbi_number", "state_id", "booking_number", "protected",
            "status", "status_reason", "facility_id", "status_changed_at", "scheduled_release_at", "last_event_at",
-           "created_at", "updated_at")
+           "pending_events", "created_at", "updated_at")
 BLANK = dict.fromkeys(COLUMNS, "") | {"id": None, "person_id": None, "protected": False, "status": "UNKNOWN",
                                       "facility_id": None, "date_of_birth": None, "status_changed_at": None,
                                       "scheduled_release_at": None, "last_event_at": None, "created_at": None,
+                                      "pending_events": 0,
                                       "updated_at": None}
 
 
@@ -104,12 +105,15 @@ def test_events_already_recorded_are_duplicates_and_write_nothing() -> None:
     assert worked.rows.events == [] and worked.rows.new_subjects == []
 
 
-def test_an_impossible_next_step_is_rejected_and_the_rest_of_the_batch_goes_on() -> None:
+def test_a_next_step_that_cannot_follow_yet_is_held_pending_and_the_rest_of_the_batch_goes_on() -> None:
     worked = work_out(incoming(event("r1", "RELEASED", minutes=5), event("b2", "BOOKED", subject="S-2")),
                       rows=[stored("S-1", status="RELEASED", facility=None, last_event_minutes=0)])
 
-    assert statuses(worked) == ["rejected", "accepted"]
-    assert worked.outcomes[0].errors[0]["type"] == "invalid_transition"
+    assert statuses(worked) == ["pending", "accepted"]
+    assert worked.outcomes[0].errors[0]["type"] == "early_event"
+    assert [values["event_id"] for _, values in worked.rows.events] == ["r1", "b2"]  # recorded all the same
+    assert worked.plans["S-1"].notifies == set()
+    assert worked.plans["S-1"].subject.values["pending_events"] == 1
 
 
 def test_the_newest_event_that_changes_what_a_victim_knows_notifies_and_only_it() -> None:

@@ -12,7 +12,10 @@ import orjson
 from vinex.custody.models import EventSource
 from vinex.custody.schemas import EventIn
 
-Status = Literal["accepted", "duplicate", "rejected"]
+# "pending": recorded, but held out of the custody status until the events that explain it arrive.
+Status = Literal["accepted", "pending", "duplicate", "rejected"]
+# The outcomes of events that are written to the history.
+RECORDED = frozenset({"accepted", "pending"})
 
 
 class IncomingEvent(NamedTuple):

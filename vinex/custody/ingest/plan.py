@@ -2,9 +2,14 @@
 
 Given the batch, the facilities of the agency, which event ids are already recorded, the stored
 subjects and the histories of those whose stored state cannot simply be folded forward, the plan says
-each item's outcome (accepted, duplicate, rejected and why), each subject's new state, which new events
-are worth telling a victim about (never one a newer event supersedes) and the values of the rows to
-write. ``store`` reads and writes those rows; ``service`` holds the locks.
+each item's outcome (accepted, pending, duplicate, rejected and why), each subject's new state, which
+events are worth telling a victim about (never one a newer event supersedes) and the values of the rows
+to write. ``store`` reads and writes those rows; ``service`` holds the locks.
+
+An event that cannot follow the history before it is recorded and held (``pending``), not rejected: it
+may only be early. Each subject's state is the replay of its history (``statemachine.replay``), so the
+state does not depend on the order the events came in; the history is read only when a new event is
+not newer than every stored one (or is a correction), and otherwise the stored state is folded forward.
 """
 
 from __future__ import annotations
@@ -71,9 +76,13 @@ class SubjectPlan:
     after: sm.CustodyState = sm.INITIAL
     # The new events a follower of this person should hear about.
     notifies: set[str] = field(default_factory=set)
+    # Events the replay holds (early ones), by id, with the reason.
+    held: dict[str, str] = field(default_factory=dict)
+    # True when ``history`` is the subject's whole stored history, replayed from the start.
+    whole: bool = False
 
 
-# New events sort after every stored one that shares their occurred_at, as their ids will.
+# A new event's seq before its row has an id (events are ordered by occurred_at and event_id, not seq).
 _PROVISIONAL_SEQ = 1 << 62
 _IDENTIFIER_FIELDS = ("a_number", "fbi_number", "state_id", "booking_number")
 _STATUS = {str(status): status for status in CustodyStatus}  # a dict lookup costs a tenth of CustodyStatus(value)
@@ -191,20 +200,21 @@ def plans_start(subjects: Mapping[str, SubjectRecord], grouped: Mapping[str, lis
         if _can_fold_forward(subject, items):
             plans[key] = SubjectPlan(subject, stored, [], stored, items)
         else:
-            plans[key] = SubjectPlan(subject, sm.INITIAL, [], stored, items)
+            plans[key] = SubjectPlan(subject, sm.INITIAL, [], stored, items, whole=True)
             assert subject.values["id"] is not None  # a subject with stored events has a row
             needs_history.append(subject.values["id"])
     return plans, needs_history
 
 
 def _can_fold_forward(subject: SubjectRecord, items: list[Pending]) -> bool:
-    """True when the stored state is a valid starting point: every new event is newer than it."""
+    """True when the stored state is a valid starting point: every new event is newer than every stored
+    one (an event at the same instant may sort before it, by event id, so it takes the replay)."""
     last_event_at = subject.values["last_event_at"]
     if last_event_at is None:
         return True
     if any(i.facts.type == EventType.CORRECTION for i in items):
         return False
-    return all(i.facts.occurred_at >= last_event_at for i in items)
+    return all(i.facts.occurred_at > last_event_at for i in items)
 
 
 def _stored_state(subject: SubjectRecord) -> sm.CustodyState:
@@ -222,63 +232,63 @@ def _stored_state(subject: SubjectRecord) -> sm.CustodyState:
 
 def plans_finish(plans: Mapping[str, SubjectPlan], histories: Mapping[int, list[sm.EventFacts]],
                  facilities: Mapping[str, FacilityRef], outcomes: list[ItemOutcome]) -> None:
-    """Attach the histories read, accept or reject each event, and fold each subject's new state."""
+    """Attach the histories read, record or reject each event, and replay each subject's new state."""
     for plan in plans.values():
         history = histories.get(plan.subject.values["id"])
         if history is not None:
             plan.history = list(history)
-    _decide(plans, outcomes)
     for plan in plans.values():
+        stored = list(plan.history)
+        _decide(plan, outcomes)
         if plan.accepted:
-            plan.after = sm.derive(plan.history, plan.base)
+            replayed = sm.replay(plan.history, plan.base)
+            plan.after, plan.held = replayed
+            _hold(plan, outcomes)
             _apply_state(plan, facilities)
-            plan.notifies = _events_to_notify(plan)
+            plan.notifies = _events_to_notify(plan, stored)
 
 
-def _newest_key(plan: SubjectPlan) -> tuple[datetime, int] | None:
-    keys = [e.order_key for e in plan.history]
-    last_event_at = plan.subject.values["last_event_at"]
-    if last_event_at is not None:
-        # Stored events sort before new ones at the same instant (arrival order), hence seq 0.
-        keys.append((last_event_at, 0))
-    return max(keys) if keys else None
+def _decide(plan: SubjectPlan, outcomes: list[ItemOutcome]) -> None:
+    """Reject the corrections that name no event of this person; every other event joins the history.
 
-
-def _decide(plans: Mapping[str, SubjectPlan], outcomes: list[ItemOutcome]) -> None:
-    """Accept or reject each subject's events in arrival order.
-
-    An event that lands at the end of the history must be a possible next step from the current
-    state; one that lands in the middle (late) is accepted as recorded history, because the events
-    between may not have reached us.
+    Whether an event fits where it lands is the replay's business: one that does not is held, not
+    rejected, because the events between may not have reached us yet.
     """
-    for plan in plans.values():
-        accepted: list[Pending] = []
-        newest = _newest_key(plan)
-        for item in plan.accepted:
-            key = item.facts.order_key
-            if newest is None or key > newest:
-                error = _check(plan, item)
-                if error:
-                    outcomes[item.index] = ItemOutcome(
-                        item.facts.event_id, "rejected", _reject(item.index, "type", error, "invalid_transition")
-                    )
-                    continue
-                newest = key
-            plan.history.append(item.facts)
-            accepted.append(item)
-        plan.accepted = accepted
+    accepted: list[Pending] = []
+    for item in plan.accepted:
+        error = _correction_error(plan, item) if item.facts.type == EventType.CORRECTION else None
+        if error:
+            outcomes[item.index] = ItemOutcome(
+                item.facts.event_id, "rejected", _reject(item.index, "type", error, "invalid_correction"))
+            continue
+        plan.history.append(item.facts)
+        accepted.append(item)
+    plan.accepted = accepted
 
 
-def _check(plan: SubjectPlan, item: Pending) -> str | None:
-    if item.facts.type == EventType.CORRECTION:
-        custody = [e for e in plan.history if not e.is_hearing and e.type != EventType.CORRECTION]
-        ids = {e.event_id for e in custody}
-        if item.facts.corrects_event_id and item.facts.corrects_event_id not in ids:
-            return f"CORRECTION names event {item.facts.corrects_event_id!r}, which this person's history lacks"
-        if not custody:
-            return "CORRECTION with no earlier event to correct"
-        return None
-    return sm.transition_error(sm.derive(plan.history, plan.base), item.facts)
+def _correction_error(plan: SubjectPlan, item: Pending) -> str | None:
+    custody = [e for e in plan.history if not e.is_hearing and e.type != EventType.CORRECTION]
+    ids = {e.event_id for e in custody}
+    if item.facts.corrects_event_id and item.facts.corrects_event_id not in ids:
+        return f"CORRECTION names event {item.facts.corrects_event_id!r}, which this person's history lacks"
+    if not custody:
+        return "CORRECTION with no earlier event to correct"
+    return None
+
+
+def _hold(plan: SubjectPlan, outcomes: list[ItemOutcome]) -> None:
+    """Report the new events the replay holds as pending, and count what the subject has waiting."""
+    for item in plan.accepted:
+        reason = plan.held.get(item.facts.event_id)
+        if reason is not None:
+            msg = f"held until the events that explain it arrive: {reason}"
+            outcomes[item.index] = ItemOutcome(item.facts.event_id, "pending",
+                                               _reject(item.index, "type", msg, "early_event"))
+    values = plan.subject.values
+    # Folded forward, the stored events keep their place in the replay (a left fold), so their count
+    # stands; replayed from the whole history, the count is the replay's.
+    waiting = 0 if plan.whole else values["pending_events"]
+    values["pending_events"] = waiting + len(plan.held)
 
 
 def _apply_state(plan: SubjectPlan, facilities: Mapping[str, FacilityRef]) -> None:
@@ -299,19 +309,27 @@ def _apply_state(plan: SubjectPlan, facilities: Mapping[str, FacilityRef]) -> No
     values["scheduled_release_at"] = after.scheduled_release_at
 
 
-def _events_to_notify(plan: SubjectPlan) -> set[str]:
-    """The new events a registrant should hear about: the newest custody event when it changes what a
-    victim knows, and the latest word on each hearing; never one a newer event supersedes."""
+def _events_to_notify(plan: SubjectPlan, stored: list[sm.EventFacts]) -> set[str]:
+    """The events a registrant should hear about: the newest custody event, when it changes what a
+    victim knows and is applied for the first time (new, or held until now and never told), and the
+    latest word on each hearing; never one a newer event, applied or held, supersedes."""
     new_ids = {i.facts.event_id for i in plan.accepted}
     ordered = sm.order(plan.history)
     notify: set[str] = set()
     custody = [e for e in ordered if not e.is_hearing]
-    if (custody and custody[-1].event_id in new_ids
-            and plan.before.what_a_victim_knows() != plan.after.what_a_victim_knows()):
-        notify.add(custody[-1].event_id)
+    if custody and plan.before.what_a_victim_knows() != plan.after.what_a_victim_knows():
+        newest = custody[-1]
+        if newest.event_id not in plan.held and (
+                newest.event_id in new_ids or (not newest.notified and _was_held(newest, stored))):
+            notify.add(newest.event_id)
     latest_per_hearing = {e.hearing_id: e for e in ordered if e.is_hearing}
     notify.update(e.event_id for e in latest_per_hearing.values() if e.event_id in new_ids)
     return notify
+
+
+def _was_held(event: sm.EventFacts, stored: list[sm.EventFacts]) -> bool:
+    """True when the replay of the history as stored (before this batch) held ``event``."""
+    return event.event_id in sm.replay(stored).held
 
 
 # --- Rows -------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from vinex.audit.chain import AuditEntries, AuditEntryIn
 from vinex.audit.unit import Actor, audit_unit
 from vinex.core.database import write_turn
 from vinex.custody.ingest import plan, store
-from vinex.custody.ingest.incoming import IncomingEvent, ItemOutcome
+from vinex.custody.ingest.incoming import RECORDED, IncomingEvent, ItemOutcome
 from vinex.custody.models import Agency, CustodyEvent, Facility
 
 logger = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[pla
     plan.plans_finish(plans, store.histories(needs_history), facilities, outcomes)
     audit = AuditEntries.for_objects(
         AuditEntryIn(f"agency:{agency.code}", "agency", "create", "custody_event", ""),
-        [f"{agency.code}:{o.event_id}" for o in outcomes if o.status == "accepted"],
+        [f"{agency.code}:{o.event_id}" for o in outcomes if o.status in RECORDED],
     )
     written_at = timezone.now()
     prepared = store.Prepared(plan.rows(agency.id, plans, received_at, written_at))
@@ -154,7 +154,7 @@ def _draft_holds(agency: Agency, draft: _Draft) -> bool:
     """True when what the draft read is still what is stored: none of its new events has been recorded
     since, and each of its subjects is as read (ingestion rewrites a subject's row, at least its
     ``updated_at``, whenever it records an event of theirs, so a changed history shows there too)."""
-    new_ids = [o.event_id for o in draft.outcomes if o.status == "accepted" and o.event_id is not None]
+    new_ids = [o.event_id for o in draft.outcomes if o.status in RECORDED and o.event_id is not None]
     if store.event_ids_known(agency.id, new_ids):
         return False
     key = store.SUBJECT_COLUMNS.index("agency_subject_id")

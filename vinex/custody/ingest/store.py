@@ -43,7 +43,7 @@ _event_row = itemgetter(*EVENT_COLUMNS)
 _SUBJECT_ID, _SUBJECT_PERSON = SUBJECT_COLUMNS.index("id"), SUBJECT_COLUMNS.index("person_id")
 _EVENT_SUBJECT, _EVENT_NOTIFIED = EVENT_COLUMNS.index("subject_id"), EVENT_COLUMNS.index("notified")
 _HISTORY_COLUMNS = ("subject_id", "event_id", "type", "occurred_at", "id", "facility__code", "to_facility__code",
-                    "reason", "scheduled_for", "corrects_event_id", "hearing_id")
+                    "reason", "scheduled_for", "corrects_event_id", "hearing_id", "notified")
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -87,7 +87,7 @@ def histories(subject_ids: list[int]) -> dict[int, list[sm.EventFacts]]:
             found[row[0]].append(sm.EventFacts(
                 event_id=row[1], type=row[2], occurred_at=row[3], seq=row[4], facility_code=row[5],
                 to_facility_code=row[6], reason=row[7], scheduled_for=row[8], corrects_event_id=row[9],
-                hearing_id=row[10],
+                hearing_id=row[10], notified=row[11],
             ))
     return found
 
@@ -145,8 +145,13 @@ def subjects_write(prepared: Prepared, written_at: datetime) -> None:
 
 
 def events_write(prepared: Prepared, notify: set[str]) -> None:
-    """Insert the events in arrival order, marking those that produce messages."""
+    """Insert the events in arrival order, marking those that produce messages (and the stored ones that
+    do now: an early event held until this batch explained it)."""
     for (subject, values), row in zip(prepared.rows.events, prepared.event_rows, strict=True):
         row[_EVENT_SUBJECT] = subject.values["id"]
         row[_EVENT_NOTIFIED] = values["event_id"] in notify
     rows_insert(CustodyEvent, EVENT_COLUMNS, prepared.event_rows, prepared=True)
+    stored = notify.difference(values["event_id"] for _, values in prepared.rows.events)
+    if stored:
+        agency_id = prepared.rows.events[0][1]["agency_id"]
+        CustodyEvent.objects.filter(agency_id=agency_id, event_id__in=sorted(stored)).update(notified=True)
