@@ -95,7 +95,10 @@ def events() -> pl.DataFrame:
            f"{c}.{_c(CustodyEvent, 'to_facility')}, "
            f"CASE WHEN {kind} = 'CORRECTION' AND {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' "
            f"THEN {named} END, "
-           f"CASE WHEN {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' THEN 1 ELSE 0 END = 1 "
+           f"CASE WHEN {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' THEN 1 ELSE 0 END = 1, "
+           # The state machine's order among events at one instant (statemachine.ORDER_KEY).
+           f"ROW_NUMBER() OVER (PARTITION BY {c}.{_c(CustodyEvent, 'subject')}, "
+           f"{c}.{_c(CustodyEvent, 'occurred_at')} ORDER BY {c}.{_c(CustodyEvent, 'event_id')}) "
            f"FROM {e} {c}")
     return frame(sql, [], EVENT_SCHEMA)
 

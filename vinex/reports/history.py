@@ -2,7 +2,8 @@
 
 ``vinex.custody.statemachine.derive`` folds one history at a time; a report needs millions. The fold has
 a closed form that this module computes per subject over the ordered events (``occurred_at``, then
-arrival ``id``), and ``tests/reports/test_history.py`` checks it against ``derive`` on random histories:
+``event_id``: the state machine's order, carried as ``tie``), and ``tests/reports/test_history.py`` checks it
+against ``statemachine.replay`` on random histories:
 
 - an event is *retracted* when a CORRECTION names it, or when a CORRECTION that names nothing follows it
   as the last event before it that is neither a hearing nor a correction (``statemachine.corrected_ids``);
@@ -10,7 +11,11 @@ arrival ``id``), and ``tests/reports/test_history.py`` checks it against ``deriv
   rest, so the status after a history is the target of its last unretracted event with a target
   (``UNKNOWN`` when there is none);
 - the facility of the state is set by every unretracted event that is neither a hearing nor a correction
-  (the destination of a TRANSFERRED, the event's facility otherwise).
+  (the destination of a TRANSFERRED, the event's facility otherwise);
+- that closed form holds while every event can follow the ones before it. The state machine holds an
+  event that cannot (it counts for nothing until the events that explain it arrive), and from there on
+  the fold depends on what was held; so the few histories with such an event are folded by
+  ``statemachine.replay`` itself, one by one, and their answers replace the closed form's.
 
 The frame of events has the columns of ``EVENT_SCHEMA``: times in microseconds since the epoch (UTC) and
 the type as its index in ``TYPES``, which keeps ten million rows small.
@@ -18,8 +23,11 @@ the type as its index in ``TYPES``, which keeps ten million rows small.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 
+from vinex.custody import statemachine
 from vinex.custody.models import CustodyStatus, EventType
 from vinex.custody.statemachine import ALLOWED_FROM, HEARING_TYPES, TARGET_STATUS
 
@@ -45,9 +53,12 @@ EVENT_SCHEMA = {
     # For a CORRECTION: the id of the event it names (null if it names none or none of this subject's).
     "corrects_id": pl.Int32,
     "names_target": pl.Boolean,
+    # The event's place among events at the same instant: the rank of (occurred_at, event_id), the state
+    # machine's order (never arrival order, which would make a history depend on how it came in).
+    "tie": pl.Int32,
 }
 
-_ORDER = ["subject_id", "occurred_us", "id"]
+_ORDER = ["subject_id", "occurred_us", "tie"]
 
 
 def ordered(events: pl.DataFrame) -> pl.DataFrame:
@@ -82,13 +93,16 @@ def _target() -> pl.Expr:
 
 def statuses_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> pl.DataFrame:
     """``agency_id``, ``subject_id``, ``status`` (index into STATUSES) of each subject with an event before
-    ``end_us``, as ``derive`` would give it for that history."""
+    ``end_us``, as ``statemachine.derive`` would give it for that history."""
     applied = _applied(events, retracted, end_us)
     last = (applied.with_columns(target=_target()).group_by("agency_id", "subject_id")
             .agg(pl.col("target").drop_nulls().last()))
     known = events.filter(pl.col("occurred_us") < end_us).select("agency_id", "subject_id").unique()
-    return (known.join(last, on=["agency_id", "subject_id"], how="left")
-            .select("agency_id", "subject_id", status=pl.col("target").fill_null(UNKNOWN).cast(pl.Int8)))
+    closed_form = (known.join(last, on=["agency_id", "subject_id"], how="left")
+                   .select("agency_id", "subject_id", status=pl.col("target").fill_null(UNKNOWN).cast(pl.Int8)))
+    folded, _ = _folded(applied)
+    return (closed_form.join(folded.select("subject_id", folded="status"), on="subject_id", how="left")
+            .select("agency_id", "subject_id", status=pl.coalesce("folded", "status").cast(pl.Int8)))
 
 
 def _allowed() -> pl.DataFrame:
@@ -98,9 +112,16 @@ def _allowed() -> pl.DataFrame:
 
 
 def contradictions_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> pl.DataFrame:
-    """The unretracted events before ``end_us`` that the state machine would refuse after the events before
-    them (``statemachine.transition_error``): ``id``, ``agency_id``, ``subject_id``, ``occurred_us``."""
+    """The unretracted events before ``end_us`` that the state machine holds because they cannot follow the
+    events before them (``statemachine.replay``): ``id``, ``agency_id``, ``subject_id``, ``occurred_us``."""
     applied = _applied(events, retracted, end_us)
+    _, held = _folded(applied)
+    return applied.filter(pl.col("id").is_in(held)).select("id", "agency_id", "subject_id", "occurred_us")
+
+
+def _first_refusals(applied: pl.DataFrame) -> pl.DataFrame:
+    """Events the closed form would find refused (the transition check against the state after every
+    event before it): empty for a subject exactly when the state machine holds none of its events."""
     kind = pl.col("type")
     moves = ~kind.is_in([CORRECTION, *HEARINGS])
     after = pl.when(kind == TRANSFERRED).then(pl.col("to_facility_id")).otherwise(pl.col("facility_id"))
@@ -111,5 +132,30 @@ def contradictions_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int
     checked = with_state.join(_allowed(), on=["type", "before"], how="left")
     wrong_place = (kind == TRANSFERRED) & pl.col("at_facility").is_not_null() & (
         pl.col("at_facility") != pl.col("facility_id"))
-    return checked.filter(pl.col("allowed").is_null() | wrong_place).select(
-        "id", "agency_id", "subject_id", "occurred_us")
+    return checked.filter(pl.col("allowed").is_null() | wrong_place)
+
+
+_SAME_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)  # the frame is ordered already: positions carry the order
+
+
+def _folded(applied: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+    """``subject_id``, ``status`` of the subjects whose histories hold an event, folded by the state
+    machine itself, and the ids of the events it holds."""
+    troubled = _first_refusals(applied).get_column("subject_id").unique()
+    rows = applied.filter(pl.col("subject_id").is_in(troubled) & (pl.col("type") != CORRECTION))
+    statuses: list[tuple[int, int]] = []
+    held: list[int] = []
+    for (subject,), history in rows.group_by("subject_id", maintain_order=True):
+        facts = [statemachine.EventFacts(
+            event_id=f"{position:010d}", type=TYPES[row["type"]], occurred_at=_SAME_INSTANT, seq=row["id"],
+            facility_code=_code(row["facility_id"]), to_facility_code=_code(row["to_facility_id"]) or None,
+        ) for position, row in enumerate(history.iter_rows(named=True))]
+        replayed = statemachine.replay(facts)
+        statuses.append((int(subject), STATUSES.index(replayed.state.status)))
+        held.extend(f.seq for f in facts if f.event_id in replayed.held)
+    frame = pl.DataFrame(statuses, schema={"subject_id": pl.Int32, "status": pl.Int8}, orient="row")
+    return frame, held
+
+
+def _code(facility_id: int | None) -> str:
+    return "" if facility_id is None else str(facility_id)
