@@ -32,6 +32,7 @@ def test_the_worker_sends_before_the_queued_ingest_batches_are_done(agency: Agen
     finished: list[str] = []
     writing = threading.Event()
     let_go = threading.Event()
+    ready = threading.Semaphore(0)  # each queued batch and the worker, about to ask for its turn
 
     def batch_being_written() -> None:
         try:
@@ -45,6 +46,7 @@ def test_the_worker_sends_before_the_queued_ingest_batches_are_done(agency: Agen
     def queued_batch(lane: int) -> None:
         try:
             batch = [event(f"q{lane}-{i}", "BOOKED", subject=f"Q{lane}-{i}") for i in range(EVENTS_PER_BATCH)]
+            ready.release()
             assert ingest(agency, *batch) == ["accepted"] * EVENTS_PER_BATCH
             finished.append(f"ingest {lane}")
         finally:
@@ -52,7 +54,9 @@ def test_the_worker_sends_before_the_queued_ingest_batches_are_done(agency: Agen
 
     def worker() -> None:
         try:
-            assert Worker(threads=1).run_once() == 1
+            sender = Worker(threads=1)
+            ready.release()
+            assert sender.run_once() == 1
             finished.append("worker")
         finally:
             connection.close()
@@ -64,7 +68,9 @@ def test_the_worker_sends_before_the_queued_ingest_batches_are_done(agency: Agen
     threads.append(threading.Thread(target=worker))
     for thread in threads:
         thread.start()
-    time.sleep(0.5)  # set-up only: lets every queued batch and the worker reach their wait
+    for _ in threads:
+        assert ready.acquire(timeout=30)
+    time.sleep(0.5)  # set-up only: lets every queued batch and the worker go from ready to their wait
     let_go.set()
     for thread in [holder, *threads]:
         thread.join()
