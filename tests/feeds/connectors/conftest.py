@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.feeds.connectors.replay import ReplayServer
 
 
 @pytest.fixture(autouse=True)
@@ -11,3 +14,11 @@ def loopback_sources(settings: Any) -> None:
     settings.VINEX_CONNECTOR_ALLOW_PRIVATE = True
     settings.VINEX_CONNECTOR_REQUEST_INTERVAL_SECONDS = 0
     settings.VINEX_CONNECTOR_SETTLE_SECONDS = 0
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    """A loopback HTTP server replaying a vendor's answers."""
+    replay = ReplayServer()
+    yield replay
+    replay.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,13 +16,6 @@ from vinex.feeds.connectors import pull_sources_run_due
 from vinex.feeds.models import PullSource
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    replay = ReplayServer()
-    yield replay
-    replay.close()
 
 
 def run(*args: str) -> str:

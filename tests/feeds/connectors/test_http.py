@@ -3,7 +3,6 @@ an agency's key never sent anywhere else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,13 +17,6 @@ from vinex.feeds.connectors.http import address_check
 from vinex.feeds.models import PullSource
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    replay = ReplayServer()
-    yield replay
-    replay.close()
 
 
 def https_source(location: str) -> PullSource:

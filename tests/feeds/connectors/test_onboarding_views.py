@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.accounts.helpers import staff_client
@@ -22,13 +20,6 @@ from vinex.custody.models import Agency, CustodyEvent, Facility
 from vinex.feeds.models import FacilityFeed, PullSource
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    replay = ReplayServer()
-    yield replay
-    replay.close()
 
 
 def zuercher_form(server: ReplayServer, facility: Facility, **extra: str) -> dict[str, str]:

@@ -3,7 +3,6 @@ answers, a changed format, and records that carry no id."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -29,13 +28,6 @@ pytestmark = pytest.mark.django_db
 
 ZUERCHER = ("POST", "/api/portal/inmates/load")
 JAILTRACKER = ("GET", "/GetInmates")
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    replay = ReplayServer()
-    yield replay
-    replay.close()
 
 
 def source(server: ReplayServer, kind: str, **settings: Any) -> PullSource:
