@@ -35,8 +35,8 @@ import requests
 from bench.common import (
     BenchEnv,
     bench_env,
+    followed_people_setup,
     free_port,
-    migrate,
     percentile,
     remove_env,
     run_in_django,
@@ -91,40 +91,8 @@ def _event(event_id: str, type_: str, subject: str, when: datetime, **extra: Any
 
 def setup_database(people: int, warm: int) -> str:
     """Book ``people`` + ``warm`` people in one ingest call and give each a verified email subscriber."""
-    from django.db import transaction
-
-    from vinex.audit.unit import Actor
-    from vinex.custody.models import Agency, Facility, Person, Subject
-    from vinex.custody.schemas import EventIn
-    from vinex.custody.services import apikey_create
-    from vinex.notify.services import contact_add, registrant_create, subscription_create
-    from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
-
-    migrate()
-    agency = Agency.objects.create(code="bench", name="Bench County Sheriff", jurisdiction_code="US-XX-001",
-                                   support_name="Bench Victim Services", support_phone="+1 555 010 0100")
-    Facility.objects.create(agency=agency, code="main", name="Bench County Jail", phone="+1 555 010 0101",
-                            timezone="America/New_York")
-    booked_at = datetime.now(UTC) - timedelta(days=2)
-    people_ids = [(subject_id(n), recipient(n)) for n in range(people)]
-    warm_ids = [(warm_subject_id(n), warm_recipient(n)) for n in range(warm)]
-    raws = [_event(f"book-{key}", "BOOKED", key, booked_at + timedelta(milliseconds=i))
-            for i, (key, _) in enumerate(warm_ids + people_ids)]
-    setup = Actor.system("bench")
-    outcomes = events_ingest(agency=agency, actor=Actor.agency(agency.code),
-                             events=[IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws])
-    if any(o.status != "accepted" for o in outcomes):
-        raise RuntimeError("bookings were not all accepted")
-    person_of = dict(Subject.objects.filter(agency=agency).values_list("agency_subject_id", "person"))
-    pairs = warm_ids + people_ids
-    for start in range(0, len(pairs), 1_000):
-        with transaction.atomic():
-            for key, address in pairs[start : start + 1_000]:
-                registrant = registrant_create(language="en", actor=setup)
-                contact_add(registrant=registrant, channel="email", value=address, verified=True, actor=setup)
-                subscription_create(registrant=registrant, person=Person(pk=person_of[key]), status="active",
-                                    actor=setup)
-    return apikey_create(agency=agency, name="bench", actor=setup)[1]
+    pairs = [(warm_subject_id(n), warm_recipient(n)) for n in range(warm)]
+    return followed_people_setup(pairs + [(subject_id(n), recipient(n)) for n in range(people)])
 
 
 # --- Sending at a steady rate ---------------------------------------------------------------------

@@ -122,6 +122,50 @@ def migrate() -> None:
 # --- Processes ------------------------------------------------------------------------------------
 
 
+def followed_people_setup(pairs: list[tuple[str, str]], *, facilities: Sequence[str] = ("main",)) -> str:
+    """Book each ``(agency_subject_id, email)`` of ``pairs`` at the first facility of a new "bench" agency and
+    give each a registrant with that one verified email; returns an API key of the agency.
+
+    Runs inside Django (``run_in_django``) on a fresh database: it migrates first.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import transaction
+
+    from vinex.audit.unit import Actor
+    from vinex.custody.models import Agency, Facility, Person, Subject
+    from vinex.custody.schemas import EventIn
+    from vinex.custody.services import apikey_create
+    from vinex.notify.services import contact_add, registrant_create, subscription_create
+    from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
+
+    migrate()
+    agency = Agency.objects.create(code="bench", name="Bench County Sheriff", jurisdiction_code="US-XX-001",
+                                   support_name="Bench Victim Services", support_phone="+1 555 010 0100")
+    for code in facilities:
+        Facility.objects.create(agency=agency, code=code, name=f"Bench County {code.title()}",
+                                phone="+1 555 010 0101", timezone="America/New_York")
+    booked_at = datetime.now(UTC) - timedelta(days=2)
+    raws = [{"event_id": f"book-{key}", "type": "BOOKED", "facility_code": facilities[0],
+             "occurred_at": (booked_at + timedelta(milliseconds=i)).isoformat(),
+             "subject": {"agency_subject_id": key, "first_name": "Alex", "last_name": "García"}}
+            for i, (key, _) in enumerate(pairs)]
+    outcomes = events_ingest(agency=agency, actor=Actor.agency(agency.code),
+                             events=[IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws])
+    if any(o.status != "accepted" for o in outcomes):
+        raise RuntimeError("bookings were not all accepted")
+    setup = Actor.system("bench")
+    person_of = dict(Subject.objects.filter(agency=agency).values_list("agency_subject_id", "person"))
+    for start in range(0, len(pairs), 1_000):
+        with transaction.atomic():
+            for key, address in pairs[start : start + 1_000]:
+                registrant = registrant_create(language="en", actor=setup)
+                contact_add(registrant=registrant, channel="email", value=address, verified=True, actor=setup)
+                subscription_create(registrant=registrant, person=Person(pk=person_of[key]), status="active",
+                                    actor=setup)
+    return apikey_create(agency=agency, name="bench", actor=setup)[1]
+
+
 def vinex_command() -> str:
     candidate = Path(sys.executable).parent / "vinex"
     if candidate.exists():

@@ -34,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -44,8 +44,8 @@ from bench.common import (
     BenchEnv,
     Service,
     bench_env,
+    followed_people_setup,
     free_port,
-    migrate,
     percentile,
     remove_env,
     run_in_django,
@@ -117,40 +117,8 @@ def warm_recipient(n: int) -> str:
 
 def setup_database(people: int, warm: int) -> str:
     """Book everyone at ``main``, give each a registrant with one verified email; returns an API key."""
-    from django.db import transaction
-
-    from vinex.audit.unit import Actor
-    from vinex.custody.models import Agency, Facility, Person, Subject
-    from vinex.custody.schemas import EventIn
-    from vinex.custody.services import apikey_create
-    from vinex.notify.services import contact_add, registrant_create, subscription_create
-    from vinex.pipeline import IncomingEvent, events_ingest, payload_hash
-
-    migrate()
-    agency = Agency.objects.create(code="bench", name="Bench County Sheriff", jurisdiction_code="US-XX-001",
-                                   support_name="Bench Victim Services", support_phone="+1 555 010 0100")
-    for code in FACILITIES:
-        Facility.objects.create(agency=agency, code=code, name=f"Bench County {code.title()}",
-                                phone="+1 555 010 0101", timezone="America/New_York")
-    booked_at = datetime.now(UTC) - timedelta(days=2)
     pairs = [(warm_subject_id(n), warm_recipient(n)) for n in range(warm)]
-    pairs += [(subject_id(n), recipient(n)) for n in range(people)]
-    raws = [{"event_id": f"book-{key}", "type": "BOOKED", "facility_code": "main",
-             "occurred_at": (booked_at + timedelta(milliseconds=i)).isoformat(),
-             "subject": {"agency_subject_id": key, "first_name": "Alex", "last_name": "García"}}
-            for i, (key, _) in enumerate(pairs)]
-    outcomes = events_ingest(agency=agency, actor=Actor.agency(agency.code),
-                             events=[IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws])
-    if any(o.status != "accepted" for o in outcomes):
-        raise RuntimeError("bookings were not all accepted")
-    setup = Actor.system("bench")
-    person_of = dict(Subject.objects.filter(agency=agency).values_list("agency_subject_id", "person"))
-    with transaction.atomic():
-        for key, address in pairs:
-            registrant = registrant_create(language="en", actor=setup)
-            contact_add(registrant=registrant, channel="email", value=address, verified=True, actor=setup)
-            subscription_create(registrant=registrant, person=Person(pk=person_of[key]), status="active", actor=setup)
-    return apikey_create(agency=agency, name="bench", actor=setup)[1]
+    return followed_people_setup(pairs + [(subject_id(n), recipient(n)) for n in range(people)], facilities=FACILITIES)
 
 
 # --- The open-loop sender ---------------------------------------------------------------------------
