@@ -141,7 +141,7 @@ _SAME_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)  # the frame is ordered already
 def _folded(applied: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
     """``subject_id``, ``status`` of the subjects whose histories hold an event, folded by the state
     machine itself, and the ids of the events it holds."""
-    troubled = _first_refusals(applied).get_column("subject_id").unique()
+    troubled = _first_refusals(applied).get_column("subject_id").unique().to_list()
     rows = applied.filter(pl.col("subject_id").is_in(troubled) & (pl.col("type") != CORRECTION))
     statuses: list[tuple[int, int]] = []
     held: list[int] = []
