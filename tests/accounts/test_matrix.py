@@ -124,6 +124,7 @@ def test_every_staff_url_has_a_matrix_row(db: None) -> None:
     assert missing == [], "add these to vinex/accounts/matrix.py"
 
 
+@pytest.mark.timeout(900)  # every staff URL for every role: long on a loaded machine with PostgreSQL
 def test_every_staff_url_answers_every_role_as_the_matrix_says(principals: list[Principal]) -> None:
     mismatches: list[str] = []
     for path in staff_paths():

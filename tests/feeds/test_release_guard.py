@@ -25,7 +25,8 @@ from vinex.feeds.release_guard import ReleaseHoldDecisionError, release_holds_ap
 from vinex.feeds.services import feed_alert_recipient_add
 from vinex.notify.models import Notification
 
-pytestmark = pytest.mark.django_db
+# Thousands of pushed releases per test: minutes on a loaded machine with PostgreSQL.
+pytestmark = [pytest.mark.django_db, pytest.mark.timeout(900)]
 PEOPLE = 8_000
 VICTIMS = ("v0@example.org", "v1@example.org", "v2@example.org")
 
