@@ -139,7 +139,7 @@ def registration_history(*, registration: Registration, actor: Actor,
 
 def registration_messages(*, registration: Registration) -> list[Message]:
     """Every message sent (or being sent) for this registration, and those about no registration (codes)
-    to its registrant's contacts, newest first. Reads no contact value."""
+    to its registrant's contacts, newest first (at most ``HISTORY_MAX``); contacts only masked."""
     rows = list(
         Notification.objects.filter(Q(subscription=registration.subscription_id)
                                     | Q(subscription__isnull=True, contact__registrant=registration.registrant_id))
