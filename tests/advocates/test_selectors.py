@@ -12,12 +12,13 @@ from tests.advocates.helpers import advocate, organisation, register_victim
 from tests.advocates.test_services import released
 from tests.locator.people import book
 from tests.registrations.test_services import start
-from vinex.advocates.selectors import NextStep, caseload, registration_messages
+from vinex.advocates.selectors import caseload
 from vinex.custody.models import Agency
 from vinex.notify import lifecycle
 from vinex.notify.models import Notification, NotificationStatus
 from vinex.notify.services import contact_add, notification_enqueue_for_contacts
 from vinex.notify.voice import voice_confirm_by_reply
+from vinex.registrations.history import NextStep, registration_messages
 from vinex.registrations.models import RegistrationShare, ShareReason
 from vinex.registrations.services import ContactIn
 

@@ -29,7 +29,7 @@ def test_a_call_confirmed_with_the_pin_says_so(caller: Registration, client: Cli
     [release, confirmed, code] = registration_messages(registration=caller)
     assert (release.event_type, release.channel, release.status) == ("RELEASED", "voice", "delivered")
     assert release.confirmed_by == "pin" and release.confirmed_at and release.handed_over_at and release.reached
-    assert release.calls == 1 and [a.outcome for a in release.attempts] == ["sent"]
+    assert len(release.calls) == 1 and [a.outcome for a in release.attempts] == ["sent"]
     assert release.contact == "•••0143"
     assert message_status_words(release) == "Confirmed with your PIN"
     assert (confirmed.template, code.template, code.event_type) == ("registration_confirmed", "verification_code", "")

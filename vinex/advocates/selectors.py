@@ -8,7 +8,6 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -20,8 +19,9 @@ from vinex.custody.models import Agency, CustodyStatus, Subject
 from vinex.locator.ratelimit import RetryAfter, rate_limit_check
 from vinex.locator.selectors import LocatorQuery, locator_search
 from vinex.notify.messages import status_label
-from vinex.notify.models import Channel, Notification, NotificationStatus
+from vinex.notify.models import Notification, NotificationStatus
 from vinex.policy.disclosure import Audience, disclose, whereabouts_shared
+from vinex.registrations.history import REACHED, Message, message_status_words, registration_messages
 from vinex.registrations.models import ContactVerification, Registration, RegistrationShare, RegistrationStatus
 from vinex.registrations.selectors import mask_contact
 
@@ -45,151 +45,9 @@ def membership_for(*, user: User) -> Membership | None:
     return Membership.objects.select_related("organisation").filter(user=user.pk).first()
 
 
-# --- Reached or not: the one rule ------------------------------------------------------------------
-
-# SMTP acceptance is as far as email goes (vinex.notify.channels.base), so an email handed over counts as
-# delivered; a text needs the carrier's receipt, a call the PIN or a text reply.
-REACHED = Q(status=N.DELIVERED) | Q(channel=Channel.EMAIL, status=N.SENT)
-# Stopped because she withdrew or opted out: nobody is to be alerted about those.
+# Stopped because she withdrew or opted out: nobody is to be alerted about those. Reached is the one rule
+# of every message history (vinex.registrations.history).
 NOT_REACHED = ~REACHED & ~Q(status=N.SUPPRESSED)
-
-
-def message_reached(*, channel: str, status: str) -> bool:
-    """``REACHED`` for one message already read."""
-    return status == N.DELIVERED or (channel == Channel.EMAIL and status == N.SENT)
-
-
-# --- Message history -------------------------------------------------------------------------------
-
-
-class NextStep(StrEnum):
-    """What vinex did (or does) next about a message."""
-
-    NONE = ""  # reached, nothing more to do
-    WAITING = "waiting"  # queued for its first try
-    SENDING = "sending"
-    RETRY = "retry"  # another try (or call) at ``next_at``
-    AWAITING_RECEIPT = "awaiting_receipt"  # handed over; the provider has not reported yet
-    AWAITING_PIN = "awaiting_pin"  # a call placed; no PIN or text reply yet
-    AWAITING_CALL = "awaiting_call"  # a call with nothing to confirm (a code): its outcome is not in yet
-    FELL_BACK = "fell_back"  # calls never confirmed: followed by a text or email
-    GAVE_UP = "gave_up"
-    STOPPED = "stopped"  # she withdrew or opted out
-
-
-@dataclass(frozen=True)
-class Attempt:
-    number: int
-    started_at: datetime
-    outcome: str
-    error: str
-
-
-@dataclass(frozen=True)
-class Call:
-    placed_at: datetime
-    status: str
-    answered_by: str
-    confirmed_at: datetime | None
-
-
-@dataclass(frozen=True)
-class MessageHistory:
-    """One message to one of the registrant's contacts, and everything that happened to it."""
-
-    notification_id: int
-    event_type: str  # "" for a message about no event (a one-time code, the welcome)
-    template: str
-    channel: str
-    status: str
-    queued_at: datetime
-    handed_over_at: datetime | None
-    delivered_at: datetime | None
-    confirmed_by: str  # "pin", "reply" or ""
-    attempts: tuple[Attempt, ...]
-    calls: tuple[Call, ...]
-    fallback_for: str  # the channel this message stood in for ("voice"), or ""
-    next_step: NextStep
-    next_at: datetime | None
-    escalated_at: datetime | None  # when her advocates were alerted that this event did not reach her
-    reached: bool
-    last_error: str
-
-    @property
-    def failed(self) -> bool:
-        return self.status in (N.FAILED_PERMANENT, N.FAILED_TRANSIENT)
-
-
-def _confirmed_by(notification: Notification, calls: list[Call]) -> str:
-    if notification.channel != Channel.VOICE or notification.status != N.DELIVERED:
-        return ""
-    if any(call.confirmed_at for call in calls):
-        return "pin"
-    return "reply" if "text reply" in notification.last_error else ""
-
-
-def _next_step(notification: Notification, fell_back: bool, reached: bool) -> NextStep:
-    status = N(notification.status)
-    if reached:
-        return NextStep.NONE
-    if status == N.SENT:
-        if notification.channel != Channel.VOICE:
-            return NextStep.AWAITING_RECEIPT
-        return NextStep.AWAITING_PIN if notification.event_id is not None else NextStep.AWAITING_CALL
-    if status == N.FAILED_PERMANENT:
-        return NextStep.FELL_BACK if fell_back else NextStep.GAVE_UP
-    return {
-        N.QUEUED: NextStep.WAITING, N.SENDING: NextStep.SENDING, N.FAILED_TRANSIENT: NextStep.RETRY,
-        N.SUPPRESSED: NextStep.STOPPED,
-    }.get(status, NextStep.NONE)
-
-
-def _history(notification: Notification, written_after_voice: set[int], escalated: dict[int, datetime]
-             ) -> MessageHistory:
-    calls = [Call(c.created_at, c.status, c.answered_by, c.confirmed_at)
-             for c in sorted(notification.voice_calls.all(), key=lambda c: (c.created_at, c.pk))]
-    attempts = tuple(Attempt(a.number, a.started_at, a.outcome, a.error)
-                     for a in sorted(notification.delivery_attempts.all(), key=lambda a: a.number))
-    reached = message_reached(channel=notification.channel, status=notification.status)
-    event_id = notification.event_id
-    is_voice = notification.channel == Channel.VOICE
-    fell_back = is_voice and event_id in written_after_voice
-    step = _next_step(notification, fell_back, reached)
-    return MessageHistory(
-        notification_id=notification.pk,
-        event_type=notification.event.type if notification.event else "",
-        template=notification.template, channel=notification.channel, status=notification.status,
-        queued_at=notification.created_at, handed_over_at=notification.sent_at,
-        delivered_at=notification.delivered_at, confirmed_by=_confirmed_by(notification, calls),
-        attempts=attempts, calls=tuple(calls),
-        fallback_for=Channel.VOICE if not is_voice and event_id in written_after_voice else "",
-        next_step=step,
-        next_at=notification.next_attempt_at if step in (NextStep.RETRY, NextStep.WAITING) else None,
-        escalated_at=None if reached or event_id is None else escalated.get(event_id),
-        reached=reached, last_error=notification.last_error,
-    )
-
-
-def _fallback_events(rows: list[Notification]) -> set[int]:
-    """Events whose calls were never confirmed and were followed by a text or email: vinex queues that
-    written message when it gives up calling, so later than the call (event messages are queued together)."""
-    gave_up = {n.event_id: n.created_at for n in rows if n.event_id and n.channel == Channel.VOICE
-               and n.status == N.FAILED_PERMANENT}
-    return {n.event_id for n in rows if n.event_id in gave_up and n.channel != Channel.VOICE
-            and n.created_at > gave_up[n.event_id]}
-
-
-def registration_messages(*, registration: Registration) -> list[MessageHistory]:
-    """Every message sent to the registrant's contacts for this registration, oldest first, with its
-    attempts, calls, confirmation, fallback and what vinex did next. Reads no contact value."""
-    rows = list(
-        Notification.objects.filter(Q(subscription=registration.subscription_id)
-                                    | Q(subscription__isnull=True, contact__registrant=registration.registrant_id))
-        .select_related("event").prefetch_related("delivery_attempts", "voice_calls").order_by("created_at", "id")
-    )
-    escalated = dict(Escalation.objects.filter(registration=registration).values_list("event_id", "raised_at"))
-    fallbacks = _fallback_events(rows)
-    return [_history(n, fallbacks, escalated) for n in rows]
 
 
 # --- The caseload ----------------------------------------------------------------------------------
@@ -219,6 +77,18 @@ class ContactView:
 
 
 @dataclass(frozen=True)
+class CaseMessage:
+    """A message of her history with what is the advocates' own: when they were alerted it missed her."""
+
+    message: Message
+    escalated_at: datetime | None
+
+    @property
+    def status_words(self) -> str:
+        return message_status_words(self.message, about_her=True)
+
+
+@dataclass(frozen=True)
 class Case:
     """One victim the organisation serves: her registration, whom she follows, her contacts and messages."""
 
@@ -227,7 +97,8 @@ class Case:
     person: PersonView | None
     contacts: tuple[ContactView, ...]
     consent: Consent | None
-    messages: tuple[MessageHistory, ...]
+    messages: tuple[Message, ...]  # her message history, as she and the call centre see it
+    escalations: dict[int, datetime]  # event id -> when her advocates were alerted it did not reach her
 
     @property
     def not_reached(self) -> bool:
@@ -237,8 +108,14 @@ class Case:
         return any(m.event_type and not m.reached and m.status != N.SUPPRESSED for m in self.messages)
 
     @property
+    def message_rows(self) -> list[CaseMessage]:
+        """Her messages, each with when her advocates were alerted that it did not reach her."""
+        return [CaseMessage(m, None if m.reached or m.event_id is None else self.escalations.get(m.event_id))
+                for m in self.messages]
+
+    @property
     def escalated(self) -> bool:
-        return any(m.escalated_at for m in self.messages)
+        return any(row.escalated_at for row in self.message_rows)
 
 
 def _served(organisation: Organisation) -> Q:
@@ -271,8 +148,9 @@ def _case(registration: Registration, reason: str, organisation: Organisation) -
     contacts = tuple(ContactView(c.channel, mask_contact(c), c.verified_at is not None, c.opted_out_at is not None)
                      for c in sorted(registration.registrant.contacts.all(), key=lambda c: c.pk))
     consent = Consent.objects.filter(registration=registration).first()
+    escalations = dict(Escalation.objects.filter(registration=registration).values_list("event_id", "raised_at"))
     return Case(registration, reason, _person_view(registration.subscription.person_id, organisation), contacts,
-                consent, tuple(registration_messages(registration=registration)))
+                consent, tuple(registration_messages(registration=registration)), escalations)
 
 
 def caseload(*, user: User, organisation: Organisation, not_reached_only: bool = False) -> list[Case]:

@@ -81,10 +81,11 @@ def registration(request: HttpRequest, registration_id: str, *, status: int = 20
                  ) -> HttpResponse:
     item, reason = _found(request, registration_id)
     seen = selectors.caller_registration(registration=item, reason=reason, user=_user(request))
-    messages = [{"title": message_title(m), "queued": m.queued_at, "handed_over": m.handed_over_at,
-                 "delivered": m.delivered_at, "channel": message_channel_words(m.channel), "contact": m.contact,
-                 "status": message_status_words(m), "attempts": len(m.attempts), "calls": m.calls,
-                 "error": m.last_error} for m in seen.messages]
+    messages = [{"id": m.id, "outcome": m.outcome, "reached": m.reached, "title": message_title(m),
+                 "queued": m.queued_at, "handed_over": m.handed_over_at, "delivered": m.delivered_at,
+                 "channel": message_channel_words(m.channel), "contact": m.contact, "status": message_status_words(m),
+                 "attempts": len(m.attempts), "calls": len(m.calls), "error": m.last_error if m.failed else ""}
+                for m in seen.messages]
     return render(request, "hotline/registration.html", {
         "registration": item, "seen": seen, "messages": messages, "notice": notice,
         "person_status": status_label(seen.person.status) if seen.person else "",

@@ -267,6 +267,7 @@ class MessageOut(Schema):
     confirmed_at: datetime | None
     confirmed_by: str
     attempts: list[AttemptOut]
+    reached: bool  # delivered, or for email accepted by her mail server: the rule every view of vinex uses
 
 
 class MessagesOut(Schema):
@@ -348,4 +349,5 @@ def registrations_notifications(request: HttpRequest, registration_id: str) -> A
         "queued_at": m.queued_at, "status": m.status, "handed_over_at": m.handed_over_at,
         "delivered_at": m.delivered_at, "confirmed_at": m.confirmed_at, "confirmed_by": m.confirmed_by,
         "attempts": [{"number": a.number, "started_at": a.started_at, "outcome": a.outcome} for a in m.attempts],
+        "reached": m.reached,
     } for m in messages]})

@@ -397,9 +397,10 @@ def registration(request: HttpRequest, registration_id: str) -> HttpResponse:
 def _registration_context(item: Registration, actor: Actor, code_errors: dict[int, str]) -> dict[str, Any]:
     item.registrant.refresh_from_db()
     view = registration_view(registration=item, actor=actor, purpose="manage link")
-    messages = [{"title": message_title(m), "when": _long_when(m.queued_at), "channel": message_channel_words(
-        m.channel), "contact": m.contact, "status": message_status_words(m), "reached": m.reached}
-        for m in registration_history(registration=item, actor=actor, purpose="manage link")]
+    messages = [{"id": m.id, "outcome": m.outcome, "title": message_title(m), "when": _long_when(m.queued_at),
+                 "channel": message_channel_words(m.channel), "contact": m.contact,
+                 "status": message_status_words(m), "reached": m.reached}
+                for m in registration_history(registration=item, actor=actor, purpose="manage link")]
     return {"registration": item, "view": view, "messages": messages, "code_errors": code_errors,
             "person_status": status_label(view.person.status) if view.person else ""}
 
