@@ -13,15 +13,18 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone
 
+from tests.accounts.helpers import staff_client
 from tests.actors import ACTOR
 from tests.locator.people import book
+from tests.privacy.test_sharing import admin_post_policy
 from tests.reports.attack import table_disclosed
+from vinex.audit.models import AuditEntry
 from vinex.custody.models import Agency, Facility, Subject
 from vinex.custody.services import apikey_create
 from vinex.policy.sharing import Purpose
 from vinex.privacy.transparency import completed_quarters, transparency_document
 from vinex.privacy.transparency_views import page_context
-from vinex.reports.quarter import Quarter
+from vinex.reports.quarter import Quarter, iso_z
 
 pytestmark = pytest.mark.django_db
 EVERY_PURPOSE = tuple(p.value for p in Purpose)
@@ -186,3 +189,18 @@ def test_the_page_in_spanish(agency: Agency) -> None:
     page = Client().get("/transparency/", headers={"Accept-Language": "es"}).content.decode()
     assert "Transparencia: quién recibe datos de custodia" in page and "Con estos fines:" in page
     assert "Rechazado: aplicación de las leyes de inmigración; cualquier solicitud de ice-ero." in page
+
+
+def test_the_date_a_policy_last_changed_is_the_administrators_audited_change(agency: Agency) -> None:
+    Agency.objects.filter(pk=agency.pk).update(created_at=timezone.now() - timedelta(days=400))
+    agency.refresh_from_db()
+    before = Client().get("/transparency.json").json()
+    assert pine(before)["policy_changed_at"].startswith(agency.created_at.date().isoformat())
+
+    admin, _ = staff_client("ada", "administrator")
+    assert admin_post_policy(admin, agency, '{"deny_partners": ["ice-ero"]}').status_code == 302
+    change = AuditEntry.objects.get(action="permission_change", object_type="agency_sharing_policy")
+    after = Client().get("/transparency.json").json()
+    assert pine(after)["policy_changed_at"] == iso_z(change.at)
+    assert pine(after)["policy"]["refused_partners"] == ["ice-ero"]
+    assert f"Rules last changed on {change.at.date().isoformat()}." in Client().get("/transparency/").content.decode()
