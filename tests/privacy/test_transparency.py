@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone
@@ -31,6 +32,12 @@ EVERY_PURPOSE = tuple(p.value for p in Purpose)
 SANCTUARY = {"allow_partners": ["*"], "allow_purposes": ["victim_notification", "law_enforcement", "court",
                                                          "corrections", "research"],
              "deny_partners": ["ice-ero"]}
+
+
+@pytest.fixture(autouse=True)
+def fresh_counts() -> None:
+    """The counts of a completed quarter are cached; each test counts its own."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import BigIntegerField, Count, OuterRef, Subquery
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -29,6 +30,7 @@ from vinex.reports.compute import published_table
 from vinex.reports.quarter import Quarter, iso_z
 
 QUARTERS = 4  # how many completed quarters the page shows
+CACHE_SECONDS = 24 * 3600
 PARTNER_ROLE = "partner_agency"
 MEASURES = ("reads", "exports", "refusals")
 MEASURE_TITLES = {
@@ -131,8 +133,19 @@ def _agency_tables(owner: str, measures: dict[str, Counts]) -> dict[str, Any]:
     return tables
 
 
+def _quarter_counts(quarter: Quarter) -> dict[str, Counts]:
+    """The quarter's counts, kept a day in the cache: a completed quarter's counts do not change, and counting
+    them reads a quarter of the audit log, which a public page must not do on every visit."""
+    key = f"vinex:transparency:{quarter}"
+    counts: dict[str, Counts] | None = cache.get(key)
+    if counts is None:
+        counts = {"reads": _reads(quarter), "exports": _exports(quarter), "refusals": _refusals(quarter)}
+        cache.set(key, counts, timeout=CACHE_SECONDS)
+    return counts
+
+
 def _quarter_tables(quarter: Quarter, agencies: list[str]) -> dict[str, dict[str, Any]]:
-    measures = {"reads": _reads(quarter), "exports": _exports(quarter), "refusals": _refusals(quarter)}
+    measures = _quarter_counts(quarter)
     return {code: _agency_tables(code, measures) for code in agencies}
 
 
