@@ -135,29 +135,33 @@ def _daily_records(reads: QuerySet[AuditEntry]) -> dict[tuple[str, str, date], i
 def _usual(counts: dict[tuple[str, str, date], int], actor: str, role: str, day: date, staff: bool) -> float:
     """The usual busy day behind ``actor``'s count on ``day``: for staff, the median of their role's account-days
     (colleagues' days, today's included, and the account's own earlier days); for a partner, the median of its
-    own earlier days. Days without reads do not count, so the usual day is a working day."""
+    own earlier days. Only the ``VINEX_MISUSE_USUAL_DAYS`` before count, and days without reads do not, so the
+    usual day is a working day."""
+    first = day - timedelta(days=settings.VINEX_MISUSE_USUAL_DAYS)
     peers = [n for (a, r, d), n in counts.items()
-             if (r == role if staff else a == actor) and not (a == actor and d == day)]
+             if first <= d <= day and (r == role if staff else a == actor) and not (a == actor and d == day)]
     return statistics.median(peers) if peers else 0
 
 
 def _volume_hits(window: Window, *, staff: bool) -> Iterator[Hit]:
     floor = settings.VINEX_MISUSE_STAFF_READS_FLOOR if staff else settings.VINEX_MISUSE_PARTNER_READS_FLOOR
     factor = settings.VINEX_MISUSE_USUAL_FACTOR
-    before = timedelta(days=settings.VINEX_MISUSE_USUAL_DAYS)
-    for day in window.days():
-        start, end = _day_bounds(day)
-        reads = _people_reads(start - before, end) if staff else _partner_reads(start - before, end)
-        reads = reads.filter(actor__startswith=STAFF_PREFIX) if staff else reads
-        counts = _daily_records(reads)
-        for (actor, role, counted), n in counts.items():
-            if counted != day:
-                continue
-            typical = _usual(counts, actor, role, day, staff)
-            limit = max(floor, factor * typical)
-            if n > limit:
-                entries = reads.filter(actor=actor, at__gte=start, at__lt=end)
-                yield _volume_hit(staff, actor, role, day, n, typical, limit, entries)
+    days = window.days()
+    # One grouped read of the log for every day of the window and the weeks before it.
+    since = _day_bounds(days[0])[0] - timedelta(days=settings.VINEX_MISUSE_USUAL_DAYS)
+    until = _day_bounds(days[-1])[1]
+    reads = _people_reads(since, until).filter(actor__startswith=STAFF_PREFIX) if staff else (
+        _partner_reads(since, until))
+    counts = _daily_records(reads)
+    for (actor, role, day), n in sorted(counts.items()):
+        if day not in days:
+            continue
+        typical = _usual(counts, actor, role, day, staff)
+        limit = max(floor, factor * typical)
+        if n > limit:
+            start, end = _day_bounds(day)
+            yield _volume_hit(staff, actor, role, day, n, typical, limit, reads.filter(actor=actor, at__gte=start,
+                                                                                      at__lt=end))
 
 
 def _volume_hit(staff: bool, actor: str, role: str, day: date, n: int, typical: float, limit: float,
