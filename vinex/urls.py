@@ -37,4 +37,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("vinex.locator.urls")),
     path("", include("vinex.portal.urls")),
     path("", include("vinex.privacy.public_urls")),
+    path("", include("vinex.privacy.transparency_urls")),  # sharing policies and partner-access counts, public
 ]

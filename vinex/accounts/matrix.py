@@ -90,6 +90,9 @@ MATRIX: tuple[Row, ...] = (
         write=_roles(PRIVACY_OFFICER)),
     # Counts only (agencies, purposes), no personal data: auditors check that policies are enforced.
     Row("/staff/privacy/denials/", "Disclosures refused by sharing policies", read=_roles(PRIVACY_OFFICER, AUDITOR)),
+    # Misuse cases name staff accounts and record ids: only privacy officers look into them and close them.
+    Row("/staff/privacy/alerts/", "Misuse alerts from the audit log", read=_roles(PRIVACY_OFFICER),
+        write=_roles(PRIVACY_OFFICER)),
     # Operators see only pairs involving their own agency's subjects (vinex.linkage.selectors); only a privacy
     # officer may undo a link (the view checks).
     Row("/staff/linkage/", "Identity linkage review", read=_roles(PRIVACY_OFFICER, AGENCY_OPERATOR),

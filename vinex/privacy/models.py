@@ -127,3 +127,56 @@ class FieldCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"correction of {self.field} of subject {self.subject_id}"
+
+
+class MisuseRule(models.TextChoices):
+    STAFF_VOLUME = "staff_volume", _("A staff account read far more people than its role's usual day")
+    PRE_RELEASE = "pre_release", _("A person was read shortly before their release by an account outside the "
+                                   "releasing agency")
+    PARTNER_VOLUME = "partner_volume", _("A partner agency read far more records than on its usual day")
+    PARTNER_HOURS = "partner_hours", _("A partner agency read records outside working hours")
+    PARTNER_REFUSALS = "partner_refusals", _("A partner agency was refused again and again")
+    PROTECTED_READ = "protected_read", _("A staff account read a protected person")
+
+
+class MisuseFinding(models.TextChoices):
+    MISUSE = "misuse", _("Misuse: reported and acted on")
+    LEGITIMATE = "legitimate", _("Legitimate: the reads had a proper reason")
+    INCONCLUSIVE = "inconclusive", _("Inconclusive")
+
+
+class MisuseCase(models.Model):
+    """A hit of a misuse rule over the audit log (``vinex.privacy.misuse``), for a privacy officer to look
+    into and close with a finding. It names accounts, audit entries and record ids, never a victim's contact."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    rule = models.CharField(max_length=24, choices=MisuseRule.choices)
+    # What makes two hits the same one (the account and the day, the release…): a rerun opens no second case.
+    fingerprint = models.CharField(max_length=200)
+    actor = models.CharField(max_length=100, help_text="Who: the account the rule fired on (user:<id>, agency:<code>).")
+    role = models.CharField(max_length=32, blank=True)
+    summary = models.CharField(max_length=300, help_text="What happened, in counts and record ids.")
+    explanation = models.TextField(help_text="Why the rule fired, in plain words, with its threshold.")
+    first_at = models.DateTimeField(help_text="When: the first audit entry behind the hit.")
+    last_at = models.DateTimeField()
+    entries = models.JSONField(default=list, help_text="seq numbers of (up to 100 of) the audit entries behind it.")
+    links = models.JSONField(default=list, help_text="Audit searches that show the entries: [[label, query], …].")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.CharField(max_length=100, blank=True)
+    finding = models.CharField(max_length=16, choices=MisuseFinding.choices, blank=True)
+    finding_note = EncryptedTextField(blank=True, default="", help_text="The officer's finding, in words.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "fingerprint"], name="misuse_case_once_per_hit"),
+            models.CheckConstraint(condition=Q(rule__in=MisuseRule.values), name="misuse_case_rule_valid"),
+            models.CheckConstraint(condition=Q(finding="") | Q(finding__in=MisuseFinding.values),
+                                   name="misuse_case_finding_valid"),
+            models.CheckConstraint(condition=Q(closed_at__isnull=True) | ~Q(finding=""),
+                                   name="misuse_case_closed_with_finding"),
+        ]
+        indexes = [models.Index(fields=["closed_at", "opened_at"])]
+
+    def __str__(self) -> str:
+        return f"misuse case {self.public_id} ({self.rule})"

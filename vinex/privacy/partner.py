@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from vinex.audit.unit import Actor, AuditUnit, audit_unit
+from vinex.audit.unit import Actor, AuditUnit, audit_add, audit_unit
 from vinex.custody.models import Agency, CustodyStatus, Subject
 from vinex.policy.disclosure import Audience, Disclosure, DisclosureDenied, disclose
 from vinex.policy.sharing import Purpose, sharing_check
@@ -90,6 +90,8 @@ def partner_population_export(*, partner: Agency, purpose: Purpose, owner: Agenc
         raise DisclosureDenied(decision.reason)
     if owner.pk != partner.pk:
         population = population.filter(protected=False)
+    audit_add(actor=Actor.partner(partner.code), action="export", object_type="agency_population",
+              object_id=owner.code, purpose=purpose.value)  # one entry per export: the transparency page counts them
     return _export_chunks(partner, purpose, population)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vinex.privacy import views
+from vinex.privacy import misuse_views, views
 
 urlpatterns = [
     path("review/", views.review_queue, name="privacy-review"),
@@ -11,4 +11,6 @@ urlpatterns = [
     path("cases/", views.cases_to_check, name="privacy-cases"),
     path("cases/<uuid:public_id>/", views.case_decide, name="privacy-case-decide"),
     path("subscriptions/<int:pk>/<str:action>/", views.subscription_suspension, name="privacy-subscription"),
+    path("alerts/", misuse_views.alerts, name="privacy-alerts"),
+    path("alerts/<uuid:public_id>/", misuse_views.alert_detail, name="privacy-alert"),
 ]
