@@ -343,7 +343,7 @@ class Worker:
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=threads or settings.VINEX_WORKER_THREADS, thread_name_prefix="send")
         self.stopping = threading.Event()
-        self._released_at = float("-inf")
+        self._released_at: datetime | None = None
         self._health: dict[str, breaker.ProviderHealth] = {}
         self._health_at = float("-inf")
 
@@ -394,10 +394,10 @@ class Worker:
         return dict(self._health)
 
     def _release_stale(self, now: datetime) -> None:
-        """Take back rows a dead worker held (their lease ran out), at most twice per lease."""
-        lease = settings.VINEX_WORKER_HEARTBEAT_LEASE_SECONDS
-        if time.monotonic() - self._released_at >= lease / 2:
-            self._released_at = time.monotonic()
+        """Take back rows a dead worker held (their lease ran out), checked four times per lease."""
+        every = timedelta(seconds=settings.VINEX_WORKER_HEARTBEAT_LEASE_SECONDS / 4)
+        if self._released_at is None or not self._released_at <= now < self._released_at + every:
+            self._released_at = now
             if released := notifications_release_stale(now=now):
                 logger.warning("requeued messages of a vanished worker", extra={"count": released})
 
