@@ -49,6 +49,10 @@ class Contact(models.Model):
     value_index = models.CharField(max_length=64, db_index=True, help_text="Blind index of the normalised value.")
     verified_at = models.DateTimeField(null=True, blank=True)
     opted_out_at = models.DateTimeField(null=True, blank=True)
+    # Set when the address can no longer receive (an email's hard bounce): nothing more is sent to it, and
+    # what bounced goes by the registrant's other contacts.
+    undeliverable_at = models.DateTimeField(null=True, blank=True)
+    undeliverable_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -62,7 +66,7 @@ class Contact(models.Model):
 
     @property
     def reachable(self) -> bool:
-        return self.verified_at is not None and self.opted_out_at is None
+        return self.verified_at is not None and self.opted_out_at is None and self.undeliverable_at is None
 
 
 class SubscriptionStatus(models.TextChoices):

@@ -120,6 +120,8 @@ def _suppression_reason(notification: Notification) -> str:
     contact = notification.contact
     if contact.opted_out_at is not None:
         return "recipient opted out"
+    if contact.undeliverable_at is not None:
+        return "address undeliverable (bounced)"
     if contact.registrant.withdrawn_at is not None:
         return "registrant withdrew"
     subscription = notification.subscription

@@ -19,6 +19,7 @@ from email.utils import make_msgid, parseaddr
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
+from vinex.notify.bounces import return_path
 from vinex.notify.channels.base import Channel, DeliveryError, ProviderResult
 from vinex.notify.channels.mime import plain_text_message
 from vinex.notify.models import Notification
@@ -105,7 +106,9 @@ class EmailChannel(Channel):
             sender=settings.DEFAULT_FROM_EMAIL, recipient=recipient, subject=notification.subject_line,
             body=notification.body, headers=_headers(notification, message_id),
         )
-        smtp.sendmail(parseaddr(settings.DEFAULT_FROM_EMAIL)[1], [recipient], message)
+        # With bounces collected, the envelope sender names this message (VERP): its bounce comes back to us.
+        sender = return_path(notification_id=notification.pk) or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        smtp.sendmail(sender, [recipient], message)
         self._local.used_at = time.monotonic()
 
     def _live_connection(self) -> smtplib.SMTP:
