@@ -359,3 +359,45 @@ def test_a_worker_killed_mid_batch_costs_seconds_and_at_most_the_message_in_flig
     assert first_resent - killed_at < 3 + 5  # one short lease and a worker's start, not the old 300 s
     assert Notification.objects.filter(status=NotificationStatus.SENT).count() == count
     assert set(DeliveryAttempt.objects.values_list("worker", flat=True)) == {"doomed", "survivor"}
+
+
+class VanishingInbox(Inbox):
+    """Keeps the ``drop_at``-th message, then hangs up before saying so: the server vanished mid-conversation."""
+
+    def __init__(self, drop_at: int) -> None:
+        super().__init__()
+        self.drop_at = drop_at
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if len(self.messages) == self.drop_at:
+            server.transport.close()
+        return reply
+
+
+def test_an_smtp_server_vanishing_mid_message_costs_at_most_that_message(agency: Agency, settings: Any) -> None:
+    server = SmtpServer()
+    server.inbox = VanishingInbox(drop_at=3)
+    server.controller = Controller(server.inbox, hostname="127.0.0.1", port=server.port)
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", server.port, 5
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    try:
+        ingest(agency, *[event(f"b{n}", "BOOKED", subject=f"S-{n}") for n in range(6)])
+        for n in range(6):
+            subscribe(agency, f"S-{n}", email=f"victim{n}@example.org")
+        ingest(agency, *[event(f"r{n}", "RELEASED", subject=f"S-{n}", minutes=5) for n in range(6)])
+        clock = Clock()
+        worker = Worker(threads=1, clock=clock)
+        worker.run_once()
+        # Only the message whose answer was lost waits for a retry; the rest went on a new connection.
+        assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 5
+        assert Notification.objects.filter(status=NotificationStatus.FAILED_TRANSIENT).count() == 1
+        clock.advance(3600)
+        worker.run_once()
+        recipients = [m["To"] for m in server.inbox.wait_for(7, timeout=2)]
+        assert set(recipients) == {f"victim{n}@example.org" for n in range(6)}
+        assert len(recipients) == 7  # the one message in flight, sent twice; no other
+    finally:
+        server.stop()
