@@ -256,11 +256,13 @@ class ProviderGate:
     may send to a provider whose breaker is due for a try. Sending threads read and update it in memory
     (a 429 holds the rest of the round at once); the database is written by the recording thread."""
 
-    def __init__(self, *, health: dict[str, breaker.ProviderHealth], now: datetime) -> None:
+    def __init__(self, *, health: dict[str, breaker.ProviderHealth], now: datetime, mine: set[str]) -> None:
         self.health = health
         self.held: dict[str, datetime] = {}
         self.probes: dict[str, int] = {}
         for provider, state in health.items():
+            if provider not in mine:
+                continue  # a provider this worker does not send through: it must not take that probe
             until = state.hold_until(now)
             if until is not None:
                 self.held[provider] = until
@@ -353,7 +355,8 @@ class Worker:
         """Deliver what is due now; returns how many rows were handled."""
         now = self.clock()
         self._release_stale(now)
-        gate = ProviderGate(health=self._provider_health(), now=now)
+        gate = ProviderGate(health=self._provider_health(), now=now,
+                            mine={channel.provider for channel in self.channels.values() if channel.provider})
         skip = frozenset(name for name, channel in self.channels.items() if channel.provider in gate.held)
         claimed = notifications_claim(worker=self.name, limit=self.batch, now=now, skip_channels=skip)
         if not claimed:
