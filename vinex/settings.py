@@ -312,6 +312,7 @@ from vinex.feeds.conf import *  # noqa: E402, F403
 from vinex.hotline.conf import *  # noqa: E402, F403
 from vinex.linkage.conf import *  # noqa: E402, F403
 from vinex.locator.conf import *  # noqa: E402, F403
+from vinex.notify.conf import *  # noqa: E402, F403
 from vinex.privacy.conf import *  # noqa: E402, F403
 from vinex.registrations.conf import *  # noqa: E402, F403
 from vinex.reports.conf import *  # noqa: E402, F403

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
@@ -17,7 +22,7 @@ from tests.actors import ACTOR
 from tests.conftest import event
 from tests.custody.test_services import ingest
 from tests.factories import subscribe
-from tests.support.smtp import SmtpServer, body_text
+from tests.support.smtp import Inbox, SmtpServer, body_text
 from tests.support.twilio_fake import INVALID_NUMBER, FakeTwilio
 from vinex.custody.models import Agency
 from vinex.notify.channels import channels_build
@@ -150,14 +155,52 @@ def test_a_row_left_sending_by_a_dead_worker_is_requeued_by_the_scheduler(releas
     ingest(released, event("r1", "RELEASED", minutes=5))
     clock = Clock()
     Notification.objects.update(status=NotificationStatus.SENDING, claimed_by="dead:1", claimed_at=clock.now)
-    worker, scheduler = Worker(threads=1, clock=clock), Scheduler(jobs=JOBS, clock=clock)
+    scheduler = Scheduler(jobs=JOBS, clock=clock)
     scheduler.run_pending()
-    assert worker.run_once() == 0  # still leased
-    clock.advance(settings.VINEX_WORKER_LEASE_SECONDS + 1)
-    assert worker.run_once() == 0  # the worker only claims what is queued
+    assert Notification.objects.get().status == NotificationStatus.SENDING  # still leased
+    # No heartbeat renewed the lease: seconds later, not minutes, the row is back in the queue.
+    clock.advance(settings.VINEX_WORKER_HEARTBEAT_LEASE_SECONDS + 1)
     scheduler.run_pending()
-    assert worker.run_once() == 1
+    assert Notification.objects.get().status == NotificationStatus.QUEUED
+    assert Worker(threads=1, clock=clock).run_once() == 1
     assert len(smtp_settings.inbox.wait_for(1)) == 1
+
+
+def test_a_live_worker_takes_over_a_dead_workers_rows_once_their_short_lease_runs_out(
+        released: Agency, smtp_settings: SmtpServer, settings: Any) -> None:
+    subscribe(released, email="victim@example.org")
+    ingest(released, event("r1", "RELEASED", minutes=5))
+    clock = Clock()
+    Notification.objects.update(status=NotificationStatus.SENDING, claimed_by="dead:1", claimed_at=clock.now)
+    worker = Worker(threads=1, clock=clock)
+    lease = settings.VINEX_WORKER_HEARTBEAT_LEASE_SECONDS
+    taken_after = None
+    for second in range(int(lease * 2)):
+        if worker.run_once():
+            taken_after = second
+            break
+        clock.advance(1)
+    # Left alone while its worker may still be alive; taken within a quarter lease of its running out.
+    assert taken_after is not None and lease < taken_after <= lease * 1.25 + 1
+    assert len(smtp_settings.inbox.wait_for(1)) == 1
+    assert settings.VINEX_WORKER_HEARTBEAT_LEASE_SECONDS < settings.VINEX_WORKER_LEASE_SECONDS / 10
+
+
+def test_a_worker_renews_the_lease_of_the_rows_it_is_still_sending(agency: Agency, settings: Any) -> None:
+    from vinex.notify.worker import notifications_claim, notifications_release_stale, notifications_renew_lease
+
+    ingest(agency, event("b1", "BOOKED"))
+    subscribe(agency, email="victim@example.org")
+    ingest(agency, event("r1", "RELEASED", minutes=5))
+    clock = Clock()
+    [row] = notifications_claim(worker="alive", limit=10, now=clock.now)
+    lease = settings.VINEX_WORKER_HEARTBEAT_LEASE_SECONDS
+    for _ in range(5):  # far longer than one lease, renewed every third of it
+        clock.advance(lease / 3)
+        assert notifications_renew_lease(claim=row.claimed_by, now=clock.now) == 1
+        assert notifications_release_stale(now=clock.now) == 0
+    clock.advance(lease + 1)
+    assert notifications_release_stale(now=clock.now) == 1
 
 
 def test_the_worker_runs_no_periodic_jobs(agency: Agency, smtp_settings: SmtpServer) -> None:
@@ -259,3 +302,102 @@ def test_a_claimed_batch_is_grouped_by_recipient_in_creation_order() -> None:
             for pk, contact, second in [(1, 7, 3), (2, 8, 0), (3, 7, 1), (4, 7, 1), (5, 8, 2)]]
     groups = by_contact(rows)
     assert [[n.pk for n in group] for group in groups] == [[3, 4, 1], [2, 5]]
+
+
+class SlowInbox(Inbox):
+    """An SMTP server that takes a while over each message, so a worker can be killed mid-batch."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(0.1)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def slow_smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.inbox = SlowInbox()
+    server.controller = Controller(server.inbox, hostname="127.0.0.1", port=server.port)
+    yield server.start()
+    server.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_batch_costs_seconds_and_at_most_the_message_in_flight(
+        agency: Agency, slow_smtp: SmtpServer) -> None:
+    count = 30
+    ingest(agency, *[event(f"b{n}", "BOOKED", subject=f"S-{n}") for n in range(count)])
+    for n in range(count):
+        subscribe(agency, f"S-{n}", email=f"victim{n}@example.org")
+    ingest(agency, *[event(f"r{n}", "RELEASED", subject=f"S-{n}", minutes=5) for n in range(count)])
+    env = {**_worker_env(slow_smtp), "VINEX_WORKER_BATCH": str(count), "VINEX_WORKER_THREADS": "1",
+           "VINEX_WORKER_HEARTBEAT_LEASE_SECONDS": "3"}
+    command = [sys.executable, "-m", "vinex.cli", "worker", "--name"]
+    doomed = subprocess.Popen([*command, "doomed"], env=env)
+    try:
+        slow_smtp.inbox.wait_for(5, timeout=60)
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+    killed_at = time.time()
+    # The killed worker had claimed every row; most were still unsent.
+    assert Notification.objects.filter(status=NotificationStatus.SENDING, claimed_by__startswith="doomed").exists()
+    survivor = subprocess.Popen([*command, "survivor"], env=env)
+    expected = {f"victim{n}@example.org" for n in range(count)}
+    try:
+        deadline = time.time() + 30
+        while {m["To"] for m in slow_smtp.inbox.messages} != expected and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # room for a stray duplicate to show
+        received = list(slow_smtp.inbox.messages)
+    finally:
+        survivor.terminate()
+        assert survivor.wait(timeout=30) == 0
+    recipients = [m["To"] for m in received]
+    assert set(recipients) == expected
+    assert len(recipients) - len(set(recipients)) <= 1  # only a message handed over in the instant of the kill
+    first_resent = min(at for at in slow_smtp.inbox.received_at if at > killed_at)
+    assert first_resent - killed_at < 3 + 5  # one short lease and a worker's start, not the old 300 s
+    assert Notification.objects.filter(status=NotificationStatus.SENT).count() == count
+    assert set(DeliveryAttempt.objects.values_list("worker", flat=True)) == {"doomed", "survivor"}
+
+
+class VanishingInbox(Inbox):
+    """Keeps the ``drop_at``-th message, then hangs up before saying so: the server vanished mid-conversation."""
+
+    def __init__(self, drop_at: int) -> None:
+        super().__init__()
+        self.drop_at = drop_at
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if len(self.messages) == self.drop_at:
+            server.transport.close()
+        return reply
+
+
+def test_an_smtp_server_vanishing_mid_message_costs_at_most_that_message(agency: Agency, settings: Any) -> None:
+    server = SmtpServer()
+    server.inbox = VanishingInbox(drop_at=3)
+    server.controller = Controller(server.inbox, hostname="127.0.0.1", port=server.port)
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", server.port, 5
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    try:
+        ingest(agency, *[event(f"b{n}", "BOOKED", subject=f"S-{n}") for n in range(6)])
+        for n in range(6):
+            subscribe(agency, f"S-{n}", email=f"victim{n}@example.org")
+        ingest(agency, *[event(f"r{n}", "RELEASED", subject=f"S-{n}", minutes=5) for n in range(6)])
+        clock = Clock()
+        worker = Worker(threads=1, clock=clock)
+        worker.run_once()
+        # Only the message whose answer was lost waits for a retry; the rest went on a new connection.
+        assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 5
+        assert Notification.objects.filter(status=NotificationStatus.FAILED_TRANSIENT).count() == 1
+        clock.advance(3600)
+        worker.run_once()
+        recipients = [m["To"] for m in server.inbox.wait_for(7, timeout=2)]
+        assert set(recipients) == {f"victim{n}@example.org" for n in range(6)}
+        assert len(recipients) == 7  # the one message in flight, sent twice; no other
+    finally:
+        server.stop()

@@ -24,6 +24,9 @@ class FakeTwilio:
     messages: list[dict[str, str]] = field(default_factory=list)
     calls: list[dict[str, str]] = field(default_factory=list)
     fail_next: int = 0  # answer this many requests with 503, as during an outage
+    throttle_next: int = 0  # answer this many requests with 429 and a Retry-After of ``retry_after`` seconds
+    retry_after: str = "30"
+    requests: int = 0  # every message request, answered or refused
 
     @property
     def url(self) -> str:
@@ -60,6 +63,17 @@ def start_fake_twilio() -> FakeTwilio:
                 return
             if not self.path.endswith("/Messages.json") or not self.headers.get("Authorization"):
                 self._reply(404, {"code": 20404, "message": "not found", "status": 404})
+                return
+            fake.requests += 1
+            if fake.throttle_next > 0:
+                fake.throttle_next -= 1
+                self.send_response(429)
+                self.send_header("Retry-After", fake.retry_after)
+                body = json.dumps({"code": 20429, "message": "Too Many Requests", "status": 429}).encode()
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
                 return
             if fake.fail_next > 0:
                 fake.fail_next -= 1

@@ -15,13 +15,19 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from vinex.custody.models import CustodyEvent
-from vinex.notify.models import Notification, NotificationStatus
+from vinex.notify.models import BreakerState, Notification, NotificationStatus, ProviderBreaker
 
 ATTEMPTS = Counter(
     "vinex_notification_attempts",
     "Attempts to hand a message to its provider, by channel and outcome (sent, failed_transient — to be "
     "retried —, failed_permanent, suppressed)",
     labelnames=["channel", "outcome"],
+)
+DEFERRALS = Counter(
+    "vinex_notification_deferrals",
+    "Messages put back in the queue unsent because their provider asked us to wait (429) or its circuit "
+    "breaker is open; not counted as attempts",
+    labelnames=["channel", "reason"],
 )
 # From 50 ms (the goal: a victim told within a second) to an hour (a provider down, retries backing off).
 HANDOFF_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -85,3 +91,46 @@ class OutboxCollector(Collector):
         )
         gauge.add_metric([], (now - oldest).total_seconds() if oldest is not None else 0.0)
         yield gauge
+
+
+def notification_deferrals_count(*, outcomes: Iterable[tuple[str, str]]) -> None:
+    """Count messages held back: (channel, why) — "throttled" for a 429, "paused" for a held provider."""
+    for channel, why in outcomes:
+        DEFERRALS.labels(channel=channel, reason="paused" if why.endswith("paused") else "throttled").inc()
+
+
+_BREAKER_VALUE = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 0.5, BreakerState.OPEN: 1.0}
+
+
+def _provider_label(provider: str) -> str:
+    # The kind of provider and the end of the account or host, enough to tell two apart on a dashboard.
+    kind, _, rest = provider.partition(":")
+    return f"{kind}:{rest[-6:]}" if rest else kind
+
+
+class ProviderCollector(Collector):
+    """Provider back-pressure, read from the breaker table (one row per provider, so a scrape costs one
+    small query): ``vinex_provider_breaker_state`` (0 closed, 0.5 half-open, 1 open) and
+    ``vinex_provider_backoff_seconds`` (how long sends to the provider stay paused, 0 when they are not)."""
+
+    def collect(self) -> Iterator[Metric]:
+        now = timezone.now()
+        state = GaugeMetricFamily("vinex_provider_breaker_state",
+                                  "Circuit breaker per provider: 0 closed, 0.5 half-open (probing), 1 open",
+                                  labels=["provider"])
+        backoff = GaugeMetricFamily("vinex_provider_backoff_seconds",
+                                    "Seconds until sends to the provider resume (a 429's Retry-After or an open "
+                                    "breaker); 0 when sending", labels=["provider"])
+        failures = GaugeMetricFamily("vinex_provider_consecutive_failures",
+                                     "Provider faults in a row (5xx, timeouts) since its last success",
+                                     labels=["provider"])
+        for row in ProviderBreaker.objects.all():
+            label = _provider_label(row.provider)
+            state.add_metric([label], _BREAKER_VALUE.get(BreakerState(row.state), 1.0))
+            until = [t for t in (row.backoff_until, row.paused_until if row.state != BreakerState.CLOSED else None)
+                     if t is not None]
+            backoff.add_metric([label], max([0.0, *((t - now).total_seconds() for t in until)]))
+            failures.add_metric([label], float(row.consecutive_failures))
+        yield state
+        yield backoff
+        yield failures

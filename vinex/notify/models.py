@@ -64,6 +64,10 @@ class Contact(models.Model):
     value_index = models.CharField(max_length=64, db_index=True, help_text="Blind index of the normalised value.")
     verified_at = models.DateTimeField(null=True, blank=True)
     opted_out_at = models.DateTimeField(null=True, blank=True)
+    # Set when the address can no longer receive (an email's hard bounce): nothing more is sent to it, and
+    # what bounced goes by the registrant's other contacts.
+    undeliverable_at = models.DateTimeField(null=True, blank=True)
+    undeliverable_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -77,7 +81,7 @@ class Contact(models.Model):
 
     @property
     def reachable(self) -> bool:
-        return self.verified_at is not None and self.opted_out_at is None
+        return self.verified_at is not None and self.opted_out_at is None and self.undeliverable_at is None
 
 
 class SubscriptionStatus(models.TextChoices):
@@ -206,3 +210,30 @@ class VoiceCall(models.Model):
 
     def __str__(self) -> str:
         return f"call {self.call_sid} ({self.status or 'placed'})"
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed"  # sending normally
+    OPEN = "open"  # paused after repeated provider faults, until ``paused_until``
+    HALF_OPEN = "half_open"  # one probe message is out; its outcome closes or re-opens the breaker
+
+
+class ProviderBreaker(models.Model):
+    """The health of one provider account, shared by every worker process: its circuit breaker and any
+    back-off the provider asked for (a 429's Retry-After). One small row per provider, read once a round."""
+
+    provider = models.CharField(max_length=100, unique=True, help_text="e.g. twilio:AC… or smtp:host:port")
+    state = models.CharField(max_length=10, choices=BreakerState.choices, default=BreakerState.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    paused_until = models.DateTimeField(null=True, blank=True, help_text="No send before this (open breaker).")
+    backoff_until = models.DateTimeField(null=True, blank=True, help_text="No send before this (provider's 429).")
+    opened_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=one_of("state", BreakerState.values),
+                                              name="provider_breaker_state_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} ({self.state})"

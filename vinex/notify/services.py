@@ -189,6 +189,7 @@ def notification_enqueue_for_events(*, events: Sequence[CustodyEvent], actor: Ac
         channel__in=OUTBOX_CHANNELS,
         verified_at__isnull=False,
         opted_out_at__isnull=True,
+        undeliverable_at__isnull=True,
     ).exclude(channel=Channel.VOICE, registrant__call_preference=CallPreference.NONE):  # she chose no calls
         contacts_of[contact.registrant_id].append(contact)
     held_by = agencies_of_people(by_person)

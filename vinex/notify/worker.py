@@ -2,20 +2,28 @@
 
 Any number of workers on any number of machines may run at once. A row is taken with a conditional
 update (``… WHERE status IN ('queued','failed_transient')``), under ``FOR UPDATE SKIP LOCKED`` where the
-database has it, so two workers never send the same row; a worker that dies mid-send leaves rows in
-``sending`` that go back to the queue when their lease runs out (``notifications_release_stale``, a job
-of ``vinex scheduler``). The worker does nothing else: periodic jobs never delay a send.
+database has it, so two workers never send the same row. While it sends, a worker renews a short lease
+on the rows it holds (a heartbeat, every third of ``VINEX_WORKER_HEARTBEAT_LEASE_SECONDS``) and records
+each outcome as soon as it is known, so a worker killed mid-round leaves behind only the rows still
+unsent, and only for seconds: before claiming, every worker returns rows whose lease ran out to the queue
+(taking over a dead worker's claim is part of claiming; ``vinex scheduler`` does the same as a backstop).
+
+Providers that asked us to wait (a 429) or whose circuit breaker is open (``vinex.notify.breaker``) are
+not sent to: their rows are not claimed, and rows already claimed go back to the queue unsent, without
+counting as a failed attempt. The worker does nothing else: periodic jobs never delay a send.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,10 +35,17 @@ from django.utils import timezone
 from vinex.audit.unit import Actor, audit_unit
 from vinex.core.bulk import rows_insert
 from vinex.core.database import write_turn
-from vinex.notify import lifecycle, retry
+from vinex.notify import breaker, lifecycle, retry
 from vinex.notify.channels import Channel, DeliveryError, ProviderResult, channels_build
-from vinex.notify.metrics import notification_attempts_count
-from vinex.notify.models import CallPreference, DeliveryAttempt, Notification, NotificationStatus, SubscriptionStatus
+from vinex.notify.metrics import notification_attempts_count, notification_deferrals_count
+from vinex.notify.models import (
+    BreakerState,
+    CallPreference,
+    DeliveryAttempt,
+    Notification,
+    NotificationStatus,
+    SubscriptionStatus,
+)
 from vinex.notify.models import Channel as ChannelKind
 from vinex.notify.services import notification_receipts_apply
 from vinex.notify.voice import voice_calls_apply_ended
@@ -46,19 +61,27 @@ class SendOutcome:
     result: ProviderResult | None = None
     error: DeliveryError | None = None
     suppressed_because: str = ""
+    # Not sent: its provider is paused until then (a 429's Retry-After, an open breaker).
+    deferred_until: datetime | None = None
+    deferred_because: str = ""
+    throttled: bool = False  # deferred because the provider answered 429
 
 
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def notifications_claim(*, worker: str, limit: int, now: datetime) -> list[Notification]:
-    """Take up to ``limit`` due rows for this worker; rows another worker holds are skipped."""
+def notifications_claim(*, worker: str, limit: int, now: datetime, skip_channels: frozenset[str] = frozenset()
+                        ) -> list[Notification]:
+    """Take up to ``limit`` due rows for this worker; rows another worker holds are skipped, and so are rows
+    of ``skip_channels`` (their provider is paused)."""
     claim = f"{worker}:{uuid.uuid4().hex[:12]}"
     # The senders' turn comes before any ingest still waiting (see write_turn): they never starve.
     with write_turn(priority=True), transaction.atomic():
         due = Notification.objects.filter(status__in=lifecycle.NOTIFICATION_CLAIMABLE, next_attempt_at__lte=now
                                           ).order_by("next_attempt_at")
+        if skip_channels:
+            due = due.exclude(channel__in=skip_channels)
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         ids = list(due.values_list("id", flat=True)[:limit])
@@ -73,15 +96,39 @@ def notifications_claim(*, worker: str, limit: int, now: datetime) -> list[Notif
 
 
 def notifications_release_stale(*, now: datetime) -> int:
-    """Return rows whose worker vanished mid-send to the queue (at-least-once delivery)."""
-    cutoff = now - timedelta(seconds=settings.VINEX_WORKER_LEASE_SECONDS)
-    return lifecycle.notifications_requeue_abandoned(claimed_before=cutoff, now=now)
+    """Return rows whose worker vanished mid-send to the queue (at-least-once delivery): a live worker
+    renews its lease every few seconds, so a lease that ran out means the worker is gone."""
+    cutoff = now - timedelta(seconds=settings.VINEX_WORKER_HEARTBEAT_LEASE_SECONDS)
+    with write_turn(priority=True):
+        return lifecycle.notifications_requeue_abandoned(claimed_before=cutoff, now=now)
+
+
+def notifications_renew_lease(*, claim: str, now: datetime) -> int:
+    """The heartbeat: push the lease of the rows still being sent under ``claim`` forward to ``now``."""
+    with write_turn(priority=True):
+        return Notification.objects.filter(status=NotificationStatus.SENDING, claimed_by=claim).update(claimed_at=now)
+
+
+def notifications_defer(*, outcomes: list[SendOutcome], now: datetime) -> int:
+    """Put rows whose provider is paused back in the queue, due when the pause ends; not an attempt."""
+    moved = 0
+    with write_turn(priority=True), transaction.atomic():
+        for outcome in outcomes:
+            n = outcome.notification
+            assert outcome.deferred_until is not None
+            moved += lifecycle.notifications_move(
+                Notification.objects.filter(pk=n.pk, status=NotificationStatus.SENDING, claimed_by=n.claimed_by),
+                to=NotificationStatus.QUEUED, now=now, claimed_by="", claimed_at=None,
+                next_attempt_at=outcome.deferred_until, last_error=outcome.deferred_because[:300])
+    return moved
 
 
 def _suppression_reason(notification: Notification) -> str:
     contact = notification.contact
     if contact.opted_out_at is not None:
         return "recipient opted out"
+    if contact.undeliverable_at is not None:
+        return "address undeliverable (bounced)"
     if contact.registrant.withdrawn_at is not None:
         return "registrant withdrew"
     if (notification.channel == ChannelKind.VOICE and notification.event_id is not None
@@ -150,6 +197,13 @@ def notifications_record(*, outcomes: list[SendOutcome], worker: str, now: datet
     A receipt or call report that arrived while a row was still ``sending`` (the provider was faster
     than this round) is applied right after, so it is not lost.
     """
+    deferred = [outcome for outcome in outcomes if outcome.deferred_until is not None]
+    if deferred:
+        notifications_defer(outcomes=deferred, now=now)
+        notification_deferrals_count(outcomes=[(o.notification.channel, o.deferred_because) for o in deferred])
+        outcomes = [outcome for outcome in outcomes if outcome.deferred_until is None]
+        if not outcomes:
+            return
     rows: list[tuple[int, str, NotificationStatus, list[Any]]] = []
     attempts = []
     sent: list[Notification] = []
@@ -207,6 +261,84 @@ def by_contact(claimed: list[Notification]) -> list[list[Notification]]:
     return [sorted(group, key=lambda n: (n.created_at, n.pk)) for group in groups.values()]
 
 
+class ProviderGate:
+    """One round's view of provider health: which providers to leave alone, and the one probe this worker
+    may send to a provider whose breaker is due for a try. Sending threads read and update it in memory
+    (a 429 holds the rest of the round at once); the database is written by the recording thread."""
+
+    def __init__(self, *, health: dict[str, breaker.ProviderHealth], now: datetime, mine: set[str]) -> None:
+        self.health = health
+        self.held: dict[str, datetime] = {}
+        self.probes: dict[str, int] = {}
+        for provider, state in health.items():
+            if provider not in mine:
+                continue  # a provider this worker does not send through: it must not take that probe
+            until = state.hold_until(now)
+            if until is not None:
+                self.held[provider] = until
+            elif state.state != BreakerState.CLOSED:
+                # Pause over: one worker wins the probe, the others keep away for another cool-down.
+                if breaker.provider_probe_take(provider=provider, now=now):
+                    self.probes[provider] = 1
+                else:
+                    self.held[provider] = now + timedelta(seconds=settings.VINEX_BREAKER_COOLDOWN_SECONDS)
+        self._lock = threading.Lock()
+
+    def hold(self, provider: str, now: datetime) -> datetime | None:
+        """Until when this message must wait, or None to send it now."""
+        if not provider:
+            return None
+        with self._lock:
+            until = self.held.get(provider)
+            if until is not None and until > now:
+                return until
+            if provider not in self.probes:
+                return None
+            if self.probes[provider] > 0:
+                self.probes[provider] -= 1
+                return None
+        # Another message is the probe; this one waits a moment for its verdict.
+        return now + timedelta(seconds=1)
+
+    def seen(self, provider: str, outcome: SendOutcome, now: datetime) -> SendOutcome:
+        """Take note of an attempt; a 429 turns it into a deferral and holds the provider for this round."""
+        error = outcome.error
+        if not provider or error is None or error.retry_after is None:
+            return outcome
+        until = now + timedelta(seconds=error.retry_after)
+        with self._lock:
+            self.held[provider] = max(until, self.held.get(provider, until))
+        return dataclasses.replace(outcome, error=None, deferred_until=until, deferred_because=str(error),
+                                   throttled=True)
+
+    def persist(self, outcomes: list[tuple[str, SendOutcome]], now: datetime) -> bool:
+        """Write what these attempts say about their providers, for every worker to see; True if anything
+        was written."""
+        wrote = False
+        for provider, outcome in outcomes:
+            if not provider:
+                continue
+            if outcome.throttled and outcome.deferred_until is not None:
+                breaker.provider_backoff(provider=provider, seconds=(outcome.deferred_until - now).total_seconds(),
+                                         now=now, error=outcome.deferred_because)
+                wrote = True
+            elif outcome.error is not None and outcome.error.provider_fault:
+                paused = breaker.provider_fault(provider=provider, now=now, error=str(outcome.error))
+                wrote = True
+                self.health[provider] = breaker.ProviderHealth(BreakerState.OPEN if paused else BreakerState.CLOSED,
+                                                               1, paused, None)
+                if paused is not None:
+                    with self._lock:
+                        self.held[provider] = paused
+            elif outcome.result is not None:
+                state = self.health.get(provider)
+                if state is not None and not state.clean:
+                    breaker.provider_success(provider=provider, now=now)
+                    self.health.pop(provider, None)
+                    wrote = True
+        return wrote
+
+
 class Worker:
     """Polls the outbox and delivers; ``run_once`` does one claim-send-record round."""
 
@@ -225,26 +357,85 @@ class Worker:
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=threads or settings.VINEX_WORKER_THREADS, thread_name_prefix="send")
         self.stopping = threading.Event()
+        self._released_at: datetime | None = None
+        self._health: dict[str, breaker.ProviderHealth] = {}
+        self._health_at = float("-inf")
 
     def run_once(self) -> int:
         """Deliver what is due now; returns how many rows were handled."""
         now = self.clock()
-        claimed = notifications_claim(worker=self.name, limit=self.batch, now=now)
+        self._release_stale(now)
+        gate = ProviderGate(health=self._provider_health(), now=now,
+                            mine={channel.provider for channel in self.channels.values() if channel.provider})
+        skip = frozenset(name for name, channel in self.channels.items() if channel.provider in gate.held)
+        claimed = notifications_claim(worker=self.name, limit=self.batch, now=now, skip_channels=skip)
         if not claimed:
             return 0
-        outcomes = [outcome for group in self._pool.map(self._deliver_in_order, by_contact(claimed))
-                    for outcome in group]
-        notifications_record(outcomes=outcomes, worker=self.name, now=self.clock())
+        beating = threading.Event()
+        heartbeat = threading.Thread(target=self._heartbeat, args=(claimed[0].claimed_by, beating), daemon=True)
+        heartbeat.start()
+        try:
+            pending: set[Future[list[SendOutcome]]] = {
+                self._pool.submit(self._deliver_in_order, group, gate) for group in by_contact(claimed)}
+            while pending:
+                # Each outcome is written as soon as it is known: a crash later in the round cannot send it again.
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                self._record([outcome for future in done for outcome in future.result()], gate)
+        finally:
+            beating.set()
+            heartbeat.join()
+        return len(claimed)
+
+    def _record(self, outcomes: list[SendOutcome], gate: ProviderGate) -> None:
+        now = self.clock()
+        if gate.persist([(self._provider_of(o.notification), o) for o in outcomes], now):
+            self._health_at = float("-inf")  # read the shared state afresh next round
+        notifications_record(outcomes=outcomes, worker=self.name, now=now)
         for outcome in outcomes:
             logger.info(
                 "notification attempt",
                 extra={"notification": outcome.notification.pk, "channel": outcome.notification.channel,
-                       "outcome": _outcome_label(outcome)},
+                       "outcome": "deferred" if outcome.deferred_until else _outcome_label(outcome)},
             )
-        return len(claimed)
 
-    def _deliver_in_order(self, group: list[Notification]) -> list[SendOutcome]:
-        return [_deliver(self.channels.get(n.channel), n) for n in group]
+    def _provider_of(self, notification: Notification) -> str:
+        channel = self.channels.get(notification.channel)
+        return channel.provider if channel is not None else ""
+
+    def _provider_health(self) -> dict[str, breaker.ProviderHealth]:
+        # Read at most once a second: an idle worker polls ten times a second.
+        if time.monotonic() - self._health_at >= 1.0:
+            self._health, self._health_at = breaker.providers_health(), time.monotonic()
+        return dict(self._health)
+
+    def _release_stale(self, now: datetime) -> None:
+        """Take back rows a dead worker held (their lease ran out), checked four times per lease."""
+        every = timedelta(seconds=settings.VINEX_WORKER_HEARTBEAT_LEASE_SECONDS / 4)
+        if self._released_at is None or not self._released_at <= now < self._released_at + every:
+            self._released_at = now
+            if released := notifications_release_stale(now=now):
+                logger.warning("requeued messages of a vanished worker", extra={"count": released})
+
+    def _heartbeat(self, claim: str, stop: threading.Event) -> None:
+        try:
+            while not stop.wait(settings.VINEX_WORKER_HEARTBEAT_LEASE_SECONDS / 3):
+                notifications_renew_lease(claim=claim, now=self.clock())
+        except Exception:
+            logger.exception("lease renewal failed")
+        finally:
+            connection.close()
+
+    def _deliver_in_order(self, group: list[Notification], gate: ProviderGate) -> list[SendOutcome]:
+        outcomes = []
+        for n in group:
+            provider = self._provider_of(n)
+            now = self.clock()
+            until = gate.hold(provider, now)
+            if until is not None:
+                outcomes.append(SendOutcome(n, now, now, deferred_until=until, deferred_because=f"{provider} paused"))
+                continue
+            outcomes.append(gate.seen(provider, _deliver(self.channels.get(n.channel), n), self.clock()))
+        return outcomes
 
     def run_forever(self) -> None:
         logger.info("worker started", extra={"worker": self.name})

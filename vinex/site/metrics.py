@@ -25,7 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from vinex.feeds.metrics import FeedHealthCollector
-from vinex.notify.metrics import OutboxCollector
+from vinex.notify.metrics import OutboxCollector, ProviderCollector
 from vinex.pipeline import metrics as _pipeline_metrics  # noqa: F401  (defines the event counters)
 from vinex.privacy import metrics as _privacy_metrics  # noqa: F401  (defines the refusal counter)
 
@@ -45,5 +45,6 @@ def registry() -> CollectorRegistry:
     else:
         reg.register(_ThisProcess())
     reg.register(OutboxCollector())
+    reg.register(ProviderCollector())
     reg.register(FeedHealthCollector())
     return reg

@@ -16,15 +16,27 @@ class ProviderResult:
 
 
 class DeliveryError(Exception):
-    """A send that failed. ``permanent`` says whether trying again could help."""
+    """A send that failed. ``permanent`` says whether trying again could help.
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    ``retry_after`` (seconds) is set when the provider asked us to slow down: the message was refused
+    unsent, and the whole provider account waits that long (see ``vinex.notify.breaker``).
+    ``provider_fault`` marks failures of the provider itself (5xx, timeouts, connection refused), which
+    count towards its circuit breaker; a bad recipient does not.
+    """
+
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None,
+                 provider_fault: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
+        self.provider_fault = provider_fault
 
 
 class Channel(ABC):
     name: str
+    # The provider account this channel sends through, for back-off and the circuit breaker; "" for
+    # channels that need neither (development log channels, the file outbox).
+    provider: str = ""
 
     @abstractmethod
     def send(self, notification: Notification) -> ProviderResult:

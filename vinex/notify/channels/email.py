@@ -13,11 +13,13 @@ import contextlib
 import smtplib
 import ssl
 import threading
+import time
 from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
+from vinex.notify.bounces import return_path
 from vinex.notify.channels.base import Channel, DeliveryError, ProviderResult
 from vinex.notify.channels.mime import plain_text_message
 from vinex.notify.models import Notification
@@ -25,6 +27,9 @@ from vinex.notify.services import unsubscribe_url
 
 _CONNECTION_LOST = (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError)
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# A connection idle longer than this is checked (NOOP) before a message goes on it: a message is then
+# never sent twice because a dead connection was only noticed after its data went out.
+IDLE_CHECK_SECONDS = 2.0
 
 
 def _headers(notification: Notification, message_id: str) -> dict[str, str]:
@@ -57,18 +62,17 @@ class EmailChannel(Channel):
     def __init__(self) -> None:
         # One connection per sending thread, reused across messages.
         self._local = threading.local()
+        self.provider = f"smtp:{settings.EMAIL_HOST}:{settings.EMAIL_PORT}" if settings.EMAIL_BACKEND == SMTP_BACKEND \
+            else ""
 
     def send(self, notification: Notification) -> ProviderResult:
-        try:
-            return self._send_classified(notification)
-        except _CONNECTION_LOST:
-            # The kept-alive connection was closed by the server while idle: reconnect once.
-            self._drop()
+        # One message per SMTP transaction and no blind resend: a connection lost mid-message may have
+        # delivered it, so it is reported (and retried later by the policy) rather than sent again here.
         try:
             return self._send_classified(notification)
         except _CONNECTION_LOST:
             self._drop()
-            raise DeliveryError("SMTP connection lost", permanent=False) from None
+            raise DeliveryError("SMTP connection lost", permanent=False, provider_fault=True) from None
 
     def _send_classified(self, notification: Notification) -> ProviderResult:
         message_id = make_msgid(domain="vinex")
@@ -86,23 +90,41 @@ class EmailChannel(Channel):
             raise DeliveryError(f"recipient refused (SMTP {codes})", permanent=permanent) from None
         except smtplib.SMTPResponseException as error:
             self._drop()
-            raise DeliveryError(f"SMTP error {error.smtp_code}", permanent=500 <= error.smtp_code < 600) from None
+            # 421 and friends are the server's trouble; a 5xx refusal of this message is not.
+            raise DeliveryError(f"SMTP error {error.smtp_code}", permanent=500 <= error.smtp_code < 600,
+                                provider_fault=error.smtp_code in (421, 451, 452)) from None
         except (TimeoutError, smtplib.SMTPException, OSError) as error:
             self._drop()
-            raise DeliveryError(f"SMTP unavailable: {type(error).__name__}", permanent=False) from None
+            raise DeliveryError(f"SMTP unavailable: {type(error).__name__}", permanent=False,
+                                provider_fault=True) from None
         return ProviderResult(provider_id=message_id)
 
     def _send_smtp(self, notification: Notification, message_id: str) -> None:
-        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
-        if smtp is None:
-            smtp = _smtp_connect()
-            self._local.smtp = smtp
+        smtp = self._live_connection()
         recipient = notification.contact.value
         message = plain_text_message(
             sender=settings.DEFAULT_FROM_EMAIL, recipient=recipient, subject=notification.subject_line,
             body=notification.body, headers=_headers(notification, message_id),
         )
-        smtp.sendmail(parseaddr(settings.DEFAULT_FROM_EMAIL)[1], [recipient], message)
+        # With bounces collected, the envelope sender names this message (VERP): its bounce comes back to us.
+        sender = return_path(notification_id=notification.pk) or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        smtp.sendmail(sender, [recipient], message)
+        self._local.used_at = time.monotonic()
+
+    def _live_connection(self) -> smtplib.SMTP:
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        if smtp is not None and time.monotonic() - getattr(self._local, "used_at", 0.0) > IDLE_CHECK_SECONDS:
+            try:
+                smtp.noop()
+            except (*_CONNECTION_LOST, smtplib.SMTPException, OSError):
+                # Closed by the server while idle: nothing was sent on it, a new one is safe.
+                self._drop()
+                smtp = None
+        if smtp is None:
+            smtp = _smtp_connect()
+            self._local.smtp = smtp
+            self._local.used_at = time.monotonic()
+        return smtp
 
     def _send_django(self, notification: Notification, message_id: str) -> None:
         connection = getattr(self._local, "django", None)

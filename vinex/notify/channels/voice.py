@@ -14,7 +14,7 @@ from django.conf import settings
 from twilio.rest import Client
 
 from vinex.notify.channels.base import Channel, ProviderResult
-from vinex.notify.channels.sms import twilio_client, twilio_send
+from vinex.notify.channels.sms import twilio_client, twilio_provider, twilio_send
 from vinex.notify.models import Notification
 from vinex.notify.voice import call_reference
 
@@ -30,6 +30,9 @@ def voice_urls(notification: Notification) -> tuple[str, str]:
 
 class TwilioVoiceChannel(Channel):
     name = "voice"
+
+    def __init__(self) -> None:
+        self.provider = twilio_provider()
 
     @cached_property
     def client(self) -> Client:
