@@ -172,13 +172,10 @@ def _lock_timeout() -> Iterator[None]:
         cursor.execute("SELECT current_setting('lock_timeout')")
         row = cursor.fetchone()
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_INLINE_LOCK_TIMEOUT])
-    try:
-        yield
-    finally:
-        # After an error the savepoint's rollback has put the setting back already.
-        if not connection.needs_rollback:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [row[0] if row else "0"])
+    yield
+    # Only after a clean exit: after an error the savepoint's rollback puts the setting back itself.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [row[0] if row else "0"])
 
 
 def pending_add(subject_ids: Sequence[int], *, now: datetime | None = None) -> None:
