@@ -7,6 +7,8 @@ of someone county A holds (under a differently spelt name), one in ten shares a 
 someone there, the rest are strangers. The same batch is ingested through the events use case with
 linking on (the pipeline's hook) and off (custody's default), each inside a transaction rolled back
 afterwards, so every round sees the same data; rounds alternate and the median of each is compared.
+With linking on, ingest decides the deterministic rules and queues the subjects; the time of the
+``linkage.pending`` job that then scores them with the model (outside the batch) is reported apart.
 
 Target: linking adds < 20 % to the batch's ingest time. Results: ``bench/results/linkage_ingest.json``.
 Run: ``python -m bench bench_linkage_ingest``.
@@ -128,7 +130,16 @@ class _Rollback(Exception):
 
 
 def ingest_once(raws: list[dict[str, Any]], linking: bool) -> dict[str, Any]:
-    """Seconds to ingest the batch with linking on or off, and what linking decided, all rolled back."""
+    """Seconds to ingest the batch with linking on or off, and what linking decided, all rolled back.
+
+    Each round is a fresh interpreter: a first, untimed ingest of the same batch warms it up (imports,
+    first use of polars and the name tables), as a running server is, so the round times the batch alone.
+    """
+    _ingest_timed(raws, linking)
+    return _ingest_timed(raws, linking)
+
+
+def _ingest_timed(raws: list[dict[str, Any]], linking: bool) -> dict[str, Any]:
     from django.db import transaction
 
     from vinex.audit.unit import Actor
@@ -137,7 +148,7 @@ def ingest_once(raws: list[dict[str, Any]], linking: bool) -> dict[str, Any]:
     from vinex.custody.models import Agency
     from vinex.custody.schemas import EventIn
     from vinex.linkage.models import Decision, LinkDecision
-    from vinex.linkage.services import SubjectLinker
+    from vinex.linkage.services import SubjectLinker, pending_link
     from vinex.notify.selectors import person_ids_followed
 
     agency = Agency.objects.get(code="agency-b")
@@ -152,6 +163,11 @@ def ingest_once(raws: list[dict[str, Any]], linking: bool) -> dict[str, Any]:
                                    link=SubjectLinker().link if linking else nobody_links)
             outcome["seconds"] = time.perf_counter() - started
             outcome["accepted"] = sum(r.status == "accepted" for r in results)
+            if linking:
+                # The model's part, seconds later in the scheduler's job, outside the batch's transaction.
+                started = time.perf_counter()
+                pending_link(now=datetime.now(UTC))
+                outcome["job_seconds"] = time.perf_counter() - started
             outcome["linked"] = LinkDecision.objects.filter(decision=Decision.LINKED).count()
             outcome["review"] = LinkDecision.objects.filter(decision=Decision.REVIEW).count()
             raise _Rollback
@@ -165,19 +181,23 @@ def _scenario(env: Any, name: str, by_name: bool) -> dict[str, Any]:
     raws = run_in_django(env, batch, PEOPLE, BATCH, by_name)
     off: list[float] = []
     on: list[float] = []
+    job: list[float] = []
     decided: dict[str, Any] = {}
     for _ in range(ROUNDS):
         off.append(run_in_django(env, ingest_once, raws, False)["seconds"])
         decided = run_in_django(env, ingest_once, raws, True)
         on.append(decided["seconds"])
+        job.append(decided["job_seconds"])
     median_off, median_on = statistics.median(off), statistics.median(on)
     overhead = median_on / median_off - 1
     print(f"  {name}: linking off median {median_off:.3f} s {[round(x, 3) for x in off]}; "
           f"on median {median_on:.3f} s {[round(x, 3) for x in on]}")
     print(f"    ratio on/off {median_on / median_off:.3f} (overhead {overhead:.1%}, target < {TARGET_OVERHEAD:.0%}); "
-          f"{decided['linked']} linked, {decided['review']} to review")
+          f"{decided['linked']} linked, {decided['review']} to review (after the job, which took a median "
+          f"{statistics.median(job):.3f} s outside the batch)")
     return {"seconds_off": off, "seconds_on": on, "median_off": median_off, "median_on": median_on,
-            "ratio": median_on / median_off, "overhead": overhead, "linked": decided["linked"],
+            "ratio": median_on / median_off, "overhead": overhead, "job_seconds": job,
+            "median_job": statistics.median(job), "linked": decided["linked"],
             "review": decided["review"], "meets_target": overhead < TARGET_OVERHEAD}
 
 

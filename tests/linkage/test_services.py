@@ -17,7 +17,7 @@ from vinex.audit.models import AuditEntry
 from vinex.audit.unit import Actor
 from vinex.custody.models import Agency, Subject
 from vinex.linkage.models import Decision, LinkDecision, ReviewItem
-from vinex.linkage.services import link_undo
+from vinex.linkage.services import link_undo, pending_link
 from vinex.notify.models import Notification, Subscription, SubscriptionStatus
 from vinex.policy.sharing import Purpose
 from vinex.privacy.partner import PartnerLookup, partner_subjects_find
@@ -194,6 +194,10 @@ def test_a_probable_pair_without_an_identifier_waits_for_a_person(agency: Agency
     # Name and birthday agree, the country of birth does not: probable, not certain.
     booked_at(detention, "D-83", first_name="María José", last_name="García Núñez", date_of_birth="1980-05-17",
               country_of_birth="GT")
+    # The model's turn comes in the pending job, seconds after the batch.
+    assert not ReviewItem.objects.exists()
+    assert pending_link(now=timezone.now()) == 2  # both agencies' subjects, each once
+    assert pending_link(now=timezone.now()) == 0
     item = ReviewItem.objects.get()
     assert {item.left_id, item.right_id} == {subject.pk, Subject.objects.get(agency=detention).pk}
     assert Subject.objects.get(agency=detention).person_id != subject.person_id
@@ -212,3 +216,24 @@ def test_a_link_tells_a_partner_nothing_a_sanctuary_agency_does_not_share(agency
     assert [v["agency_code"] for v in by_number] == [detention.code]
     assert partner_subjects_find(partner=detention, purpose=Purpose.LAW_ENFORCEMENT,
                                  lookup=PartnerLookup(agency_code=agency.code, agency_subject_id="S-1")) == []
+
+
+def test_a_link_by_name_alone_comes_from_the_job_and_the_victim_hears_the_booking_once(
+        agency: Agency, detention: Agency, smtp_settings: SmtpServer) -> None:
+    subject = book(agency, "S-1")
+    registered(smtp_settings, language="en")
+    handed_over(agency, subject, hours_ago=5)
+    # No identifier: only the model can say this is the same woman, and it speaks in the pending job.
+    booked_at(detention, "D-85", hours_ago=4, first_name="Maria Jose", last_name="Garcia Nunez",
+              date_of_birth="1980-05-17")
+    deliver()
+    assert not any("was booked into" in m for m in mail(smtp_settings))
+    assert Subject.objects.get(agency=detention).person_id != subject.person_id
+
+    pending_link(now=timezone.now())
+    deliver()
+    assert Subject.objects.get(agency=detention).person_id == subject.person_id
+    assert LinkDecision.objects.get(decision=Decision.LINKED).rule == ""
+    pending_link(now=timezone.now())
+    deliver()
+    assert len([m for m in mail(smtp_settings) if "was booked into South Texas Detention Center" in m]) == 1

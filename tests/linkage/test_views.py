@@ -4,6 +4,7 @@ agency's, each side as their role may see it; decisions need a reason and every 
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from tests.accounts.helpers import staff_client
 from tests.linkage.test_services import booked_at
@@ -12,6 +13,7 @@ from vinex.accounts import matrix
 from vinex.audit.models import AuditEntry
 from vinex.custody.models import Agency, Facility, Subject
 from vinex.linkage.models import Decision, LinkDecision, ReviewItem
+from vinex.linkage.services import pending_link
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +22,7 @@ def probable_pair(agency: Agency, detention: Agency) -> ReviewItem:
     book(agency, "S-1", a_number=None)
     booked_at(detention, "D-1", first_name="María José", last_name="García Núñez", date_of_birth="1980-05-17",
               country_of_birth="GT")
+    pending_link(now=timezone.now())  # the scheduler's job, seconds after the batch
     return ReviewItem.objects.get()
 
 

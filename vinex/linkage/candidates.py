@@ -55,16 +55,18 @@ def identities_load(subject_ids: Sequence[int]) -> list[Identity]:
     return [Identity(*row) for row in rows_select(Subject, _COLUMNS, among=("id", list(subject_ids)))]
 
 
-def candidates_find(subjects: Sequence[Identity]) -> tuple[list[Identity], set[tuple[str, str]]]:
+def candidates_find(subjects: Sequence[Identity], *, names: bool = True) -> tuple[
+    list[Identity], set[tuple[str, str]]
+]:
     """Subjects of other agencies and other people that share a strong identifier with one of ``subjects``,
-    or its name (either order) and date of birth (or the day and month swapped); and the candidate pairs,
-    as (subject id, candidate id) in text, the form of ``record_id``."""
+    or (when ``names``) its name (either order) and date of birth (or the day and month swapped); and the
+    candidate pairs, as (subject id, candidate id) in text, the form of ``record_id``."""
     leads: dict[tuple[str, Any], list[Identity]] = defaultdict(list)
     for column in _STRONG:
         values = sorted({getattr(s, column) for s in subjects if getattr(s, column)})
         for found in _load(column, values) if values else []:
             leads[(column, getattr(found, column))].append(found)
-    births = sorted({(k, d) for s in subjects if s.date_of_birth for k in (s.name_key, s.swapped_key())
+    births = sorted({(k, d) for s in subjects if names and s.date_of_birth for k in (s.name_key, s.swapped_key())
                      for d in _birthdays(s.date_of_birth)})
     for found in _by_name_and_birth(births):
         leads[("name", (found.name_key, found.date_of_birth))].append(found)

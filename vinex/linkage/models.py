@@ -108,3 +108,23 @@ class SubscriptionSubject(models.Model):
 
     def __str__(self) -> str:
         return f"subscription {self.subscription_id} chose subject {self.subject_id}"
+
+
+class LinkPending(models.Model):
+    """A new or changed subject the model has yet to compare with other agencies' people.
+
+    Ingest decides the deterministic rules in its own transaction and leaves one of these per subject;
+    the ``linkage.pending`` job scores them with the model a few seconds later, outside any agency's
+    write transaction, so a batch never waits for Splink.
+    """
+
+    subject = models.OneToOneField(Subject, on_delete=models.CASCADE, related_name="+")
+    # Set again when the subject changes once more before the job runs: the job removes only the rows
+    # whose time it read, so a change made while it worked is scored on its next run.
+    queued_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["queued_at"])]
+
+    def __str__(self) -> str:
+        return f"subject {self.subject_id} waits for the model"

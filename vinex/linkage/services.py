@@ -8,13 +8,15 @@ records every move, so ``link_undo`` can put them back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import polars as pl
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,6 +28,7 @@ from vinex.linkage.features import features_build
 from vinex.linkage.models import (
     Decision,
     LinkDecision,
+    LinkPending,
     ReviewItem,
     SubjectMove,
     SubscriptionMove,
@@ -39,6 +42,9 @@ from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import OUTBOX_CHANNELS, notification_enqueue_direct, notification_enqueue_for_contacts
 
 _LINK_LOCK_SPACE = 7302  # PostgreSQL advisory-lock namespace of merges (ingest uses 7301)
+_INLINE_LOCK_TIMEOUT = "500ms"
+_PENDING_BATCH = 1000  # subjects per transaction of the pending job
+logger = logging.getLogger(__name__)
 _HEARINGS = ("HEARING_SCHEDULED", "HEARING_RESCHEDULED", "HEARING_CANCELLED")
 _STRONG = ("a_number", "fbi_number")
 
@@ -64,31 +70,57 @@ class _Merge:
     moved_subscriptions: set[int]
 
 
+class _MergesBusy(Exception):
+    """Another transaction is merging people: ingest leaves its links to the job rather than wait."""
+
+
 @dataclass
 class SubjectLinker:
     """Links one batch's subjects (``link``), then tells the followers a merge brought the newest custody
-    state of the person they now follow, once (``followers_catch_up``)."""
+    state of the person they now follow, once (``followers_catch_up``).
 
+    Inside ingest (``model=False``) only the deterministic rules decide, through indexed lookups, and
+    every subject is queued for the model (``LinkPending``); the ``linkage.pending`` job links with
+    ``model=True``: name candidates too, scored by ``pairs_score``, outside any agency's transaction.
+    """
+
+    model: bool = False
     merges: list[_Merge] = field(default_factory=list)
 
     def link(self, subject_ids: list[int]) -> dict[int, int]:
         """Match these subjects against other agencies' people; returns the new person of each subject moved."""
+        if self.model:
+            return self._link(subject_ids)
+        pending_add(subject_ids)
+        try:
+            # A savepoint of its own: a link that would wait for another agency's transaction (a lock
+            # held, a deadlock) is undone alone and left to the job, and the batch goes on.
+            with audit_unit(actor=LINKER), _lock_timeout():
+                return self._link(subject_ids)
+        except (_MergesBusy, OperationalError) as error:
+            logger.info("linking left to the pending job", extra={"subjects": len(subject_ids), "why": repr(error)})
+            return {}
+
+    def _link(self, subject_ids: list[int]) -> dict[int, int]:
         subjects = identities_load(subject_ids)
-        candidates, leads = candidates_find(subjects)
+        candidates, leads = candidates_find(subjects, names=self.model)
         if not candidates:
             return {}
+        # Only the subjects that have a candidate are compared: the cost follows the leads, not the batch.
+        led = {pair[0] for pair in leads}
+        subjects = [s for s in subjects if str(s.id) in led]
         states = agency_states({i.agency_id for i in [*subjects, *candidates]})
         left, right = records_frame(subjects, states), records_frame(candidates, states)
         ruled, undecided = _rules_first(left, right, leads)
         scored = ruled
-        if undecided:
+        if undecided and self.model:
             # The model only for the records the rules left open: its cost grows with the records it is given.
             chosen = left.filter(pl.col("record_id").is_in(list({pair[0] for pair in undecided})))
             others = right.filter(pl.col("record_id").is_in(list({pair[1] for pair in undecided})))
             scored = pl.concat([ruled, pairs_score(chosen, others)])
         if scored.is_empty():
             return {}
-        _merges_lock()
+        _merges_lock(wait=self.model)
         plan = _Plan.load(scored)
         for row in scored.sort("probability", descending=True).unique(["left_id", "right_id"], keep="first",
                                                                        maintain_order=True).iter_rows(named=True):
@@ -113,11 +145,69 @@ class SubjectLinker:
         return created
 
 
-def _merges_lock() -> None:
-    """On PostgreSQL, one merge at a time across agencies (each agency's ingest has its own lock)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+def _merges_lock(*, wait: bool = True) -> None:
+    """On PostgreSQL, one merge at a time across agencies (each agency's ingest has its own lock). Ingest
+    does not wait (``wait=False``): it raises ``_MergesBusy`` and leaves the link to the job, so two
+    agencies' batches never wait for each other in opposite orders."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        if wait:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [_LINK_LOCK_SPACE])
+            return
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, 0)", [_LINK_LOCK_SPACE])
+        row = cursor.fetchone()
+        if not (row and row[0]):
+            raise _MergesBusy
+
+
+@contextmanager
+def _lock_timeout() -> Iterator[None]:
+    """On PostgreSQL, give up waiting for a row lock after ``_INLINE_LOCK_TIMEOUT`` (shorter than the
+    server's one-second deadlock check, so the link gives way before anyone's batch is aborted)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        row = cursor.fetchone()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_INLINE_LOCK_TIMEOUT])
+    yield
+    # Only after a clean exit: after an error the savepoint's rollback puts the setting back itself.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [row[0] if row else "0"])
+
+
+def pending_add(subject_ids: Sequence[int], *, now: datetime | None = None) -> None:
+    """Queue these subjects for the model (once each; a subject queued again gets the new time)."""
+    now = now or timezone.now()
+    LinkPending.objects.bulk_create([LinkPending(subject_id=s, queued_at=now) for s in subject_ids],
+                                    update_conflicts=True, unique_fields=["subject"], update_fields=["queued_at"])
+
+
+def pending_link(*, now: datetime, batch: int = _PENDING_BATCH) -> int:
+    """The ``linkage.pending`` job: score the queued subjects with the model, a batch per transaction, merge
+    what links (followers hear the newest custody state once) and queue the rest for review. Returns how
+    many subjects it looked at."""
+    done = 0
+    while True:
+        waiting = list(LinkPending.objects.order_by("queued_at", "pk")
+                       .values_list("pk", "subject_id", "queued_at")[:batch])
+        if not waiting:
+            return done
+        with audit_unit(actor=LINKER):
+            linker = SubjectLinker(model=True)
+            linker.link([subject for _, subject, _ in waiting])
+            linker.followers_catch_up(notified=[])
+            by_time: dict[datetime, list[int]] = {}
+            for pk, _, queued_at in waiting:
+                by_time.setdefault(queued_at, []).append(pk)
+            for queued_at, pks in by_time.items():
+                # A row queued again meanwhile has a newer time and stays for the next run.
+                LinkPending.objects.filter(pk__in=pks, queued_at=queued_at).delete()
+        done += len(waiting)
+        if len(waiting) < batch:
+            return done
 
 
 def _rules_first(left: pl.DataFrame, right: pl.DataFrame, leads: set[tuple[str, str]]) -> tuple[
