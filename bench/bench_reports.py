@@ -68,7 +68,7 @@ def load(events: int, notifications: int) -> dict[str, float]:
     from django.db import connection
 
     from vinex.custody.models import Agency, CustodyEvent, Facility, Person, Subject
-    from vinex.notify.models import Contact, Notification, Registrant
+    from vinex.notify.models import CallPreference, Contact, Notification, Registrant
 
     migrate()
     started = time.perf_counter()
@@ -115,7 +115,8 @@ def load(events: int, notifications: int) -> dict[str, float]:
             "hearing_id": "''", "court_name": "''", "corrects_event_id": "''", "source": "'api'", "source_ref": "''",
             "payload_hash": "'x'", "notified": "0"})
         _insert(db, Registrant, CONTACTS, {"language": "'en'", "created_via": "'portal'", "created_at": now,
-                                           "withdrawn_at": "NULL", "pin_hash": "''"})
+                                           "withdrawn_at": "NULL", "pin_hash": "''",
+                                           "call_preference": f"'{CallPreference.STANDARD}'"})
         _insert(db, Contact, CONTACTS, {"registrant_id": "i + 1", "channel": "'email'", "value": "'x'",
                                         "value_index": "'i' || i", "verified_at": now, "opted_out_at": "NULL",
                                         "created_at": now})
