@@ -140,7 +140,8 @@ def agencies() -> pl.DataFrame:
 
 
 def events() -> pl.DataFrame:
-    """Every custody event as ``history.EVENT_SCHEMA`` (corrections with the id of the event they name)."""
+    """Every custody event as ``history.EVENT_SCHEMA`` (corrections with the id of the event they name) and
+    ``received_us``: one read of the table for every count of events."""
     e, c = _t(CustodyEvent), "c"
     type_code = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TYPES))
     named = (f"(SELECT t.{_c(CustodyEvent, 'id')} FROM {e} t WHERE t.{_c(CustodyEvent, 'agency')} = "  # noqa: S608
@@ -154,26 +155,11 @@ def events() -> pl.DataFrame:
            f"{c}.{_c(CustodyEvent, 'to_facility')}, "
            f"COALESCE(CASE WHEN {kind} = 'CORRECTION' AND {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' "
            f"THEN {named} END, {_NONE}), "
-           f"CASE WHEN {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' THEN 1 ELSE 0 END = 1 "
+           f"CASE WHEN {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' THEN 1 ELSE 0 END = 1, "
+           f"{_micros(f'{c}.' + _c(CustodyEvent, 'received_at'))} "
            f"FROM {e} {c}")
-    read = frame(sql, [], EVENT_SCHEMA)
+    read = frame(sql, [], {**EVENT_SCHEMA, "received_us": pl.Int64})
     return read.with_columns(corrects_id=pl.when(pl.col("corrects_id") != _NONE).then(pl.col("corrects_id")))
-
-
-def received_late(window: Window, *, hours: int) -> pl.DataFrame:
-    """Events received in the window more than ``hours`` after they occurred, per agency."""
-    received, occurred = _c(CustodyEvent, "received_at"), _c(CustodyEvent, "occurred_at")
-    sql = (f"SELECT {_c(CustodyEvent, 'agency')}, COUNT(*) FROM {_t(CustodyEvent)} "  # noqa: S608
-           f"WHERE {received} >= %s AND {received} < %s AND {_micros(received)} - {_micros(occurred)} > %s "
-           f"GROUP BY 1")
-    return frame(sql, [*window.params, hours * 3_600_000_000], {"agency_id": pl.Int64, "n": pl.Int64})
-
-
-def corrections_received(window: Window) -> pl.DataFrame:
-    received = _c(CustodyEvent, "received_at")
-    sql = (f"SELECT {_c(CustodyEvent, 'agency')}, COUNT(*) FROM {_t(CustodyEvent)} "  # noqa: S608
-           f"WHERE {_c(CustodyEvent, 'type')} = 'CORRECTION' AND {received} >= %s AND {received} < %s GROUP BY 1")
-    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
 
 
 def rejections(window: Window) -> pl.DataFrame:
