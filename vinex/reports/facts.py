@@ -4,7 +4,8 @@ One plain SQL statement per fact, with table and column names taken from the mod
 PostgreSQL differ only in how an instant becomes microseconds since the epoch (``_micros``). Counts that
 are a plain filter-and-group are grouped by the database; what needs a history (custody status at the end
 of the quarter, retracted events, contradictions) reads the narrow events frame of ``history.EVENT_SCHEMA``.
-The statements are built from model metadata and fixed text only; every value is a query parameter.
+The statements are built from model metadata and fixed text only; every value is a query parameter (put in
+as a literal of our own values when the columnar reader, which takes no parameters, reads them).
 """
 
 from __future__ import annotations
