@@ -27,6 +27,7 @@ from bench.common import bench_env, migrate, remove_env, run_in_django, write_re
 
 TARGET_S = 30.0
 TARGET_RSS_MIB = 2048
+TARGET_ROWS = 10_000_000  # events, and as many notifications
 QUARTER = "2026Q3"
 START = "2026-07-01 00:00:00"
 AGENCIES = 50
@@ -68,7 +69,7 @@ def load(events: int, notifications: int) -> dict[str, float]:
     from django.db import connection
 
     from vinex.custody.models import Agency, CustodyEvent, Facility, Person, Subject
-    from vinex.notify.models import Contact, Notification, Registrant
+    from vinex.notify.models import CallPreference, Contact, Notification, Registrant
 
     migrate()
     started = time.perf_counter()
@@ -115,7 +116,8 @@ def load(events: int, notifications: int) -> dict[str, float]:
             "hearing_id": "''", "court_name": "''", "corrects_event_id": "''", "source": "'api'", "source_ref": "''",
             "payload_hash": "'x'", "notified": "0"})
         _insert(db, Registrant, CONTACTS, {"language": "'en'", "created_via": "'portal'", "created_at": now,
-                                           "withdrawn_at": "NULL", "pin_hash": "''"})
+                                           "withdrawn_at": "NULL", "pin_hash": "''",
+                                           "call_preference": f"'{CallPreference.STANDARD}'"})
         _insert(db, Contact, CONTACTS, {"registrant_id": "i + 1", "channel": "'email'", "value": "'x'",
                                         "value_index": "'i' || i", "verified_at": now, "opted_out_at": "NULL",
                                         "created_at": now})
@@ -231,11 +233,20 @@ def main() -> int:
     ratio = naive / fast_small
     print(f"at {small:,} events and notifications: naive ORM loop {naive:.1f} s, report {fast_small:.1f} s "
           f"-> {ratio:.1f}x; the naive loop scaled to the full size would take ~{naive * events / small:.0f} s")
-    met = {"seconds": report["seconds"] < TARGET_S, "memory": report["peak_rss_mib"] < TARGET_RSS_MIB}
+    # Below the target's size, the tables are scaled linearly (reading and grouping are linear in the rows;
+    # the files do not depend on them) and memory likewise above what the interpreter held before.
+    scale = TARGET_ROWS / max(events, notifications, 1)
+    expected = {"seconds": report["compute_seconds"] * max(scale, 1.0) + report["files_seconds"],
+                "peak_rss_mib": report["rss_before_mib"]
+                + (report["peak_rss_mib"] - report["rss_before_mib"]) * max(scale, 1.0)}
+    if scale > 1:
+        print(f"scaled to {TARGET_ROWS:,} events and notifications: ~{expected['seconds']:.0f} s, "
+              f"~{expected['peak_rss_mib']:.0f} MiB (an estimate, not a measurement)")
+    met = {"seconds": expected["seconds"] < TARGET_S, "memory": expected["peak_rss_mib"] < TARGET_RSS_MIB}
     load_average = os.getloadavg()
     path = write_results("reports", {
         "measured": datetime.now(UTC).isoformat(), "full": full, "compared": compared,
-        "naive_over_report_same_size": ratio, "load_average": load_average,
+        "naive_over_report_same_size": ratio, "load_average": load_average, "scaled_to_target_size": expected,
         "targets": {"seconds": TARGET_S, "peak_rss_mib": TARGET_RSS_MIB}, "met": met})
     print(f"{'target met' if all(met.values()) else 'BELOW TARGET'}; results in {path.relative_to(path.parents[2])}")
     return 0 if all(met.values()) else 1

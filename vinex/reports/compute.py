@@ -21,6 +21,7 @@ from vinex.reports import facts, history
 from vinex.reports.quarter import Quarter
 
 LATE_HOURS = 24
+_HOUR_US = 3_600_000_000
 PERCENTILES = (50, 90, 99)
 
 TITLES = {
@@ -84,6 +85,12 @@ def _wide_ids(counts: pl.DataFrame) -> pl.DataFrame:
     return counts.with_columns(pl.col("agency_id").cast(pl.Int64))
 
 
+def _per_agency(rows: pl.DataFrame) -> pl.DataFrame:
+    """How many of ``rows`` each agency has (``agency_id``, ``n``), agencies without any left out."""
+    return rows.group_by("agency_id").agg(pl.len().cast(pl.Int64).alias("n")).with_columns(
+        pl.col("agency_id").cast(pl.Int64))
+
+
 def _keys(values: Sequence[str], found: pl.Series) -> list[str]:
     """The known values in their declared order, then any other value the data holds, sorted."""
     extra = sorted(set(found.to_list()) - set(values))
@@ -106,11 +113,13 @@ def report_compute(*, quarter: Quarter) -> Computed:
     events = history.ordered(facts.events())
     retracted = history.retractions(events)
     in_quarter = events.filter(pl.col("occurred_us").is_between(start_us, end_us, closed="left"))
+    received = events.filter(pl.col("received_us").is_between(start_us, end_us, closed="left"))
 
     loaded: dict[str, pl.DataFrame] = {
         "notifications": facts.notifications(window), "subscriptions": facts.subscriptions(window),
         "latencies": facts.latencies(window), "rejections": facts.rejections(window),
-        "late": facts.received_late(window, hours=LATE_HOURS), "corrections": facts.corrections_received(window),
+        "late": _per_agency(received.filter(pl.col("received_us") - pl.col("occurred_us") > LATE_HOURS * _HOUR_US)),
+        "corrections": _per_agency(received.filter(pl.col("type") == history.CORRECTION)),
         "snapshots": facts.snapshots_held(window), "silences": facts.feed_silences(window),
         "denials": facts.denials(window), "held": facts.registrations_held(window),
         "data_reports": facts.data_reports(window), "purges": facts.contact_purges(window),
@@ -136,7 +145,7 @@ def report_compute(*, quarter: Quarter) -> Computed:
     }
     quality = _quality(agencies, events, retracted, in_quarter, loaded, stale, quarter)
     facilities = dict(zip(codes, (row[0] for row in _by_agency(agencies, {"n": loaded["facilities"]})), strict=True))
-    input_hash = _hash([agencies, events, *loaded.values()])
+    input_hash = _hash([agencies, events.drop("received_us"), *loaded.values()])
     return Computed(quarter, tables, quality, input_hash, facilities)
 
 

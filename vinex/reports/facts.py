@@ -4,15 +4,19 @@ One plain SQL statement per fact, with table and column names taken from the mod
 PostgreSQL differ only in how an instant becomes microseconds since the epoch (``_micros``). Counts that
 are a plain filter-and-group are grouped by the database; what needs a history (custody status at the end
 of the quarter, retracted events, contradictions) reads the narrow events frame of ``history.EVENT_SCHEMA``.
-The statements are built from model metadata and fixed text only; every value is a query parameter.
+The statements are built from model metadata and fixed text only; every value is a query parameter (put in
+as a literal of our own values when the columnar reader, which takes no parameters, reads them).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 from django.db import connection
@@ -28,6 +32,8 @@ from vinex.reports.history import EVENT_SCHEMA, TYPES
 from vinex.reports.models import EventRejection
 
 _BATCH = 200_000
+# Stands for null in a computed column: a columnar reader infers the column's type from its first value.
+_NONE = -1
 
 
 def _t(model: type[Model]) -> str:
@@ -55,13 +61,67 @@ def _param(moment: datetime) -> Any:
 
 
 def frame(sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    """The rows of ``sql`` as a frame, fetched in batches so that Python never holds them all as tuples."""
+    """The rows of ``sql`` as a frame with ``schema``'s names and types.
+
+    Read column by column (connectorx, on its own connection) where that connection sees the same rows;
+    otherwise fetched through Django's cursor in batches, so that Python never holds them all as tuples.
+    """
+    uri = _columnar_uri()
+    if uri is not None:
+        query = _inline(sql, params)
+        if connection.vendor == "postgresql":  # unnamed columns may share a name ("coalesce"): name them all
+            query = f"SELECT * FROM ({query}) AS q({', '.join(schema)})"  # noqa: S608 - our names
+        read = pl.read_database_uri(query, uri, engine="connectorx")
+        return read.select(pl.col(column).cast(dtype).alias(name)
+                           for column, (name, dtype) in zip(read.columns, schema.items(), strict=True))
     parts: list[pl.DataFrame] = []
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         while rows := cursor.fetchmany(_BATCH):
             parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
     return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+
+def _columnar_uri() -> str | None:
+    """Where a second connection reads the same database, or None: inside a transaction (uncommitted
+    writes are this connection's alone) or for an in-memory SQLite database."""
+    settings = connection.settings_dict
+    if connection.in_atomic_block:
+        return None
+    if connection.vendor == "sqlite":
+        name = str(settings["NAME"])
+        if name == ":memory:" or "mode=memory" in name or name.startswith("file:"):
+            return None
+        return f"sqlite://{quote(str(Path(name).resolve()))}"
+    if connection.vendor == "postgresql":
+        user = quote(settings["USER"] or "", safe="")
+        password = quote(settings["PASSWORD"] or "", safe="")
+        credentials = f"{user}:{password}@" if user else ""
+        port = f":{settings['PORT']}" if settings["PORT"] else ""
+        return f"postgresql://{credentials}{settings['HOST'] or 'localhost'}{port}/{quote(settings['NAME'], safe='')}"
+    return None
+
+
+def _inline(sql: str, params: Sequence[Any]) -> str:
+    """``sql`` with its ``%s`` placeholders replaced by literals (connectorx takes no parameters). The values
+    are ours: instants, integers and model choices."""
+    values = iter(params)
+
+    def literal(match: re.Match[str]) -> str:
+        if match.group() == "%%":
+            return "%"
+        value = next(values)
+        if isinstance(value, bool) or not isinstance(value, int | str | datetime):
+            raise TypeError(f"no literal for {type(value).__name__}")
+        if isinstance(value, int):
+            return str(value)
+        text = value.isoformat(sep=" ") if isinstance(value, datetime) else value
+        return "'" + text.replace("'", "''") + "'"
+
+    inlined = re.sub(r"%%|%s", literal, sql)
+    if next(values, None) is not None:
+        raise ValueError("more parameters than placeholders")
+    return inlined
 
 
 @dataclass(frozen=True)
@@ -81,7 +141,8 @@ def agencies() -> pl.DataFrame:
 
 
 def events() -> pl.DataFrame:
-    """Every custody event as ``history.EVENT_SCHEMA`` (corrections with the id of the event they name)."""
+    """Every custody event as ``history.EVENT_SCHEMA`` (corrections with the id of the event they name) and
+    ``received_us``: one read of the table for every count of events."""
     e, c = _t(CustodyEvent), "c"
     type_code = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TYPES))
     named = (f"(SELECT t.{_c(CustodyEvent, 'id')} FROM {e} t WHERE t.{_c(CustodyEvent, 'agency')} = "  # noqa: S608
@@ -93,30 +154,16 @@ def events() -> pl.DataFrame:
            f"{c}.{_c(CustodyEvent, 'subject')}, CASE {kind} {type_code} END, "
            f"{_micros(f'{c}.' + _c(CustodyEvent, 'occurred_at'))}, {c}.{_c(CustodyEvent, 'facility')}, "
            f"{c}.{_c(CustodyEvent, 'to_facility')}, "
-           f"CASE WHEN {kind} = 'CORRECTION' AND {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' "
-           f"THEN {named} END, "
+           f"COALESCE(CASE WHEN {kind} = 'CORRECTION' AND {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' "
+           f"THEN {named} END, {_NONE}), "
            f"CASE WHEN {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' THEN 1 ELSE 0 END = 1, "
            # The state machine's order among events at one instant (statemachine.ORDER_KEY).
            f"ROW_NUMBER() OVER (PARTITION BY {c}.{_c(CustodyEvent, 'subject')}, "
-           f"{c}.{_c(CustodyEvent, 'occurred_at')} ORDER BY {c}.{_c(CustodyEvent, 'event_id')}) "
+           f"{c}.{_c(CustodyEvent, 'occurred_at')} ORDER BY {c}.{_c(CustodyEvent, 'event_id')}), "
+           f"{_micros(f'{c}.' + _c(CustodyEvent, 'received_at'))} "
            f"FROM {e} {c}")
-    return frame(sql, [], EVENT_SCHEMA)
-
-
-def received_late(window: Window, *, hours: int) -> pl.DataFrame:
-    """Events received in the window more than ``hours`` after they occurred, per agency."""
-    received, occurred = _c(CustodyEvent, "received_at"), _c(CustodyEvent, "occurred_at")
-    sql = (f"SELECT {_c(CustodyEvent, 'agency')}, COUNT(*) FROM {_t(CustodyEvent)} "  # noqa: S608
-           f"WHERE {received} >= %s AND {received} < %s AND {_micros(received)} - {_micros(occurred)} > %s "
-           f"GROUP BY 1")
-    return frame(sql, [*window.params, hours * 3_600_000_000], {"agency_id": pl.Int64, "n": pl.Int64})
-
-
-def corrections_received(window: Window) -> pl.DataFrame:
-    received = _c(CustodyEvent, "received_at")
-    sql = (f"SELECT {_c(CustodyEvent, 'agency')}, COUNT(*) FROM {_t(CustodyEvent)} "  # noqa: S608
-           f"WHERE {_c(CustodyEvent, 'type')} = 'CORRECTION' AND {received} >= %s AND {received} < %s GROUP BY 1")
-    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
+    read = frame(sql, [], {**EVENT_SCHEMA, "received_us": pl.Int64})
+    return read.with_columns(corrects_id=pl.when(pl.col("corrects_id") != _NONE).then(pl.col("corrects_id")))
 
 
 def rejections(window: Window) -> pl.DataFrame:
@@ -146,10 +193,13 @@ def feed_silences(window: Window) -> pl.DataFrame:
                   f"= {facility} AND {_c(CustodyEvent, 'received_at')} > {since})")
     next_snapshot = (f"(SELECT MIN({_c(Snapshot, 'received_at')}) FROM {s} WHERE {_c(Snapshot, 'facility')} "  # noqa: S608
                      f"= {facility} AND {_c(Snapshot, 'received_at')} > {since})")
-    sql = (f"SELECT f.{_c(Facility, 'agency')}, {_micros(since)}, {_micros(next_event)}, {_micros(next_snapshot)} "  # noqa: S608
+    sql = (f"SELECT f.{_c(Facility, 'agency')}, {_micros(since)}, COALESCE({_micros(next_event)}, {_NONE}), "  # noqa: S608
+           f"COALESCE({_micros(next_snapshot)}, {_NONE}) "
            f"FROM {a} a JOIN {f} f ON f.{_c(Facility, 'id')} = {facility} WHERE {since} < %s")
-    return frame(sql, [_param(window.end)], {"agency_id": pl.Int64, "since_us": pl.Int64,
-                                            "next_event_us": pl.Int64, "next_snapshot_us": pl.Int64})
+    read = frame(sql, [_param(window.end)], {"agency_id": pl.Int64, "since_us": pl.Int64,
+                                             "next_event_us": pl.Int64, "next_snapshot_us": pl.Int64})
+    return read.with_columns(pl.when(pl.col(c) != _NONE).then(pl.col(c)).alias(c)
+                             for c in ("next_event_us", "next_snapshot_us"))
 
 
 def facilities() -> pl.DataFrame:

@@ -23,6 +23,7 @@ from django.utils import translation
 from vinex.policy.suppression import THRESHOLD
 from vinex.reports.compute import TITLES, Computed
 from vinex.reports.quarter import iso_z
+from vinex.reports.templatetags.reports import label
 
 # WeasyPrint logs every step of a layout at INFO.
 logging.getLogger("weasyprint").setLevel(logging.WARNING)
@@ -73,10 +74,9 @@ def files_write(*, computed: Computed, out: Path, generated_at: datetime) -> dic
     for name, table in computed.tables.items():
         files[f"tables/{name}.csv"] = table_csv(table)
     files.update({f"charts/{name}.png": png for name, png in charts(computed).items()})
-    html = report_html(computed)
-    files["report.html"] = html.encode()
+    files["report.html"] = report_html(computed).encode()
     _write(out, files)
-    files["report.pdf"] = report_pdf(html, directory=out)
+    files["report.pdf"] = report_pdf(report_html(computed, print_layout=True), directory=out)
     manifest = {"code_version": code_version(), "quarter": str(computed.quarter), "input_hash": computed.input_hash,
                 "generated_at": iso_z(generated_at), "publishable": computed.quality["publishable"],
                 "files": sorted([*files, "manifest.json"])}
@@ -146,18 +146,38 @@ def charts(computed: Computed) -> dict[str, bytes]:
 # --- HTML and PDF ------------------------------------------------------------------------------------
 
 
-def report_html(computed: Computed) -> str:
+def report_html(computed: Computed, *, print_layout: bool = False) -> str:
+    """The report as HTML. ``print_layout`` is the PDF's: each table as aligned plain text on its own page,
+    which WeasyPrint lays out in a fraction of the time of a table (whose cost grows with its cells)."""
     quarter = computed.quarter
     tables = [{"name": name, **table, "lines": list(zip(table["rows"], table["values"], table["row_totals"],
-                                                        strict=True))}
+                                                        strict=True)),
+               "text": table_text(table) if print_layout else ""}
               for name, table in computed.tables.items()]
     checks = computed.quality["checks"]
     context = {"quarter": str(quarter), "start": iso_z(quarter.start), "end": iso_z(quarter.end),
                "threshold": THRESHOLD, "tables": tables, "titles": TITLES, "quality": computed.quality,
                "checks_lines": list(zip(checks["rows"], checks["values"], checks["row_totals"], strict=True)),
-               "charts": [f"charts/{name}.png" for name in CHARTS]}
+               "checks_text": table_text(checks, corner="Agency") if print_layout else "",
+               "charts": [f"charts/{name}.png" for name in CHARTS], "print": print_layout}
     with translation.override("en"):
         return render_to_string("reports/report.html", context)
+
+
+def table_text(table: dict[str, Any], *, corner: str = "") -> str:
+    """A table as lines of aligned columns (row keys left, numbers right, "–" where withheld)."""
+    header = [corner, *(label(c) for c in table["columns"]), "total"]
+    body = [[key, *_shown(values), *_shown([total])]
+            for key, values, total in zip(table["rows"], table["values"], table["row_totals"], strict=True)]
+    lines = [header, *body, ["total", *_shown(table["column_totals"]), *_shown([table["total"]])]]
+    widths = [max(len(line[j]) for line in lines) for j in range(len(header))]
+    return "\n".join("  ".join([line[0].ljust(widths[0]), *(v.rjust(w) for v, w in zip(line[1:], widths[1:],
+                                                                                        strict=True))]).rstrip()
+                     for line in lines)
+
+
+def _shown(values: Sequence[int | None]) -> list[str]:
+    return ["–" if v is None else f"{v:,}" for v in values]
 
 
 def report_pdf(html: str, *, directory: Path) -> bytes:
