@@ -93,6 +93,11 @@ def profile(people: int, requests: int) -> dict[str, Any]:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
         tops.append(out.getvalue())
+    if os.environ.get("BENCH_CALLEES"):  # e.g. render_event_message: where one function's time goes
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative").print_callees(
+            os.environ["BENCH_CALLEES"])
+        tops.append(out.getvalue())
     return {"database": connection.vendor, "statements": statements, "cpu_ms": cpu_ms, "requests": requests,
             "profile": tops}
 

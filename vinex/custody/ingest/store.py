@@ -116,13 +116,53 @@ def agency_and_facilities(agency_id: int) -> tuple[Agency, dict[str, Facility]]:
 
 def event_ids_known(agency_id: int, event_ids: Sequence[str]) -> set[str]:
     """Which of these ids the agency's recorded events already carry."""
-    rows = rows_select(CustodyEvent, ("event_id",), among=("event_id", event_ids), where=[("agency_id", agency_id)])
-    return {row[0] for row in rows}
+    return {row[0] for row in _agency_rows(CustodyEvent, ("event_id",), "event_id", agency_id, event_ids)}
 
 
 def subject_rows(agency_id: int, keys: Sequence[str]) -> list[tuple[Any, ...]]:
     """The agency's stored subjects with these ids, as rows of ``SUBJECT_COLUMNS``."""
-    return rows_select(Subject, SUBJECT_COLUMNS, among=("agency_subject_id", keys), where=[("agency_id", agency_id)])
+    return _agency_rows(Subject, SUBJECT_COLUMNS, "agency_subject_id", agency_id, keys)
+
+
+def _agency_rows(model: type[models.Model], columns: tuple[str, ...], key: str, agency_id: int,
+                 keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``rows_select`` for the agency's rows with these keys. A small batch (an agency pushing events one at
+    a time) runs a statement written once per size, as the ORM returns the values (aware times)."""
+    if not keys:
+        return []
+    if len(keys) > _SMALL:
+        return rows_select(model, columns, among=(key, keys), where=[("agency_id", agency_id)])
+    sql, times = _agency_rows_sql(model, columns, key, len(keys), connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [agency_id, *keys])
+        found = cursor.fetchall()
+    if not times:
+        return [tuple(row) for row in found]
+    rows = []
+    for row in found:
+        cells = list(row)
+        for i in times:
+            if cells[i] is not None:
+                cells[i] = cells[i].replace(tzinfo=UTC)  # SQLite gives back naive UTC, as Django stored it
+        rows.append(tuple(cells))
+    return rows
+
+
+_SMALL = 16  # keys of a small batch; a statement per size is kept for up to this many
+
+
+@lru_cache(maxsize=4 * _SMALL)
+def _agency_rows_sql(model: type[models.Model], columns: tuple[str, ...], key: str, count: int,
+                     vendor: str) -> tuple[str, tuple[int, ...]]:
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(fields[c].column) for c in columns)
+    marks = ", ".join(["%s"] * count)
+    sql = (f"SELECT {names} FROM {quote(model._meta.db_table)} "  # noqa: S608
+           f"WHERE {quote(fields['agency_id'].column)} = %s AND {quote(fields[key].column)} IN ({marks})")
+    times = tuple(i for i, c in enumerate(columns)
+                  if vendor == "sqlite" and fields[c].get_internal_type() == "DateTimeField")
+    return sql, times
 
 
 def facility_codes(facilities: Mapping[str, Facility], rows: Sequence[tuple[Any, ...]]) -> dict[int | None, str]:
