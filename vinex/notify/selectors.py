@@ -107,7 +107,9 @@ def _followers_sql(vendor: str, count: int) -> str:
     q = connection.ops.quote_name
 
     def col(model: type[models.Model], alias: str, name: str) -> str:
-        return f"{alias}.{q(model._meta.get_field(name).column)}"
+        field = model._meta.get_field(name)
+        assert isinstance(field, models.Field) and field.column  # a column of the table, not a relation's far end
+        return f"{alias}.{q(field.column)}"
 
     s, r, c, x = Subscription, Registrant, Contact, Subject
     agencies = (f"(SELECT COUNT(DISTINCT {col(x, 'x', 'agency')}) FROM {q(x._meta.db_table)} x "  # noqa: S608

@@ -232,7 +232,7 @@ def _subject_built(agency: Agency, facilities: Mapping[int, Facility], values: M
 
 def _as_read(row: Sequence[Any]) -> list[Any]:
     """Times in UTC, as the database gives them back (an agency sends its own offsets)."""
-    return [v.astimezone(UTC) if isinstance(v, datetime) and v.utcoffset() else v for v in row]
+    return [v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo not in (None, UTC) else v for v in row]
 
 
 # --- Writes -----------------------------------------------------------------------------------------
@@ -284,8 +284,8 @@ def events_write(prepared: Prepared, notify: set[str]) -> None:
     new event's id is set in its values (as ``id``), for ``events_built``."""
     events = prepared.rows.events
     for (subject, values), row in zip(events, prepared.event_rows, strict=True):
-        row[_EVENT_SUBJECT] = subject.values["id"]
-        row[_EVENT_NOTIFIED] = values["event_id"] in notify
+        row[_EVENT_SUBJECT] = values["subject_id"] = subject.values["id"]
+        row[_EVENT_NOTIFIED] = values["notified"] = values["event_id"] in notify
     if any(values["event_id"] in notify for _, values in events):
         for (_, values), pk in zip(events, _events_insert_with_ids(prepared.event_rows), strict=True):
             values["id"] = pk
