@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core import signing
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from vinex.audit.unit import Actor, audit_unit
@@ -17,7 +19,6 @@ from vinex.custody.models import Agency, CustodyEvent, Person
 from vinex.notify import lifecycle, retry
 from vinex.notify.messages import agencies_of_people, other_agencies, render_event_message
 from vinex.notify.models import (
-    CallPreference,
     Channel,
     Contact,
     CreatedVia,
@@ -29,6 +30,7 @@ from vinex.notify.models import (
     SubscriptionStatus,
     Tier,
 )
+from vinex.notify.selectors import Followers
 from vinex.policy.contacts import contact_index, normalise_contact
 
 UNSUBSCRIBE_SALT = "vinex.notify.unsubscribe"
@@ -164,47 +166,55 @@ def notification_enqueue_direct(
     return notification
 
 
-def notification_enqueue_for_events(*, events: Sequence[CustodyEvent], actor: Actor) -> list[Notification]:
+def notification_enqueue_for_events(*, events: Sequence[CustodyEvent], actor: Actor,
+                                    followers: Followers | None = None) -> list[Notification]:
     """Write outbox rows for every reachable contact of every active subscriber of these events.
 
     Called inside the transaction that records the events, so an event and its messages are
     committed together or not at all; the contact reads are added to that transaction's audit unit.
+    ``followers`` is what the caller already read of who follows whom (ingest asked it which events
+    notify); the people it was not asked about are read now. Returns the rows written, without their ids.
     """
     if not events:
         return []
-    person_ids = {e.subject.person_id for e in events}
-    subscriptions = list(
-        Subscription.objects.filter(person_id__in=person_ids, status=SubscriptionStatus.ACTIVE).select_related(
-            "registrant"
-        )
-    )
-    if not subscriptions:
+    followers = followers or Followers()
+    following = followers.following({e.subject.person_id for e in events})
+    if not following:
         return []
-    by_person: dict[int, list[Subscription]] = defaultdict(list)
-    for subscription in subscriptions:
-        by_person[subscription.person_id].append(subscription)
-    contacts_of: dict[int, list[Contact]] = defaultdict(list)
-    for contact in Contact.objects.filter(
-        registrant_id__in={s.registrant_id for s in subscriptions},
-        channel__in=OUTBOX_CHANNELS,
-        verified_at__isnull=False,
-        opted_out_at__isnull=True,
-        undeliverable_at__isnull=True,
-    ).exclude(channel=Channel.VOICE, registrant__call_preference=CallPreference.NONE):  # she chose no calls
-        contacts_of[contact.registrant_id].append(contact)
-    held_by = agencies_of_people(by_person)
+    # Only a person whose records linkage joined across agencies can be held by an agency besides the event's.
+    linked = [p for p in following if followers.agencies.get(p, 0) > 1]
+    held_by = agencies_of_people(linked) if linked else {}
     rows = []
     for event in events:
         others = other_agencies(event, held_by)
-        for subscription in by_person.get(event.subject.person_id, []):
-            rows.extend(_event_notifications(event, subscription, contacts_of.get(subscription.registrant_id, []),
-                                             others))
-    created = Notification.objects.bulk_create(rows)
+        for follower in following.get(event.subject.person_id, []):
+            rows.extend(_event_notifications(event, follower.subscription, follower.contacts, others))
+    _notifications_insert(rows)
     # Rendering read each recipient's contact record (language, channel, unsubscribe link). No savepoint:
     # this adds entries to the ingest's unit and needs no statement of its own.
     with audit_unit(actor=actor, savepoint=False) as unit:
-        unit.add_many("read", "contact", [n.contact_id for n in created], purpose="event notification")
-    return created
+        unit.add_many("read", "contact", [n.contact_id for n in rows], purpose="event notification")
+    return rows
+
+
+def _notifications_insert(rows: Sequence[Notification]) -> None:
+    """``bulk_create`` without its per-call compilation: each field's value as the ORM saves it (the body
+    encrypted, ``updated_at`` stamped), in one statement prepared once."""
+    if not rows:
+        return
+    sql, fields = _notification_insert(connection.vendor)
+    values = [[f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
+
+
+@lru_cache(maxsize=4)
+def _notification_insert(vendor: str) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    fields = tuple(f for f in Notification._meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {quote(Notification._meta.db_table)} ({names}) VALUES ({marks})", fields  # noqa: S608
 
 
 def notification_enqueue_for_contacts(

@@ -14,7 +14,7 @@ from vinex.custody.contacts import subject_contacts_record
 from vinex.custody.ingest import IncomingEvent, ItemOutcome, Recorded, event_ingest
 from vinex.custody.models import Agency, CustodyEvent
 from vinex.linkage.services import SubjectLinker
-from vinex.notify.selectors import person_ids_followed
+from vinex.notify.selectors import Followers
 from vinex.notify.services import notification_enqueue_for_events
 from vinex.pipeline.metrics import events_count
 
@@ -36,26 +36,24 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Act
     notify, inside the transaction, and returns those that may; it records the rest for review.
     """
     linker = SubjectLinker()
+    # Read once: who follows the batch's people decides which events notify, then whom they notify.
+    followers = Followers()
 
     def fan_out(recorded: Recorded) -> None:
         if hold is not None and recorded.events_to_notify:
             recorded = replace(recorded, events_to_notify=hold(recorded.events_to_notify))
-        _fan_out(recorded, actor=actor)
+        _fan_out(recorded, actor=actor, followers=followers)
         linker.followers_catch_up(notified=recorded.events_to_notify)
 
-    outcomes = event_ingest(agency=agency, events=events, actor=actor, received_at=received_at, followed=_followed,
-                            recorded=fan_out, link=linker.link)
+    outcomes = event_ingest(agency=agency, events=events, actor=actor, received_at=received_at,
+                            followed=followers.followed, recorded=fan_out, link=linker.link)
     events_count(events=events, outcomes=outcomes)
     events_rejected.send(sender=events_ingest, agency=agency, at=received_at or timezone.now(),
                          count=sum(o.status == "rejected" for o in outcomes))
     return outcomes
 
 
-def _followed(person_ids: set[int]) -> set[int]:
-    return person_ids_followed(person_ids=person_ids) if person_ids else set()
-
-
-def _fan_out(recorded: Recorded, *, actor: Actor) -> None:
+def _fan_out(recorded: Recorded, *, actor: Actor, followers: Followers) -> None:
     if recorded.contacts_by_subject:
         subject_contacts_record(contacts_by_subject=recorded.contacts_by_subject)
-    notification_enqueue_for_events(events=recorded.events_to_notify, actor=actor)
+    notification_enqueue_for_events(events=recorded.events_to_notify, actor=actor, followers=followers)

@@ -68,7 +68,7 @@ def event_ingest(
     ``actor``'s audit unit; each new event is recorded as created by ``agency:<code>``, whoever delivered it.
     """
     received_at = received_at or timezone.now()
-    facilities = store.facilities_of(agency.id)
+    agency, facilities = store.agency_and_facilities(agency.id)
     screened = [ItemOutcome(e.data.event_id, "accepted") for e in events]
     candidates = plan.screen(agency.code, facilities, events, screened)
     # A large batch is worked out before taking the write lock, which other batches wait for; under the
@@ -89,11 +89,21 @@ def event_ingest(
         notify = plan.events_notifying(draft.plans, followed(asked))
         store.events_write(draft.prepared, notify)
         if recorded is not None:
-            recorded(Recorded(store.events_load(agency.id, list(notify)) if notify else [],
+            recorded(Recorded(_events_to_notify(agency, facilities, draft.prepared, notify),
                               plan.contacts_given(draft.plans)))
         # The unit writes these (after whatever ``recorded`` added) as the last step of the transaction.
         unit.add_entries(draft.audit)
     return draft.outcomes
+
+
+def _events_to_notify(agency: Agency, facilities: dict[str, Facility], prepared: store.Prepared,
+                      notify: set[str]) -> list[CustodyEvent]:
+    """The batch's own events as written; stored ones this batch explained (held early) read back."""
+    if not notify:
+        return []
+    events = store.events_built(agency, facilities, prepared, notify)
+    stored = notify.difference(e.event_id for e in events)
+    return [*store.events_load(agency.id, list(stored)), *events] if stored else events
 
 
 def _link(plans: dict[str, plan.SubjectPlan], link: Callable[[list[int]], dict[int, int]]) -> set[int]:

@@ -8,17 +8,20 @@ without a list to update; ``bulk`` refuses a column whose field converts its val
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models
 
 from vinex.core.bulk import ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
 from vinex.custody import statemachine as sm
 from vinex.custody.ingest.plan import Rows
-from vinex.custody.models import CustodyEvent, Facility, Person, Subject
+from vinex.custody.models import Agency, CustodyEvent, Facility, Person, Subject
+
+M = TypeVar("M", bound=models.Model)
 
 # Keeps every IN (...) list under SQLite's bound-parameter limit on any build.
 IN_CHUNK = 900
@@ -36,10 +39,12 @@ def _defaults(model: type[models.Model], columns: Sequence[str]) -> dict[str, An
 SUBJECT_COLUMNS = _columns(Subject)
 SUBJECT_BLANK = _defaults(Subject, SUBJECT_COLUMNS)  # a new subject's values before its first event's
 EVENT_COLUMNS = _columns(CustodyEvent, without=("id",))  # ids come from the database, in arrival order
+_EVENT_ALL_COLUMNS = _columns(CustodyEvent)
 # A row's values in column order, picked in C: a plan that misses a column fails loudly (KeyError) rather
 # than writing a default nobody chose.
 _subject_row = itemgetter(*SUBJECT_COLUMNS)
 _event_row = itemgetter(*EVENT_COLUMNS)
+_event_instance_row = itemgetter(*_EVENT_ALL_COLUMNS)
 _SUBJECT_ID, _SUBJECT_PERSON = SUBJECT_COLUMNS.index("id"), SUBJECT_COLUMNS.index("person_id")
 _EVENT_SUBJECT, _EVENT_NOTIFIED = EVENT_COLUMNS.index("subject_id"), EVENT_COLUMNS.index("notified")
 _HISTORY_COLUMNS = ("subject_id", "event_id", "type", "occurred_at", "id", "facility__code", "to_facility__code",
@@ -54,19 +59,110 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
 # --- Reads ------------------------------------------------------------------------------------------
 
 
-def facilities_of(agency_id: int) -> dict[str, Facility]:
-    return {f.code: f for f in Facility.objects.filter(agency_id=agency_id)}
+Converter = Callable[[Any, Any, Any], Any]
+
+
+@lru_cache(maxsize=16)
+def _converters(model: type[models.Model], vendor: str) -> tuple[tuple[int, tuple[Converter, ...], Any], ...]:
+    """Per column of ``model`` (in ``concrete_fields`` order) that needs it, what the ORM would apply to the
+    value the driver returns (JSON decoded, SQLite's dates and booleans): reading with plain SQL, the rows
+    become the same instances a queryset builds, without compiling a query each time."""
+    found = []
+    for i, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
+        if converters:
+            found.append((i, converters, column))
+    return tuple(found)
+
+
+def _instance(model: type[M], row: Sequence[Any]) -> M:
+    """A ``model`` instance from a row of all its columns, as the ORM reads it."""
+    values = list(row)
+    for i, converters, column in _converters(model, connection.vendor):
+        for convert in converters:
+            values[i] = convert(values[i], column, connection)
+    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], values)
+
+
+@lru_cache(maxsize=4)
+def _agency_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    agency_columns = ", ".join(f"a.{quote(f.column)}" for f in Agency._meta.concrete_fields)
+    facility_columns = ", ".join(f"f.{quote(f.column)}" for f in Facility._meta.concrete_fields)
+    return (f"SELECT {agency_columns}, {facility_columns} FROM {quote(Agency._meta.db_table)} a "  # noqa: S608
+            f"LEFT JOIN {quote(Facility._meta.db_table)} f ON f.{quote('agency_id')} = a.{quote('id')} "
+            f"WHERE a.{quote('id')} = %s")
+
+
+def agency_and_facilities(agency_id: int) -> tuple[Agency, dict[str, Facility]]:
+    """The agency as stored now (the caller's copy may be a few seconds old: messages name its support line)
+    and its facilities by code, in one statement."""
+    width = len(Agency._meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(_agency_sql(connection.vendor), [agency_id])
+        rows = cursor.fetchall()
+    if not rows:
+        raise Agency.DoesNotExist(f"no agency {agency_id}")
+    agency = _instance(Agency, rows[0][:width])
+    facilities = {}
+    for row in rows:
+        if row[width] is not None:
+            facility = _instance(Facility, row[width:])
+            facility.agency = agency
+            facilities[facility.code] = facility
+    return agency, facilities
 
 
 def event_ids_known(agency_id: int, event_ids: Sequence[str]) -> set[str]:
     """Which of these ids the agency's recorded events already carry."""
-    rows = rows_select(CustodyEvent, ("event_id",), among=("event_id", event_ids), where=[("agency_id", agency_id)])
-    return {row[0] for row in rows}
+    return {row[0] for row in _agency_rows(CustodyEvent, ("event_id",), "event_id", agency_id, event_ids)}
 
 
 def subject_rows(agency_id: int, keys: Sequence[str]) -> list[tuple[Any, ...]]:
     """The agency's stored subjects with these ids, as rows of ``SUBJECT_COLUMNS``."""
-    return rows_select(Subject, SUBJECT_COLUMNS, among=("agency_subject_id", keys), where=[("agency_id", agency_id)])
+    return _agency_rows(Subject, SUBJECT_COLUMNS, "agency_subject_id", agency_id, keys)
+
+
+def _agency_rows(model: type[models.Model], columns: tuple[str, ...], key: str, agency_id: int,
+                 keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``rows_select`` for the agency's rows with these keys. A small batch (an agency pushing events one at
+    a time) runs a statement written once per size, as the ORM returns the values (aware times)."""
+    if not keys:
+        return []
+    if len(keys) > _SMALL:
+        return rows_select(model, columns, among=(key, keys), where=[("agency_id", agency_id)])
+    sql, times = _agency_rows_sql(model, columns, key, len(keys), connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [agency_id, *keys])
+        found = cursor.fetchall()
+    if not times:
+        return [tuple(row) for row in found]
+    rows = []
+    for row in found:
+        cells = list(row)
+        for i in times:
+            if cells[i] is not None:
+                cells[i] = cells[i].replace(tzinfo=UTC)  # SQLite gives back naive UTC, as Django stored it
+        rows.append(tuple(cells))
+    return rows
+
+
+_SMALL = 16  # keys of a small batch; a statement per size is kept for up to this many
+
+
+@lru_cache(maxsize=4 * _SMALL)
+def _agency_rows_sql(model: type[models.Model], columns: tuple[str, ...], key: str, count: int,
+                     vendor: str) -> tuple[str, tuple[int, ...]]:
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(fields[c].column) for c in columns)
+    marks = ", ".join(["%s"] * count)
+    sql = (f"SELECT {names} FROM {quote(model._meta.db_table)} "  # noqa: S608
+           f"WHERE {quote(fields['agency_id'].column)} = %s AND {quote(fields[key].column)} IN ({marks})")
+    times = tuple(i for i, c in enumerate(columns)
+                  if vendor == "sqlite" and fields[c].get_internal_type() == "DateTimeField")
+    return sql, times
 
 
 def facility_codes(facilities: Mapping[str, Facility], rows: Sequence[tuple[Any, ...]]) -> dict[int | None, str]:
@@ -99,6 +195,44 @@ def events_load(agency_id: int, event_ids: Sequence[str]) -> list[CustodyEvent]:
     for chunk in _chunks(sorted(event_ids)):
         events.extend(CustodyEvent.objects.filter(agency_id=agency_id, event_id__in=chunk).select_related(*related))
     return events
+
+
+def events_built(agency: Agency, facilities: Mapping[str, Facility], prepared: Prepared,
+                 event_ids: set[str]) -> list[CustodyEvent]:
+    """The batch's new events with these ids (written by ``events_write``), in arrival order, as ``events_load``
+    would read them back: each with its subject as just written, the agency and the facilities. Built from
+    the values written rather than read again, which cost a four-table join and its compilation."""
+    by_id = {f.pk: f for f in facilities.values()}
+    subjects: dict[int, Subject] = {}
+    built = []
+    for record, values in prepared.rows.events:
+        if values["event_id"] not in event_ids:
+            continue
+        subject = subjects.get(record.values["id"])
+        if subject is None:
+            subject = subjects[record.values["id"]] = _subject_built(agency, by_id, record.values)
+        event = CustodyEvent.from_db(connection.alias, _EVENT_ALL_COLUMNS, _as_read(_event_instance_row(values)))
+        event.agency, event.subject = agency, subject
+        event.facility = by_id[values["facility_id"]]
+        event.to_facility = by_id[values["to_facility_id"]] if values["to_facility_id"] is not None else None
+        built.append(event)
+    return built
+
+
+def _subject_built(agency: Agency, facilities: Mapping[int, Facility], values: Mapping[str, Any]) -> Subject:
+    subject = Subject.from_db(connection.alias, SUBJECT_COLUMNS, _as_read(_subject_row(values)))
+    subject.agency = agency
+    facility_id = values["facility_id"]
+    if facility_id is None:
+        subject.facility = None
+    else:  # a subject may still be held at another agency's facility
+        subject.facility = facilities.get(facility_id) or Facility.objects.get(pk=facility_id)
+    return subject
+
+
+def _as_read(row: Sequence[Any]) -> list[Any]:
+    """Times in UTC, as the database gives them back (an agency sends its own offsets)."""
+    return [v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo not in (None, UTC) else v for v in row]
 
 
 # --- Writes -----------------------------------------------------------------------------------------
@@ -146,12 +280,41 @@ def subjects_write(prepared: Prepared, written_at: datetime) -> None:
 
 def events_write(prepared: Prepared, notify: set[str]) -> None:
     """Insert the events in arrival order, marking those that produce messages (and the stored ones that
-    do now: an early event held until this batch explained it)."""
-    for (subject, values), row in zip(prepared.rows.events, prepared.event_rows, strict=True):
-        row[_EVENT_SUBJECT] = subject.values["id"]
-        row[_EVENT_NOTIFIED] = values["event_id"] in notify
-    rows_insert(CustodyEvent, EVENT_COLUMNS, prepared.event_rows, prepared=True)
-    stored = notify.difference(values["event_id"] for _, values in prepared.rows.events)
+    do now: an early event held until this batch explained it). When some of the new events notify, each
+    new event's id is set in its values (as ``id``), for ``events_built``."""
+    events = prepared.rows.events
+    for (subject, values), row in zip(events, prepared.event_rows, strict=True):
+        row[_EVENT_SUBJECT] = values["subject_id"] = subject.values["id"]
+        row[_EVENT_NOTIFIED] = values["notified"] = values["event_id"] in notify
+    if any(values["event_id"] in notify for _, values in events):
+        for (_, values), pk in zip(events, _events_insert_with_ids(prepared.event_rows), strict=True):
+            values["id"] = pk
+    else:
+        rows_insert(CustodyEvent, EVENT_COLUMNS, prepared.event_rows, prepared=True)
+    stored = notify.difference(values["event_id"] for _, values in events)
     if stored:
-        agency_id = prepared.rows.events[0][1]["agency_id"]
+        agency_id = events[0][1]["agency_id"]
         CustodyEvent.objects.filter(agency_id=agency_id, event_id__in=sorted(stored)).update(notified=True)
+
+
+def _events_insert_with_ids(rows: list[list[Any]]) -> list[int]:
+    """Insert prepared event rows and return their ids: one event (an agency pushing them one at a time)
+    by ``RETURNING``, more with ids reserved first, in arrival order either way."""
+    if len(rows) == 1:
+        with connection.cursor() as cursor:
+            cursor.execute(_event_insert_returning_sql(connection.vendor), rows[0])
+            return [int(cursor.fetchone()[0])]
+    ids = ids_reserve(CustodyEvent, len(rows))
+    rows_insert(CustodyEvent, ("id", *EVENT_COLUMNS), [[pk, *row] for pk, row in zip(ids, rows, strict=True)],
+                prepared=True)
+    return ids
+
+
+@lru_cache(maxsize=4)
+def _event_insert_returning_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    fields = {f.attname: f for f in CustodyEvent._meta.concrete_fields}
+    names = ", ".join(quote(fields[c].column) for c in EVENT_COLUMNS)
+    marks = ", ".join(["%s"] * len(EVENT_COLUMNS))
+    return (f"INSERT INTO {quote(CustodyEvent._meta.db_table)} ({names}) VALUES ({marks}) "  # noqa: S608
+            f"RETURNING {quote(fields['id'].column)}")

@@ -1,0 +1,121 @@
+"""Where a single-event POST spends its CPU: cProfile over the whole request path, in one process.
+
+The same set-up as the single-event latency benchmark (``BENCH_PEOPLE`` people in custody at ``main``,
+each followed by their own verified email registrant), then TRANSFERRED events are posted one per request
+through Django's test client: middleware, authentication, parsing, ingest, the outbox rows, the audit
+entries and the commit, but no HTTP server and no worker. Printed: the SQL statements of one request, CPU
+milliseconds per request without the profiler (the figure to compare), and the profile's top entries by
+cumulative and by own time.
+
+    python -m bench.profile_single
+    BENCH_REQUESTS=2000 BENCH_DATABASE=postgres://vinex:vinex@127.0.0.1:5432/vinex python -m bench.profile_single
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from bench.common import BenchEnv, bench_env, remove_env, run_in_django
+from bench.latency_single import setup_database, subject_id, transferred
+from bench.postgres import postgres_database
+
+TOP = 60
+
+
+@contextlib.contextmanager
+def _env(database: str) -> Iterator[BenchEnv]:
+    extra = {"VINEX_ALLOWED_HOSTS": "testserver"}
+    if database == "sqlite":
+        env = bench_env(extra=extra)
+        try:
+            yield env
+        finally:
+            remove_env(env)
+        return
+    with postgres_database(database) as url:
+        env = bench_env(extra={**extra, "VINEX_DATABASE_URL": url})
+        try:
+            yield env
+        finally:
+            remove_env(env)
+
+
+def profile(people: int, requests: int) -> dict[str, Any]:
+    """Set up, warm up, then measure (call inside ``run_in_django``)."""
+    import cProfile
+    import io
+    import pstats
+    import time
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    token = setup_database(people, 0)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    sent = [0] * people
+
+    def post(n: int) -> None:
+        person = n % people
+        event = transferred(person, sent[person], key=subject_id(person))
+        sent[person] += 1
+        response = client.post("/api/v1/custody-events", {"events": [event]}, content_type="application/json")
+        if response.status_code != 200 or b'"accepted":1' not in response.content:
+            raise RuntimeError(f"post failed: {response.status_code} {response.content[:300]!r}")
+
+    done = 0
+    for _ in range(50):  # imports, the key memory, the statement caches
+        post(done)
+        done += 1
+    with CaptureQueriesContext(connection) as queries:
+        post(done)
+        done += 1
+    statements = [q["sql"] for q in queries.captured_queries]
+
+    started = time.process_time()
+    for _ in range(requests):
+        post(done)
+        done += 1
+    cpu_ms = (time.process_time() - started) * 1000 / requests
+
+    profiler = cProfile.Profile(time.process_time)  # CPU, not the waits for the disk or the lock
+    profiler.enable()
+    for _ in range(requests):
+        post(done)
+        done += 1
+    profiler.disable()
+    tops = []
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
+        tops.append(out.getvalue())
+    if os.environ.get("BENCH_CALLEES"):  # e.g. render_event_message: where one function's time goes
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative").print_callees(
+            os.environ["BENCH_CALLEES"])
+        tops.append(out.getvalue())
+    return {"database": connection.vendor, "statements": statements, "cpu_ms": cpu_ms, "requests": requests,
+            "profile": tops}
+
+
+def main() -> int:
+    database = os.environ.get("BENCH_DATABASE", "sqlite")
+    people = int(os.environ.get("BENCH_PEOPLE", "400"))
+    requests = int(os.environ.get("BENCH_REQUESTS", "1000"))
+    with _env(database) as env:
+        result = run_in_django(env, profile, people, requests)
+    print(f"{result['database']}: {len(result['statements'])} SQL statements in one request:")
+    for sql in result["statements"]:
+        print(f"  {sql[:160]}")
+    print(f"CPU per request (no profiler, {result['requests']} requests): {result['cpu_ms']:.2f} ms")
+    for text in result["profile"]:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
