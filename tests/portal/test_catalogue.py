@@ -17,9 +17,9 @@ from tests.support.smtp import SmtpServer
 from vinex.custody.models import Agency
 
 pytestmark = pytest.mark.django_db
-SOURCES = sources("portal/templates/portal/*.html", "templates/*.html", "portal/forms.py", "portal/views.py",
-                  "registrations/forms.py", "registrations/history.py", "registrations/services.py",
-                  "locator/forms.py")
+SOURCES = sources("portal/templates/portal/*.html", "templates/*.html", "templates/*/*.html", "portal/forms.py",
+                  "portal/views.py", "registrations/forms.py", "registrations/history.py", "registrations/services.py",
+                  "registrations/outcomes.py", "locator/forms.py")
 MSGIDS = [m for path in SOURCES for m in msgids_of(path)]
 ENGLISH = english_fragments(MSGIDS)
 

@@ -12,34 +12,17 @@ from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from vinex.advocates import consent, selectors, services
 from vinex.advocates.forms import AdvocateRegistrationForm, CodeForm
 from vinex.advocates.models import Membership
-from vinex.locator.forms import SEARCH_FORMS, SearchForm
+from vinex.locator.forms import SEARCH_FORMS, search_forms
 from vinex.locator.ratelimit import RetryAfter
 from vinex.registrations.models import ContactVerification, Registration
+from vinex.registrations.outcomes import CHECK_MESSAGES, RESEND_MESSAGES
 from vinex.registrations.selectors import mask_contact, verifications_of
 from vinex.registrations.services import Check, ContactIn, RegistrationInvalid, verification_check, verification_resend
-
-CHECK_MESSAGES = {
-    Check.VERIFIED: gettext_lazy("The code is right; other contacts still wait for theirs."),
-    Check.ACTIVE: gettext_lazy("The code is right and the registration is active."),
-    Check.HELD: gettext_lazy("The code is right; the registration waits for a privacy review."),
-    Check.REFUSED: gettext_lazy("The code is right, but this registration cannot be accepted."),
-    Check.WRONG: gettext_lazy("That code is not right."),
-    Check.EXPIRED: gettext_lazy("That code has expired; send a new one."),
-    Check.LOCKED: gettext_lazy("Too many wrong codes; send a new one."),
-    Check.CLOSED: gettext_lazy("This registration no longer waits for codes."),
-}
-RESEND_MESSAGES = {
-    "sent": gettext_lazy("A new code is on its way."),
-    "too_soon": gettext_lazy("Wait a minute before sending another code."),
-    "limit_reached": gettext_lazy("No more codes can be sent to this contact."),
-    "not_needed": gettext_lazy("This contact needs no code."),
-}
 
 
 class NoMembership(Exception):
@@ -80,19 +63,12 @@ def caseload(request: HttpRequest) -> HttpResponse:
 # --- Registering a victim --------------------------------------------------------------------------
 
 
-def _search_forms(submitted: SearchForm | None = None) -> dict[str, SearchForm]:
-    forms = {kind: cls(prefix=kind) for kind, cls in SEARCH_FORMS.items()}
-    if submitted is not None:
-        forms[submitted.kind] = submitted
-    return forms
-
-
 def _register_page(request: HttpRequest, membership: Membership, *, status: int = 200, **context: Any
                    ) -> HttpResponse:
     page: dict[str, Any] = {
         "organisation": membership.organisation,
         "agencies": selectors.served_agencies(organisation=membership.organisation),
-        "search_forms": _search_forms(),
+        "search_forms": search_forms(),
         "consent_text": consent.consent_text(),
     }
     page.update(context)
@@ -120,16 +96,16 @@ def _search(request: HttpRequest, membership: Membership) -> HttpResponse:
         return _register_page(request, membership, status=400)
     form = form_class(request.POST, prefix=form_class.kind)
     if not form.is_valid():
-        return _register_page(request, membership, status=422, search_forms=_search_forms(form))
+        return _register_page(request, membership, status=422, search_forms=search_forms(form))
     found = selectors.people_served_search(query=form.query(), user=_user(request),
                                            organisation=membership.organisation)
     if isinstance(found, RetryAfter):
-        response = _register_page(request, membership, status=429, search_forms=_search_forms(form),
+        response = _register_page(request, membership, status=429, search_forms=search_forms(form),
                                   refused_seconds=found.seconds)
         response["Retry-After"] = str(found.seconds)
         return response
     results = [{"person": p} for p in found]
-    return _register_page(request, membership, search_forms=_search_forms(form), results=results, searched=True)
+    return _register_page(request, membership, search_forms=search_forms(form), results=results, searched=True)
 
 
 def _contacts(form: AdvocateRegistrationForm) -> list[ContactIn]:

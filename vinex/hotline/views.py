@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from vinex.hotline import selectors, services
@@ -26,22 +25,12 @@ from vinex.hotline.forms import (
     IntakeForm,
 )
 from vinex.hotline.models import Callback, CallStatus, HotlineCall
-from vinex.locator.forms import SEARCH_FORMS, SearchForm
+from vinex.locator.forms import SEARCH_FORMS, search_forms
 from vinex.locator.ratelimit import RetryAfter
 from vinex.notify.messages import status_label
 from vinex.policy.contacts import InvalidContact
+from vinex.registrations.outcomes import CHECK_MESSAGES, RESEND_MESSAGES
 from vinex.registrations.services import Check, ContactIn, RegistrationInvalid, verification_check, verification_resend
-
-CHECK_MESSAGES = {
-    Check.VERIFIED: gettext_lazy("The code is right; other contacts still wait for theirs."),
-    Check.ACTIVE: gettext_lazy("The code is right and the registration is active."),
-    Check.HELD: gettext_lazy("The code is right; the registration waits for a privacy review."),
-    Check.REFUSED: gettext_lazy("The code is right, but this registration cannot be accepted."),
-    Check.WRONG: gettext_lazy("That code is not right."),
-    Check.EXPIRED: gettext_lazy("That code has expired; send a new one."),
-    Check.LOCKED: gettext_lazy("Too many wrong codes; send a new one."),
-    Check.CLOSED: gettext_lazy("This registration no longer waits for codes."),
-}
 
 
 def _user(request: HttpRequest) -> User:
@@ -81,13 +70,6 @@ def call_take(request: HttpRequest, pk: int) -> HttpResponse:
     return _to_call(call)
 
 
-def _search_forms(submitted: SearchForm | None = None) -> dict[str, SearchForm]:
-    forms = {kind: cls(prefix=kind) for kind, cls in SEARCH_FORMS.items()}
-    if submitted is not None:
-        forms[submitted.kind] = submitted
-    return forms
-
-
 def _call_page(request: HttpRequest, call: HotlineCall, *, status: int = 200, **context: Any) -> HttpResponse:
     view = selectors.call_view(call=call, user=_user(request))
     page: dict[str, Any] = {
@@ -97,7 +79,7 @@ def _call_page(request: HttpRequest, call: HotlineCall, *, status: int = 200, **
                           for r in view.registrations],
         "intake": IntakeForm(initial={"caller_name": call.caller_name, "language": call.language,
                                       "notes": call.notes}, prefix="intake"),
-        "search_forms": _search_forms(),
+        "search_forms": search_forms(),
         "callback_form": CallbackForm(prefix="callback"),
         "end_form": EndCallForm(prefix="end"),
         "code_form": CodeForm(),
@@ -132,15 +114,15 @@ def call_search(request: HttpRequest, pk: int) -> HttpResponse:
         return _call_page(request, call, status=400)
     form = form_class(request.POST, prefix=form_class.kind)
     if not form.is_valid():
-        return _call_page(request, call, status=422, search_forms=_search_forms(form))
+        return _call_page(request, call, status=422, search_forms=search_forms(form))
     found = selectors.hotline_search(query=form.query(), user=_user(request), call=call)
     if isinstance(found, RetryAfter):
-        response = _call_page(request, call, status=429, search_forms=_search_forms(form),
+        response = _call_page(request, call, status=429, search_forms=search_forms(form),
                               refused_seconds=found.seconds)
         response["Retry-After"] = str(found.seconds)
         return response
     results = [{"view": v, "status": status_label(v.status)} for v in found]
-    return _call_page(request, call, search_forms=_search_forms(form), results=results, searched=True)
+    return _call_page(request, call, search_forms=search_forms(form), results=results, searched=True)
 
 
 def _contacts(form: HotlineRegistrationForm) -> list[ContactIn]:
@@ -203,13 +185,7 @@ def call_resend(request: HttpRequest, pk: int) -> HttpResponse:
     if verification is None:
         raise Http404
     result = verification_resend(verification=verification, actor=services.hotline_actor(_user(request)))
-    messages = {
-        "sent": _("A new code is on its way."),
-        "too_soon": _("Wait a minute before sending another code."),
-        "limit_reached": _("No more codes can be sent to this contact."),
-        "not_needed": _("This contact needs no code."),
-    }
-    return _call_page(request, call, code_message=messages[str(result.outcome)], code_for=verification.pk)
+    return _call_page(request, call, code_message=str(RESEND_MESSAGES[str(result.outcome)]), code_for=verification.pk)
 
 
 @require_POST

@@ -110,3 +110,11 @@ class BookingSearchForm(SearchForm):
 
 
 SEARCH_FORMS: dict[str, type[SearchForm]] = {f.kind: f for f in (ANumberSearchForm, NameSearchForm, BookingSearchForm)}
+
+
+def search_forms(submitted: SearchForm | None = None) -> dict[str, SearchForm]:
+    """A blank form of each kind for a staff screen, with the one just submitted (and its errors) in its place."""
+    forms = {kind: cls(prefix=kind) for kind, cls in SEARCH_FORMS.items()}
+    if submitted is not None:
+        forms[submitted.kind] = submitted
+    return forms
