@@ -17,9 +17,9 @@ from tests.notify.test_worker import Clock
 from tests.site.scraping import sample, scrape_token  # noqa: F401  (a fixture)
 from tests.support.twilio_fake import FakeTwilio
 from vinex.custody.models import Agency
+from vinex.feeds.services import feed_alert_recipient_add
 from vinex.notify.channels import channels_build
 from vinex.notify.models import BreakerState, DeliveryAttempt, Notification, NotificationStatus, ProviderBreaker
-from vinex.notify.services import contact_add, registrant_create
 from vinex.notify.worker import Worker
 
 pytestmark = [pytest.mark.usefixtures("scrape_token")]
@@ -67,8 +67,8 @@ def test_repeated_5xx_open_the_breaker_alert_the_operator_and_a_probe_closes_it(
         five_subscribers: Agency, twilio_settings: FakeTwilio, settings: Any) -> None:
     settings.VINEX_BREAKER_FAILURES, settings.VINEX_BREAKER_COOLDOWN_SECONDS = 2, 60
     settings.VINEX_RETRY_BASE_SECONDS = 1
-    operator = registrant_create(actor=ACTOR, language="en", created_via="operator")
-    contact_add(actor=ACTOR, registrant=operator, channel="email", value="ops@vinex.example.org", verified=True)
+    feed_alert_recipient_add(value="ops@vinex.example.org", actor=ACTOR)  # the vinex operator
+    feed_alert_recipient_add(value="jail-it@pine.example.org", actor=ACTOR, agency=five_subscribers)
     twilio_settings.fail_next = 1000
     clock = Clock()
     worker = Worker(channels=channels_build(), threads=1, batch=1, clock=clock)
@@ -80,7 +80,9 @@ def test_repeated_5xx_open_the_breaker_alert_the_operator_and_a_probe_closes_it(
     breaker = ProviderBreaker.objects.get()
     assert breaker.state == BreakerState.OPEN and breaker.consecutive_failures == 2
     assert sample("vinex_provider_breaker_state", provider="twilio:000000") == 1.0
+    # The operator hears of it; the agency's feed contact, who can do nothing about a provider, does not.
     [alert] = Notification.objects.filter(template="provider_breaker")
+    assert alert.contact.value == "ops@vinex.example.org"
     assert alert.subject_line == "vinex: twilio (000000) sends paused" and "failed 2 times in a row" in alert.body
     assert Notification.objects.filter(channel="sms", status=NotificationStatus.FAILED_PERMANENT).count() == 0
 

@@ -21,15 +21,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 
-from vinex.audit.unit import Actor
 from vinex.core.database import write_turn
-from vinex.notify.models import BreakerState, Contact, CreatedVia, ProviderBreaker
-from vinex.notify.services import notification_enqueue_direct
+from vinex.notify.models import BreakerState, ProviderBreaker
 
 logger = logging.getLogger(__name__)
 
-ALERT_ACTOR = Actor.system("provider_breaker")
 
 
 @dataclass(frozen=True)
@@ -130,16 +128,15 @@ def provider_success(*, provider: str, now: datetime) -> bool:
     return recovered
 
 
+# Sent when a provider's sends pause or resume, with ``provider``, ``subject_line`` and ``body``. Who hears
+# of it is not notify's to know: the feeds app delivers it to the vinex operator's alert recipients (not to
+# an agency's feed contacts, for whom a provider outage means nothing they can act on).
+provider_alert = Signal()
+
+
 def _operator_alert(provider: str, subject: str, body: str) -> None:
-    """Tell the operators, as feed alerts do, through the outbox, by every contact they gave: an operator
-    with a phone number hears of an SMTP outage at once; the email waits for the outage to end."""
-    contacts = Contact.objects.filter(
-        registrant__created_via=CreatedVia.OPERATOR, registrant__withdrawn_at__isnull=True, verified_at__isnull=False,
-        opted_out_at__isnull=True, channel__in=["email", "sms"]).select_related("registrant")
-    for contact in contacts:
-        notification_enqueue_direct(contact=contact, template="provider_breaker", body=body, subject_line=subject,
-                                    language=contact.registrant.language, actor=ALERT_ACTOR)
-    logger.warning(subject, extra={"provider": provider, "recipients": len(contacts)})
+    logger.warning(subject, extra={"provider": provider})
+    provider_alert.send(sender=ProviderBreaker, provider=provider, subject_line=subject, body=body)
 
 
 def _label(provider: str) -> str:
