@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "vinex.core.middleware.SecurityHeadersMiddleware",
+    "vinex.site.middleware.ApiErrorShapeMiddleware",  # /api/ errors in JSON, even a 405
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -10,6 +10,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -18,6 +19,7 @@ from vinex.audit.unit import Actor, audit_add
 from vinex.site.metrics import registry
 
 
+@csrf_exempt  # an API client sends no CSRF token: a POST to a wrong path is a 404, not a CSRF page
 def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Any path under /api/ that no endpoint serves: the API's error shape rather than an HTML page."""
     return JsonResponse({"detail": [{"loc": ["path"], "msg": "no such endpoint", "type": "not_found"}]}, status=404)
