@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -77,7 +78,7 @@ def _stopped_within(process: subprocess.Popen[bytes], *, seconds: float) -> int 
 
 
 @pytest.fixture
-def stack(transactional_db: None) -> Iterator[Stack]:
+def stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
     agency = Agency.objects.create(code="pine", name="Pine County Sheriff", jurisdiction_code="US-XX-001",
                                    support_name="Pine Victim Services", support_phone="+1 555 010 0100")
     Facility.objects.create(agency=agency, code="main", name="Pine County Jail", timezone="America/New_York")
@@ -98,9 +99,10 @@ def stack(transactional_db: None) -> Iterator[Stack]:
         "TWILIO_FROM": "+15005550006",
         "TWILIO_API_URL": twilio.url,
     }
+    server_log = tmp_path / "serve.log"
     processes = [
         subprocess.Popen([sys.executable, "-m", "vinex.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-                         env=env),
+                         env=env, stderr=server_log.open("wb")),
         subprocess.Popen([sys.executable, "-m", "vinex.cli", "worker"], env=env),
     ]
     try:
@@ -111,8 +113,12 @@ def stack(transactional_db: None) -> Iterator[Stack]:
             process.terminate()
         # A worker finishes its round before stopping; a round may wait out SQLite's 30 s busy timeout on a
         # loaded machine, so allow for that before calling the stop hung.
-        hung = [p.args for p in processes if _stopped_within(p, seconds=60) is None]
-        assert not hung, f"did not stop on SIGTERM within 60 s: {hung}"
+        statuses = [_stopped_within(p, seconds=60) for p in processes]
+        assert None not in statuses, f"did not stop on SIGTERM within 60 s: {statuses}"
+        # Stopped cleanly: no process aborted on its way out (a web worker that loaded DuckDB before the
+        # fork used to die of SIGABRT at every stop).
+        assert statuses == [0, 0]
+        assert "SIGABRT" not in server_log.read_text() and "terminate called" not in server_log.read_text()
         smtp.stop()
         twilio.close()
 

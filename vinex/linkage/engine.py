@@ -12,7 +12,6 @@ from typing import Any
 
 import polars as pl
 from django.conf import settings
-from splink import DuckDBAPI, Linker
 
 from vinex.linkage import model as linkage_model
 from vinex.linkage.features import features_build
@@ -139,6 +138,11 @@ def model_predict(left: pl.DataFrame, right: pl.DataFrame | None, *, threshold: 
     document = linkage_model.settings_for(model or linkage_model.model_load(), link=right is not None,
                                           smaller_side=left.height if right is None else min(left.height, right.height),
                                           pairs=pairs)
+    # Splink (and DuckDB under it) load here, not with the module: a process that forks after loading
+    # DuckDB has children that abort when they exit (the web server's workers do), and only the
+    # scheduler's linkage job and the CLI ever score.
+    from splink import DuckDBAPI, Linker
+
     with linkage_model.duckdb_offline(memory_limit=settings.VINEX_LINKAGE_MEMORY_LIMIT) as connection:
         api = DuckDBAPI(connection)
         tables = [api.register(left.to_arrow(), dataset_display_name="a_left")]

@@ -18,10 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import polars as pl
+
+if TYPE_CHECKING:
+    import duckdb
 
 MODEL_PATH = Path(__file__).with_name("model.json")
 
@@ -231,6 +233,8 @@ def duckdb_offline(*, memory_limit: str, threads: int | None = None) -> Iterator
     }
     if threads is not None:
         config["threads"] = threads
+    import duckdb  # loaded only when used: see engine.model_predict
+
     connection = duckdb.connect(":memory:", config=config)
     try:
         connection.execute("SET enable_progress_bar = false")  # a session option: it cannot go in config
