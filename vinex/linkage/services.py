@@ -159,9 +159,10 @@ def _lock_timeout() -> Iterator[None]:
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('lock_timeout')")
+        # One round trip: the materialised CTE row (the old value) is read before the outer row sets the new one.
+        cursor.execute("WITH old AS MATERIALIZED (SELECT current_setting('lock_timeout') AS setting) "
+                       "SELECT setting, set_config('lock_timeout', %s, true) FROM old", [_INLINE_LOCK_TIMEOUT])
         row = cursor.fetchone()
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_INLINE_LOCK_TIMEOUT])
     yield
     # Only after a clean exit: after an error the savepoint's rollback puts the setting back itself.
     with connection.cursor() as cursor:
