@@ -91,6 +91,48 @@ def _leads_of(subject: Identity, leads: dict[tuple[str, Any], list[Identity]]) -
     return found
 
 
+def identifier_leads(subject_ids: Sequence[int]) -> list[tuple[Identity, Identity]]:
+    """(subject, candidate) for each of these subjects and each subject of another agency and another person
+    that shares its A-number, FBI number or state id: the leads the deterministic rules decide on ingest.
+
+    One statement per chunk of the batch: the subjects with an identifier, joined to everyone else through
+    the index of each identifier (blank ones never join), so the cost follows the batch, not the people.
+    """
+    found: list[tuple[Identity, Identity]] = []
+    wanted = list(subject_ids)
+    chunk = connection.features.max_query_params or len(wanted) or 1
+    with connection.cursor() as cursor:
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start:start + chunk]
+            cursor.execute(_identifier_leads_sql(len(part)), part)
+            width = len(_COLUMNS)
+            found.extend((_identity(row[:width]), _identity(row[width:])) for row in cursor.fetchall())
+    return found
+
+
+def _identifier_leads_sql(count: int) -> str:
+    quote = connection.ops.quote_name
+    by_attname = {f.attname: f.column for f in Subject._meta.concrete_fields}
+    table = quote(Subject._meta.db_table)
+
+    def col(alias: str, name: str) -> str:
+        return f"{alias}.{quote(by_attname[name])}"
+
+    names = ", ".join(quote(by_attname[c]) for c in _COLUMNS)
+    known = " OR ".join(f"{quote(by_attname[c])} <> ''" for c in _STRONG)
+    both = ", ".join([*(col("b", c) for c in _COLUMNS), *(col("c", c) for c in _COLUMNS)])
+    others = " AND ".join(f"{col('c', c)} <> {col('b', c)}" for c in ("agency_id", "person_id"))
+    # Column and table names come from the model; the ids are bound parameters. On the candidate's side the
+    # condition is written as the partial indexes' own (``NOT (x = '')``), so SQLite sees it may use them;
+    # CROSS JOIN makes SQLite read the batch first and probe an index for each (PostgreSQL plans it freely).
+    joins = " UNION ALL ".join(
+        f"SELECT {both} FROM batch b CROSS JOIN {table} c WHERE {col('c', key)} = {col('b', key)} "  # noqa: S608
+        f"AND {col('b', key)} <> '' AND NOT ({col('c', key)} = '') AND {others}" for key in _STRONG)
+    marks = ", ".join(["%s"] * count)
+    return (f"WITH batch AS (SELECT {names} FROM {table} WHERE {quote('id')} IN ({marks}) AND ({known})) "  # noqa: S608
+            f"{joins}")
+
+
 def _load(column: str, values: list[Any]) -> list[Identity]:
     return [Identity(*row) for row in rows_select(Subject, _COLUMNS, among=(column, values))]
 

@@ -1,13 +1,16 @@
-"""Deterministic rules, decided before any probability (pure: polars expressions over pairs of records).
+"""Deterministic rules, decided before any probability (pure: over pairs of normalised records).
 
-A pair frame holds each normalised feature twice, ``<feature>_l`` and ``<feature>_r``. A link rule
-says "these are one person" outright; a block rule says "these cannot be one person", and a block
-wins over everything, names included: two different A-numbers are two people however alike they look.
+Each rule is stated once, as the features that must agree or differ, and read two ways: as polars
+expressions over a pair frame, which holds each feature twice, ``<feature>_l`` and ``<feature>_r``
+(``rules_apply``, for the model and ``vinex linkage match``), and in plain Python for one pair
+(``pair_rules``, for ingest, which must not pay for building frames). A link rule says "these are one
+person" outright; a block rule says "these cannot be one person", and a block wins over everything,
+names included: two different A-numbers are two people however alike they look.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +19,33 @@ import polars as pl
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule stated once as features, read both as a polars expression (``condition``, over pair frames)
+    and in plain Python (``holds``, over one pair of records: ingest decides without building a frame)."""
+
     code: str  # stable, stored with a link and shown to reviewers
     description: str
-    condition: pl.Expr
+    same: tuple[str, ...] = ()  # a link rule: every one of these known on both sides and equal
+    same_any: tuple[str, ...] = ()  # ... and, when given, at least one of these too
+    different: tuple[str, ...] = ()  # a block rule: one of these known on both sides and different
+
+    @property
+    def condition(self) -> pl.Expr:
+        parts = [_same(f) for f in self.same]
+        if self.same_any:
+            parts.append(_any(_same(f) for f in self.same_any))
+        if self.different:
+            parts.append(_any(_different(f) for f in self.different))
+        condition = parts[0]
+        for part in parts[1:]:
+            condition = condition & part
+        return condition
+
+    def holds(self, left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
+        if not all(_same_value(left.get(f), right.get(f)) for f in self.same):
+            return False
+        if self.same_any and not any(_same_value(left.get(f), right.get(f)) for f in self.same_any):
+            return False
+        return not self.different or any(_different_value(left.get(f), right.get(f)) for f in self.different)
 
 
 def _both(feature: str) -> pl.Expr:
@@ -33,16 +60,32 @@ def _different(feature: str) -> pl.Expr:
     return _both(feature) & (pl.col(f"{feature}_l") != pl.col(f"{feature}_r"))
 
 
+def _any(expressions: Iterable[pl.Expr]) -> pl.Expr:
+    chosen = list(expressions)
+    condition = chosen[0]
+    for expression in chosen[1:]:
+        condition = condition | expression
+    return condition
+
+
+def _same_value(left: object, right: object) -> bool:
+    return left is not None and right is not None and left == right
+
+
+def _different_value(left: object, right: object) -> bool:
+    return left is not None and right is not None and left != right
+
+
 # In order: the first rule that holds names the link.
 LINK_RULES = (
     Rule("same_a_number", "same A-number, and the same country or date of birth",
-         _same("a_number") & (_same("country_of_birth") | _same("date_of_birth"))),
-    Rule("same_fbi_number", "same FBI number", _same("fbi_number")),
-    Rule("same_state_id", "same state id in the same state", _same("state_id") & _same("state")),
+         same=("a_number",), same_any=("country_of_birth", "date_of_birth")),
+    Rule("same_fbi_number", "same FBI number", same=("fbi_number",)),
+    Rule("same_state_id", "same state id in the same state", same=("state_id", "state")),
 )
 BLOCK_RULES = (
-    Rule("different_a_numbers", "two different A-numbers", _different("a_number")),
-    Rule("different_fbi_numbers", "two different FBI numbers", _different("fbi_number")),
+    Rule("different_a_numbers", "two different A-numbers", different=("a_number",)),
+    Rule("different_fbi_numbers", "two different FBI numbers", different=("fbi_number",)),
 )
 RULE_FEATURES = ("a_number", "fbi_number", "state_id", "state", "country_of_birth", "date_of_birth")
 
@@ -70,11 +113,10 @@ class RuleOutcome:
 
 
 def pair_rules(left: Mapping[str, Any], right: Mapping[str, Any]) -> RuleOutcome:
-    """The rules for one pair of normalised records (mappings of feature → value)."""
-    row = {f"{feature}_{side}": [record.get(feature)] for feature in RULE_FEATURES
-           for side, record in (("l", left), ("r", right))}
-    decided = rules_apply(pl.DataFrame(row, schema={name: pl.Utf8 for name in row}))
-    return RuleOutcome(link=decided["rule_link"][0], block=decided["rule_block"][0])
+    """The rules for one pair of normalised records (mappings of feature → value; unknown is None or absent),
+    in plain Python: the same answer as ``rules_apply`` on a frame of that pair."""
+    return RuleOutcome(link=next((r.code for r in LINK_RULES if r.holds(left, right)), None),
+                       block=next((r.code for r in BLOCK_RULES if r.holds(left, right)), None))
 
 
 def identifier_pairs(left: pl.DataFrame, right: pl.DataFrame | None) -> pl.DataFrame:

@@ -13,18 +13,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
-import polars as pl
 from django.db import OperationalError, connection
-from django.db.models import Q
 from django.utils import timezone
 
 from vinex.audit.unit import Actor, audit_unit
+from vinex.core.bulk import ids_reserve, rows_insert, rows_select, rows_update
 from vinex.custody.models import CustodyEvent, Subject
-from vinex.linkage.candidates import agency_states, candidates_find, identities_load, records_frame
-from vinex.linkage.engine import LINK, pairs_score
-from vinex.linkage.features import features_build
+from vinex.linkage import names
+from vinex.linkage.candidates import Identity, agency_states, identifier_leads
 from vinex.linkage.models import (
     Decision,
     LinkDecision,
@@ -34,12 +32,15 @@ from vinex.linkage.models import (
     SubscriptionMove,
     SubscriptionSubject,
 )
-from vinex.linkage.rules import LINK_RULES, identifier_pairs, rules_apply
+from vinex.linkage.rules import LINK_RULES, pair_rules
 from vinex.notify import lifecycle
 from vinex.notify.messages import correction_notice
 from vinex.notify.models import Contact, Notification, Subscription, SubscriptionStatus
 from vinex.notify.selectors import person_ids_followed
 from vinex.notify.services import OUTBOX_CHANNELS, notification_enqueue_direct, notification_enqueue_for_contacts
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _LINK_LOCK_SPACE = 7302  # PostgreSQL advisory-lock namespace of merges (ingest uses 7301)
 _INLINE_LOCK_TIMEOUT = "500ms"
@@ -47,6 +48,8 @@ _PENDING_BATCH = 1000  # subjects per transaction of the pending job
 logger = logging.getLogger(__name__)
 _HEARINGS = ("HEARING_SCHEDULED", "HEARING_RESCHEDULED", "HEARING_CANCELLED")
 _STRONG = ("a_number", "fbi_number")
+_LINK = "link"  # engine.LINK: the decision of a pair at or above the link threshold
+_RULE_WORDS = {rule.code: rule.description for rule in LINK_RULES}
 
 
 # Who links on ingest: vinex itself, inside the agency's transaction (its entries join that unit).
@@ -64,7 +67,7 @@ def _audit(actor: Actor, action: str, object_type: str, ids: Sequence[object], p
 
 @dataclass
 class _Merge:
-    decision: LinkDecision
+    decision_id: int
     survivor: int
     gone_subjects: set[int]
     moved_subscriptions: set[int]
@@ -90,41 +93,28 @@ class SubjectLinker:
     def link(self, subject_ids: list[int]) -> dict[int, int]:
         """Match these subjects against other agencies' people; returns the new person of each subject moved."""
         if self.model:
-            return self._link(subject_ids)
+            return self._decide(_model_pairs(subject_ids), wait=True)
         pending_add(subject_ids)
+        # Reads only, before any lock: most batches share no identifier with anybody and stop here.
+        pairs = _rule_pairs(subject_ids)
+        if not pairs:
+            return {}
         try:
             # A savepoint of its own: a link that would wait for another agency's transaction (a lock
             # held, a deadlock) is undone alone and left to the job, and the batch goes on.
             with audit_unit(actor=LINKER), _lock_timeout():
-                return self._link(subject_ids)
+                return self._decide(pairs, wait=False)
         except (_MergesBusy, OperationalError) as error:
             logger.info("linking left to the pending job", extra={"subjects": len(subject_ids), "why": repr(error)})
             return {}
 
-    def _link(self, subject_ids: list[int]) -> dict[int, int]:
-        subjects = identities_load(subject_ids)
-        candidates, leads = candidates_find(subjects, names=self.model)
-        if not candidates:
+    def _decide(self, pairs: list[_Pair], *, wait: bool) -> dict[int, int]:
+        if not pairs:
             return {}
-        # Only the subjects that have a candidate are compared: the cost follows the leads, not the batch.
-        led = {pair[0] for pair in leads}
-        subjects = [s for s in subjects if str(s.id) in led]
-        states = agency_states({i.agency_id for i in [*subjects, *candidates]})
-        left, right = records_frame(subjects, states), records_frame(candidates, states)
-        ruled, undecided = _rules_first(left, right, leads)
-        scored = ruled
-        if undecided and self.model:
-            # The model only for the records the rules left open: its cost grows with the records it is given.
-            chosen = left.filter(pl.col("record_id").is_in(list({pair[0] for pair in undecided})))
-            others = right.filter(pl.col("record_id").is_in(list({pair[1] for pair in undecided})))
-            scored = pl.concat([ruled, pairs_score(chosen, others)])
-        if scored.is_empty():
-            return {}
-        _merges_lock(wait=self.model)
-        plan = _Plan.load(scored)
-        for row in scored.sort("probability", descending=True).unique(["left_id", "right_id"], keep="first",
-                                                                       maintain_order=True).iter_rows(named=True):
-            plan.decide(int(row["left_id"]), int(row["right_id"]), row)
+        _merges_lock(wait=wait)
+        plan = _Plan.load(pairs)
+        for pair in pairs:
+            plan.decide(pair)
         merges, moved = plan.write()
         self.merges.extend(merges)
         return moved
@@ -169,9 +159,10 @@ def _lock_timeout() -> Iterator[None]:
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('lock_timeout')")
+        # One round trip: the materialised CTE row (the old value) is read before the outer row sets the new one.
+        cursor.execute("WITH old AS MATERIALIZED (SELECT current_setting('lock_timeout') AS setting) "
+                       "SELECT setting, set_config('lock_timeout', %s, true) FROM old", [_INLINE_LOCK_TIMEOUT])
         row = cursor.fetchone()
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_INLINE_LOCK_TIMEOUT])
     yield
     # Only after a clean exit: after an error the savepoint's rollback puts the setting back itself.
     with connection.cursor() as cursor:
@@ -179,10 +170,24 @@ def _lock_timeout() -> Iterator[None]:
 
 
 def pending_add(subject_ids: Sequence[int], *, now: datetime | None = None) -> None:
-    """Queue these subjects for the model (once each; a subject queued again gets the new time)."""
-    now = now or timezone.now()
-    LinkPending.objects.bulk_create([LinkPending(subject_id=s, queued_at=now) for s in subject_ids],
-                                    update_conflicts=True, unique_fields=["subject"], update_fields=["queued_at"])
+    """Queue these subjects for the model (once each; a subject queued again gets the new time, so a job
+    already working on its old row leaves the new one for its next run): one statement per chunk."""
+    if not subject_ids:
+        return
+    queued_at = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    quote = connection.ops.quote_name
+    table, subject, at = (quote(LinkPending._meta.db_table), quote(LinkPending._meta.get_field("subject").column),
+                          quote("queued_at"))
+    wanted = list(subject_ids)
+    chunk = (connection.features.max_query_params or len(wanted) + 1) - 1
+    with connection.cursor() as cursor:
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start:start + chunk]
+            # ``WHERE true`` keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+            cursor.execute(
+                f"INSERT INTO {table} ({subject}, {at}) SELECT v.column1, %s FROM "  # noqa: S608
+                f"(VALUES {', '.join(['(%s)'] * len(part))}) v WHERE true "
+                f"ON CONFLICT ({subject}) DO UPDATE SET {at} = excluded.{at}", [queued_at, *part])
 
 
 def pending_link(*, now: datetime, batch: int = _PENDING_BATCH) -> int:
@@ -210,21 +215,104 @@ def pending_link(*, now: datetime, batch: int = _PENDING_BATCH) -> int:
             return done
 
 
+class _Pair(NamedTuple):
+    """A pair of subjects to decide (ids), as ``pairs_score`` returns it."""
+
+    left: int
+    right: int
+    probability: float
+    decision: str  # ``link`` or ``review``
+    rule: str
+    evidence: list[str]
+
+
+def _rule_pairs(subject_ids: Sequence[int]) -> list[_Pair]:
+    """The pairs of these subjects and other agencies' that a deterministic rule links (and none blocks),
+    decided in plain Python over the few leads that share an identifier: no frame, no model."""
+    leads = identifier_leads(subject_ids)
+    if not leads:
+        return []
+    # A state means the same for every subject of its agencies: normalised once per agency.
+    states = {agency: names.address_clean(state) for agency, state in
+              agency_states({identity.agency_id for lead in leads for identity in lead}).items()}
+    features: dict[int, dict[str, str | None]] = {}
+    pairs: dict[tuple[int, int], _Pair] = {}
+    for subject, candidate in leads:
+        for identity in (subject, candidate):
+            if identity.id not in features:
+                features[identity.id] = _rule_features(identity, states.get(identity.agency_id))
+        outcome = pair_rules(features[subject.id], features[candidate.id])
+        if outcome.linked and outcome.link is not None:
+            pairs[(subject.id, candidate.id)] = _Pair(subject.id, candidate.id, 1.0, _LINK, outcome.link,
+                                                      [_RULE_WORDS[outcome.link]])
+    return sorted(pairs.values(), key=lambda p: (p.left, p.right))
+
+
+def _rule_features(identity: Identity, state: str | None) -> dict[str, str | None]:
+    """What the rules compare of a subject, normalised as ``features_build`` does for ``records_frame``
+    (``state`` already normalised)."""
+    born = identity.date_of_birth
+    return {"a_number": names.a_number_clean(identity.a_number or None),
+            "fbi_number": names.identifier_clean(identity.fbi_number or None),
+            "state_id": names.identifier_clean(identity.state_id or None),
+            "state": state,
+            "country_of_birth": names.country_clean(identity.country_of_birth or None),
+            "date_of_birth": names.date_clean(born.isoformat()) if born else None}
+
+
+def _model_pairs(subject_ids: Sequence[int]) -> list[_Pair]:
+    """The job's pairs: candidates by identifier and by name and birthday, decided by the rules where they
+    can and scored by the model otherwise; highest probability first, each pair once."""
+    import polars as pl  # the model's side only: ingest never builds a frame
+
+    from vinex.linkage.candidates import candidates_find, identities_load, records_frame
+    from vinex.linkage.engine import pairs_score
+
+    subjects = identities_load(subject_ids)
+    candidates, leads = candidates_find(subjects, names=True)
+    if not candidates:
+        return []
+    # Only the subjects that have a candidate are compared: the cost follows the leads, not the batch.
+    led = {pair[0] for pair in leads}
+    subjects = [s for s in subjects if str(s.id) in led]
+    states = agency_states({i.agency_id for i in [*subjects, *candidates]})
+    left, right = records_frame(subjects, states), records_frame(candidates, states)
+    scored, undecided = _rules_first(left, right, leads)
+    if undecided:
+        # The model only for the records the rules left open: its cost grows with the records it is given.
+        chosen = left.filter(pl.col("record_id").is_in(list({pair[0] for pair in undecided})))
+        others = right.filter(pl.col("record_id").is_in(list({pair[1] for pair in undecided})))
+        scored = pl.concat([scored, pairs_score(chosen, others)])
+    pairs: dict[tuple[int, int], _Pair] = {}
+    for row in scored.sort("probability", "left_id", "right_id", descending=[True, False, False]).iter_rows(
+            named=True):
+        key = (int(row["left_id"]), int(row["right_id"]))
+        if key not in pairs:
+            pairs[key] = _Pair(*key, float(row["probability"]), str(row["decision"]), str(row["rule"] or ""),
+                               list(row["evidence"] or []))
+    return list(pairs.values())
+
+
 def _rules_first(left: pl.DataFrame, right: pl.DataFrame, leads: set[tuple[str, str]]) -> tuple[
     pl.DataFrame, set[tuple[str, str]]
 ]:
     """Pairs the deterministic rules decide (as ``pairs_score`` rows), and the candidate pairs they leave to
     the model: every pair of a subject and a candidate found for it by name and birthday, or sharing an
     identifier that neither links nor blocks them."""
+    import polars as pl
+
+    from vinex.linkage.features import features_build
+    from vinex.linkage.rules import identifier_pairs, rules_apply
+
     features_l, features_r = features_build(left, label="left"), features_build(right, label="right")
     strong = identifier_pairs(features_l, features_r)
     pairs = rules_apply(strong.join(features_l.rename(lambda c: f"{c}_l"), on="unique_id_l")
                         .join(features_r.rename(lambda c: f"{c}_r"), on="unique_id_r"))
     linked = pairs.filter(pl.col("rule_link").is_not_null() & pl.col("rule_block").is_null())
-    words = {rule.code: rule.description for rule in LINK_RULES}
     ruled = linked.select(left_id="unique_id_l", right_id="unique_id_r", probability=pl.lit(1.0),
-                          decision=pl.lit(LINK), rule="rule_link",
-                          evidence=pl.concat_list(pl.col("rule_link").replace_strict(words, return_dtype=pl.Utf8)))
+                          decision=pl.lit(_LINK), rule="rule_link",
+                          evidence=pl.concat_list(pl.col("rule_link").replace_strict(_RULE_WORDS,
+                                                                                     return_dtype=pl.Utf8)))
     either = pl.col("rule_link").is_not_null() | pl.col("rule_block").is_not_null()
     decided = {(r[0], r[1]) for r in pairs.filter(either).select("unique_id_l", "unique_id_r").iter_rows()}
     return ruled, leads - decided
@@ -242,53 +330,54 @@ class _Plan:
     members: dict[int, set[int]]
     followers: dict[int, list[tuple[int, int]]]  # person -> (subscription, registrant)
     parent: dict[int, int] = field(default_factory=dict)
-    decisions: list[LinkDecision] = field(default_factory=list)
+    decisions: list[_Decided] = field(default_factory=list)
     subject_moves: list[tuple[int, int, int, int]] = field(default_factory=list)  # decision, subject, from, into
     subscription_moves: list[tuple[int, int, int, int, bool]] = field(default_factory=list)  # ..., duplicate
     reviews: list[tuple[int, int, float, list[str]]] = field(default_factory=list)
 
     @classmethod
-    def load(cls, scored: pl.DataFrame) -> _Plan:
-        ids = {int(i) for column in ("left_id", "right_id") for i in scored[column]}
-        person_of = dict(Subject.objects.filter(pk__in=ids).values_list("pk", "person_id"))
-        people = set(person_of.values())
+    def load(cls, pairs: Sequence[_Pair]) -> _Plan:
+        # Raw reads (``rows_select``): building the ORM's queries would cost more than running them.
+        ids = {i for pair in pairs for i in (pair.left, pair.right)}
+        person_of: dict[int, int] = dict(rows_select(Subject, ("id", "person_id"), among=("id", list(ids))))
+        people = list(set(person_of.values()))
         agency_of: dict[int, int] = {}
         members: dict[int, set[int]] = {}
         strong: dict[int, dict[str, set[str]]] = {}
-        for pk, person, agency, *values in Subject.objects.filter(person_id__in=people).values_list(
-                "pk", "person_id", "agency_id", *_STRONG):
+        for pk, person, agency, *values in rows_select(Subject, ("id", "person_id", "agency_id", *_STRONG),
+                                                       among=("person_id", people)):
             members.setdefault(person, set()).add(pk)
             agency_of[pk] = agency
             for column, value in zip(_STRONG, values, strict=True):
                 if value:
                     strong.setdefault(person, {}).setdefault(column, set()).add(value)
         followers: dict[int, list[tuple[int, int]]] = {}
-        for pk, person, registrant in Subscription.objects.filter(person_id__in=people).values_list(
-                "pk", "person_id", "registrant_id"):
+        for pk, person, registrant in rows_select(Subscription, ("id", "person_id", "registrant_id"),
+                                                  among=("person_id", people)):
             followers.setdefault(person, []).append((pk, registrant))
-        earlier = LinkDecision.objects.filter(left_id__in=ids, right_id__in=ids).filter(
-            Q(decision=Decision.KEPT_APART) | Q(undone_at__isnull=False)).values_list("left_id", "right_id")
-        return cls(person_of, agency_of, {frozenset(p) for p in earlier}, strong, members, followers)
+        apart = {frozenset((left, right)) for left, right, decision, undone_at in rows_select(
+            LinkDecision, ("left_id", "right_id", "decision", "undone_at"), among=("left_id", list(ids)))
+            if right in ids and (decision == Decision.KEPT_APART or undone_at is not None)}
+        return cls(person_of, agency_of, apart, strong, members, followers)
 
     def root(self, person: int) -> int:
         while person in self.parent:
             person = self.parent[person]
         return person
 
-    def decide(self, left: int, right: int, row: dict[str, Any]) -> None:
+    def decide(self, pair: _Pair) -> None:
         """Link the pair's people, queue it for review, or do nothing (same agency, same person, kept apart)."""
+        left, right = pair.left, pair.right
         if left not in self.person_of or right not in self.person_of:
             return
         a, b = self.root(self.person_of[left]), self.root(self.person_of[right])
         if a == b or self.agency_of[left] == self.agency_of[right] or frozenset((left, right)) in self.apart:
             return
-        probability, evidence, rule = float(row["probability"]), list(row["evidence"] or []), str(row["rule"] or "")
-        if row["decision"] != LINK or self._conflict(a, b):
+        probability, evidence, rule = pair.probability, pair.evidence, pair.rule
+        if pair.decision != _LINK or self._conflict(a, b):
             self.reviews.append((left, right, probability, evidence))
             return
-        self.decisions.append(LinkDecision(left_id=left, right_id=right, probability=probability, rule=rule,
-                                           evidence=evidence, decision=Decision.LINKED, decided_by=LINKER.ref,
-                                           decided_at=timezone.now()))
+        self.decisions.append(_Decided(left, right, probability, rule, evidence))
         self._merge(len(self.decisions) - 1, min(a, b), max(a, b))
 
     def _conflict(self, a: int, b: int) -> bool:
@@ -312,39 +401,73 @@ class _Plan:
 
     def write(self) -> tuple[list[_Merge], dict[int, int]]:
         """Write the decisions, moves and review items; returns the merges and each moved subject's person."""
-        decisions = LinkDecision.objects.bulk_create(self.decisions)
-        SubjectMove.objects.bulk_create(SubjectMove(decision=decisions[i], subject_id=s, from_person_id=f,
-                                                    into_person_id=t) for i, s, f, t in self.subject_moves)
-        SubscriptionMove.objects.bulk_create(
-            SubscriptionMove(decision=decisions[i], subscription_id=s, from_person_id=f, into_person_id=t,
-                             suspended=d) for i, s, f, t, d in self.subscription_moves)
+        decision_ids = _decisions_insert(self.decisions)
+        rows_insert(SubjectMove, ("decision_id", "subject_id", "from_person_id", "into_person_id"),
+                    [(decision_ids[i], s, f, t) for i, s, f, t in self.subject_moves])
+        rows_insert(SubscriptionMove, ("decision_id", "subscription_id", "from_person_id", "into_person_id",
+                                       "suspended"), [(decision_ids[i], s, f, t, d)
+                                                      for i, s, f, t, d in self.subscription_moves])
         moved = {subject: self.root(to) for _, subject, _, to in self.subject_moves}
         _update_people(Subject, moved)
         resting = [s for _, s, _, _, duplicate in self.subscription_moves if duplicate]
-        for subscription in Subscription.objects.filter(pk__in=resting, status=SubscriptionStatus.ACTIVE):
-            lifecycle.subscription_move(subscription=subscription, to=SubscriptionStatus.SUSPENDED)
+        if resting:
+            for subscription in Subscription.objects.filter(pk__in=resting, status=SubscriptionStatus.ACTIVE):
+                lifecycle.subscription_move(subscription=subscription, to=SubscriptionStatus.SUSPENDED)
         _update_people(Subscription, {s: self.root(to) for _, s, _, to, duplicate in self.subscription_moves
                                       if not duplicate})
-        reviewed = [d for d in (_review_add(*review) for review in self.reviews) if d is not None]
-        merges = [_Merge(decision, self.root(self.person_of[decision.left_id]),
-                         {s for i, s, _, _ in self.subject_moves if i == index},
-                         {s for i, s, _, _, dup in self.subscription_moves if i == index and not dup})
-                  for index, decision in enumerate(decisions)]
-        every = [*decisions, *reviewed]
+        reviewed = [d.pk for d in (_review_add(*review) for review in self.reviews) if d is not None]
+        gone_subjects: dict[int, set[int]] = {}
+        for index, subject, _, _ in self.subject_moves:
+            gone_subjects.setdefault(index, set()).add(subject)
+        moved_subscriptions: dict[int, set[int]] = {}
+        for index, subscription_id, _, _, duplicate in self.subscription_moves:
+            if not duplicate:
+                moved_subscriptions.setdefault(index, set()).add(subscription_id)
+        merges = [_Merge(decision_ids[index], self.root(self.person_of[decided.left]),
+                         gone_subjects.get(index, set()), moved_subscriptions.get(index, set()))
+                  for index, decided in enumerate(self.decisions)]
+        every = [*decision_ids, *reviewed]
         if every:
-            _audit(LINKER, "create", "link_decision", [d.pk for d in every], "linked or sent to review on ingest")
+            _audit(LINKER, "create", "link_decision", every, "linked or sent to review on ingest")
         if self.parent:
             _audit(LINKER, "update", "person", sorted(self.parent), "merged into another person on ingest")
         return merges, moved
 
 
+class _Decided(NamedTuple):
+    """A link the machine decided, before it is written."""
+
+    left: int
+    right: int
+    probability: float
+    rule: str
+    evidence: list[str]
+
+
+def _decisions_insert(decided: Sequence[_Decided]) -> list[int]:
+    """Write these links as ``LinkDecision`` rows (one prepared statement) and return their ids in order."""
+    if not decided:
+        return []
+    ids = ids_reserve(LinkDecision, len(decided))
+    ops = connection.ops
+    at = ops.adapt_datetimefield_value(timezone.now())
+    columns = ("id", "left_id", "right_id", "probability", "rule", "evidence", "decision", "decided_by", "reason",
+               "decided_at", "undone_by", "undo_reason")
+    column_of = {f.attname: f.column for f in LinkDecision._meta.concrete_fields}
+    names = ", ".join(ops.quote_name(column_of[c]) for c in columns)
+    rows = [(pk, d.left, d.right, d.probability, d.rule, ops.adapt_json_value(d.evidence, None), Decision.LINKED.value,
+             LINKER.ref, "", at, "", "") for pk, d in zip(ids, decided, strict=True)]
+    marks = ", ".join(["%s"] * len(columns))
+    with connection.cursor() as cursor:
+        # Raw: ``rows_insert`` refuses the JSON column, and ``bulk_create`` costs more than the insert itself.
+        cursor.executemany(f"INSERT INTO {ops.quote_name(LinkDecision._meta.db_table)} ({names}) "  # noqa: S608
+                           f"VALUES ({marks})", rows)
+    return ids
+
+
 def _update_people(model: type[Subject] | type[Subscription], person_of: dict[int, int]) -> None:
-    """Set each row's person, one statement per person."""
-    by_person: dict[int, list[int]] = {}
-    for pk, person in person_of.items():
-        by_person.setdefault(person, []).append(pk)
-    for person, pks in by_person.items():
-        model.objects.filter(pk__in=pks).update(person_id=person)
+    """Set each row's person (one prepared statement, many rows)."""
+    rows_update(model, ("person_id",), [(person, pk) for pk, person in sorted(person_of.items())])
 
 
 def _identifiers_conflict(left: dict[str, set[str]], right: dict[str, set[str]]) -> bool:
@@ -409,7 +532,7 @@ def _merge(decision: LinkDecision, person_a: int, person_b: int, actor: Actor) -
         moved.add(subscription.pk)
     Subscription.objects.filter(pk__in=moved).update(person_id=survivor, updated_at=timezone.now())
     _audit(actor, "update", "person", [survivor, gone], f"link decision {decision.pk}: merged")
-    return _Merge(decision, survivor, subject_ids, moved)
+    return _Merge(decision.pk, survivor, subject_ids, moved)
 
 
 def _newest_custody_event(person_id: int) -> CustodyEvent | None:
