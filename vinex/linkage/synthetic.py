@@ -130,8 +130,12 @@ def _relative(rng: random.Random, vocabulary: _Vocabulary, of: _Person, person_i
         person.first = vocabulary.given_name(rng)  # parents do not give two children one name
     person.last, person.country, person.state = of.last, of.country, of.state
     person.street, person.city, person.postcode = of.street, of.city, of.postcode
-    if rng.random() < 0.1:
+    roll = rng.random()
+    if roll < 0.1:
         person.dob = of.dob  # a twin
+    elif roll < 0.2:  # a son or daughter named after the parent: one name, one address, a generation apart
+        person.first, person.sex = of.first, of.sex
+        person.dob = f"{int(of.dob[:4]) + rng.randint(18, 40):04d}{person.dob[4:]}"
     return person
 
 
@@ -148,6 +152,22 @@ def _typo(rng: random.Random, word: str) -> str:
         return word[:at] + _KEYBOARD.get(word[at], word[at]) + word[at + 1:]
     at = min(at, len(word) - 2)  # two letters swapped
     return word[:at] + word[at + 1] + word[at] + word[at + 2:]
+
+
+def _space_slip(rng: random.Random, text: str) -> str:
+    """A space dropped, or moved by one letter, as typing and scanning do to addresses."""
+    spaces = [at for at, char in enumerate(text) if char == " "]
+    if not spaces:
+        return text
+    at = rng.choice(spaces)
+    if rng.random() < 0.5 or at + 2 > len(text):
+        return text[:at] + text[at + 1:]
+    return text[:at] + text[at + 1] + " " + text[at + 2:]
+
+
+def _digit_slip(rng: random.Random, digits: str) -> str:
+    at = rng.randrange(len(digits))
+    return digits[:at] + rng.choice(string.digits) + digits[at + 1:]
 
 
 def _styled(rng: random.Random, name: str) -> str:
@@ -237,6 +257,12 @@ def _record(rng: random.Random, vocabulary: _Vocabulary, person: _Person, *, cop
             street, city, postcode = _address(rng, vocabulary)  # moved
         elif rng.random() < 0.15:
             street = _typo(rng, street)
+        elif rng.random() < 0.05:
+            street = _space_slip(rng, street)
+        if rng.random() < 0.05:
+            postcode = _typo(rng, postcode) if rng.random() < 0.5 else _digit_slip(rng, postcode)
+        if rng.random() < 0.05:
+            city = _typo(rng, city)
 
     def kept(value: str, share: float) -> str | None:
         return value if value and rng.random() < share else None
