@@ -4,7 +4,8 @@ No real person is in it. People are drawn from name and place lists with skewed 
 frequencies; each may appear in several records, as several agencies would hold them, and every copy
 after the first is perturbed the way clerks, forms and systems perturb records: typos, nicknames,
 initials, accents and case, compound surnames cut short, first and last names swapped, day and month
-swapped, digits mistyped, fields left empty, people who moved. The same seed gives the same records.
+swapped, digits mistyped, fields left empty, people who moved, addresses with a space dropped or moved
+and postcodes and cities mistyped. The same seed gives the same records.
 """
 
 from __future__ import annotations
@@ -121,9 +122,10 @@ def _person(rng: random.Random, vocabulary: _Vocabulary, person_id: int) -> _Per
 
 
 def _relative(rng: random.Random, vocabulary: _Vocabulary, of: _Person, person_id: int) -> _Person:
-    """Someone else of the same household: same surname and address, own given name and birthday.
+    """Someone else of the same household: same surname and address, mostly an own given name and birthday.
 
-    Siblings, parents and children, and now and then twins, are the near-misses a model must keep apart.
+    Siblings, parents and children, now and then twins or a child named after the parent, are the
+    near-misses a model must keep apart.
     """
     person = _person(rng, vocabulary, person_id)
     while set(given_aliases(person.first) or ()) & set(given_aliases(of.first) or ()):
