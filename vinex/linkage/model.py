@@ -84,9 +84,11 @@ COMPARISONS = (
         Level("date of birth with day and month swapped", _eq("date_of_birth", "dob_swapped")),
         # On the digits as written, so that a mistyped digit that makes no date (04-93) still counts.
         Level("date of birth one digit apart", 'damerau_levenshtein("dob_digits_l", "dob_digits_r") <= 1'),
+        # A mistyped year, not a generation: a father and the son born on his birthday stay apart.
         Level("same day and month of birth, another year",
               'substr("dob_digits_l", 5, 4) = substr("dob_digits_r", 5, 4) '
-              'AND substr("dob_digits_l", 1, 2) = substr("dob_digits_r", 1, 2)'),
+              'AND abs(CAST(substr("dob_digits_l", 1, 4) AS INTEGER) '
+              '- CAST(substr("dob_digits_r", 1, 4) AS INTEGER)) < 10'),
         Level("same year of birth", 'substr("dob_digits_l", 1, 4) = substr("dob_digits_r", 1, 4)'),
     )),
     _simple("country_of_birth", "same country of birth"),

@@ -137,7 +137,9 @@ def _relative(rng: random.Random, vocabulary: _Vocabulary, of: _Person, person_i
         person.dob = of.dob  # a twin
     elif roll < 0.2:  # a son or daughter named after the parent: one name, one address, a generation apart
         person.first, person.sex = of.first, of.sex
-        person.dob = f"{int(of.dob[:4]) + rng.randint(18, 40):04d}{person.dob[4:]}"
+        gap, year = rng.randint(18, 40), int(of.dob[:4])
+        year = year + gap if year + gap <= 2008 else year - gap  # the parent may be the later record
+        person.dob = f"{year:04d}{person.dob[4:]}"
     return person
 
 
