@@ -45,8 +45,8 @@ def pairs_score(
 
     Returns columns ``left_id, right_id, probability, decision, rule, evidence``: ``decision`` is
     ``link`` at or above the link threshold and ``review`` between the review and link thresholds
-    (defaults from settings), or above the link threshold when the first names or the dates of birth
-    agree at no level and no deterministic rule links the pair; ``rule`` names the deterministic rule
+    (defaults from settings), or above the link threshold when the pair looks like two relatives
+    (``_contradicted``) and no deterministic rule links it; ``rule`` names the deterministic rule
     behind a link, or is null; ``evidence`` lists, in words, what agrees. Raises ``LinkageInputError``
     for records without ids or with an id used twice.
     """
@@ -92,9 +92,11 @@ def _contradicted() -> pl.Expr:
     The model adds evidence as if fields were independent; within a family they are not. Twins share a
     surname, a birthday and an address, and so outweigh one different first name; a father and a son
     named after him share a name and an address, and so outweigh two birthdays a generation apart.
-    So: first names both known that agree at no level, or dates of birth both known that agree at no
-    level and are a generation apart (or whose first names agree only loosely). A wrong birthday a few
-    years off beside the same first name is a clerk's slip, not a relative, and is left to the model.
+    So: first names both known that agree at no level; dates of birth both known that agree at no
+    level and are a generation apart (or whose first names agree only loosely); or one household (a
+    surname and an address) with the first name or the birthday missing on one side, the very field
+    that would tell them apart. A wrong birthday a few years off beside the same first name is a
+    clerk's slip more often than a relative, and is left to the model.
     """
     first_labels = _labels("first_name")
     strong_first = ["same first name", "same first name or nickname"]
@@ -108,8 +110,6 @@ def _contradicted() -> pl.Expr:
     first_strong = evidence.list.eval(pl.element().is_in(strong_first)).list.any()
     dob_contradicts = (dob_known & ~evidence.list.eval(pl.element().is_in(dob_labels)).list.any()
                        & ((years_apart >= _GENERATION_YEARS).fill_null(True) | ~first_strong))
-    # One household (a surname and an address) and a first name or a birthday missing on one side: the
-    # field that would tell a twin or a junior apart is the one missing.
     household = (evidence.list.eval(pl.element().is_in(_labels("last_name"))).list.any()
                  & evidence.list.eval(pl.element().is_in(_labels("address"))).list.any())
     return first_contradicts | dob_contradicts | (household & (~first_known | ~dob_known))
