@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from vinex.core.config import env_bool, env_float
 
-VINEX_LINKAGE_LINK_THRESHOLD = env_float("VINEX_LINKAGE_LINK_THRESHOLD", default=0.99)
+VINEX_LINKAGE_LINK_THRESHOLD = env_float("VINEX_LINKAGE_LINK_THRESHOLD", default=0.999)
 VINEX_LINKAGE_REVIEW_THRESHOLD = env_float("VINEX_LINKAGE_REVIEW_THRESHOLD", default=0.5)
 if not 0 < VINEX_LINKAGE_REVIEW_THRESHOLD < VINEX_LINKAGE_LINK_THRESHOLD <= 1:
     raise ImproperlyConfigured(
