@@ -45,7 +45,7 @@ TARGET_F1_WITH_REVIEW = 0.99
 TARGET_REVIEW_SHARE = 0.02
 TARGET_SECONDS = 600.0
 TARGET_PEAK_BYTES = 4 * 1024**3
-THRESHOLD_GRID = (0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999)
+THRESHOLD_GRID = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999)
 
 
 # --- Data ------------------------------------------------------------------------------------------
@@ -150,6 +150,40 @@ def synthetic_truth(links: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
             .with_columns(true=pl.col("person_l") == pl.col("person_r")))
 
 
+def review_reasons(left: Path, right: Path, truth: Path | None) -> dict[str, dict[str, int]]:
+    """Why each review pair waits (run inside Django): the relative it may be, or a probability below the link
+    threshold. Pairs and true pairs per reason; ``truth`` is the synthetic truth CSV, or None for FEBRL4."""
+    from django.conf import settings
+
+    from vinex.linkage import model as linkage_model
+    from vinex.linkage.engine import REVIEW, pairs_score
+    from vinex.linkage.features import features_build
+
+    records_l, records_r = pl.read_csv(left, infer_schema=False), pl.read_csv(right, infer_schema=False)
+    review = pairs_score(records_l, records_r).filter(pl.col("decision") == REVIEW)
+    review = febrl_truth(review) if truth is None else synthetic_truth(review, pl.read_csv(truth))
+    features_l = features_build(records_l).rename(lambda c: f"{c}_l")
+    features_r = features_build(records_r).rename(lambda c: f"{c}_r")
+    review = (review.join(features_l, left_on="left_id", right_on="unique_id_l")
+              .join(features_r, left_on="right_id", right_on="unique_id_r"))
+    labels = {c.name: [level.label for level in c.levels] for c in linkage_model.COMPARISONS}
+
+    def agrees(name: str) -> pl.Expr:
+        return pl.col("evidence").list.eval(pl.element().is_in(labels[name])).list.any()
+
+    def known(feature: str) -> pl.Expr:
+        return pl.col(f"{feature}_l").is_not_null() & pl.col(f"{feature}_r").is_not_null()
+
+    below = pl.col("probability") < settings.VINEX_LINKAGE_LINK_THRESHOLD
+    reason = (pl.when(below).then(pl.lit("below the link threshold"))
+              .when(known("first_name") & ~agrees("first_name")).then(pl.lit("first names agree at no level"))
+              .when(known("dob_digits") & ~agrees("date_of_birth")).then(pl.lit("birthdays agree at no level"))
+              .when(~known("first_name")).then(pl.lit("one household, a first name missing"))
+              .otherwise(pl.lit("one household, a birthday missing")))
+    counted = review.group_by(reason.alias("reason")).agg(pairs=pl.len(), true=pl.col("true").sum())
+    return {row["reason"]: {"pairs": row["pairs"], "true": row["true"]} for row in counted.sort("reason").to_dicts()}
+
+
 def synthetic_true_pairs(truth: pl.DataFrame, *, across: bool) -> int:
     sizes = truth.group_by("person_id").len()["len"]
     return int((sizes - 1).sum()) if across else int((sizes * (sizes - 1) // 2).sum())
@@ -179,6 +213,8 @@ def main() -> int:
             pl.col("probability").cast(pl.Float64))), true_pairs=5000)
         febrl["seconds"] = run["seconds"]
         _print_scores(f"FEBRL4 5,000 x 5,000 ({run['seconds']:.1f} s)", febrl)
+        febrl["review_reasons"] = run_in_django(env, review_reasons, left, right, None)
+        print(f"FEBRL4 review pairs by reason: {febrl['review_reasons']}")
         # The same without sending contradicted pairs (a first name or a birth date that agrees at no
         # level) to review: what the model alone would link, for comparison only.
         alone_env = {**env.variables, "VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW": "0"}
@@ -194,6 +230,9 @@ def main() -> int:
                          true_pairs=synthetic_true_pairs(truth, across=True))
         holdout["seconds"] = run["seconds"]
         _print_scores(f"synthetic hold-out, {HOLDOUT_PEOPLE:,} people ({run['seconds']:.1f} s)", holdout)
+        holdout["review_reasons"] = run_in_django(env, review_reasons, work / "holdout_a.csv", work / "holdout_b.csv",
+                                                  work / "holdout_truth.csv")
+        print(f"synthetic hold-out review pairs by reason: {holdout['review_reasons']}")
         match(alone_env, work / "holdout_a.csv", work / "holdout_b.csv", out=work / "holdout_alone.csv")
         holdout_alone = scores(synthetic_truth(pl.read_csv(work / "holdout_alone.csv"), truth),
                                true_pairs=synthetic_true_pairs(truth, across=True))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
+from typing import Any
 
 import polars as pl
 from hypothesis import HealthCheck, Phase, given, settings
@@ -159,3 +160,35 @@ def test_junior_and_senior_wait_for_a_reviewer() -> None:
     right = _frame([{**father, "record_id": "s", "date_of_birth": "1989-07-30"}])
     decisions = pairs_score(left, right).filter(pl.col("left_id") == "f")["decision"].to_list()
     assert decisions in ([], ["review"])
+
+
+_HOUSEHOLD = {"first_name": "Robert", "last_name": "Whitfield", "date_of_birth": "1961-02-11",
+              "country_of_birth": "US", "sex": "m", "street": "4 Stow Place", "city": "Dapto", "postcode": "2530"}
+
+
+def _decision_for(change: Mapping[str, str | None]) -> tuple[str, list[str]] | None:
+    """The decision on the household's record against the same record so changed, and its evidence."""
+    left = _with_background([{**_HOUSEHOLD, "record_id": "a"}])
+    changed: dict[str, Any] = {**_HOUSEHOLD, "record_id": "b", **change}
+    right = _frame([changed])
+    pair = pairs_score(left, right).filter(pl.col("left_id") == "a")
+    return (pair["decision"][0], pair["evidence"][0].to_list()) if pair.height else None
+
+
+def test_address_and_date_typos_still_link() -> None:
+    decided = _decision_for({"street": "4 Stowpl ace", "postcode": "2503", "date_of_birth": "1961-02-91"})
+    assert decided is not None
+    decision, evidence = decided
+    assert decision == "link"
+    assert {"same street and postcode", "date of birth one digit apart"} <= set(evidence)
+
+
+def test_a_birth_year_slip_beside_the_same_name_is_left_to_the_model() -> None:
+    assert _decision_for({"date_of_birth": "1963-07-21"}) == (
+        "link", ["same first name", "same last name", "same country of birth", "same sex", "same street and postcode"])
+
+
+def test_a_household_record_missing_the_field_that_tells_relatives_apart_waits_for_a_reviewer() -> None:
+    for missing in ({"date_of_birth": None}, {"first_name": None}):
+        decided = _decision_for(missing)
+        assert decided is not None and decided[0] == "review", missing

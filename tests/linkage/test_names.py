@@ -66,3 +66,15 @@ def test_soundex_brings_spellings_together() -> None:
 
 def test_sex_spellings() -> None:
     assert [names.sex_clean(v) for v in ("M", "Female", "mujer", "x", None)] == ["m", "f", "f", None, None]
+
+
+@pytest.mark.parametrize(("raw", "digits"), [("1945-04-93", "19450493"), ("19450403", "19450403"),
+                                             ("07/03/1980", None), (None, None)])
+def test_date_digits_are_kept_even_when_a_typo_makes_no_date(raw: str | None, digits: str | None) -> None:
+    assert names.date_clean("1945-04-93") is None
+    assert names.date_digits(raw) == digits
+
+
+def test_street_key_ignores_where_the_spaces_fell() -> None:
+    assert names.street_key("8 Stobie Place") == names.street_key("8 stobiepl ace") == "8stobieplace"
+    assert names.street_key(" ") is None

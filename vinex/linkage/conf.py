@@ -21,9 +21,10 @@ if not 0 < VINEX_LINKAGE_REVIEW_THRESHOLD < VINEX_LINKAGE_LINK_THRESHOLD <= 1:
         "linkage thresholds need 0 < VINEX_LINKAGE_REVIEW_THRESHOLD < VINEX_LINKAGE_LINK_THRESHOLD <= 1, got "
         f"{VINEX_LINKAGE_REVIEW_THRESHOLD} and {VINEX_LINKAGE_LINK_THRESHOLD}"
     )
-# A pair whose first names, or whose dates of birth, are both known and agree at no level waits for a
-# reviewer however probable the model finds it: twins, and a father and son of one name at one address,
-# look like that. Switching this off links more without a person, and risks linking them.
+# A pair that looks like two relatives waits for a reviewer however probable the model finds it: first
+# names that agree at no level (twins), birthdays a generation apart (a father and the son named after
+# him), or one household with the first name or birthday missing on one side (engine._contradicted).
+# Switching this off links more without a person, and risks linking them.
 VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW = env_bool("VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW", default=True)
 # Memory DuckDB may use while matching before it spills to disk (DuckDB's syntax: "2GB", "512MB").
 VINEX_LINKAGE_MEMORY_LIMIT = os.environ.get("VINEX_LINKAGE_MEMORY_LIMIT", "") or "2GB"

@@ -23,6 +23,8 @@ RESULT_SCHEMA = {"left_id": pl.Utf8, "right_id": pl.Utf8, "probability": pl.Floa
                  "rule": pl.Utf8, "evidence": pl.List(pl.Utf8)}
 _RULE_WORDS = {rule.code: rule.description for rule in LINK_RULES}
 _IDS = ["unique_id_l", "unique_id_r"]
+# Parents and their children are this many years apart, or more (see _contradicted).
+_GENERATION_YEARS = 12
 
 
 def pairs_score(
@@ -42,8 +44,8 @@ def pairs_score(
 
     Returns columns ``left_id, right_id, probability, decision, rule, evidence``: ``decision`` is
     ``link`` at or above the link threshold and ``review`` between the review and link thresholds
-    (defaults from settings), or above the link threshold when the first names or the dates of birth
-    agree at no level and no deterministic rule links the pair; ``rule`` names the deterministic rule
+    (defaults from settings), or above the link threshold when the pair looks like two relatives
+    (``_contradicted``) and no deterministic rule links it; ``rule`` names the deterministic rule
     behind a link, or is null; ``evidence`` lists, in words, what agrees. Raises ``LinkageInputError``
     for records without ids or with an id used twice.
     """
@@ -84,20 +86,37 @@ def _decide(pairs: pl.DataFrame, link_at: float, review_at: float) -> pl.DataFra
 
 
 def _contradicted() -> pl.Expr:
-    """True where a field in ``MUST_NOT_DISAGREE`` is known on both sides and agrees at no level.
+    """True where the pair looks like two relatives rather than one person: what the model cannot see.
 
-    Twins share a surname, a birthday and an address, and so outweigh one different first name in
-    the model's arithmetic, which treats each field as independent; a person looks at such pairs.
+    The model adds evidence as if fields were independent; within a family they are not. Twins share a
+    surname, a birthday and an address, and so outweigh one different first name; a father and a son
+    named after him share a name and an address, and so outweigh two birthdays a generation apart.
+    So: first names both known that agree at no level; dates of birth both known that agree at no
+    level and are a generation apart (or whose first names agree only loosely); or one household (a
+    surname and an address) with the first name or the birthday missing on one side, the very field
+    that would tell them apart. A wrong birthday a few years off beside the same first name is a
+    clerk's slip more often than a relative, and is left to the model.
     """
-    contradictions = []
-    for comparison in linkage_model.COMPARISONS:
-        if comparison.name not in linkage_model.MUST_NOT_DISAGREE:
-            continue
-        labels = [level.label for level in comparison.levels]
-        known = pl.col(f"{comparison.name}_l").is_not_null() & pl.col(f"{comparison.name}_r").is_not_null()
-        agrees = pl.col("evidence").list.eval(pl.element().is_in(labels)).list.any()
-        contradictions.append(known & ~agrees)
-    return pl.any_horizontal(contradictions) if contradictions else pl.lit(False)
+    first_labels = _labels("first_name")
+    strong_first = ["same first name", "same first name or nickname"]
+    dob_labels = _labels("date_of_birth")
+    evidence = pl.col("evidence")
+    first_known = pl.col("first_name_l").is_not_null() & pl.col("first_name_r").is_not_null()
+    dob_known = pl.col("dob_digits_l").is_not_null() & pl.col("dob_digits_r").is_not_null()
+    first_contradicts = first_known & ~evidence.list.eval(pl.element().is_in(first_labels)).list.any()
+    years_apart = (pl.col("dob_digits_l").str.slice(0, 4).cast(pl.Int32, strict=False)
+                   - pl.col("dob_digits_r").str.slice(0, 4).cast(pl.Int32, strict=False)).abs()
+    first_strong = evidence.list.eval(pl.element().is_in(strong_first)).list.any()
+    dob_contradicts = (dob_known & ~evidence.list.eval(pl.element().is_in(dob_labels)).list.any()
+                       & ((years_apart >= _GENERATION_YEARS).fill_null(True) | ~first_strong))
+    household = (evidence.list.eval(pl.element().is_in(_labels("last_name"))).list.any()
+                 & evidence.list.eval(pl.element().is_in(_labels("address"))).list.any())
+    return first_contradicts | dob_contradicts | (household & (~first_known | ~dob_known))
+
+
+def _labels(comparison_name: str) -> list[str]:
+    comparison = next(c for c in linkage_model.COMPARISONS if c.name == comparison_name)
+    return [level.label for level in comparison.levels]
 
 
 def _in_order(pairs: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:

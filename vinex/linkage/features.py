@@ -74,6 +74,7 @@ def features_build(records: pl.DataFrame, *, label: str = "the records") -> pl.D
         _mapped(last_first, names.soundex).alias("last_sx"),
         dob,
         _mapped(dob, names.date_swapped).alias("dob_swapped"),
+        _mapped(_raw(records, "date_of_birth"), names.date_digits).alias("dob_digits"),
         _mapped(_raw(records, "country_of_birth"), names.country_clean),
         _mapped(_raw(records, "sex"), names.sex_clean),
         _mapped(_raw(records, "a_number"), names.a_number_clean),
@@ -81,6 +82,7 @@ def features_build(records: pl.DataFrame, *, label: str = "the records") -> pl.D
         _mapped(_raw(records, "state_id"), names.identifier_clean),
         _mapped(_raw(records, "state"), names.address_clean),
         _mapped(_raw(records, "street"), names.address_clean),
+        _mapped(_raw(records, "street"), names.street_key).alias("street_key"),
         _mapped(_raw(records, "city"), names.address_clean),
         _mapped(_raw(records, "postcode"), names.postcode_clean),
     ])

@@ -162,6 +162,18 @@ def date_clean(value: str | None) -> str | None:
     return f"{year}-{month}-{day}"
 
 
+def date_digits(value: str | None) -> str | None:
+    """The eight digits of a date written ``YYYY-MM-DD`` or ``YYYYMMDD``, even when they make no date.
+
+    ``1945-04-93`` is no date, but it is one mistyped digit away from ``1945-04-03``: compared digit by
+    digit it is still evidence, where ``date_clean`` has to call it unknown.
+    """
+    if value is None:
+        return None
+    match = _ISO_DATE.fullmatch(value.strip())
+    return "".join(match.groups()) if match else None
+
+
 def date_swapped(value: str | None) -> str | None:
     """The same date with day and month exchanged, when that is a different plausible date."""
     if value is None:
@@ -211,6 +223,15 @@ def address_clean(value: str | None) -> str | None:
         return None
     words = _SPACES.sub(" ", _NOT_ALNUM.sub(" ", unidecode(value).lower())).strip()
     return words or None
+
+
+def street_key(value: str | None) -> str | None:
+    """A street folded like ``address_clean`` with its spaces gone: ``8 stobie place`` = ``8 stobiepl ace``.
+
+    Clerks and scanners drop, add and move spaces in addresses more than in any other field.
+    """
+    cleaned = address_clean(value)
+    return cleaned.replace(" ", "") if cleaned else None
 
 
 def postcode_clean(value: str | None) -> str | None:

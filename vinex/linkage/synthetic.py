@@ -4,7 +4,8 @@ No real person is in it. People are drawn from name and place lists with skewed 
 frequencies; each may appear in several records, as several agencies would hold them, and every copy
 after the first is perturbed the way clerks, forms and systems perturb records: typos, nicknames,
 initials, accents and case, compound surnames cut short, first and last names swapped, day and month
-swapped, digits mistyped, fields left empty, people who moved. The same seed gives the same records.
+swapped, digits mistyped, fields left empty, people who moved, addresses with a space dropped or moved
+and postcodes and cities mistyped. The same seed gives the same records.
 """
 
 from __future__ import annotations
@@ -121,17 +122,24 @@ def _person(rng: random.Random, vocabulary: _Vocabulary, person_id: int) -> _Per
 
 
 def _relative(rng: random.Random, vocabulary: _Vocabulary, of: _Person, person_id: int) -> _Person:
-    """Someone else of the same household: same surname and address, own given name and birthday.
+    """Someone else of the same household: same surname and address, mostly an own given name and birthday.
 
-    Siblings, parents and children, and now and then twins, are the near-misses a model must keep apart.
+    Siblings, parents and children, now and then twins or a child named after the parent, are the
+    near-misses a model must keep apart.
     """
     person = _person(rng, vocabulary, person_id)
     while set(given_aliases(person.first) or ()) & set(given_aliases(of.first) or ()):
         person.first = vocabulary.given_name(rng)  # parents do not give two children one name
     person.last, person.country, person.state = of.last, of.country, of.state
     person.street, person.city, person.postcode = of.street, of.city, of.postcode
-    if rng.random() < 0.1:
+    roll = rng.random()
+    if roll < 0.1:
         person.dob = of.dob  # a twin
+    elif roll < 0.2:  # a son or daughter named after the parent: one name, one address, a generation apart
+        person.first, person.sex = of.first, of.sex
+        gap, year = rng.randint(18, 40), int(of.dob[:4])
+        year = year + gap if year + gap <= 2008 else year - gap  # the parent may be the later record
+        person.dob = f"{year:04d}{person.dob[4:]}"
     return person
 
 
@@ -148,6 +156,22 @@ def _typo(rng: random.Random, word: str) -> str:
         return word[:at] + _KEYBOARD.get(word[at], word[at]) + word[at + 1:]
     at = min(at, len(word) - 2)  # two letters swapped
     return word[:at] + word[at + 1] + word[at] + word[at + 2:]
+
+
+def _space_slip(rng: random.Random, text: str) -> str:
+    """A space dropped, or moved by one letter, as typing and scanning do to addresses."""
+    spaces = [at for at, char in enumerate(text) if char == " "]
+    if not spaces:
+        return text
+    at = rng.choice(spaces)
+    if rng.random() < 0.5 or at + 2 > len(text):
+        return text[:at] + text[at + 1:]
+    return text[:at] + text[at + 1] + " " + text[at + 2:]
+
+
+def _digit_slip(rng: random.Random, digits: str) -> str:
+    at = rng.randrange(len(digits))
+    return digits[:at] + rng.choice(string.digits) + digits[at + 1:]
 
 
 def _styled(rng: random.Random, name: str) -> str:
@@ -237,6 +261,12 @@ def _record(rng: random.Random, vocabulary: _Vocabulary, person: _Person, *, cop
             street, city, postcode = _address(rng, vocabulary)  # moved
         elif rng.random() < 0.15:
             street = _typo(rng, street)
+        elif rng.random() < 0.05:
+            street = _space_slip(rng, street)
+        if rng.random() < 0.05:
+            postcode = _typo(rng, postcode) if rng.random() < 0.5 else _digit_slip(rng, postcode)
+        if rng.random() < 0.05:
+            city = _typo(rng, city)
 
     def kept(value: str, share: float) -> str | None:
         return value if value and rng.random() < share else None
