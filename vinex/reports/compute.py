@@ -98,9 +98,14 @@ def _keys(values: Sequence[str], found: pl.Series) -> list[str]:
 
 
 def _hash(frames: Sequence[pl.DataFrame]) -> str:
+    """A digest of the frames' rows, whatever order they were read in: every row hashed (polars' row hash with
+    fixed seeds, the same for the same values on every run of one polars version) and the sorted row hashes
+    digested, frame by frame with its column names and types."""
     digest = hashlib.sha256()
     for part in frames:
-        digest.update(part.sort(part.columns).write_csv().encode())
+        digest.update(repr(part.schema).encode())
+        rows = part.hash_rows(seed=17, seed_1=29, seed_2=41, seed_3=53).sort()
+        digest.update(rows.to_numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -110,14 +115,16 @@ def report_compute(*, quarter: Quarter) -> Computed:
     start_us, end_us = (int(t.timestamp()) * 1_000_000 for t in (quarter.start, quarter.end))
     agencies = facts.agencies()
     codes = agencies["agency"].to_list()
-    events = history.ordered(facts.events())
+    events = facts.events()  # in history order
     retracted = history.retractions(events)
+    folded = history.fold_at(events, retracted, end_us)
     in_quarter = events.filter(pl.col("occurred_us").is_between(start_us, end_us, closed="left"))
     received = events.filter(pl.col("received_us").is_between(start_us, end_us, closed="left"))
+    notifications = facts.notifications(window)
 
     loaded: dict[str, pl.DataFrame] = {
-        "notifications": facts.notifications(window), "subscriptions": facts.subscriptions(window),
-        "latencies": facts.latencies(window), "rejections": facts.rejections(window),
+        "notifications": notifications, "subscriptions": facts.subscriptions(window),
+        "latencies": _latencies(notifications, events), "rejections": facts.rejections(window),
         "late": _per_agency(received.filter(pl.col("received_us") - pl.col("occurred_us") > LATE_HOURS * _HOUR_US)),
         "corrections": _per_agency(received.filter(pl.col("type") == history.CORRECTION)),
         "snapshots": facts.snapshots_held(window), "silences": facts.feed_silences(window),
@@ -125,12 +132,14 @@ def report_compute(*, quarter: Quarter) -> Computed:
         "data_reports": facts.data_reports(window), "purges": facts.contact_purges(window),
         "facilities": facts.facilities(),
     }
+    del received
     stale = _stale_hours(loaded["silences"], start_us, end_us)
     tables = {
         "events_by_agency_type": _events_table(agencies, in_quarter, retracted),
-        "notifications_by_channel_status": _notifications_table(loaded["notifications"]),
+        "notifications_by_channel_status": _notifications_table(
+            notifications.group_by("channel", "status").agg(pl.len().cast(pl.Int64).alias("n"))),
         "registrations_by_channel_tier": _registrations_table(loaded["subscriptions"]),
-        "people_by_agency_status": _people_table(agencies, history.statuses_at(events, retracted, end_us)),
+        "people_by_agency_status": _people_table(agencies, folded.statuses),
         "data_quality_by_agency": published_table(TITLES["data_quality_by_agency"], codes, QUALITY_COLUMNS,
                                                   _by_agency(agencies, {
                                                       "events_rejected": loaded["rejections"],
@@ -143,10 +152,21 @@ def report_compute(*, quarter: Quarter) -> Computed:
             agencies, {"sharing_denials": loaded["denials"], "registrations_held": loaded["held"],
                        "data_reports": loaded["data_reports"], "contact_purges": loaded["purges"]})),
     }
-    quality = _quality(agencies, events, retracted, in_quarter, loaded, stale, quarter)
+    quality = _quality(agencies, events, folded.contradictions, in_quarter, loaded, stale, quarter)
     facilities = dict(zip(codes, (row[0] for row in _by_agency(agencies, {"n": loaded["facilities"]})), strict=True))
-    input_hash = _hash([agencies, events.drop("received_us"), *loaded.values()])
+    del loaded["latencies"]  # derived from the events and notifications, hashed already
+    input_hash = _hash([agencies, events, *loaded.values()])
     return Computed(quarter, tables, quality, input_hash, facilities)
+
+
+def _latencies(notifications: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """Per notification handed to its provider: the event's agency and the whole milliseconds (rounded toward
+    zero) from the event's arrival to the hand-over."""
+    sent = notifications.select("event_id", "sent_us").drop_nulls()
+    joined = sent.join(events.select(event_id="id", agency_id="agency_id", received_us="received_us"), on="event_id")
+    micros = pl.col("sent_us") - pl.col("received_us")
+    return joined.select(pl.col("agency_id").cast(pl.Int64),
+                         ms=pl.when(micros >= 0).then(micros // 1000).otherwise(-((-micros) // 1000)))
 
 
 def _events_table(agencies: pl.DataFrame, in_quarter: pl.DataFrame, retracted: pl.DataFrame) -> dict[str, Any]:
@@ -225,15 +245,14 @@ def _stale_hours(silences: pl.DataFrame, start_us: int, end_us: int) -> pl.DataF
             .agg((pl.col("us").sum() // 3_600_000_000).alias("n")))
 
 
-def _quality(agencies: pl.DataFrame, events: pl.DataFrame, retracted: pl.DataFrame, in_quarter: pl.DataFrame,
+def _quality(agencies: pl.DataFrame, events: pl.DataFrame, contradictions: pl.DataFrame, in_quarter: pl.DataFrame,
              loaded: dict[str, pl.DataFrame], stale: pl.DataFrame, quarter: Quarter) -> dict[str, Any]:
     """The checks before publishing: counts per agency (suppressed like any table) and the verdict."""
-    end_us = int(quarter.end.timestamp()) * 1_000_000
     first_booking = (events.filter(pl.col("type") == history.BOOKED).group_by("subject_id")
                      .agg(pl.col("occurred_us").min().alias("booked_us")))
     before_booking = _wide_ids(in_quarter.join(first_booking, on="subject_id")
                                .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n"))
-    contradictory = _wide_ids(history.contradictions_at(events, retracted, end_us)
+    contradictory = _wide_ids(contradictions
                               .filter(pl.col("subject_id").is_in(in_quarter["subject_id"].implode()))
                               .group_by("agency_id").agg(pl.col("subject_id").n_unique().alias("n")))
     columns = {"events_rejected": loaded["rejections"], "events_before_booking": before_booking,

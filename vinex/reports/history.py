@@ -24,6 +24,7 @@ the type as its index in ``TYPES``, which keeps ten million rows small.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import polars as pl
 
@@ -91,16 +92,39 @@ def _target() -> pl.Expr:
     return pl.col("type").replace_strict(TARGETS, default=None, return_dtype=pl.Int8)
 
 
+class Fold(NamedTuple):
+    """The state machine's answers at one instant: ``statuses`` (``agency_id``, ``subject_id``, ``status``) and
+    ``contradictions`` (the held events: ``id``, ``agency_id``, ``subject_id``, ``occurred_us``)."""
+
+    statuses: pl.DataFrame
+    contradictions: pl.DataFrame
+
+
+def fold_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> Fold:
+    """``statuses_at`` and ``contradictions_at`` together, the histories applied and replayed once."""
+    applied = _applied(events, retracted, end_us)
+    folded, held = _folded(applied)
+    return Fold(_statuses(events, applied, folded, end_us), _contradictions(applied, held))
+
+
 def statuses_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> pl.DataFrame:
     """``agency_id``, ``subject_id``, ``status`` (index into STATUSES) of each subject with an event before
     ``end_us``, as ``statemachine.derive`` would give it for that history."""
-    applied = _applied(events, retracted, end_us)
+    return fold_at(events, retracted, end_us).statuses
+
+
+def contradictions_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> pl.DataFrame:
+    """The unretracted events before ``end_us`` that the state machine holds because they cannot follow the
+    events before them (``statemachine.replay``): ``id``, ``agency_id``, ``subject_id``, ``occurred_us``."""
+    return fold_at(events, retracted, end_us).contradictions
+
+
+def _statuses(events: pl.DataFrame, applied: pl.DataFrame, folded: pl.DataFrame, end_us: int) -> pl.DataFrame:
     last = (applied.with_columns(target=_target()).group_by("agency_id", "subject_id")
             .agg(pl.col("target").drop_nulls().last()))
     known = events.filter(pl.col("occurred_us") < end_us).select("agency_id", "subject_id").unique()
     closed_form = (known.join(last, on=["agency_id", "subject_id"], how="left")
                    .select("agency_id", "subject_id", status=pl.col("target").fill_null(UNKNOWN).cast(pl.Int8)))
-    folded, _ = _folded(applied)
     return (closed_form.join(folded.select("subject_id", folded="status"), on="subject_id", how="left")
             .select("agency_id", "subject_id", status=pl.coalesce("folded", "status").cast(pl.Int8)))
 
@@ -111,11 +135,7 @@ def _allowed() -> pl.DataFrame:
         allowed=pl.lit(True))
 
 
-def contradictions_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> pl.DataFrame:
-    """The unretracted events before ``end_us`` that the state machine holds because they cannot follow the
-    events before them (``statemachine.replay``): ``id``, ``agency_id``, ``subject_id``, ``occurred_us``."""
-    applied = _applied(events, retracted, end_us)
-    _, held = _folded(applied)
+def _contradictions(applied: pl.DataFrame, held: list[int]) -> pl.DataFrame:
     return applied.filter(pl.col("id").is_in(held)).select("id", "agency_id", "subject_id", "occurred_us")
 
 
