@@ -7,12 +7,14 @@ sees it; ``Computed.tables`` holds only what may be published, in report.json's 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 from django.conf import settings
+from django.db import connections
 
 from vinex.custody.models import CustodyStatus, EventType
 from vinex.notify.models import Channel, CreatedVia, NotificationStatus, Tier
@@ -115,29 +117,38 @@ def report_compute(*, quarter: Quarter) -> Computed:
     start_us, end_us = (int(t.timestamp()) * 1_000_000 for t in (quarter.start, quarter.end))
     agencies = facts.agencies()
     codes = agencies["agency"].to_list()
-    events = facts.events()  # in history order
+    with ThreadPoolExecutor(1) as pool:
+        # The two large reads overlap (the columnar reader lets go of the interpreter while it reads); a read
+        # through Django's cursor must stay on this thread, whose connection may hold uncommitted rows.
+        later = pool.submit(_on_own_connection, facts.notifications, window) if facts.columnar() else None
+        events = facts.events()  # in history order
+        notifications = later.result() if later is not None else facts.notifications(window)
     retracted = history.retractions(events)
     folded = history.fold_at(events, retracted, end_us)
-    in_quarter = events.filter(pl.col("occurred_us").is_between(start_us, end_us, closed="left"))
-    received = events.filter(pl.col("received_us").is_between(start_us, end_us, closed="left"))
-    notifications = facts.notifications(window)
+    in_quarter = events.select("id", "agency_id", "subject_id", "type", "occurred_us").filter(
+        pl.col("occurred_us").is_between(start_us, end_us, closed="left"))
+    received = pl.col("received_us").is_between(start_us, end_us, closed="left")
+    by_outcome = notifications.group_by("channel", "status").agg(pl.len().cast(pl.Int64).alias("n")).with_columns(
+        pl.col("channel", "status").cast(pl.String))
 
     loaded: dict[str, pl.DataFrame] = {
-        "notifications": notifications, "subscriptions": facts.subscriptions(window),
+        # The notifications by what the tables count: outcomes, and when each was handed over for what event.
+        "notifications": by_outcome, "handed_over": notifications.select("event_id", "sent_us"),
+        "subscriptions": facts.subscriptions(window),
         "latencies": _latencies(notifications, events), "rejections": facts.rejections(window),
-        "late": _per_agency(received.filter(pl.col("received_us") - pl.col("occurred_us") > LATE_HOURS * _HOUR_US)),
-        "corrections": _per_agency(received.filter(pl.col("type") == history.CORRECTION)),
+        "late": _per_agency(events.filter(received & (pl.col("received_us") - pl.col("occurred_us")
+                                                      > LATE_HOURS * _HOUR_US))),
+        "corrections": _per_agency(events.filter(received & (pl.col("type") == history.CORRECTION))),
         "snapshots": facts.snapshots_held(window), "silences": facts.feed_silences(window),
         "denials": facts.denials(window), "held": facts.registrations_held(window),
         "data_reports": facts.data_reports(window), "purges": facts.contact_purges(window),
         "facilities": facts.facilities(),
     }
-    del received
+    del notifications
     stale = _stale_hours(loaded["silences"], start_us, end_us)
     tables = {
         "events_by_agency_type": _events_table(agencies, in_quarter, retracted),
-        "notifications_by_channel_status": _notifications_table(
-            notifications.group_by("channel", "status").agg(pl.len().cast(pl.Int64).alias("n"))),
+        "notifications_by_channel_status": _notifications_table(by_outcome),
         "registrations_by_channel_tier": _registrations_table(loaded["subscriptions"]),
         "people_by_agency_status": _people_table(agencies, folded.statuses),
         "data_quality_by_agency": published_table(TITLES["data_quality_by_agency"], codes, QUALITY_COLUMNS,
@@ -157,6 +168,14 @@ def report_compute(*, quarter: Quarter) -> Computed:
     del loaded["latencies"]  # derived from the events and notifications, hashed already
     input_hash = _hash([agencies, events, *loaded.values()])
     return Computed(quarter, tables, quality, input_hash, facilities)
+
+
+def _on_own_connection(read: Callable[[facts.Window], pl.DataFrame], window: facts.Window) -> pl.DataFrame:
+    """``read(window)`` on a worker thread, closing the database connection the thread opened."""
+    try:
+        return read(window)
+    finally:
+        connections.close_all()
 
 
 def _latencies(notifications: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:

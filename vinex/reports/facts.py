@@ -10,6 +10,8 @@ as a literal of our own values when the columnar reader, which takes no paramete
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,6 +99,11 @@ def _schema(schema: dict[str, Any]) -> dict[str, Any]:
     return {name: pl.Int64 if dtype == INSTANT else dtype for name, dtype in schema.items()}
 
 
+def columnar() -> bool:
+    """Whether this thread's reads go column by column, on connections of their own."""
+    return _columnar_uri() is not None
+
+
 def _columnar_uri() -> str | None:
     """Where a second connection reads the same database, or None: inside a transaction (uncommitted
     writes are this connection's alone) or for an in-memory SQLite database."""
@@ -155,7 +162,29 @@ def agencies() -> pl.DataFrame:
                  {"agency_id": pl.Int64, "agency": pl.String})
 
 
-_EVENTS_BATCH = 2_000_000  # ids per read: bounds the memory of the wide frame the reader hands over
+# Rows are read in ranges of a key, each range made compact (narrow types) before the next is read, so that
+# the reader's wide frame of a whole table never exists: ids per range, and subjects (a few events each).
+_BATCH_IDS = 1_000_000
+_BATCH_SUBJECTS = 250_000
+
+
+def _trim() -> None:
+    """Give the memory the columnar reader freed back to the system (glibc keeps it otherwise, and the peak
+    of a report at ten million rows is what its memory budget is about)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _libc()
 
 
 def events() -> pl.DataFrame:
@@ -169,6 +198,7 @@ def events() -> pl.DataFrame:
              f"{c}.{_c(CustodyEvent, 'subject')})")
     kind = f"{c}.{_c(CustodyEvent, 'type')}"
     pk = f"{c}.{_c(CustodyEvent, 'id')}"
+    subject = f"{c}.{_c(CustodyEvent, 'subject')}"
     sql = (f"SELECT {pk}, {c}.{_c(CustodyEvent, 'agency')}, "  # noqa: S608
            f"{c}.{_c(CustodyEvent, 'subject')}, CASE {kind} {type_code} END, "
            f"{c}.{_c(CustodyEvent, 'occurred_at')}, {c}.{_c(CustodyEvent, 'facility')}, "
@@ -177,24 +207,47 @@ def events() -> pl.DataFrame:
            f"THEN {named} END, {_NONE}), "
            f"CASE WHEN {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' THEN 1 ELSE 0 END, "
            f"{c}.{_c(CustodyEvent, 'received_at')} "
-           f"FROM {e} {c} WHERE {pk} >= %s AND {pk} < %s")
+           f"FROM {e} {c} WHERE {subject} >= %s AND {subject} < %s "
+           # The order of the index on (subject, occurred_at, id): the database reads in history order.
+           f"ORDER BY {subject}, {c}.{_c(CustodyEvent, 'occurred_at')}, {pk}")
     read_as = {"occurred_us": INSTANT, "names_target": pl.Int8}  # the tie is ranked after reading
     schema = {**{k: read_as.get(k, v) for k, v in EVENT_SCHEMA.items() if k != "tie"}, "received_us": INSTANT}
-    first, last = _id_range(CustodyEvent)
-    parts = [frame(sql, [low, low + _EVENTS_BATCH], schema) for low in range(first, last + 1, _EVENTS_BATCH)]
-    read = (pl.concat(parts) if parts else pl.DataFrame(schema=_schema(schema))).with_columns(
+    first, last = _range(CustodyEvent, "subject")
+    parts = []
+    for low in range(first, last + 1, _BATCH_SUBJECTS):
+        parts.append(frame(sql, [low, low + _BATCH_SUBJECTS], schema))
+        _trim()
+    read = (pl.concat(parts, rechunk=False) if parts else pl.DataFrame(schema=_schema(schema))).with_columns(
         pl.col("names_target").cast(pl.Boolean),
         corrects_id=pl.when(pl.col("corrects_id") != _NONE).then(pl.col("corrects_id")))
     del parts
-    return _with_ties(read.sort("subject_id", "occurred_us", "id"))
+    return _with_ties(_sorted(read))
 
 
-def _id_range(model: type[Model]) -> tuple[int, int]:
-    """The smallest and largest primary key of ``model``'s table (1, 0 when it is empty)."""
-    pk = _c(model, "id")
+_KEY = ("subject_id", "occurred_us", "id")
+
+
+def _sorted(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` ordered by subject, instant and id: as read when the database ordered them (checked, in one
+    pass), sorted here otherwise (an instant stored in another text form, a database's own ordering)."""
+    behind = pl.lit(False)
+    for k in reversed(range(len(_KEY))):  # row < previous row, compared key by key
+        column, previous = pl.col(_KEY[k]), pl.col(_KEY[k]).shift(1)
+        behind = (column < previous) | ((column == previous) & behind)
+    if not events.select(behind.fill_null(False).any()).item():
+        return events
+    return events.sort(*_KEY)
+
+
+def _range(model: type[Model], field: str) -> tuple[int, int]:
+    """The smallest and largest value of an indexed integer column (1, 0 when the table is empty), each asked
+    alone: a database answers either from one end of the index, but may read all of it for both at once."""
+    column = _c(model, field)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN({pk}), MAX({pk}) FROM {_t(model)}")  # noqa: S608
-        low, high = cursor.fetchone()
+        cursor.execute(f"SELECT MIN({column}) FROM {_t(model)}")  # noqa: S608
+        (low,) = cursor.fetchone()
+        cursor.execute(f"SELECT MAX({column}) FROM {_t(model)}")  # noqa: S608
+        (high,) = cursor.fetchone()
     return (1, 0) if low is None else (int(low), int(high))
 
 
@@ -271,14 +324,23 @@ def facilities() -> pl.DataFrame:
 
 def notifications(window: Window) -> pl.DataFrame:
     """Notifications created in the window: ``event_id`` (null for none), ``channel``, ``status`` (its final,
-    current one) and ``sent_us`` (when handed to the provider, null if never). One read of the rows instead of
-    a grouping and a join by the database, both slower than polars over the same rows."""
-    created = _c(Notification, "created_at")
+    current one; both categorical) and ``sent_us`` (when handed to the provider, null if never). One read of the
+    rows instead of a grouping and a join by the database, both slower than polars over the same rows; read in
+    ranges of ids, each made compact before the next is read."""
+    created, pk = _c(Notification, "created_at"), _c(Notification, "id")
     sql = (f"SELECT {_c(Notification, 'event')}, {_c(Notification, 'channel')}, {_c(Notification, 'status')}, "  # noqa: S608
-           f"{_c(Notification, 'sent_at')} FROM {_t(Notification)} WHERE {created} >= %s AND {created} < %s")
-    read = frame(sql, window.params, {"event_id": pl.Int32, "channel": pl.String, "status": pl.String,
-                                      "sent_us": INSTANT})
-    return read.with_columns(pl.col("channel", "status").cast(pl.Categorical))
+           f"{_c(Notification, 'sent_at')} FROM {_t(Notification)} "
+           f"WHERE {created} >= %s AND {created} < %s AND {pk} >= %s AND {pk} < %s")
+    schema = {"event_id": pl.Int32, "channel": pl.String, "status": pl.String, "sent_us": INSTANT}
+    first, last = _range(Notification, "id")
+    parts = []
+    for low in range(first, last + 1, _BATCH_IDS):
+        parts.append(frame(sql, [*window.params, low, low + _BATCH_IDS], schema).with_columns(
+            pl.col("channel", "status").cast(pl.Categorical)))
+        _trim()
+    if not parts:
+        return pl.DataFrame(schema=_schema(schema)).with_columns(pl.col("channel", "status").cast(pl.Categorical))
+    return pl.concat(parts, rechunk=False)
 
 
 def subscriptions(window: Window) -> pl.DataFrame:
@@ -288,10 +350,11 @@ def subscriptions(window: Window) -> pl.DataFrame:
     return frame(sql, window.params, {"created_via": pl.String, "tier": pl.String, "n": pl.Int64})
 
 
-def _person_agencies() -> str:
-    """SQL of (person, agency) pairs: every agency holding a subject of the person."""
-    return (f"SELECT DISTINCT {_c(Subject, 'person')} AS person_id, {_c(Subject, 'agency')} AS agency_id "  # noqa: S608
-            f"FROM {_t(Subject)}")
+def _person_agencies(person: str) -> str:
+    """SQL joining the agencies holding a subject of ``person`` (``pa``'s agency): each is joined once per such
+    subject, which the counts of distinct rows absorb, over the index on the subject's person (a ``DISTINCT`` of
+    every subject first would read the whole table)."""
+    return f"JOIN {_t(Subject)} pa ON pa.{_c(Subject, 'person')} = {person} "
 
 
 def denials(window: Window) -> pl.DataFrame:
@@ -301,25 +364,34 @@ def denials(window: Window) -> pl.DataFrame:
     return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
 
 
+_PAIRS = {"agency_id": pl.Int64, "id": pl.Int64}
+
+
+def _distinct_per_agency(pairs: pl.DataFrame) -> pl.DataFrame:
+    """(agency, row) pairs counted per agency, each row once. Counted here rather than by the database, whose
+    grouping would make it plan the join from the (large) subjects' side."""
+    return pairs.group_by("agency_id").agg(pl.col("id").n_unique().cast(pl.Int64).alias("n"))
+
+
 def registrations_held(window: Window) -> pl.DataFrame:
     """Registrations created in the window and still held for the privacy review, per agency holding the
     person followed (a decided registration keeps no trace of having been held, but its audit entry)."""
     r, s = _t(Registration), _t(Subscription)
     created = f"r.{_c(Registration, 'created_at')}"
-    sql = (f"SELECT pa.agency_id, COUNT(DISTINCT r.{_c(Registration, 'id')}) FROM {r} r "  # noqa: S608
+    sql = (f"SELECT pa.{_c(Subject, 'agency')}, r.{_c(Registration, 'id')} FROM {r} r "  # noqa: S608
            f"JOIN {s} s ON s.{_c(Subscription, 'id')} = r.{_c(Registration, 'subscription')} "
-           f"JOIN ({_person_agencies()}) pa ON pa.person_id = s.{_c(Subscription, 'person')} "
-           f"WHERE {created} >= %s AND {created} < %s AND r.{_c(Registration, 'status')} = %s GROUP BY 1")
-    return frame(sql, [*window.params, RegistrationStatus.HELD], {"agency_id": pl.Int64, "n": pl.Int64})
+           f"{_person_agencies('s.' + _c(Subscription, 'person'))}"
+           f"WHERE {created} >= %s AND {created} < %s AND r.{_c(Registration, 'status')} = %s")
+    return _distinct_per_agency(frame(sql, [*window.params, RegistrationStatus.HELD], _PAIRS))
 
 
 def data_reports(window: Window) -> pl.DataFrame:
     d = _t(DataReport)
     created = f"d.{_c(DataReport, 'created_at')}"
-    sql = (f"SELECT pa.agency_id, COUNT(DISTINCT d.{_c(DataReport, 'id')}) FROM {d} d "  # noqa: S608
-           f"JOIN ({_person_agencies()}) pa ON pa.person_id = d.{_c(DataReport, 'person')} "
-           f"WHERE {created} >= %s AND {created} < %s GROUP BY 1")
-    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
+    sql = (f"SELECT pa.{_c(Subject, 'agency')}, d.{_c(DataReport, 'id')} FROM {d} d "  # noqa: S608
+           f"{_person_agencies('d.' + _c(DataReport, 'person'))}"
+           f"WHERE {created} >= %s AND {created} < %s")
+    return _distinct_per_agency(frame(sql, window.params, _PAIRS))
 
 
 def contact_purges(window: Window) -> pl.DataFrame:
@@ -328,10 +400,10 @@ def contact_purges(window: Window) -> pl.DataFrame:
     a, ct, s = _t(AuditEntry), _t(Contact), _t(Subscription)
     at = f"a.{_c(AuditEntry, 'at')}"
     contact_id = f"CAST(ct.{_c(Contact, 'id')} AS {'TEXT' if connection.vendor == 'sqlite' else 'VARCHAR'})"
-    sql = (f"SELECT pa.agency_id, COUNT(DISTINCT ct.{_c(Contact, 'id')}) FROM {a} a "  # noqa: S608
+    sql = (f"SELECT pa.{_c(Subject, 'agency')}, ct.{_c(Contact, 'id')} FROM {a} a "  # noqa: S608
            f"JOIN {ct} ct ON {contact_id} = a.{_c(AuditEntry, 'object_id')} "
            f"JOIN {s} s ON s.{_c(Subscription, 'registrant')} = ct.{_c(Contact, 'registrant')} "
-           f"JOIN ({_person_agencies()}) pa ON pa.person_id = s.{_c(Subscription, 'person')} "
+           f"{_person_agencies('s.' + _c(Subscription, 'person'))}"
            f"WHERE a.{_c(AuditEntry, 'action')} = 'delete' AND a.{_c(AuditEntry, 'object_type')} = 'contact' "
-           f"AND {at} >= %s AND {at} < %s GROUP BY 1")
-    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
+           f"AND {at} >= %s AND {at} < %s")
+    return _distinct_per_agency(frame(sql, window.params, _PAIRS))
