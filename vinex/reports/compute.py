@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 from django.conf import settings
 from django.db import connections
@@ -100,14 +101,15 @@ def _keys(values: Sequence[str], found: pl.Series) -> list[str]:
 
 
 def _hash(frames: Sequence[pl.DataFrame]) -> str:
-    """A digest of the frames' rows, whatever order they were read in: every row hashed (polars' row hash with
-    fixed seeds, the same for the same values on every run of one polars version) and the sorted row hashes
-    digested, frame by frame with its column names and types."""
+    """A digest of the frames' rows, whatever order they were read in: each frame's column names and types, its
+    number of rows, and the sum and the exclusive or of its rows' hashes (polars' row hash with fixed seeds, the
+    same for the same values on every run of one polars version), so that no frame of millions is sorted."""
     digest = hashlib.sha256()
     for part in frames:
+        rows = part.hash_rows(seed=17, seed_1=29, seed_2=41, seed_3=53).to_numpy()
         digest.update(repr(part.schema).encode())
-        rows = part.hash_rows(seed=17, seed_1=29, seed_2=41, seed_3=53).sort()
-        digest.update(rows.to_numpy().tobytes())
+        digest.update(np.array([len(rows), np.add.reduce(rows, dtype=np.uint64),
+                                np.bitwise_xor.reduce(rows) if len(rows) else 0], dtype=np.uint64).tobytes())
     return digest.hexdigest()
 
 
@@ -125,8 +127,9 @@ def report_compute(*, quarter: Quarter) -> Computed:
         notifications = later.result() if later is not None else facts.notifications(window)
     retracted = history.retractions(events)
     folded = history.fold_at(events, retracted, end_us)
-    in_quarter = events.select("id", "agency_id", "subject_id", "type", "occurred_us").filter(
-        pl.col("occurred_us").is_between(start_us, end_us, closed="left"))
+    # Lazy: each use filters the events again (cheap) instead of keeping a copy of millions of rows.
+    in_quarter = events.lazy().filter(pl.col("occurred_us").is_between(start_us, end_us, closed="left")).select(
+        "id", "agency_id", "subject_id", "type", "occurred_us")
     received = pl.col("received_us").is_between(start_us, end_us, closed="left")
     by_outcome = notifications.group_by("channel", "status").agg(pl.len().cast(pl.Int64).alias("n")).with_columns(
         pl.col("channel", "status").cast(pl.String))
@@ -181,17 +184,19 @@ def _on_own_connection(read: Callable[[facts.Window], pl.DataFrame], window: fac
 def _latencies(notifications: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     """Per notification handed to its provider: the event's agency and the whole milliseconds (rounded toward
     zero) from the event's arrival to the hand-over."""
-    sent = notifications.select("event_id", "sent_us").drop_nulls()
-    joined = sent.join(events.select(event_id="id", agency_id="agency_id", received_us="received_us"), on="event_id")
+    sent = notifications.lazy().select("event_id", "sent_us").drop_nulls()
+    joined = sent.join(events.lazy().select(event_id="id", agency_id="agency_id", received_us="received_us"),
+                       on="event_id")
     micros = pl.col("sent_us") - pl.col("received_us")
     return joined.select(pl.col("agency_id").cast(pl.Int64),
-                         ms=pl.when(micros >= 0).then(micros // 1000).otherwise(-((-micros) // 1000)))
+                         ms=pl.when(micros >= 0).then(micros // 1000).otherwise(-((-micros) // 1000))
+                         ).collect(engine="streaming")
 
 
-def _events_table(agencies: pl.DataFrame, in_quarter: pl.DataFrame, retracted: pl.DataFrame) -> dict[str, Any]:
-    kept = in_quarter.filter(pl.col("type") != history.CORRECTION).join(
-        retracted.select(id=pl.col("target_id")), on="id", how="anti")
-    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n"))
+def _events_table(agencies: pl.DataFrame, in_quarter: pl.LazyFrame, retracted: pl.DataFrame) -> dict[str, Any]:
+    kept = in_quarter.filter((pl.col("type") != history.CORRECTION)
+                             & ~pl.col("id").is_in(retracted.get_column("target_id").implode()))
+    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n").collect())
               .join(agencies, on="agency_id")
               .with_columns(type=pl.col("type").map_elements(lambda i: history.TYPES[i], return_dtype=pl.String)))
     codes = agencies["agency"].to_list()
@@ -264,21 +269,24 @@ def _stale_hours(silences: pl.DataFrame, start_us: int, end_us: int) -> pl.DataF
             .agg((pl.col("us").sum() // 3_600_000_000).alias("n")))
 
 
-def _quality(agencies: pl.DataFrame, events: pl.DataFrame, contradictions: pl.DataFrame, in_quarter: pl.DataFrame,
+def _quality(agencies: pl.DataFrame, events: pl.DataFrame, contradictions: pl.DataFrame, in_quarter: pl.LazyFrame,
              loaded: dict[str, pl.DataFrame], stale: pl.DataFrame, quarter: Quarter) -> dict[str, Any]:
     """The checks before publishing: counts per agency (suppressed like any table) and the verdict."""
-    first_booking = (events.filter(pl.col("type") == history.BOOKED).group_by("subject_id")
+    first_booking = (events.lazy().filter(pl.col("type") == history.BOOKED).group_by("subject_id")
                      .agg(pl.col("occurred_us").min().alias("booked_us")))
     before_booking = _wide_ids(in_quarter.join(first_booking, on="subject_id")
-                               .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n"))
+                               .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n")
+                               .collect(engine="streaming"))
+    in_quarter_subjects = in_quarter.select("subject_id").unique().collect().get_column("subject_id")
     contradictory = _wide_ids(contradictions
-                              .filter(pl.col("subject_id").is_in(in_quarter["subject_id"].implode()))
+                              .filter(pl.col("subject_id").is_in(in_quarter_subjects.implode()))
                               .group_by("agency_id").agg(pl.col("subject_id").n_unique().alias("n")))
+    in_quarter_count = in_quarter.select(pl.len()).collect().item()
     columns = {"events_rejected": loaded["rejections"], "events_before_booking": before_booking,
                "contradictory_subjects": contradictory, "stale_feed_hours": stale, "events_late": loaded["late"]}
     matrix = _by_agency(agencies, columns)
     sums = [sum(row[j] for row in matrix) for j in range(len(CHECK_COLUMNS))]
-    received = in_quarter.height + sums[0]
+    received = in_quarter_count + sums[0]
     problems = sums[0] + sums[1] + sums[4]
     problem_share = problems / received if received else 0.0
     facility_hours = int(loaded["facilities"]["n"].sum() or 0) * quarter.hours
