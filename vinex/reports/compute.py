@@ -88,10 +88,11 @@ def _wide_ids(counts: pl.DataFrame) -> pl.DataFrame:
     return counts.with_columns(pl.col("agency_id").cast(pl.Int64))
 
 
-def _per_agency(rows: pl.DataFrame) -> pl.DataFrame:
-    """How many of ``rows`` each agency has (``agency_id``, ``n``), agencies without any left out."""
+def _per_agency(rows: pl.LazyFrame) -> pl.DataFrame:
+    """How many of ``rows`` each agency has (``agency_id``, ``n``), agencies without any left out (counted by the
+    streaming engine, which never holds the rows themselves)."""
     return rows.group_by("agency_id").agg(pl.len().cast(pl.Int64).alias("n")).with_columns(
-        pl.col("agency_id").cast(pl.Int64))
+        pl.col("agency_id").cast(pl.Int64)).collect(engine="streaming")
 
 
 def _keys(values: Sequence[str], found: pl.Series) -> list[str]:
@@ -100,21 +101,39 @@ def _keys(values: Sequence[str], found: pl.Series) -> list[str]:
     return [*values, *extra]
 
 
-def _hash(frames: Sequence[pl.DataFrame]) -> str:
-    """A digest of the frames' rows, whatever order they were read in: each frame's column names and types, its
-    number of rows, and the sum and the exclusive or of its rows' hashes (polars' row hash with fixed seeds, the
-    same for the same values on every run of one polars version), so that no frame of millions is sorted."""
-    digest = hashlib.sha256()
-    for part in frames:
-        rows = part.hash_rows(seed=17, seed_1=29, seed_2=41, seed_3=53).to_numpy()
-        digest.update(repr(part.schema).encode())
-        digest.update(np.array([len(rows), np.add.reduce(rows, dtype=np.uint64),
-                                np.bitwise_xor.reduce(rows) if len(rows) else 0], dtype=np.uint64).tobytes())
-    return digest.hexdigest()
+_HASH_SLICE = 1_000_000
+
+
+class _Digest:
+    """A digest of frames' rows, whatever order they were read in: each frame's column names and types, its number
+    of rows, and the sum and the exclusive or of its rows' hashes (polars' row hash with fixed seeds, the same for
+    the same values on every run of one polars version), so that no frame of millions is sorted. Frames are added
+    as soon as they are read, so that a large one can be let go of early."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+
+    def add(self, *frames: pl.DataFrame) -> None:
+        for part in frames:
+            count, total, either = 0, np.uint64(0), np.uint64(0)
+            for piece in part.iter_slices(_HASH_SLICE):  # a slice at a time: hashing may copy what it hashes
+                rows = piece.hash_rows(seed=17, seed_1=29, seed_2=41, seed_3=53).to_numpy()
+                count += len(rows)
+                total = np.add.reduce(rows, dtype=np.uint64, initial=total)
+                either = np.bitwise_xor.reduce(rows, initial=either)
+            self._sha.update(repr(part.schema).encode())
+            self._sha.update(np.array([count, total, either], dtype=np.uint64).tobytes())
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
 
 
 def report_compute(*, quarter: Quarter) -> Computed:
-    """Every table of the quarter's report, suppressed, and the data-quality checks."""
+    """Every table of the quarter's report, suppressed, and the data-quality checks.
+
+    At ten million events and notifications memory is the constraint: what is derived from the large frames is
+    derived as soon as they are read, and their columns are let go of once nothing reads them any more.
+    """
     window = facts.Window(quarter.start, quarter.end)
     start_us, end_us = (int(t.timestamp()) * 1_000_000 for t in (quarter.start, quarter.end))
     agencies = facts.agencies()
@@ -125,29 +144,33 @@ def report_compute(*, quarter: Quarter) -> Computed:
         later = pool.submit(_on_own_connection, facts.notifications, window) if facts.columnar() else None
         events = facts.events()  # in history order
         notifications = later.result() if later is not None else facts.notifications(window)
+    digest = _Digest()
+    by_outcome = notifications.group_by("channel", "status").agg(pl.len().cast(pl.Int64).alias("n")).with_columns(
+        pl.col("channel", "status").cast(pl.String))
+    # The notifications by what the tables count: outcomes, and when each was handed over for what event.
+    digest.add(agencies, events, by_outcome, notifications.select("event_id", "sent_us"))
+    latency_table = _latency_table(agencies, _latencies(notifications, events))
+    del notifications
+    received = pl.col("received_us").is_between(start_us, end_us, closed="left")
+    late = _per_agency(events.lazy().filter(received & (pl.col("received_us") - pl.col("occurred_us")
+                                                        > LATE_HOURS * _HOUR_US)))
+    corrections = _per_agency(events.lazy().filter(received & (pl.col("type") == history.CORRECTION)))
     retracted = history.retractions(events)
+    events = events.drop("received_us", "corrects_id", "names_target")
     folded = history.fold_at(events, retracted, end_us)
     # Lazy: each use filters the events again (cheap) instead of keeping a copy of millions of rows.
     in_quarter = events.lazy().filter(pl.col("occurred_us").is_between(start_us, end_us, closed="left")).select(
         "id", "agency_id", "subject_id", "type", "occurred_us")
-    received = pl.col("received_us").is_between(start_us, end_us, closed="left")
-    by_outcome = notifications.group_by("channel", "status").agg(pl.len().cast(pl.Int64).alias("n")).with_columns(
-        pl.col("channel", "status").cast(pl.String))
 
     loaded: dict[str, pl.DataFrame] = {
-        # The notifications by what the tables count: outcomes, and when each was handed over for what event.
-        "notifications": by_outcome, "handed_over": notifications.select("event_id", "sent_us"),
-        "subscriptions": facts.subscriptions(window),
-        "latencies": _latencies(notifications, events), "rejections": facts.rejections(window),
-        "late": _per_agency(events.filter(received & (pl.col("received_us") - pl.col("occurred_us")
-                                                      > LATE_HOURS * _HOUR_US))),
-        "corrections": _per_agency(events.filter(received & (pl.col("type") == history.CORRECTION))),
+        "subscriptions": facts.subscriptions(window), "rejections": facts.rejections(window),
+        "late": late, "corrections": corrections,
         "snapshots": facts.snapshots_held(window), "silences": facts.feed_silences(window),
         "denials": facts.denials(window), "held": facts.registrations_held(window),
         "data_reports": facts.data_reports(window), "purges": facts.contact_purges(window),
         "facilities": facts.facilities(),
     }
-    del notifications
+    digest.add(*loaded.values())
     stale = _stale_hours(loaded["silences"], start_us, end_us)
     tables = {
         "events_by_agency_type": _events_table(agencies, in_quarter, retracted),
@@ -161,16 +184,14 @@ def report_compute(*, quarter: Quarter) -> Computed:
                                                       "corrections": loaded["corrections"],
                                                       "snapshots_quarantined": loaded["snapshots"],
                                                       "stale_feed_hours": stale})),
-        "delivery_latency_by_agency": _latency_table(agencies, loaded["latencies"]),
+        "delivery_latency_by_agency": latency_table,
         "privacy_by_agency": published_table(TITLES["privacy_by_agency"], codes, PRIVACY_COLUMNS, _by_agency(
             agencies, {"sharing_denials": loaded["denials"], "registrations_held": loaded["held"],
                        "data_reports": loaded["data_reports"], "contact_purges": loaded["purges"]})),
     }
     quality = _quality(agencies, events, folded.contradictions, in_quarter, loaded, stale, quarter)
     facilities = dict(zip(codes, (row[0] for row in _by_agency(agencies, {"n": loaded["facilities"]})), strict=True))
-    del loaded["latencies"]  # derived from the events and notifications, hashed already
-    input_hash = _hash([agencies, events, *loaded.values()])
-    return Computed(quarter, tables, quality, input_hash, facilities)
+    return Computed(quarter, tables, quality, digest.hexdigest(), facilities)
 
 
 def _on_own_connection(read: Callable[[facts.Window], pl.DataFrame], window: facts.Window) -> pl.DataFrame:
@@ -184,13 +205,34 @@ def _on_own_connection(read: Callable[[facts.Window], pl.DataFrame], window: fac
 def _latencies(notifications: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     """Per notification handed to its provider: the event's agency and the whole milliseconds (rounded toward
     zero) from the event's arrival to the hand-over."""
-    sent = notifications.lazy().select("event_id", "sent_us").drop_nulls()
-    joined = sent.join(events.lazy().select(event_id="id", agency_id="agency_id", received_us="received_us"),
-                       on="event_id")
+    sent = notifications.select("event_id", "sent_us").drop_nulls()
+    found = _event_rows(events, sent.get_column("event_id"))
+    if found is None:
+        joined = sent.lazy().join(events.lazy().select(event_id="id", agency_id="agency_id",
+                                                       received_us="received_us"), on="event_id")
+    else:
+        kept = found >= 0
+        rows = found[kept]
+        joined = sent.filter(pl.Series(kept)).with_columns(
+            events.get_column("agency_id").gather(rows), events.get_column("received_us").gather(rows)).lazy()
     micros = pl.col("sent_us") - pl.col("received_us")
     return joined.select(pl.col("agency_id").cast(pl.Int64),
                          ms=pl.when(micros >= 0).then(micros // 1000).otherwise(-((-micros) // 1000))
                          ).collect(engine="streaming")
+
+
+def _event_rows(events: pl.DataFrame, ids: pl.Series) -> np.ndarray | None:
+    """The row of ``events`` holding each id of ``ids`` (-1 where none does), through an array indexed by id:
+    far less memory than a join's hash table over millions of events. None when the ids are too sparse."""
+    if events.is_empty() or ids.is_empty():
+        return np.full(ids.len(), -1, dtype=np.int64)
+    event_ids = events.get_column("id").to_numpy()
+    top = int(max(event_ids.max(), ids.max() or 0))
+    if top > 4 * events.height + 1_000_000 or int(min(event_ids.min(), ids.min() or 0)) < 0:
+        return None
+    where = np.full(top + 1, -1, dtype=np.int32)
+    where[event_ids] = np.arange(events.height, dtype=np.int32)
+    return where[ids.to_numpy()].astype(np.int64)
 
 
 def _events_table(agencies: pl.DataFrame, in_quarter: pl.LazyFrame, retracted: pl.DataFrame) -> dict[str, Any]:
