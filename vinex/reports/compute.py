@@ -145,11 +145,10 @@ def report_compute(*, quarter: Quarter) -> Computed:
         events = facts.events()  # in history order
         notifications = later.result() if later is not None else facts.notifications(window)
     digest = _Digest()
-    by_outcome = notifications.group_by("channel", "status").agg(pl.len().cast(pl.Int64).alias("n")).with_columns(
-        pl.col("channel", "status").cast(pl.String))
+    by_outcome = notifications.outcomes
     # The notifications by what the tables count: outcomes, and when each was handed over for what event.
-    digest.add(agencies, events, by_outcome, notifications.select("event_id", "sent_us"))
-    latency_table = _latency_table(agencies, _latencies(notifications, events))
+    digest.add(agencies, events, by_outcome, notifications.handed_over)
+    latency_table = _latency_table(agencies, _latencies(notifications.handed_over, events))
     del notifications
     received = pl.col("received_us").is_between(start_us, end_us, closed="left")
     late = _per_agency(events.lazy().filter(received & (pl.col("received_us") - pl.col("occurred_us")
@@ -194,7 +193,8 @@ def report_compute(*, quarter: Quarter) -> Computed:
     return Computed(quarter, tables, quality, digest.hexdigest(), facilities)
 
 
-def _on_own_connection(read: Callable[[facts.Window], pl.DataFrame], window: facts.Window) -> pl.DataFrame:
+def _on_own_connection(read: Callable[[facts.Window], facts.Notifications],
+                       window: facts.Window) -> facts.Notifications:
     """``read(window)`` on a worker thread, closing the database connection the thread opened."""
     try:
         return read(window)
@@ -202,37 +202,42 @@ def _on_own_connection(read: Callable[[facts.Window], pl.DataFrame], window: fac
         connections.close_all()
 
 
-def _latencies(notifications: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+def _latencies(handed_over: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     """Per notification handed to its provider: the event's agency and the whole milliseconds (rounded toward
-    zero) from the event's arrival to the hand-over."""
-    sent = notifications.select("event_id", "sent_us").drop_nulls()
-    found = _event_rows(events, sent.get_column("event_id"))
-    if found is None:
-        joined = sent.lazy().join(events.lazy().select(event_id="id", agency_id="agency_id",
-                                                       received_us="received_us"), on="event_id")
-    else:
-        kept = found >= 0
-        rows = found[kept]
-        joined = sent.filter(pl.Series(kept)).with_columns(
-            events.get_column("agency_id").gather(rows), events.get_column("received_us").gather(rows)).lazy()
+    zero) from the event's arrival to the hand-over; a slice of notifications at a time, for memory."""
+    sent = handed_over.drop_nulls()
     micros = pl.col("sent_us") - pl.col("received_us")
-    return joined.select(pl.col("agency_id").cast(pl.Int64),
-                         ms=pl.when(micros >= 0).then(micros // 1000).otherwise(-((-micros) // 1000))
-                         ).collect(engine="streaming")
+    shape = [pl.col("agency_id").cast(pl.Int64), pl.when(micros >= 0).then(micros // 1000)
+             .otherwise(-((-micros) // 1000)).alias("ms")]
+    where = _event_rows(events)
+    if where is None:
+        return sent.lazy().join(events.lazy().select(event_id="id", agency_id="agency_id", received_us="received_us"),
+                                on="event_id").select(shape).collect(engine="streaming")
+    parts = []
+    for piece in sent.iter_slices(_HASH_SLICE):
+        ids = piece.get_column("event_id").to_numpy()
+        rows = np.full(len(ids), -1, dtype=np.int32)
+        inside = ids < len(where)
+        rows[inside] = where[ids[inside]]
+        kept = rows >= 0
+        found = rows[kept]
+        parts.append(piece.filter(pl.Series(kept)).with_columns(
+            events.get_column("agency_id").gather(found), events.get_column("received_us").gather(found)).select(shape))
+    return pl.concat(parts) if parts else pl.DataFrame(schema={"agency_id": pl.Int64, "ms": pl.Int64})
 
 
-def _event_rows(events: pl.DataFrame, ids: pl.Series) -> np.ndarray | None:
-    """The row of ``events`` holding each id of ``ids`` (-1 where none does), through an array indexed by id:
-    far less memory than a join's hash table over millions of events. None when the ids are too sparse."""
-    if events.is_empty() or ids.is_empty():
-        return np.full(ids.len(), -1, dtype=np.int64)
+def _event_rows(events: pl.DataFrame) -> np.ndarray | None:
+    """An array giving, at each event id, the event's row in ``events`` (-1 where there is none): far less
+    memory than a join's hash table over millions of events. None when the ids are too sparse for it."""
+    if events.is_empty():
+        return np.full(1, -1, dtype=np.int32)
     event_ids = events.get_column("id").to_numpy()
-    top = int(max(event_ids.max(), ids.max() or 0))
-    if top > 4 * events.height + 1_000_000 or int(min(event_ids.min(), ids.min() or 0)) < 0:
+    top = int(event_ids.max())
+    if top > 4 * events.height + 1_000_000 or int(event_ids.min()) < 0:
         return None
     where = np.full(top + 1, -1, dtype=np.int32)
     where[event_ids] = np.arange(events.height, dtype=np.int32)
-    return where[ids.to_numpy()].astype(np.int64)
+    return where
 
 
 def _events_table(agencies: pl.DataFrame, in_quarter: pl.LazyFrame, retracted: pl.DataFrame) -> dict[str, Any]:
