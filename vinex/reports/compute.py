@@ -7,12 +7,15 @@ sees it; ``Computed.tables`` holds only what may be published, in report.json's 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 from django.conf import settings
+from django.db import connections
 
 from vinex.custody.models import CustodyStatus, EventType
 from vinex.notify.models import Channel, CreatedVia, NotificationStatus, Tier
@@ -85,10 +88,11 @@ def _wide_ids(counts: pl.DataFrame) -> pl.DataFrame:
     return counts.with_columns(pl.col("agency_id").cast(pl.Int64))
 
 
-def _per_agency(rows: pl.DataFrame) -> pl.DataFrame:
-    """How many of ``rows`` each agency has (``agency_id``, ``n``), agencies without any left out."""
+def _per_agency(rows: pl.LazyFrame) -> pl.DataFrame:
+    """How many of ``rows`` each agency has (``agency_id``, ``n``), agencies without any left out (counted by the
+    streaming engine, which never holds the rows themselves)."""
     return rows.group_by("agency_id").agg(pl.len().cast(pl.Int64).alias("n")).with_columns(
-        pl.col("agency_id").cast(pl.Int64))
+        pl.col("agency_id").cast(pl.Int64)).collect(engine="streaming")
 
 
 def _keys(values: Sequence[str], found: pl.Series) -> list[str]:
@@ -97,40 +101,81 @@ def _keys(values: Sequence[str], found: pl.Series) -> list[str]:
     return [*values, *extra]
 
 
-def _hash(frames: Sequence[pl.DataFrame]) -> str:
-    digest = hashlib.sha256()
-    for part in frames:
-        digest.update(part.sort(part.columns).write_csv().encode())
-    return digest.hexdigest()
+_HASH_SLICE = 1_000_000
+
+
+class _Digest:
+    """A digest of frames' rows, whatever order they were read in: each frame's column names and types, its number
+    of rows, and the sum and the exclusive or of its rows' hashes (polars' row hash with fixed seeds, the same for
+    the same values on every run of one polars version), so that no frame of millions is sorted. Frames are added
+    as soon as they are read, so that a large one can be let go of early."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+
+    def add(self, *frames: pl.DataFrame) -> None:
+        for part in frames:
+            count, total, either = 0, np.uint64(0), np.uint64(0)
+            for piece in part.iter_slices(_HASH_SLICE):  # a slice at a time: hashing may copy what it hashes
+                rows = piece.hash_rows(seed=17, seed_1=29, seed_2=41, seed_3=53).to_numpy()
+                count += len(rows)
+                total = np.add.reduce(rows, dtype=np.uint64, initial=total)
+                either = np.bitwise_xor.reduce(rows, initial=either)
+            self._sha.update(repr(part.schema).encode())
+            self._sha.update(np.array([count, total, either], dtype=np.uint64).tobytes())
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
 
 
 def report_compute(*, quarter: Quarter) -> Computed:
-    """Every table of the quarter's report, suppressed, and the data-quality checks."""
+    """Every table of the quarter's report, suppressed, and the data-quality checks.
+
+    At ten million events and notifications memory is the constraint: what is derived from the large frames is
+    derived as soon as they are read, and their columns are let go of once nothing reads them any more.
+    """
     window = facts.Window(quarter.start, quarter.end)
     start_us, end_us = (int(t.timestamp()) * 1_000_000 for t in (quarter.start, quarter.end))
     agencies = facts.agencies()
     codes = agencies["agency"].to_list()
-    events = history.ordered(facts.events())
+    with ThreadPoolExecutor(1) as pool:
+        # The two large reads overlap (the columnar reader lets go of the interpreter while it reads); a read
+        # through Django's cursor must stay on this thread, whose connection may hold uncommitted rows.
+        later = pool.submit(_on_own_connection, facts.notifications, window) if facts.columnar() else None
+        events = facts.events()  # in history order
+        notifications = later.result() if later is not None else facts.notifications(window)
+    digest = _Digest()
+    by_outcome = notifications.outcomes
+    # The notifications by what the tables count: outcomes, and when each was handed over for what event.
+    digest.add(agencies, events, by_outcome, notifications.handed_over)
+    latency_table = _latency_table(agencies, _latencies(notifications.handed_over, events))
+    del notifications
+    received = pl.col("received_us").is_between(start_us, end_us, closed="left")
+    late = _per_agency(events.lazy().filter(received & (pl.col("received_us") - pl.col("occurred_us")
+                                                        > LATE_HOURS * _HOUR_US)))
+    corrections = _per_agency(events.lazy().filter(received & (pl.col("type") == history.CORRECTION)))
     retracted = history.retractions(events)
-    in_quarter = events.filter(pl.col("occurred_us").is_between(start_us, end_us, closed="left"))
-    received = events.filter(pl.col("received_us").is_between(start_us, end_us, closed="left"))
+    events = events.drop("received_us", "corrects_id", "names_target")
+    folded = history.fold_at(events, retracted, end_us)
+    # Lazy: each use filters the events again (cheap) instead of keeping a copy of millions of rows.
+    in_quarter = events.lazy().filter(pl.col("occurred_us").is_between(start_us, end_us, closed="left")).select(
+        "id", "agency_id", "subject_id", "type", "occurred_us")
 
     loaded: dict[str, pl.DataFrame] = {
-        "notifications": facts.notifications(window), "subscriptions": facts.subscriptions(window),
-        "latencies": facts.latencies(window), "rejections": facts.rejections(window),
-        "late": _per_agency(received.filter(pl.col("received_us") - pl.col("occurred_us") > LATE_HOURS * _HOUR_US)),
-        "corrections": _per_agency(received.filter(pl.col("type") == history.CORRECTION)),
+        "subscriptions": facts.subscriptions(window), "rejections": facts.rejections(window),
+        "late": late, "corrections": corrections,
         "snapshots": facts.snapshots_held(window), "silences": facts.feed_silences(window),
         "denials": facts.denials(window), "held": facts.registrations_held(window),
         "data_reports": facts.data_reports(window), "purges": facts.contact_purges(window),
         "facilities": facts.facilities(),
     }
+    digest.add(*loaded.values())
     stale = _stale_hours(loaded["silences"], start_us, end_us)
     tables = {
         "events_by_agency_type": _events_table(agencies, in_quarter, retracted),
-        "notifications_by_channel_status": _notifications_table(loaded["notifications"]),
+        "notifications_by_channel_status": _notifications_table(by_outcome),
         "registrations_by_channel_tier": _registrations_table(loaded["subscriptions"]),
-        "people_by_agency_status": _people_table(agencies, history.statuses_at(events, retracted, end_us)),
+        "people_by_agency_status": _people_table(agencies, folded.statuses),
         "data_quality_by_agency": published_table(TITLES["data_quality_by_agency"], codes, QUALITY_COLUMNS,
                                                   _by_agency(agencies, {
                                                       "events_rejected": loaded["rejections"],
@@ -138,21 +183,67 @@ def report_compute(*, quarter: Quarter) -> Computed:
                                                       "corrections": loaded["corrections"],
                                                       "snapshots_quarantined": loaded["snapshots"],
                                                       "stale_feed_hours": stale})),
-        "delivery_latency_by_agency": _latency_table(agencies, loaded["latencies"]),
+        "delivery_latency_by_agency": latency_table,
         "privacy_by_agency": published_table(TITLES["privacy_by_agency"], codes, PRIVACY_COLUMNS, _by_agency(
             agencies, {"sharing_denials": loaded["denials"], "registrations_held": loaded["held"],
                        "data_reports": loaded["data_reports"], "contact_purges": loaded["purges"]})),
     }
-    quality = _quality(agencies, events, retracted, in_quarter, loaded, stale, quarter)
+    quality = _quality(agencies, events, folded.contradictions, in_quarter, loaded, stale, quarter)
     facilities = dict(zip(codes, (row[0] for row in _by_agency(agencies, {"n": loaded["facilities"]})), strict=True))
-    input_hash = _hash([agencies, events.drop("received_us"), *loaded.values()])
-    return Computed(quarter, tables, quality, input_hash, facilities)
+    return Computed(quarter, tables, quality, digest.hexdigest(), facilities)
 
 
-def _events_table(agencies: pl.DataFrame, in_quarter: pl.DataFrame, retracted: pl.DataFrame) -> dict[str, Any]:
-    kept = in_quarter.filter(pl.col("type") != history.CORRECTION).join(
-        retracted.select(id=pl.col("target_id")), on="id", how="anti")
-    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n"))
+def _on_own_connection(read: Callable[[facts.Window], facts.Notifications],
+                       window: facts.Window) -> facts.Notifications:
+    """``read(window)`` on a worker thread, closing the database connection the thread opened."""
+    try:
+        return read(window)
+    finally:
+        connections.close_all()
+
+
+def _latencies(handed_over: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """Per notification handed to its provider: the event's agency and the whole milliseconds (rounded toward
+    zero) from the event's arrival to the hand-over; a slice of notifications at a time, for memory."""
+    sent = handed_over.drop_nulls()
+    micros = pl.col("sent_us") - pl.col("received_us")
+    shape = [pl.col("agency_id").cast(pl.Int64), pl.when(micros >= 0).then(micros // 1000)
+             .otherwise(-((-micros) // 1000)).alias("ms")]
+    where = _event_rows(events)
+    if where is None:
+        return sent.lazy().join(events.lazy().select(event_id="id", agency_id="agency_id", received_us="received_us"),
+                                on="event_id").select(shape).collect(engine="streaming")
+    parts = []
+    for piece in sent.iter_slices(_HASH_SLICE):
+        ids = piece.get_column("event_id").to_numpy()
+        rows = np.full(len(ids), -1, dtype=np.int32)
+        inside = ids < len(where)
+        rows[inside] = where[ids[inside]]
+        kept = rows >= 0
+        found = rows[kept]
+        parts.append(piece.filter(pl.Series(kept)).with_columns(
+            events.get_column("agency_id").gather(found), events.get_column("received_us").gather(found)).select(shape))
+    return pl.concat(parts) if parts else pl.DataFrame(schema={"agency_id": pl.Int64, "ms": pl.Int64})
+
+
+def _event_rows(events: pl.DataFrame) -> np.ndarray | None:
+    """An array giving, at each event id, the event's row in ``events`` (-1 where there is none): far less
+    memory than a join's hash table over millions of events. None when the ids are too sparse for it."""
+    if events.is_empty():
+        return np.full(1, -1, dtype=np.int32)
+    event_ids = events.get_column("id").to_numpy()
+    top = int(event_ids.max())
+    if top > 4 * events.height + 1_000_000 or int(event_ids.min()) < 0:
+        return None
+    where = np.full(top + 1, -1, dtype=np.int32)
+    where[event_ids] = np.arange(events.height, dtype=np.int32)
+    return where
+
+
+def _events_table(agencies: pl.DataFrame, in_quarter: pl.LazyFrame, retracted: pl.DataFrame) -> dict[str, Any]:
+    kept = in_quarter.filter((pl.col("type") != history.CORRECTION)
+                             & ~pl.col("id").is_in(retracted.get_column("target_id").implode()))
+    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n").collect())
               .join(agencies, on="agency_id")
               .with_columns(type=pl.col("type").map_elements(lambda i: history.TYPES[i], return_dtype=pl.String)))
     codes = agencies["agency"].to_list()
@@ -225,22 +316,24 @@ def _stale_hours(silences: pl.DataFrame, start_us: int, end_us: int) -> pl.DataF
             .agg((pl.col("us").sum() // 3_600_000_000).alias("n")))
 
 
-def _quality(agencies: pl.DataFrame, events: pl.DataFrame, retracted: pl.DataFrame, in_quarter: pl.DataFrame,
+def _quality(agencies: pl.DataFrame, events: pl.DataFrame, contradictions: pl.DataFrame, in_quarter: pl.LazyFrame,
              loaded: dict[str, pl.DataFrame], stale: pl.DataFrame, quarter: Quarter) -> dict[str, Any]:
     """The checks before publishing: counts per agency (suppressed like any table) and the verdict."""
-    end_us = int(quarter.end.timestamp()) * 1_000_000
-    first_booking = (events.filter(pl.col("type") == history.BOOKED).group_by("subject_id")
+    first_booking = (events.lazy().filter(pl.col("type") == history.BOOKED).group_by("subject_id")
                      .agg(pl.col("occurred_us").min().alias("booked_us")))
     before_booking = _wide_ids(in_quarter.join(first_booking, on="subject_id")
-                               .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n"))
-    contradictory = _wide_ids(history.contradictions_at(events, retracted, end_us)
-                              .filter(pl.col("subject_id").is_in(in_quarter["subject_id"].implode()))
+                               .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n")
+                               .collect(engine="streaming"))
+    in_quarter_subjects = in_quarter.select("subject_id").unique().collect().get_column("subject_id")
+    contradictory = _wide_ids(contradictions
+                              .filter(pl.col("subject_id").is_in(in_quarter_subjects.implode()))
                               .group_by("agency_id").agg(pl.col("subject_id").n_unique().alias("n")))
+    in_quarter_count = in_quarter.select(pl.len()).collect().item()
     columns = {"events_rejected": loaded["rejections"], "events_before_booking": before_booking,
                "contradictory_subjects": contradictory, "stale_feed_hours": stale, "events_late": loaded["late"]}
     matrix = _by_agency(agencies, columns)
     sums = [sum(row[j] for row in matrix) for j in range(len(CHECK_COLUMNS))]
-    received = in_quarter.height + sums[0]
+    received = in_quarter_count + sums[0]
     problems = sums[0] + sums[1] + sums[4]
     problem_share = problems / received if received else 0.0
     facility_hours = int(loaded["facilities"]["n"].sum() or 0) * quarter.hours

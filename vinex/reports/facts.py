@@ -10,12 +10,14 @@ as a literal of our own values when the columnar reader, which takes no paramete
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import polars as pl
@@ -60,26 +62,46 @@ def _param(moment: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-def frame(sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    """The rows of ``sql`` as a frame with ``schema``'s names and types.
+# A column read as an instant (a plain reference to a date-time column, no expression around it): both
+# readers parse it themselves, far faster than SQL turning text into numbers, and ``frame`` gives it as
+# integer microseconds since 1970 (UTC).
+INSTANT = pl.Datetime("us")
+
+
+def frame(sql: str, params: Sequence[Any], schema: dict[str, Any], *, uri: str | None = None) -> pl.DataFrame:
+    """The rows of ``sql`` as a frame with ``schema``'s names and types (``INSTANT`` columns as Int64 µs).
 
     Read column by column (connectorx, on its own connection) where that connection sees the same rows;
     otherwise fetched through Django's cursor in batches, so that Python never holds them all as tuples.
     """
-    uri = _columnar_uri()
+    uri = uri or _columnar_uri()
     if uri is not None:
         query = _inline(sql, params)
         if connection.vendor == "postgresql":  # unnamed columns may share a name ("coalesce"): name them all
             query = f"SELECT * FROM ({query}) AS q({', '.join(schema)})"  # noqa: S608 - our names
         read = pl.read_database_uri(query, uri, engine="connectorx")
-        return read.select(pl.col(column).cast(dtype).alias(name)
+        return read.select(_typed(pl.col(column), dtype).alias(name)
                            for column, (name, dtype) in zip(read.columns, schema.items(), strict=True))
     parts: list[pl.DataFrame] = []
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         while rows := cursor.fetchmany(_BATCH):
-            parts.append(pl.DataFrame(rows, schema=schema, orient="row"))
-    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+            parts.append(pl.DataFrame(rows, schema=schema, orient="row").select(
+                _typed(pl.col(name), dtype) for name, dtype in schema.items()))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=_schema(schema))
+
+
+def _typed(column: pl.Expr, dtype: Any) -> pl.Expr:
+    return column.dt.epoch("us") if dtype == INSTANT else column.cast(dtype)
+
+
+def _schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return {name: pl.Int64 if dtype == INSTANT else dtype for name, dtype in schema.items()}
+
+
+def columnar() -> bool:
+    """Whether this thread's reads go column by column, on connections of their own."""
+    return _columnar_uri() is not None
 
 
 def _columnar_uri() -> str | None:
@@ -140,30 +162,126 @@ def agencies() -> pl.DataFrame:
                  {"agency_id": pl.Int64, "agency": pl.String})
 
 
+# Rows are read in ranges of a key, each range made compact (narrow types) before the next is read, so that
+# the reader's wide frame of a whole table never exists: ids per range, and subjects (a few events each).
+_BATCH_IDS = 1_000_000
+_BATCH_SUBJECTS = 250_000
+
+
+def _trim() -> None:
+    """Give the memory the columnar reader freed back to the system (glibc keeps it otherwise, and the peak
+    of a report at ten million rows is what its memory budget is about)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _libc()
+
+
 def events() -> pl.DataFrame:
     """Every custody event as ``history.EVENT_SCHEMA`` (corrections with the id of the event they name) and
-    ``received_us``: one read of the table for every count of events."""
+    ``received_us``, in history order (``history.ordered``): one read of the table for every count of events."""
     e, c = _t(CustodyEvent), "c"
-    type_code = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TYPES))
     named = (f"(SELECT t.{_c(CustodyEvent, 'id')} FROM {e} t WHERE t.{_c(CustodyEvent, 'agency')} = "  # noqa: S608
              f"{c}.{_c(CustodyEvent, 'agency')} AND t.{_c(CustodyEvent, 'event_id')} = "
              f"{c}.{_c(CustodyEvent, 'corrects_event_id')} AND t.{_c(CustodyEvent, 'subject')} = "
              f"{c}.{_c(CustodyEvent, 'subject')})")
     kind = f"{c}.{_c(CustodyEvent, 'type')}"
-    sql = (f"SELECT {c}.{_c(CustodyEvent, 'id')}, {c}.{_c(CustodyEvent, 'agency')}, "  # noqa: S608
-           f"{c}.{_c(CustodyEvent, 'subject')}, CASE {kind} {type_code} END, "
-           f"{_micros(f'{c}.' + _c(CustodyEvent, 'occurred_at'))}, {c}.{_c(CustodyEvent, 'facility')}, "
+    pk = f"{c}.{_c(CustodyEvent, 'id')}"
+    subject = f"{c}.{_c(CustodyEvent, 'subject')}"
+    sql = (f"SELECT {pk}, {c}.{_c(CustodyEvent, 'agency')}, "  # noqa: S608
+           f"{c}.{_c(CustodyEvent, 'subject')}, {kind}, "
+           f"{c}.{_c(CustodyEvent, 'occurred_at')}, {c}.{_c(CustodyEvent, 'facility')}, "
            f"{c}.{_c(CustodyEvent, 'to_facility')}, "
            f"COALESCE(CASE WHEN {kind} = 'CORRECTION' AND {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' "
            f"THEN {named} END, {_NONE}), "
-           f"CASE WHEN {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' THEN 1 ELSE 0 END = 1, "
-           # The state machine's order among events at one instant (statemachine.ORDER_KEY).
-           f"ROW_NUMBER() OVER (PARTITION BY {c}.{_c(CustodyEvent, 'subject')}, "
-           f"{c}.{_c(CustodyEvent, 'occurred_at')} ORDER BY {c}.{_c(CustodyEvent, 'event_id')}), "
-           f"{_micros(f'{c}.' + _c(CustodyEvent, 'received_at'))} "
-           f"FROM {e} {c}")
-    read = frame(sql, [], {**EVENT_SCHEMA, "received_us": pl.Int64})
-    return read.with_columns(corrects_id=pl.when(pl.col("corrects_id") != _NONE).then(pl.col("corrects_id")))
+           f"CASE WHEN {c}.{_c(CustodyEvent, 'corrects_event_id')} <> '' THEN 1 ELSE 0 END, "
+           f"{c}.{_c(CustodyEvent, 'received_at')} "
+           f"FROM {e} {c} WHERE {subject} >= %s AND {subject} < %s "
+           # The order of the index on (subject, occurred_at, id): the database reads in history order.
+           f"ORDER BY {subject}, {c}.{_c(CustodyEvent, 'occurred_at')}, {pk}")
+    # The type as text, made its index in TYPES here (faster than a CASE per row); the tie is ranked after.
+    read_as = {"type": pl.String, "occurred_us": INSTANT, "names_target": pl.Int8}
+    schema = {**{k: read_as.get(k, v) for k, v in EVENT_SCHEMA.items() if k != "tie"}, "received_us": INSTANT}
+    first, last = _range(CustodyEvent, "subject")
+    parts = []
+    for low in range(first, last + 1, _BATCH_SUBJECTS):
+        parts.append(frame(sql, [low, low + _BATCH_SUBJECTS], schema).with_columns(
+            pl.col("type").replace_strict(_TYPE_INDEX, default=None, return_dtype=pl.Int8)))
+        _trim()
+    empty = pl.DataFrame(schema=_schema(schema)).with_columns(pl.col("type").cast(pl.Int8))
+    read = (pl.concat(parts, rechunk=False) if parts else empty).with_columns(
+        pl.col("names_target").cast(pl.Boolean),
+        corrects_id=pl.when(pl.col("corrects_id") != _NONE).then(pl.col("corrects_id")))
+    del parts
+    return _with_ties(_sorted(read))
+
+
+_TYPE_INDEX = {t: i for i, t in enumerate(TYPES)}
+_KEY = ("subject_id", "occurred_us", "id")
+
+
+def _sorted(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` ordered by subject, instant and id: as read when the database ordered them (checked, in one
+    pass), sorted here otherwise (an instant stored in another text form, a database's own ordering)."""
+    behind = pl.lit(False)
+    for k in reversed(range(len(_KEY))):  # row < previous row, compared key by key
+        column, previous = pl.col(_KEY[k]), pl.col(_KEY[k]).shift(1)
+        behind = (column < previous) | ((column == previous) & behind)
+    if not events.select(behind.fill_null(False).any()).item():
+        return events
+    return events.sort(*_KEY)
+
+
+def _range(model: type[Model], field: str) -> tuple[int, int]:
+    """The smallest and largest value of an indexed integer column (1, 0 when the table is empty), each asked
+    alone: a database answers either from one end of the index, but may read all of it for both at once."""
+    column = _c(model, field)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN({column}) FROM {_t(model)}")  # noqa: S608
+        (low,) = cursor.fetchone()
+        cursor.execute(f"SELECT MAX({column}) FROM {_t(model)}")  # noqa: S608
+        (high,) = cursor.fetchone()
+    return (1, 0) if low is None else (int(low), int(high))
+
+
+def _with_ties(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` (sorted by subject, instant, id) with ``tie``, each event's rank among its subject's events at
+    the same instant by ``event_id`` (the state machine's order, ``statemachine.ORDER_KEY``), and in that order.
+
+    Two events of one subject at one instant are rare: only their event ids are read, to rank them.
+    """
+    same = (pl.col("subject_id") == pl.col("subject_id").shift(1)) & (
+        pl.col("occurred_us") == pl.col("occurred_us").shift(1))
+    tied = events.select(tied=(same | same.shift(-1)).fill_null(False))["tied"]
+    ids = events.filter(tied).get_column("id")
+    if ids.is_empty():
+        return events.with_columns(tie=pl.lit(1, pl.Int32)).select(*EVENT_SCHEMA, "received_us")
+    names = pl.concat(_event_ids(ids[k:k + _ID_LIST].to_list()) for k in range(0, ids.len(), _ID_LIST))
+    ranks = (events.filter(tied).select("id", "subject_id", "occurred_us").join(names, on="id")
+             .select("id", tie=pl.col("event_id").rank("ordinal").over("subject_id", "occurred_us").cast(pl.Int32)))
+    return (events.join(ranks, on="id", how="left", maintain_order="left")
+            .with_columns(pl.col("tie").fill_null(1)).select(*EVENT_SCHEMA, "received_us")
+            .sort("subject_id", "occurred_us", "tie"))
+
+
+_ID_LIST = 10_000
+
+
+def _event_ids(ids: list[int]) -> pl.DataFrame:
+    listed = ", ".join(str(int(i)) for i in ids)
+    sql = (f"SELECT {_c(CustodyEvent, 'id')}, {_c(CustodyEvent, 'event_id')} FROM {_t(CustodyEvent)} "  # noqa: S608
+           f"WHERE {_c(CustodyEvent, 'id')} IN ({listed})")
+    return frame(sql, [], {"id": pl.Int32, "event_id": pl.String})
 
 
 def rejections(window: Window) -> pl.DataFrame:
@@ -207,25 +325,34 @@ def facilities() -> pl.DataFrame:
                  {"agency_id": pl.Int64, "n": pl.Int64})
 
 
-def notifications(window: Window) -> pl.DataFrame:
-    """Notifications created in the window: ``channel``, ``status`` (its final, current one), ``n``."""
-    created = _c(Notification, "created_at")
-    sql = (f"SELECT {_c(Notification, 'channel')}, {_c(Notification, 'status')}, COUNT(*) FROM {_t(Notification)} "  # noqa: S608
-           f"WHERE {created} >= %s AND {created} < %s GROUP BY 1, 2")
-    return frame(sql, window.params, {"channel": pl.String, "status": pl.String, "n": pl.Int64})
+class Notifications(NamedTuple):
+    """The notifications created in a window, as the report counts them."""
+
+    outcomes: pl.DataFrame  # ``channel``, ``status`` (final, current), ``n``
+    handed_over: pl.DataFrame  # ``event_id`` (null for none), ``sent_us`` (null if never handed to a provider)
 
 
-def latencies(window: Window) -> pl.DataFrame:
-    """Per notification created in the window and handed to its provider: the event's agency and the
-    milliseconds from the event's arrival to the hand-over."""
-    n, e = _t(Notification), _t(CustodyEvent)
-    created = f"n.{_c(Notification, 'created_at')}"
-    sent = f"n.{_c(Notification, 'sent_at')}"
-    received = f"e.{_c(CustodyEvent, 'received_at')}"
-    sql = (f"SELECT e.{_c(CustodyEvent, 'agency')}, ({_micros(sent)} - {_micros(received)}) / 1000 "  # noqa: S608
-           f"FROM {n} n JOIN {e} e ON e.{_c(CustodyEvent, 'id')} = n.{_c(Notification, 'event')} "
-           f"WHERE {created} >= %s AND {created} < %s AND {sent} IS NOT NULL")
-    return frame(sql, window.params, {"agency_id": pl.Int64, "ms": pl.Int64})
+def notifications(window: Window) -> Notifications:
+    """One read of the rows instead of a grouping and a join by the database, both slower than polars over the
+    same rows; read in ranges of ids, each counted by outcome (text columns grouped a million rows at a time cost
+    far less memory than all at once) and narrowed to its hand-over before the next is read."""
+    created, pk = _c(Notification, "created_at"), _c(Notification, "id")
+    sql = (f"SELECT {_c(Notification, 'event')}, {_c(Notification, 'channel')}, {_c(Notification, 'status')}, "  # noqa: S608
+           f"{_c(Notification, 'sent_at')} FROM {_t(Notification)} "
+           f"WHERE {created} >= %s AND {created} < %s AND {pk} >= %s AND {pk} < %s")
+    schema = {"event_id": pl.Int32, "channel": pl.String, "status": pl.String, "sent_us": INSTANT}
+    first, last = _range(Notification, "id")
+    outcomes, handed_over = [], []
+    for low in range(first, last + 1, _BATCH_IDS):
+        part = frame(sql, [*window.params, low, low + _BATCH_IDS], schema)
+        outcomes.append(part.group_by("channel", "status").agg(pl.len().cast(pl.Int64).alias("n")))
+        handed_over.append(part.select("event_id", "sent_us"))
+        del part
+        _trim()
+    empty = pl.DataFrame(schema=_schema(schema))
+    counts = pl.concat(outcomes) if outcomes else empty.select("channel", "status", n=pl.lit(0, pl.Int64))
+    return Notifications(counts.group_by("channel", "status").agg(pl.col("n").sum()),
+                         pl.concat(handed_over, rechunk=False) if handed_over else empty.select("event_id", "sent_us"))
 
 
 def subscriptions(window: Window) -> pl.DataFrame:
@@ -235,10 +362,11 @@ def subscriptions(window: Window) -> pl.DataFrame:
     return frame(sql, window.params, {"created_via": pl.String, "tier": pl.String, "n": pl.Int64})
 
 
-def _person_agencies() -> str:
-    """SQL of (person, agency) pairs: every agency holding a subject of the person."""
-    return (f"SELECT DISTINCT {_c(Subject, 'person')} AS person_id, {_c(Subject, 'agency')} AS agency_id "  # noqa: S608
-            f"FROM {_t(Subject)}")
+def _person_agencies(person: str) -> str:
+    """SQL joining the agencies holding a subject of ``person`` (``pa``'s agency): each is joined once per such
+    subject, which the counts of distinct rows absorb, over the index on the subject's person (a ``DISTINCT`` of
+    every subject first would read the whole table)."""
+    return f"JOIN {_t(Subject)} pa ON pa.{_c(Subject, 'person')} = {person} "
 
 
 def denials(window: Window) -> pl.DataFrame:
@@ -248,25 +376,34 @@ def denials(window: Window) -> pl.DataFrame:
     return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
 
 
+_PAIRS = {"agency_id": pl.Int64, "id": pl.Int64}
+
+
+def _distinct_per_agency(pairs: pl.DataFrame) -> pl.DataFrame:
+    """(agency, row) pairs counted per agency, each row once. Counted here rather than by the database, whose
+    grouping would make it plan the join from the (large) subjects' side."""
+    return pairs.group_by("agency_id").agg(pl.col("id").n_unique().cast(pl.Int64).alias("n"))
+
+
 def registrations_held(window: Window) -> pl.DataFrame:
     """Registrations created in the window and still held for the privacy review, per agency holding the
     person followed (a decided registration keeps no trace of having been held, but its audit entry)."""
     r, s = _t(Registration), _t(Subscription)
     created = f"r.{_c(Registration, 'created_at')}"
-    sql = (f"SELECT pa.agency_id, COUNT(DISTINCT r.{_c(Registration, 'id')}) FROM {r} r "  # noqa: S608
+    sql = (f"SELECT pa.{_c(Subject, 'agency')}, r.{_c(Registration, 'id')} FROM {r} r "  # noqa: S608
            f"JOIN {s} s ON s.{_c(Subscription, 'id')} = r.{_c(Registration, 'subscription')} "
-           f"JOIN ({_person_agencies()}) pa ON pa.person_id = s.{_c(Subscription, 'person')} "
-           f"WHERE {created} >= %s AND {created} < %s AND r.{_c(Registration, 'status')} = %s GROUP BY 1")
-    return frame(sql, [*window.params, RegistrationStatus.HELD], {"agency_id": pl.Int64, "n": pl.Int64})
+           f"{_person_agencies('s.' + _c(Subscription, 'person'))}"
+           f"WHERE {created} >= %s AND {created} < %s AND r.{_c(Registration, 'status')} = %s")
+    return _distinct_per_agency(frame(sql, [*window.params, RegistrationStatus.HELD], _PAIRS))
 
 
 def data_reports(window: Window) -> pl.DataFrame:
     d = _t(DataReport)
     created = f"d.{_c(DataReport, 'created_at')}"
-    sql = (f"SELECT pa.agency_id, COUNT(DISTINCT d.{_c(DataReport, 'id')}) FROM {d} d "  # noqa: S608
-           f"JOIN ({_person_agencies()}) pa ON pa.person_id = d.{_c(DataReport, 'person')} "
-           f"WHERE {created} >= %s AND {created} < %s GROUP BY 1")
-    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
+    sql = (f"SELECT pa.{_c(Subject, 'agency')}, d.{_c(DataReport, 'id')} FROM {d} d "  # noqa: S608
+           f"{_person_agencies('d.' + _c(DataReport, 'person'))}"
+           f"WHERE {created} >= %s AND {created} < %s")
+    return _distinct_per_agency(frame(sql, window.params, _PAIRS))
 
 
 def contact_purges(window: Window) -> pl.DataFrame:
@@ -275,10 +412,10 @@ def contact_purges(window: Window) -> pl.DataFrame:
     a, ct, s = _t(AuditEntry), _t(Contact), _t(Subscription)
     at = f"a.{_c(AuditEntry, 'at')}"
     contact_id = f"CAST(ct.{_c(Contact, 'id')} AS {'TEXT' if connection.vendor == 'sqlite' else 'VARCHAR'})"
-    sql = (f"SELECT pa.agency_id, COUNT(DISTINCT ct.{_c(Contact, 'id')}) FROM {a} a "  # noqa: S608
+    sql = (f"SELECT pa.{_c(Subject, 'agency')}, ct.{_c(Contact, 'id')} FROM {a} a "  # noqa: S608
            f"JOIN {ct} ct ON {contact_id} = a.{_c(AuditEntry, 'object_id')} "
            f"JOIN {s} s ON s.{_c(Subscription, 'registrant')} = ct.{_c(Contact, 'registrant')} "
-           f"JOIN ({_person_agencies()}) pa ON pa.person_id = s.{_c(Subscription, 'person')} "
+           f"{_person_agencies('s.' + _c(Subscription, 'person'))}"
            f"WHERE a.{_c(AuditEntry, 'action')} = 'delete' AND a.{_c(AuditEntry, 'object_type')} = 'contact' "
-           f"AND {at} >= %s AND {at} < %s GROUP BY 1")
-    return frame(sql, window.params, {"agency_id": pl.Int64, "n": pl.Int64})
+           f"AND {at} >= %s AND {at} < %s")
+    return _distinct_per_agency(frame(sql, window.params, _PAIRS))

@@ -23,7 +23,9 @@ the type as its index in ``TYPES``, which keeps ten million rows small.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import polars as pl
 
@@ -66,6 +68,19 @@ def ordered(events: pl.DataFrame) -> pl.DataFrame:
     return events.sort(_ORDER)
 
 
+_SEED = -1  # stands for "none yet" at a subject's first event, so that filling never crosses subjects
+
+
+def _previous(value: pl.Expr) -> pl.Expr:
+    """For each event, the last non-null ``value`` among the events before it in its subject's history (null if
+    none): ``value.forward_fill().shift(1).over("subject_id")`` on a frame ordered by subject, computed in one
+    pass instead of one group per subject. ``value`` must never be ``_SEED``."""
+    first = (pl.col("subject_id") != pl.col("subject_id").shift(1)).fill_null(True)
+    seeded = pl.when(value.is_null() & first).then(pl.lit(_SEED)).otherwise(value)
+    previous = seeded.forward_fill().shift(1)
+    return pl.when(first | (previous == _SEED)).then(None).otherwise(previous)
+
+
 def retractions(events: pl.DataFrame) -> pl.DataFrame:
     """``target_id`` and ``by_us`` (when the retracting CORRECTION occurred), one row per retraction.
 
@@ -73,49 +88,112 @@ def retractions(events: pl.DataFrame) -> pl.DataFrame:
     """
     kind = pl.col("type")
     custody = ~kind.is_in([CORRECTION, *HEARINGS])
-    previous = pl.when(custody).then(pl.col("id")).forward_fill().shift(1).over("subject_id")
-    corrections = events.with_columns(previous=previous).filter(kind == CORRECTION)
+    previous = _previous(pl.when(custody).then(pl.col("id")))
+    # Only the histories with a correction (few) are walked.
+    corrected = events.filter(kind == CORRECTION).get_column("subject_id").unique()
+    corrections = (events.filter(pl.col("subject_id").is_in(corrected.implode())).with_columns(previous=previous)
+                   .filter(kind == CORRECTION))
     target = pl.when(pl.col("names_target")).then(pl.col("corrects_id")).otherwise(pl.col("previous"))
     return (corrections.select(target_id=target, by_us=pl.col("occurred_us"))
             .drop_nulls("target_id").group_by("target_id").agg(pl.col("by_us").min()))
 
 
+_FOLD_COLUMNS = ("id", "agency_id", "subject_id", "type", "occurred_us", "facility_id", "to_facility_id")
+
+
 def _applied(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> pl.DataFrame:
     """The history up to ``end_us`` with the events retracted within it left out (in order)."""
-    before = events.filter(pl.col("occurred_us") < end_us)
-    gone = retracted.filter(pl.col("by_us") < end_us).select(id=pl.col("target_id"))
-    return before.join(gone, on="id", how="anti", maintain_order="left")
+    gone = retracted.filter(pl.col("by_us") < end_us).get_column("target_id")
+    # Only the columns the fold reads: at ten million events every column kept is a copy.
+    return events.select(*_FOLD_COLUMNS).filter((pl.col("occurred_us") < end_us) & ~pl.col("id").is_in(gone.implode()))
 
 
 def _target() -> pl.Expr:
     return pl.col("type").replace_strict(TARGETS, default=None, return_dtype=pl.Int8)
 
 
+class Fold(NamedTuple):
+    """The state machine's answers at one instant: ``statuses`` (``agency_id``, ``subject_id``, ``status``) and
+    ``contradictions`` (the held events: ``id``, ``agency_id``, ``subject_id``, ``occurred_us``)."""
+
+    statuses: pl.DataFrame
+    contradictions: pl.DataFrame
+
+
+def fold_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> Fold:
+    """``statuses_at`` and ``contradictions_at`` together, the histories applied and replayed once."""
+    parts = [_fold_part(part, retracted, end_us) for part in _by_subjects(events)]
+    if not parts:
+        parts = [_fold_part(events, retracted, end_us)]
+    return Fold(pl.concat([p.statuses for p in parts]), pl.concat([p.contradictions for p in parts]))
+
+
+_SLICE = 1_000_000  # events per slice of whole histories: bounds the memory the fold's columns take at once
+
+
+def _by_subjects(events: pl.DataFrame) -> list[pl.DataFrame]:
+    """``events`` (ordered by subject) cut into slices of about ``_SLICE`` rows, never inside a history."""
+    subjects = events.get_column("subject_id")
+    cuts = sorted({0, events.height, *(int(subjects.search_sorted(subjects[k], side="left"))
+                                       for k in range(_SLICE, events.height, _SLICE))})
+    return [events.slice(a, b - a) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _fold_part(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> Fold:
+    """``fold_at`` of whole histories."""
+    applied = _applied(events, retracted, end_us)
+    folded, held = _folded(applied)
+    return Fold(_statuses(events, applied, folded, end_us), _contradictions(applied, held))
+
+
 def statuses_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> pl.DataFrame:
     """``agency_id``, ``subject_id``, ``status`` (index into STATUSES) of each subject with an event before
     ``end_us``, as ``statemachine.derive`` would give it for that history."""
-    applied = _applied(events, retracted, end_us)
-    last = (applied.with_columns(target=_target()).group_by("agency_id", "subject_id")
-            .agg(pl.col("target").drop_nulls().last()))
-    known = events.filter(pl.col("occurred_us") < end_us).select("agency_id", "subject_id").unique()
-    closed_form = (known.join(last, on=["agency_id", "subject_id"], how="left")
-                   .select("agency_id", "subject_id", status=pl.col("target").fill_null(UNKNOWN).cast(pl.Int8)))
-    folded, _ = _folded(applied)
-    return (closed_form.join(folded.select("subject_id", folded="status"), on="subject_id", how="left")
-            .select("agency_id", "subject_id", status=pl.coalesce("folded", "status").cast(pl.Int8)))
-
-
-def _allowed() -> pl.DataFrame:
-    pairs = [(TYPES.index(t), STATUSES.index(s)) for t, froms in ALLOWED_FROM.items() for s in froms]
-    return pl.DataFrame(pairs, schema={"type": pl.Int8, "before": pl.Int8}, orient="row").with_columns(
-        allowed=pl.lit(True))
+    return fold_at(events, retracted, end_us).statuses
 
 
 def contradictions_at(events: pl.DataFrame, retracted: pl.DataFrame, end_us: int) -> pl.DataFrame:
     """The unretracted events before ``end_us`` that the state machine holds because they cannot follow the
     events before them (``statemachine.replay``): ``id``, ``agency_id``, ``subject_id``, ``occurred_us``."""
-    applied = _applied(events, retracted, end_us)
-    _, held = _folded(applied)
+    return fold_at(events, retracted, end_us).contradictions
+
+
+def _statuses(events: pl.DataFrame, applied: pl.DataFrame, folded: pl.DataFrame, end_us: int) -> pl.DataFrame:
+    before = events.lazy().filter(pl.col("occurred_us") < end_us).select("agency_id", "subject_id").collect()
+    if _one_agency_each(before):
+        # Ordered by subject: a subject's answer is on its last row, found by comparing neighbours (no grouping).
+        last = ~(pl.col("subject_id") == pl.col("subject_id").shift(-1)).fill_null(False)
+        known = before.filter(last).select("agency_id", "subject_id")
+        targets = (applied.select("subject_id", target=_target()).drop_nulls("target").filter(last)
+                   .select("subject_id", "target"))
+        closed_form = known.join(targets, on="subject_id", how="left")
+    else:
+        targets = (applied.with_columns(target=_target()).group_by("agency_id", "subject_id")
+                   .agg(pl.col("target").drop_nulls().last()))
+        known = before.select("agency_id", "subject_id").unique()
+        closed_form = known.join(targets, on=["agency_id", "subject_id"], how="left")
+    closed_form = closed_form.select("agency_id", "subject_id",
+                                     status=pl.col("target").fill_null(UNKNOWN).cast(pl.Int8))
+    return (closed_form.join(folded.select("subject_id", folded="status"), on="subject_id", how="left")
+            .select("agency_id", "subject_id", status=pl.coalesce("folded", "status").cast(pl.Int8)))
+
+
+def _one_agency_each(events: pl.DataFrame) -> bool:
+    """Whether every subject's events (``events`` ordered by subject) name one agency, as ingest makes them."""
+    changes = (pl.col("subject_id") == pl.col("subject_id").shift(1)) & (
+        pl.col("agency_id") != pl.col("agency_id").shift(1))
+    return not events.select(changes.any()).item()
+
+
+_PAIR = 64  # more statuses than this would need a wider key
+
+
+def _allowed_pairs() -> list[int]:
+    """(type, status before) pairs the state machine allows, each as ``type * _PAIR + status``."""
+    return [TYPES.index(t) * _PAIR + STATUSES.index(s) for t, froms in ALLOWED_FROM.items() for s in froms]
+
+
+def _contradictions(applied: pl.DataFrame, held: list[int]) -> pl.DataFrame:
     return applied.filter(pl.col("id").is_in(held)).select("id", "agency_id", "subject_id", "occurred_us")
 
 
@@ -125,14 +203,12 @@ def _first_refusals(applied: pl.DataFrame) -> pl.DataFrame:
     kind = pl.col("type")
     moves = ~kind.is_in([CORRECTION, *HEARINGS])
     after = pl.when(kind == TRANSFERRED).then(pl.col("to_facility_id")).otherwise(pl.col("facility_id"))
-    with_state = applied.with_columns(
-        before=_target().forward_fill().shift(1).over("subject_id").fill_null(UNKNOWN),
-        at_facility=pl.when(moves).then(after).forward_fill().shift(1).over("subject_id"),
-    )
-    checked = with_state.join(_allowed(), on=["type", "before"], how="left")
-    wrong_place = (kind == TRANSFERRED) & pl.col("at_facility").is_not_null() & (
-        pl.col("at_facility") != pl.col("facility_id"))
-    return checked.filter(pl.col("allowed").is_null() | wrong_place)
+    before = _previous(_target()).fill_null(UNKNOWN).cast(pl.Int16)
+    at_facility = _previous(pl.when(moves).then(after))
+    allowed = (kind.cast(pl.Int16) * _PAIR + before).is_in(_allowed_pairs())
+    wrong_place = (kind == TRANSFERRED) & at_facility.is_not_null() & (at_facility != pl.col("facility_id"))
+    # Lazily, so that only the refused events are ever materialised.
+    return applied.lazy().filter(~allowed | wrong_place).collect()
 
 
 _SAME_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)  # the frame is ordered already: positions carry the order
