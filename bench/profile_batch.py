@@ -71,7 +71,8 @@ def profile(batches: int) -> dict[str, Any]:
             raise RuntimeError(f"post failed: {response.status_code} {response.content[:300]!r}")
 
     tune_for_service()  # as ``vinex serve`` does in each worker process
-    post(), post()
+    post()
+    post()
     with CaptureQueriesContext(connection) as queries:
         post()
     statements = [q["sql"] for q in queries.captured_queries]
