@@ -2,16 +2,18 @@
 
 The real server (``vinex serve --workers 2 --threads 1``) on a temporary SQLite database receives
 batches of 1,000 events (mostly BOOKED of new people, some RELEASED and TRANSFERRED of people booked
-before the run) from two client threads. The baseline, measured in the same run on its own fresh
+before the run) from four client connections. The baseline, measured in the same run on its own fresh
 database, is what a straightforward ORM implementation would do: for each event validate it, get or
 create the subject, read its history, derive the status, save the event and the subject, each event
 in its own transaction.
 
-The HTTP measurement runs ``BENCH_ROUNDS`` times (default 3) against the same server, each round with
-events of its own, and the best round is reported with the median and every round: on a shared
-machine a neighbour's load can slow one round by a third.
+The HTTP measurement runs ``BENCH_ROUNDS`` times (default 3, at least 3) against the same server, each
+round with events of its own; the median round is the figure judged (on a shared machine a neighbour's
+load can slow one round by a third), reported with the best, every round, the server's CPU seconds per
+batch (the figure that survives a neighbour's load) and the load average.
 
-Targets: at least 10,000 accepted events/s through HTTP, and at least 10 times the baseline.
+Targets: a median of at least 20,000 accepted events/s through HTTP on 4 connections, and at least 10
+times the baseline.
 Run: ``python -m bench bench_ingest`` (``BENCH_BATCHES``, ``BENCH_ROUNDS``, ``BENCH_NAIVE_EVENTS`` change
 the sizes).
 """
@@ -31,6 +33,7 @@ import requests
 
 from bench.common import (
     BenchEnv,
+    Service,
     bench_env,
     free_port,
     migrate,
@@ -42,16 +45,17 @@ from bench.common import (
     wait_healthy,
     write_results,
 )
+from bench.procstat import cpu_used, tree_cpu_seconds
 
 BATCH_SIZE = 1_000
 # Of every 10 events, one concerns a person already in custody (alternately released and transferred).
 EXISTING_EVERY = 10
-CLIENT_THREADS = 2
+CLIENT_THREADS = 4
 # One process per core; one thread each makes gunicorn's sync workers, which take a batch only when
 # idle, so two clients' batches never queue in one process while the other waits (see ``vinex serve``).
 SERVER_WORKERS = 2
 SERVER_THREADS = 1
-TARGET_EVENTS_PER_SECOND = 10_000
+TARGET_EVENTS_PER_SECOND = 20_000
 TARGET_RATIO = 10.0
 
 FIRST_NAMES = ("Alex", "José", "María", "Sam", "Dana", "Chris", "Lee", "Ana", "Jordan", "Renée")
@@ -283,9 +287,11 @@ def post_all(url: str, token: str, bodies: list[tuple[bytes, int]], threads: int
     return time.perf_counter() - started, results
 
 
-def _round(url: str, token: str, load: Workload) -> dict[str, Any]:
+def _round(url: str, token: str, load: Workload, server: Service) -> dict[str, Any]:
     bodies = [(json.dumps({"events": batch}).encode(), len(batch)) for batch in load.batches]
+    cpu_before = tree_cpu_seconds(server.process.pid)
     seconds, results = post_all(url, token, bodies, CLIENT_THREADS)
+    server_cpu = sum(cpu_used(cpu_before, tree_cpu_seconds(server.process.pid)).values())
     accepted = sum(r.accepted for r in results)
     latencies = [r.seconds for r in results]
     return {
@@ -293,6 +299,8 @@ def _round(url: str, token: str, load: Workload) -> dict[str, Any]:
         "events_accepted": accepted,
         "seconds": seconds,
         "events_per_second": accepted / seconds,
+        "server_cpu_seconds_per_batch": server_cpu / len(load.batches),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "request_seconds_p50": percentile(latencies, 50),
         "request_seconds_p99": percentile(latencies, 99),
         "request_seconds_max": max(latencies),
@@ -301,7 +309,7 @@ def _round(url: str, token: str, load: Workload) -> dict[str, Any]:
 
 
 def measure_http(env: BenchEnv, loads: list[Workload], warmup: Workload) -> dict[str, Any]:
-    """Every round's figures, and the best round's at the top level."""
+    """Every round's figures, the median round's at the top level."""
     token = run_in_django(env, setup_http_database, [e for w in (warmup, *loads) for e in w.prebook])
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -316,18 +324,23 @@ def measure_http(env: BenchEnv, loads: list[Workload], warmup: Workload) -> dict
         if warm_problems:  # no point in a full run against a server that fails
             raise server.fail(f"warm-up posts failed: {warm_problems[0][:300]}")
         for number, load in enumerate(loads, 1):
-            rounds.append(_round(url, token, load))
-            print(f"  round {number}: {rounds[-1]['events_per_second']:,.0f} events/s", flush=True)
+            rounds.append(_round(url, token, load, server))
+            print(f"  round {number}: {rounds[-1]['events_per_second']:,.0f} events/s, server CPU "
+                  f"{rounds[-1]['server_cpu_seconds_per_batch'] * 1000:.0f} ms per batch, load average "
+                  f"{rounds[-1]['load_average_1m']}", flush=True)
         server.check_alive()
         if any(r["problems"] for r in rounds):
             print(server.fail("some posts failed"))
-    best = max(rounds, key=lambda r: r["events_per_second"])
+    ordered = sorted(rounds, key=lambda r: r["events_per_second"])
+    median = ordered[(len(ordered) - 1) // 2]  # a round that happened (the lower middle of an even count)
     return {
-        **best,
+        **median,
         "batches": len(loads[0].batches),
         "batch_size": BATCH_SIZE,
         "client_threads": CLIENT_THREADS,
         "median_events_per_second": statistics.median(r["events_per_second"] for r in rounds),
+        "best_events_per_second": ordered[-1]["events_per_second"],
+        "server_cpu_seconds_per_batch_median": statistics.median(r["server_cpu_seconds_per_batch"] for r in rounds),
         "events_sent": sum(r["events_sent"] for r in rounds),
         "events_accepted": sum(r["events_accepted"] for r in rounds),
         "problems": [p for r in rounds for p in r["problems"]][:5],
@@ -337,7 +350,7 @@ def measure_http(env: BenchEnv, loads: list[Workload], warmup: Workload) -> dict
 
 def main() -> int:
     batches = int(os.environ.get("BENCH_BATCHES", "50"))
-    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    rounds = max(3, int(os.environ.get("BENCH_ROUNDS", "3")))
     naive_events = int(os.environ.get("BENCH_NAIVE_EVENTS", "3000"))
     base = datetime.now().astimezone().replace(microsecond=0) - timedelta(days=7)
     loads = [workload(batches=batches, tag=f"run{n}", base=base) for n in range(rounds)]
@@ -355,18 +368,20 @@ def main() -> int:
         remove_env(http_env)
         remove_env(naive_env)
 
-    ratio = http["events_per_second"] / naive["events_per_second"]
+    ratio = http["median_events_per_second"] / naive["events_per_second"]
     load_events = loads[0].events
     complete = http["events_accepted"] == http["events_sent"] and not http["problems"]
-    met = complete and http["events_per_second"] >= TARGET_EVENTS_PER_SECOND and ratio >= TARGET_RATIO
-    print(f"HTTP set-based ingest, best of {rounds} rounds: {load_events:,} events in {http['seconds']:.2f} s = "
-          f"{http['events_per_second']:,.0f} events/s (target >= {TARGET_EVENTS_PER_SECOND:,}); per batch p50 "
-          f"{http['request_seconds_p50'] * 1000:.0f} ms, p99 {http['request_seconds_p99'] * 1000:.0f} ms; "
-          f"median of the rounds {http['median_events_per_second']:,.0f} events/s; "
+    met = complete and http["median_events_per_second"] >= TARGET_EVENTS_PER_SECOND and ratio >= TARGET_RATIO
+    print(f"HTTP set-based ingest on {CLIENT_THREADS} connections, median of {rounds} rounds of {load_events:,} "
+          f"events: {http['median_events_per_second']:,.0f} events/s (target >= {TARGET_EVENTS_PER_SECOND:,}); "
+          f"best {http['best_events_per_second']:,.0f}; per batch p50 {http['request_seconds_p50'] * 1000:.0f} ms, "
+          f"p99 {http['request_seconds_p99'] * 1000:.0f} ms; server CPU per batch of {BATCH_SIZE:,} "
+          f"{http['server_cpu_seconds_per_batch_median'] * 1000:.0f} ms; "
           f"{http['events_accepted']:,} of {http['events_sent']:,} events accepted in all")
     print(f"naive per-event ORM ingest (in-process, no HTTP): {naive['events']:,} events in "
           f"{naive['seconds']:.2f} s = {naive['events_per_second']:,.0f} events/s")
-    print(f"ratio HTTP set-based / naive: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x)")
+    print(f"ratio HTTP set-based (median) / naive: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x); "
+          f"load average {os.getloadavg()[0]:.2f}")
     for problem in http["problems"]:
         print(f"problem: {problem}")
     path = write_results("bench_ingest", {

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.conftest import T0, event
 from vinex.custody import statemachine as sm
 from vinex.custody.ingest import plan
@@ -164,3 +166,32 @@ def test_contacts_an_agency_sent_are_handed_over_by_subject_id() -> None:
     assert plan.contacts_given(worked.plans) == {}  # a new subject has no id until it is written
     worked.plans["S-1"].subject.values["id"] = 5
     assert plan.contacts_given(worked.plans) == {5: [("phone", "202-555-0143")]}
+
+
+_ONE_EVENT = {
+    "BOOKED": {}, "TRANSFERRED": {"to_facility_code": "annex"}, "RELEASED": {"reason": "bond"},
+    "RELEASE_SCHEDULED": {"scheduled_for": (T0 + timedelta(days=9)).isoformat()}, "TEMPORARY_RELEASE": {},
+    "RETURNED_TO_CUSTODY": {}, "REMOVED": {}, "ESCAPED": {}, "RECAPTURED": {}, "DECEASED": {},
+    "HEARING_SCHEDULED": {"hearing_id": "h1", "scheduled_for": (T0 + timedelta(days=3)).isoformat()},
+    "HEARING_CANCELLED": {"hearing_id": "h1"},
+}
+
+
+@pytest.mark.parametrize("status", ["IN_CUSTODY", "ON_LEAVE", "RELEASED", "ESCAPED", "DECEASED", None])
+@pytest.mark.parametrize("type_", sorted(_ONE_EVENT))
+def test_one_new_event_on_a_stored_state_is_what_replaying_it_from_that_state_gives(type_: str,
+                                                                                     status: str | None) -> None:
+    # The commonest plan (one event per person, newer than what is stored) takes a shorter way: it must
+    # decide exactly what the replay does, whatever the event and the stored status.
+    rows = [stored("S-1", status=status, facility=FACILITIES["main"], last_event_minutes=0)] if status else []
+    worked = work_out(incoming(event("e1", type_, minutes=10, **_ONE_EVENT[type_])), rows=rows)
+
+    subject_plan = worked.plans["S-1"]
+    expected = sm.replay([i.facts for i in subject_plan.accepted], subject_plan.base)
+    assert (subject_plan.after, subject_plan.held) == expected
+    assert statuses(worked) == ["pending" if expected.held else "accepted"]
+    tells = type_.startswith("HEARING") or (
+        not expected.held and subject_plan.before.what_a_victim_knows() != expected.state.what_a_victim_knows())
+    assert subject_plan.notifies == ({"e1"} if tells else set())
+    assert subject_plan.subject.values["status"] == expected.state.status
+    assert subject_plan.subject.values["pending_events"] == len(expected.held)

@@ -238,6 +238,9 @@ def plans_finish(plans: Mapping[str, SubjectPlan], histories: Mapping[int, list[
         if history is not None:
             plan.history = list(history)
     for plan in plans.values():
+        if not plan.history and len(plan.accepted) == 1 and plan.accepted[0].facts.type != EventType.CORRECTION:
+            _finish_one(plan, facilities, outcomes)
+            continue
         stored = list(plan.history)
         _decide(plan, outcomes)
         if plan.accepted:
@@ -246,6 +249,28 @@ def plans_finish(plans: Mapping[str, SubjectPlan], histories: Mapping[int, list[
             _hold(plan, outcomes)
             _apply_state(plan, facilities)
             plan.notifies = _events_to_notify(plan, stored)
+
+
+def _finish_one(plan: SubjectPlan, facilities: Mapping[str, FacilityRef], outcomes: list[ItemOutcome]) -> None:
+    """``plans_finish`` for the commonest plan, one new event (not a correction) on the stored state: what
+    the replay and ``_events_to_notify`` decide for a history of one, without sorting it or building sets
+    (a batch has a thousand of these)."""
+    facts = plan.accepted[0].facts
+    plan.history = [facts]
+    error = sm.transition_error(plan.base, facts)
+    if error is None:
+        plan.after, plan.held = sm.apply(plan.base, facts), {}
+    else:
+        plan.after, plan.held = plan.base, {facts.event_id: error}
+    _hold(plan, outcomes)
+    values = plan.subject.values
+    if values["last_event_at"] is None or facts.occurred_at >= values["last_event_at"]:
+        values["last_event_at"] = facts.occurred_at
+        values.update(plan.accepted[0].subject_fields)
+    _store_state(plan, facilities)
+    # A hearing's latest word always notifies; a custody event when it changes what a victim knows.
+    if facts.is_hearing or (not plan.held and plan.before.what_a_victim_knows() != plan.after.what_a_victim_knows()):
+        plan.notifies = {facts.event_id}
 
 
 def _decide(plan: SubjectPlan, outcomes: list[ItemOutcome]) -> None:
@@ -293,14 +318,20 @@ def _hold(plan: SubjectPlan, outcomes: list[ItemOutcome]) -> None:
 
 def _apply_state(plan: SubjectPlan, facilities: Mapping[str, FacilityRef]) -> None:
     """Store the derived state, and the descriptive fields of the newest event, on the subject."""
-    subject, after = plan.subject, plan.after
-    values = subject.values
+    values = plan.subject.values
     newest = max(plan.history, key=sm.ORDER_KEY)
     if values["last_event_at"] is None or newest.occurred_at >= values["last_event_at"]:
         values["last_event_at"] = newest.occurred_at
         newest_item = next((i for i in plan.accepted if i.facts.event_id == newest.event_id), None)
         if newest_item is not None:
             values.update(newest_item.subject_fields)
+    _store_state(plan, facilities)
+
+
+def _store_state(plan: SubjectPlan, facilities: Mapping[str, FacilityRef]) -> None:
+    """The derived state's columns on the subject."""
+    subject, after = plan.subject, plan.after
+    values = subject.values
     values["status"] = after.status
     values["status_reason"] = after.reason
     facility = facilities.get(after.facility_code) if after.facility_code else None

@@ -1,0 +1,121 @@
+"""Where a batch of 1,000 events spends its CPU: cProfile over the whole request path, in one process.
+
+The workload of ``bench_ingest`` (mostly BOOKED of new people, one in ten releasing or transferring someone
+booked before), posted through Django's test client: middleware, authentication, JSON parsing, validation,
+ingest, the audit entries and the commit, but no HTTP server. Printed: the SQL statements of one batch, CPU
+milliseconds per batch without the profiler (the figure to compare: on a shared machine CPU seconds survive a
+neighbour's load where wall time does not), and the profile's top entries by cumulative and by own time.
+
+    python -m bench.profile_batch
+    BENCH_BATCHES=20 BENCH_DATABASE=postgres://vinex:vinex@127.0.0.1:5432/vinex python -m bench.profile_batch
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from bench.bench_ingest import setup_http_database, workload
+from bench.common import BenchEnv, bench_env, remove_env, run_in_django
+from bench.postgres import postgres_database
+
+TOP = 45
+
+
+@contextlib.contextmanager
+def _env(database: str) -> Iterator[BenchEnv]:
+    extra = {"VINEX_ALLOWED_HOSTS": "testserver", "VINEX_LOG_LEVEL": "ERROR"}
+    if database == "sqlite":
+        env = bench_env(extra=extra)
+        try:
+            yield env
+        finally:
+            remove_env(env)
+        return
+    with postgres_database(database) as url:
+        env = bench_env(extra={**extra, "VINEX_DATABASE_URL": url})
+        try:
+            yield env
+        finally:
+            remove_env(env)
+
+
+def profile(batches: int) -> dict[str, Any]:
+    """Set up, warm up, then measure (call inside ``run_in_django``)."""
+    import cProfile
+    import io
+    import json
+    import pstats
+    import statistics
+    import time
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from vinex.core.gc import tune_for_service
+
+    base = datetime.now().astimezone().replace(microsecond=0) - timedelta(days=7)
+    # Warm-up (2 batches), one batch whose statements are listed, the timed batches, the profiled ones.
+    load = workload(batches=3 + 2 * batches, tag="p", base=base)
+    token = setup_http_database(load.prebook)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    bodies = iter([json.dumps({"events": batch}).encode() for batch in load.batches])
+
+    def post() -> None:
+        response = client.post("/api/v1/custody-events", next(bodies), content_type="application/json")
+        if response.status_code != 200 or b'"accepted":1000' not in response.content:
+            raise RuntimeError(f"post failed: {response.status_code} {response.content[:300]!r}")
+
+    tune_for_service()  # as ``vinex serve`` does in each worker process
+    post()
+    post()
+    with CaptureQueriesContext(connection) as queries:
+        post()
+    statements = [q["sql"] for q in queries.captured_queries]
+
+    spent = []
+    for _ in range(batches):
+        started = time.process_time()
+        post()
+        spent.append((time.process_time() - started) * 1000)
+    cpu_ms, cpu_ms_least = statistics.median(spent), min(spent)
+
+    profiler = cProfile.Profile(time.process_time)  # CPU, not the waits for the disk or the lock
+    profiler.enable()
+    for _ in range(batches):
+        post()
+    profiler.disable()
+    if os.environ.get("BENCH_PROFILE_OUT"):  # for pstats or snakeviz
+        profiler.dump_stats(os.environ["BENCH_PROFILE_OUT"])
+    tops = []
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
+        tops.append(out.getvalue())
+    return {"database": connection.vendor, "statements": statements, "cpu_ms": cpu_ms, "cpu_ms_least": cpu_ms_least,
+            "batches": batches,
+            "profile": tops}
+
+
+def main() -> int:
+    database = os.environ.get("BENCH_DATABASE", "sqlite")
+    batches = int(os.environ.get("BENCH_BATCHES", "10"))
+    with _env(database) as env:
+        result = run_in_django(env, profile, batches)
+    print(f"{result['database']}: {len(result['statements'])} SQL statements in one batch of 1,000:")
+    for sql in result["statements"]:
+        print(f"  {sql[:160]}")
+    print(f"CPU per batch of 1,000 (no profiler, {result['batches']} batches): median {result['cpu_ms']:.0f} ms, "
+          f"least {result['cpu_ms_least']:.0f} ms")
+    for text in result["profile"]:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
