@@ -14,8 +14,6 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from django.conf import settings
-from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -165,6 +163,36 @@ def _support_line(view: Disclosure) -> str:
     return ""
 
 
+_FACILITY_LABEL = gettext_lazy("Facility")
+_AGENCY_LABEL = gettext_lazy("Agency")
+_STATUS_LABEL = gettext_lazy("Current status")
+_REGISTERED_FOOTER = gettext_lazy(
+    "You receive this message because you registered with vinex for updates about this person.")
+_UNSUBSCRIBE_LEAD = gettext_lazy("To stop these messages, open:")
+
+
+def _email_body(sentence: str, facts: dict[str, str], view: Disclosure, support_line: str,
+                unsubscribe_url: str) -> str:
+    """An event email's plain-text body: the sentence, the facility, agency and status, support, how to stop.
+
+    Put together here rather than by a template: it is rendered inside the request that records the event.
+    """
+    phone = view.get("facility_phone")
+    facility = f"{facts['facility']} ({phone})" if phone else facts["facility"]
+    lines = [
+        sentence,
+        "",
+        f"{_FACILITY_LABEL}: {facility}",
+        f"{_AGENCY_LABEL}: {view.get('agency_name') or ''}",
+        f"{_STATUS_LABEL}: {facts['status']}",
+        "",
+        *([support_line, ""] if support_line else [""]),
+        str(_REGISTERED_FOOTER),
+        f"{_UNSUBSCRIBE_LEAD} {unsubscribe_url}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_event_message(
     *, event: CustodyEvent, channel: str, language: str, tier: str, unsubscribe_url: str,
     others: Sequence[Agency] = (),
@@ -186,17 +214,7 @@ def render_event_message(
         if channel == "email":
             facts = _facts(view, language, name_limit=None)
             sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
-            email_body: str = render_to_string(
-                "notify/email_event.txt",
-                {
-                    "sentence": sentence,
-                    "facts": facts,
-                    "view": view.fields,
-                    "support_line": _support_line(view),
-                    "unsubscribe_url": unsubscribe_url,
-                    "public_url": settings.VINEX_PUBLIC_URL,
-                },
-            )
+            email_body = _email_body(sentence, facts, view, _support_line(view), unsubscribe_url)
             return RenderedMessage(f"event/{event.type}", headline, email_body)
         if channel == "voice":
             facts = _facts(view, language, name_limit=None)

@@ -43,6 +43,9 @@ class Command(BaseCommand):
                               bind=options["bind"])
         except ImproperlyConfigured as error:
             raise CommandError(str(error)) from None
+        if settings.VINEX_SERVER == "granian":
+            _granian(options)
+            return
         _Gunicorn(
             {
                 "bind": options["bind"],
@@ -59,3 +62,22 @@ class Command(BaseCommand):
                 "loglevel": "warning",
             }
         ).run()
+
+
+def _granian(options: dict[str, Any]) -> None:
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    host, _, port = str(options["bind"]).rpartition(":")
+    Server(
+        "vinex.wsgi:application",
+        address=host,
+        port=int(port),
+        interface=Interfaces.WSGI,
+        workers=options["workers"],
+        blocking_threads=options["threads"],
+        log_level=LogLevels.warning,
+        log_access=False,
+        workers_kill_timeout=20,
+    ).serve()
