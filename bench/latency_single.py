@@ -396,12 +396,19 @@ def run(config: Settings) -> dict[str, Any]:
         "mode": "single",
         "database": config.kind,
         "people": config.people,
-        "processes": {"server": f"{config.server_processes} processes × {config.server_threads} threads",
+        "processes": {"server": f"{_server_name(config.server_threads)}, {config.server_processes} processes × "
+                                f"{config.server_threads} threads",
                       "workers": config.workers, "scheduler": 1},
         "steps": steps,
         "highest_rate_met": max(met, default=None),
         "breaking_rate": min(broken, default=None),
     }
+
+
+def _server_name(threads: int) -> str:
+    from vinex.site.management.commands.serve import server_for
+
+    return server_for(threads=threads, choice=os.environ.get("VINEX_SERVER", ""))
 
 
 def _print_step(s: dict[str, Any]) -> None:

@@ -236,6 +236,11 @@ if VINEX_SCHEDULER_LEASE_SECONDS < 3:
 VINEX_BIND = os.environ.get("VINEX_BIND", "127.0.0.1:8000")
 VINEX_SERVER_WORKERS = env_int("VINEX_SERVER_WORKERS", default=2)
 VINEX_SERVER_THREADS = env_int("VINEX_SERVER_THREADS", default=4)
+# The HTTP server under ``vinex serve`` (see its module): unset, granian when there are several threads a
+# process and gunicorn's sync workers with one; "granian" or "gunicorn" to choose either way.
+VINEX_SERVER = os.environ.get("VINEX_SERVER", "")
+if VINEX_SERVER not in ("", "gunicorn", "granian"):
+    raise ImproperlyConfigured("VINEX_SERVER must be granian, gunicorn or unset")
 
 # --- API keys ----------------------------------------------------------------------------------------
 # Seconds a server process remembers a key that authenticated (0: look it up on every request). A revoked

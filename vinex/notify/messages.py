@@ -14,11 +14,10 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from django.conf import settings
-from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from vinex.custody.models import Agency, CustodyEvent, CustodyStatus, EventType, Subject
 from vinex.policy.disclosure import Audience, Disclosure, disclose, whereabouts_shared
@@ -41,17 +40,21 @@ class RenderedMessage:
     body: str
 
 
+# Each table below is built once; a message translates only the entry it uses (into the language active
+# then), not the whole table: rendering runs inside the request that records the event.
+_STATUS_LABELS: dict[str, Promise] = {
+    CustodyStatus.IN_CUSTODY: gettext_lazy("in custody"),
+    CustodyStatus.ON_LEAVE: gettext_lazy("temporarily out of the facility"),
+    CustodyStatus.RELEASED: gettext_lazy("released"),
+    CustodyStatus.REMOVED: gettext_lazy("removed from the country"),
+    CustodyStatus.ESCAPED: gettext_lazy("escaped"),
+    CustodyStatus.DECEASED: gettext_lazy("deceased"),
+    CustodyStatus.UNKNOWN: gettext_lazy("unknown"),
+}
+
+
 def status_label(status: str) -> str:
-    labels = {
-        CustodyStatus.IN_CUSTODY: _("in custody"),
-        CustodyStatus.ON_LEAVE: _("temporarily out of the facility"),
-        CustodyStatus.RELEASED: _("released"),
-        CustodyStatus.REMOVED: _("removed from the country"),
-        CustodyStatus.ESCAPED: _("escaped"),
-        CustodyStatus.DECEASED: _("deceased"),
-        CustodyStatus.UNKNOWN: _("unknown"),
-    }
-    return str(labels[CustodyStatus(status)])
+    return str(_STATUS_LABELS[CustodyStatus(status)])
 
 
 def format_when(moment: datetime, timezone_name: str, language: str) -> str:
@@ -75,6 +78,49 @@ def format_release(moment: datetime, timezone_name: str, language: str) -> str:
     return format_date(local.date(), "MMM d, y" if language == "en" else "d MMM y", locale=language)
 
 
+_SENTENCES: dict[str, Promise] = {
+    EventType.BOOKED: gettext_lazy("%(name)s was booked into %(facility)s on %(when)s."),
+    EventType.TRANSFERRED: gettext_lazy("%(name)s was transferred from %(facility)s to %(to_facility)s on %(when)s."),
+    EventType.RELEASE_SCHEDULED: gettext_lazy("%(name)s is scheduled to be released soon from %(facility)s."),
+    EventType.RELEASED: gettext_lazy("%(name)s was released from %(facility)s on %(when)s."),
+    EventType.TEMPORARY_RELEASE: gettext_lazy(
+        "%(name)s left %(facility)s on a temporary release (such as work release or a hospital stay) on %(when)s."
+    ),
+    EventType.RETURNED_TO_CUSTODY: gettext_lazy("%(name)s returned to custody at %(facility)s on %(when)s."),
+    EventType.REMOVED: gettext_lazy("%(name)s was removed (deported) from the country on %(when)s."),
+    EventType.ESCAPED: gettext_lazy("%(name)s escaped from %(facility)s on %(when)s. If you are in danger, call 911."),
+    EventType.RECAPTURED: gettext_lazy("%(name)s was recaptured and is in custody at %(facility)s as of %(when)s."),
+    EventType.DECEASED: gettext_lazy(
+        "We are writing to tell you that %(name)s, held at %(facility)s, died on %(when)s."
+    ),
+    EventType.HEARING_SCHEDULED: gettext_lazy("A court hearing for %(name)s is set for %(hearing)s at %(court)s."),
+    EventType.HEARING_RESCHEDULED: gettext_lazy(
+        "The court hearing for %(name)s has moved to %(hearing)s at %(court)s."
+    ),
+    EventType.HEARING_CANCELLED: gettext_lazy("The court hearing for %(name)s at %(court)s has been cancelled."),
+    EventType.CORRECTION: gettext_lazy(
+        "Correction: an earlier message about %(name)s was wrong. Current status: %(status)s, %(facility)s."
+    ),
+}
+
+_HEADLINES: dict[str, Promise] = {
+    EventType.BOOKED: pgettext_lazy("email subject", "Custody update: booked"),
+    EventType.TRANSFERRED: pgettext_lazy("email subject", "Custody update: transferred"),
+    EventType.RELEASE_SCHEDULED: pgettext_lazy("email subject", "Custody update: release scheduled"),
+    EventType.RELEASED: pgettext_lazy("email subject", "Custody update: released"),
+    EventType.TEMPORARY_RELEASE: pgettext_lazy("email subject", "Custody update: temporary release"),
+    EventType.RETURNED_TO_CUSTODY: pgettext_lazy("email subject", "Custody update: returned to custody"),
+    EventType.REMOVED: pgettext_lazy("email subject", "Custody update: removed from the country"),
+    EventType.ESCAPED: pgettext_lazy("email subject", "Urgent custody update: escape"),
+    EventType.RECAPTURED: pgettext_lazy("email subject", "Custody update: back in custody"),
+    EventType.DECEASED: pgettext_lazy("email subject", "Custody update: death in custody"),
+    EventType.HEARING_SCHEDULED: pgettext_lazy("email subject", "Court hearing scheduled"),
+    EventType.HEARING_RESCHEDULED: pgettext_lazy("email subject", "Court hearing moved"),
+    EventType.HEARING_CANCELLED: pgettext_lazy("email subject", "Court hearing cancelled"),
+    EventType.CORRECTION: pgettext_lazy("email subject", "Correction to an earlier message"),
+}
+
+
 def _sentence(event_type: str, facts: dict[str, str], reason: str, release_known: bool) -> str:
     """The one sentence that says what happened."""
     if event_type == EventType.RELEASED and reason == "transferred_to_other_jurisdiction":
@@ -83,47 +129,11 @@ def _sentence(event_type: str, facts: dict[str, str], reason: str, release_known
         return _("%(name)s was released in error from %(facility)s on %(when)s.") % facts
     if event_type == EventType.RELEASE_SCHEDULED and release_known:
         return _("%(name)s is scheduled to be released from %(facility)s on %(release)s.") % facts
-    sentences = {
-        EventType.BOOKED: _("%(name)s was booked into %(facility)s on %(when)s."),
-        EventType.TRANSFERRED: _("%(name)s was transferred from %(facility)s to %(to_facility)s on %(when)s."),
-        EventType.RELEASE_SCHEDULED: _("%(name)s is scheduled to be released soon from %(facility)s."),
-        EventType.RELEASED: _("%(name)s was released from %(facility)s on %(when)s."),
-        EventType.TEMPORARY_RELEASE: _(
-            "%(name)s left %(facility)s on a temporary release (such as work release or a hospital stay) on %(when)s."
-        ),
-        EventType.RETURNED_TO_CUSTODY: _("%(name)s returned to custody at %(facility)s on %(when)s."),
-        EventType.REMOVED: _("%(name)s was removed (deported) from the country on %(when)s."),
-        EventType.ESCAPED: _("%(name)s escaped from %(facility)s on %(when)s. If you are in danger, call 911."),
-        EventType.RECAPTURED: _("%(name)s was recaptured and is in custody at %(facility)s as of %(when)s."),
-        EventType.DECEASED: _("We are writing to tell you that %(name)s, held at %(facility)s, died on %(when)s."),
-        EventType.HEARING_SCHEDULED: _("A court hearing for %(name)s is set for %(hearing)s at %(court)s."),
-        EventType.HEARING_RESCHEDULED: _("The court hearing for %(name)s has moved to %(hearing)s at %(court)s."),
-        EventType.HEARING_CANCELLED: _("The court hearing for %(name)s at %(court)s has been cancelled."),
-        EventType.CORRECTION: _(
-            "Correction: an earlier message about %(name)s was wrong. Current status: %(status)s, %(facility)s."
-        ),
-    }
-    return str(sentences[EventType(event_type)]) % facts
+    return str(_SENTENCES[EventType(event_type)]) % facts
 
 
 def _headline(event_type: str) -> str:
-    headlines = {
-        EventType.BOOKED: pgettext("email subject", "Custody update: booked"),
-        EventType.TRANSFERRED: pgettext("email subject", "Custody update: transferred"),
-        EventType.RELEASE_SCHEDULED: pgettext("email subject", "Custody update: release scheduled"),
-        EventType.RELEASED: pgettext("email subject", "Custody update: released"),
-        EventType.TEMPORARY_RELEASE: pgettext("email subject", "Custody update: temporary release"),
-        EventType.RETURNED_TO_CUSTODY: pgettext("email subject", "Custody update: returned to custody"),
-        EventType.REMOVED: pgettext("email subject", "Custody update: removed from the country"),
-        EventType.ESCAPED: pgettext("email subject", "Urgent custody update: escape"),
-        EventType.RECAPTURED: pgettext("email subject", "Custody update: back in custody"),
-        EventType.DECEASED: pgettext("email subject", "Custody update: death in custody"),
-        EventType.HEARING_SCHEDULED: pgettext("email subject", "Court hearing scheduled"),
-        EventType.HEARING_RESCHEDULED: pgettext("email subject", "Court hearing moved"),
-        EventType.HEARING_CANCELLED: pgettext("email subject", "Court hearing cancelled"),
-        EventType.CORRECTION: pgettext("email subject", "Correction to an earlier message"),
-    }
-    return str(headlines[EventType(event_type)])
+    return str(_HEADLINES[EventType(event_type)])
 
 
 def _facts(view: Disclosure, language: str, *, name_limit: int | None) -> dict[str, str]:
@@ -153,6 +163,36 @@ def _support_line(view: Disclosure) -> str:
     return ""
 
 
+_FACILITY_LABEL = gettext_lazy("Facility")
+_AGENCY_LABEL = gettext_lazy("Agency")
+_STATUS_LABEL = gettext_lazy("Current status")
+_REGISTERED_FOOTER = gettext_lazy(
+    "You receive this message because you registered with vinex for updates about this person.")
+_UNSUBSCRIBE_LEAD = gettext_lazy("To stop these messages, open:")
+
+
+def _email_body(sentence: str, facts: dict[str, str], view: Disclosure, support_line: str,
+                unsubscribe_url: str) -> str:
+    """An event email's plain-text body: the sentence, the facility, agency and status, support, how to stop.
+
+    Put together here rather than by a template: it is rendered inside the request that records the event.
+    """
+    phone = view.get("facility_phone")
+    facility = f"{facts['facility']} ({phone})" if phone else facts["facility"]
+    lines = [
+        sentence,
+        "",
+        f"{_FACILITY_LABEL}: {facility}",
+        f"{_AGENCY_LABEL}: {view.get('agency_name') or ''}",
+        f"{_STATUS_LABEL}: {facts['status']}",
+        "",
+        *([support_line, ""] if support_line else [""]),
+        str(_REGISTERED_FOOTER),
+        f"{_UNSUBSCRIBE_LEAD} {unsubscribe_url}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_event_message(
     *, event: CustodyEvent, channel: str, language: str, tier: str, unsubscribe_url: str,
     others: Sequence[Agency] = (),
@@ -174,17 +214,7 @@ def render_event_message(
         if channel == "email":
             facts = _facts(view, language, name_limit=None)
             sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
-            email_body: str = render_to_string(
-                "notify/email_event.txt",
-                {
-                    "sentence": sentence,
-                    "facts": facts,
-                    "view": view.fields,
-                    "support_line": _support_line(view),
-                    "unsubscribe_url": unsubscribe_url,
-                    "public_url": settings.VINEX_PUBLIC_URL,
-                },
-            )
+            email_body = _email_body(sentence, facts, view, _support_line(view), unsubscribe_url)
             return RenderedMessage(f"event/{event.type}", headline, email_body)
         if channel == "voice":
             facts = _facts(view, language, name_limit=None)
