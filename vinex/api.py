@@ -16,7 +16,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from vinex.custody.schemas import EventBatchDoc
+from vinex.custody.schemas import ErrorDetail, ErrorResponse, EventBatchDoc
 from vinex.feeds.api import Overloaded, events_router
 from vinex.feeds.api import router as feeds_router
 from vinex.locator.api import router as locator_router
@@ -39,6 +39,34 @@ class FastJSONParser(Parser):
         return cast(dict[str, Any], orjson.loads(request.body))
 
 
+# Answers the API layer itself gives, whatever the endpoint: a body it cannot parse or that is too large,
+# and the agency-key check refusing a client after too many wrong keys.
+_BODY_ERRORS = {400: "The body is not valid JSON (or not in the declared content type).",
+                413: "The body is too large."}
+_AGENCY_KEY_ERRORS = {401: "A valid API key is required (Authorization: Bearer <key>).",
+                      429: "Too many failed API keys from this client; try again later."}
+_ERROR_REF = "#/components/schemas/ErrorResponse"
+
+
+def _declare(operation: dict[str, Any], errors: dict[int, str]) -> None:
+    responses = operation.setdefault("responses", {})
+    for status, description in errors.items():
+        responses.setdefault(status, {"description": description,
+                                      "content": {"application/json": {"schema": {"$ref": _ERROR_REF}}}})
+
+
+def _declare_shared_errors(schema: dict[str, Any]) -> None:
+    """Every operation's document lists the errors the shared layers answer, so no answer is undocumented."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            if "requestBody" in operation:
+                _declare(operation, _BODY_ERRORS)
+            if any("AgencyKey" in requirement for requirement in operation.get("security", [])):
+                _declare(operation, _AGENCY_KEY_ERRORS)
+
+
 class VinexAPI(NinjaAPI):
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(*args, **kwargs)
@@ -48,6 +76,14 @@ class VinexAPI(NinjaAPI):
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(doc.pop("$defs", {}))
         components["EventBatch"] = doc
+        components.setdefault("ErrorResponse", ErrorResponse.model_json_schema(
+            ref_template="#/components/schemas/{model}"))
+        components.setdefault("ErrorDetail", ErrorDetail.model_json_schema())
+        # The registration endpoints' own bearer: the manage token sent to the registrant on activation.
+        schema["components"].setdefault("securitySchemes", {})["ManageToken"] = {
+            "type": "http", "scheme": "bearer",
+            "description": "The manage token from the registration's confirmation message."}
+        _declare_shared_errors(schema)
         return schema
 
 

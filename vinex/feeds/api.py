@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from django.conf import settings
@@ -20,7 +20,7 @@ from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from pydantic import TypeAdapter
+from pydantic import BeforeValidator, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from vinex.audit.unit import Actor
@@ -83,6 +83,13 @@ def _batch_turn() -> Iterator[None]:
         _ONE_BATCH_AT_A_TIME.release()
 
 
+def _not_a_number(value: Any) -> Any:
+    # pydantic would read a bare number ("0.5") as seconds since 1970; the document promises ISO 8601.
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("as_of must be an ISO 8601 date and time, such as 2026-11-20T10:00:00Z")
+    return value
+
+
 class SnapshotOut(Schema):
     snapshot_id: int
     status: Literal["applied", "quarantined", "rejected"]
@@ -109,12 +116,14 @@ def snapshot_result(snapshot: Snapshot) -> dict[str, Any]:
     response={200: SnapshotOut, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse,
               413: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse},
     summary="Send a full roster snapshot of a facility",
-    openapi_extra={"requestBody": {"required": True, "content": {
+    # No body is an empty snapshot (quarantined for review, never applied), so the body is not required.
+    openapi_extra={"requestBody": {"required": False, "content": {
         "text/csv": {"schema": {"type": "string"}},
         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
     }}},
 )
-def roster_put(request: HttpRequest, facility_code: str, as_of: datetime | None = None) -> dict[str, Any]:
+def roster_put(request: HttpRequest, facility_code: str,
+               as_of: Annotated[datetime, BeforeValidator(_not_a_number)] | None = None) -> dict[str, Any]:
     """Diff a snapshot (CSV with a header, or a JSON list) of who is in custody now against vinex's records.
 
     The result is ``applied`` (events derived and notified) or ``quarantined`` (held for staff review,

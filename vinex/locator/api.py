@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Query, Router, Schema
-from pydantic import ConfigDict, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, GetJsonSchemaHandler, StringConstraints, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-from vinex.custody.schemas import ErrorResponse, normalise_a_number, normalise_country
+from vinex.custody.rules import WHITESPACE
+from vinex.custody.schemas import ErrorResponse, iso_country_codes, normalise_a_number, normalise_country
 from vinex.locator.ratelimit import RetryAfter, client_address, request_limits
 from vinex.locator.selectors import (
     ByANumber,
@@ -26,7 +30,49 @@ from vinex.locator.selectors import (
 router = Router(tags=["locator"])
 logger = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class Documented:
+    """Pydantic metadata: publishes ``pattern`` in the OpenAPI document for a field whose validator (a
+    normaliser) accepts exactly the strings that match it, so clients and fuzzers see the real rule."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self.pattern
+        return json_schema
+
+
+# For a stripped field that must not be empty: some character that is not whitespace (a value of spaces
+# strips to nothing and is refused, though its raw length would pass ``minLength``).
+NOT_BLANK = Documented(r"\S")
+
+
+def _chars(characters: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in characters)
+
+
+_SPACE = f"[{_chars(WHITESPACE)}]*"
+_SEPARATOR = f"[{_chars(WHITESPACE)}\\-]*"
+# normalise_a_number: 9 digits after an optional A, with spaces and dashes anywhere.
+A_NUMBER_PATTERN = f"{_SEPARATOR}[Aa]?(?:{_SEPARATOR}[0-9]){{9}}{_SEPARATOR}"
+
+
+def _country_pattern() -> str:
+    """normalise_country: an ISO 3166-1 alpha-2 code in any case, spelled out letter by letter."""
+    codes = sorted(iso_country_codes())
+    firsts = sorted({code[0] for code in codes})
+    seconds = {first: "".join(c[1] + c[1].lower() for c in codes if c[0] == first) for first in firsts}
+    return f"{_SPACE}(?:{'|'.join(f'[{f}{f.lower()}][{seconds[f]}]' for f in firsts)}){_SPACE}"
+
+
+COUNTRY_PATTERN = _country_pattern()
+
 Term = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+# A blank term is no term: the search it belongs to is incomplete.
+ANumberTerm = Annotated[Term, Documented(f"^(?:{_SPACE}|{A_NUMBER_PATTERN})$")]
+CountryTerm = Annotated[Term, Documented(f"^(?:{_SPACE}|{COUNTRY_PATTERN})$")]
 
 
 class LocatorParams(Schema):
@@ -34,8 +80,8 @@ class LocatorParams(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    a_number: Term | None = None
-    country_of_birth: Term | None = None
+    a_number: ANumberTerm | None = None
+    country_of_birth: CountryTerm | None = None
     first_name: Term | None = None
     last_name: Term | None = None
     date_of_birth: date | None = None

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 
 from vinex.audit.unit import Actor
 from vinex.custody.schemas import ErrorResponse
-from vinex.locator.api import too_many_requests
+from vinex.locator.api import NOT_BLANK, too_many_requests
 from vinex.locator.ratelimit import address_limit, client_address
 from vinex.registrations.history import registration_history
 from vinex.registrations.models import Arrival, Registration, RegistrationStatus, Relationship
@@ -44,7 +44,7 @@ from vinex.registrations.services import (
 router = Router(tags=["registrations"])
 logger = logging.getLogger(__name__)
 
-Value = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
+Value = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254), NOT_BLANK]
 
 
 class Strict(Schema):
@@ -57,7 +57,7 @@ class ContactSchema(Strict):
 
 
 class RegistrationIn(Strict):
-    subject_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    subject_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NOT_BLANK]
     language: Literal["en", "es"]
     contacts: list[ContactSchema] = Field(..., min_length=1, max_length=3)
     relationship: Relationship | None = None
@@ -72,7 +72,7 @@ class RegistrationOut(Schema):
 
 class ConfirmIn(Strict):
     contact: Value
-    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16), NOT_BLANK]
 
 
 class ResendIn(Strict):
@@ -96,7 +96,11 @@ def _not_found() -> HttpResponse:
     return _error(404, ["path", "registration_id"], "no such registration", "not_found")
 
 
-_ERRORS = {401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse}
+# Each endpoint declares exactly the errors it answers (the shared 400 and 413 of a body are added by vinex.api).
+_CODE_ERRORS = {404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse}
+_MANAGE_ERRORS = {401: ErrorResponse, 422: ErrorResponse}  # 422 as first published, though only PATCH has a body
+# The manage token is not a ninja auth class: a wrong token must answer exactly like an unknown registration.
+_MANAGE_TOKEN: dict[str, Any] = {"security": [{"ManageToken": []}]}
 
 
 def _client(request: HttpRequest) -> Actor:
@@ -104,7 +108,8 @@ def _client(request: HttpRequest) -> Actor:
     return Actor.public(Arrival.API, ip_hash(client_address(request)))
 
 
-@router.post("/registrations", response={202: RegistrationOut, **_ERRORS}, summary="Register for updates")
+@router.post("/registrations", response={202: RegistrationOut, 422: ErrorResponse, 429: ErrorResponse},
+             summary="Register for updates")
 def registrations_post(request: HttpRequest, data: RegistrationIn) -> Any:
     """Start a registration for the person a locator result names; a one-time code goes to each contact.
 
@@ -135,7 +140,7 @@ _CHECK_ERRORS: dict[Check, tuple[int, str]] = {
 }
 
 
-@router.post("/registrations/{registration_id}/confirm", response={200: RegistrationOut, **_ERRORS},
+@router.post("/registrations/{registration_id}/confirm", response={200: RegistrationOut, **_CODE_ERRORS},
              summary="Confirm a contact with its one-time code")
 def registrations_confirm(request: HttpRequest, registration_id: str, data: ConfirmIn) -> Any:
     """Confirm one contact; once all are confirmed the registration is ``active`` (or held for review)."""
@@ -157,7 +162,7 @@ def registrations_confirm(request: HttpRequest, registration_id: str, data: Conf
     return Status(200, _out(registration))
 
 
-@router.post("/registrations/{registration_id}/resend", response={202: RegistrationOut, **_ERRORS},
+@router.post("/registrations/{registration_id}/resend", response={202: RegistrationOut, **_CODE_ERRORS},
              summary="Send a contact a new one-time code")
 def registrations_resend(request: HttpRequest, registration_id: str, data: ResendIn) -> Any:
     registration = registration_get(public_id=registration_id)
@@ -201,8 +206,8 @@ def _owner(registration: Registration) -> Actor:
     return Actor.registrant(registration.registrant_id)
 
 
-@router.delete("/registrations/{registration_id}", response={200: RegistrationOut, **_ERRORS},
-               summary="Withdraw a registration (Authorization: Bearer <manage token>)")
+@router.delete("/registrations/{registration_id}", response={200: RegistrationOut, **_MANAGE_ERRORS},
+               summary="Withdraw a registration (Authorization: Bearer <manage token>)", openapi_extra=_MANAGE_TOKEN)
 def registrations_delete(request: HttpRequest, registration_id: str) -> Any:
     """Stop all messages at once; the contact data is purged later. Needs the manage token sent on activation."""
     registration = _owned(request, registration_id)
@@ -286,8 +291,8 @@ def _detail(registration: Registration, actor: Actor) -> dict[str, Any]:
     }
 
 
-@router.get("/registrations/{registration_id}", response={200: RegistrationDetailOut, **_ERRORS},
-            summary="See a registration (Authorization: Bearer <manage token>)")
+@router.get("/registrations/{registration_id}", response={200: RegistrationDetailOut, **_MANAGE_ERRORS},
+            summary="See a registration (Authorization: Bearer <manage token>)", openapi_extra=_MANAGE_TOKEN)
 def registrations_get(request: HttpRequest, registration_id: str) -> Any:
     """Status, the person followed, language, call preference and the contacts (masked)."""
     registration = _owned(request, registration_id)
@@ -296,8 +301,9 @@ def registrations_get(request: HttpRequest, registration_id: str) -> Any:
     return Status(200, _detail(registration, _owner(registration)))
 
 
-@router.patch("/registrations/{registration_id}", response={200: RegistrationDetailOut, **_ERRORS},
-              summary="Change a registration (Authorization: Bearer <manage token>)")
+@router.patch("/registrations/{registration_id}",
+              response={200: RegistrationDetailOut, **_MANAGE_ERRORS, 409: ErrorResponse},
+              summary="Change a registration (Authorization: Bearer <manage token>)", openapi_extra=_MANAGE_TOKEN)
 def registrations_patch(request: HttpRequest, registration_id: str, data: RegistrationPatch) -> Any:
     """Change the language or call preference, add contacts (each confirmed by its code before use) or
     remove them. All of it happens, or none of it (422 says why)."""
@@ -335,8 +341,8 @@ def _patch_apply(registration: Registration, data: RegistrationPatch, actor: Act
                                     call_preference=data.call_preference, actor=actor)
 
 
-@router.get("/registrations/{registration_id}/notifications", response={200: MessagesOut, **_ERRORS},
-            summary="Her message history (Authorization: Bearer <manage token>)")
+@router.get("/registrations/{registration_id}/notifications", response={200: MessagesOut, **_MANAGE_ERRORS},
+            summary="Her message history (Authorization: Bearer <manage token>)", openapi_extra=_MANAGE_TOKEN)
 def registrations_notifications(request: HttpRequest, registration_id: str) -> Any:
     """Every message sent to the registration's contacts, newest first: event type, when, channel, status,
     when it was handed over, delivered and confirmed (a PIN or a text reply)."""

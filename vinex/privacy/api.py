@@ -11,7 +11,7 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from vinex.custody.schemas import ErrorResponse
-from vinex.locator.api import too_many_requests
+from vinex.locator.api import NOT_BLANK, too_many_requests
 from vinex.locator.ratelimit import address_limit, client_address
 from vinex.privacy.models import ReporterKind, ReportTopic
 from vinex.privacy.redress import ReportIn, ReportInvalid, data_report_create
@@ -25,9 +25,9 @@ class Strict(Schema):
 
 
 class DataReportIn(Strict):
-    subject_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    subject_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NOT_BLANK]
     topic: ReportTopic
-    details: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    details: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), NOT_BLANK]
     reporter: ReporterKind = ReporterKind.OTHER
     reply_to: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
     language: Literal["en", "es"] = "en"

@@ -20,13 +20,15 @@ from pydantic import ConfigDict, StringConstraints, field_validator, model_valid
 from vinex.custody.api import AgencyKey, require_scope
 from vinex.custody.models import Agency, ApiKey
 from vinex.custody.schemas import ErrorResponse, normalise_a_number
+from vinex.locator.api import A_NUMBER_PATTERN, NOT_BLANK, Documented
 from vinex.policy.disclosure import Disclosure, DisclosureDenied
 from vinex.policy.sharing import Purpose
 from vinex.privacy.partner import PartnerLookup, partner_population_export, partner_subjects_find
 
 router = Router(tags=["partner agencies"])
 
-Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NOT_BLANK]
+ANumberTerm = Annotated[Term, Documented(f"^{A_NUMBER_PATTERN}$")]
 EXPORT_COLUMNS = ("agency_code", "agency_subject_id", "booking_number", "name", "date_of_birth", "status",
                   "status_changed_at", "facility_name")
 
@@ -37,7 +39,7 @@ class PartnerSubjectParams(Schema):
     model_config = ConfigDict(extra="forbid")
 
     purpose: Purpose
-    a_number: Term | None = None
+    a_number: ANumberTerm | None = None
     agency: Term | None = None
     agency_subject_id: Term | None = None
     booking_number: Term | None = None
