@@ -7,7 +7,9 @@ person's events in order; a refused or dropped request is sent again unchanged, 
 an agency's system would: a re-sent event is a duplicate and notifies nobody twice). Meanwhile
 ``BENCH_KILLS`` times, every ``BENCH_KILL_EVERY`` seconds, one random server or worker gets ``SIGKILL`` and
 is started again at once. Then the SMTP server goes away for ``BENCH_OUTAGE_SECONDS`` while the stream
-goes on, and comes back.
+goes on, and comes back. When the servers answer slower than the rate (a busy machine), at most
+``BENCH_MAX_BACKLOG`` events (default: two seconds' worth) wait for an answer; the sender then waits too,
+so the campaign runs at the rate the servers take, which is reported, and ends on time.
 
 Every accepted event owes exactly one email to its person's subscriber. A loopback aiosmtpd sink counts
 what arrives by notification (the ``X-Vinex-Notification`` header): lost = owed and never received within
@@ -68,6 +70,7 @@ class Settings:
     drain_seconds: float
     people: int
     seed: int
+    max_backlog: int
 
     @property
     def kind(self) -> str:
@@ -76,15 +79,17 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         database = os.environ.get("BENCH_DATABASE", "sqlite")
+        rate = float(os.environ.get("BENCH_RATE", "20" if database == "sqlite" else "200"))
         return cls(
             database=database,
-            rate=float(os.environ.get("BENCH_RATE", "20" if database == "sqlite" else "200")),
+            rate=rate,
             kills=int(os.environ.get("BENCH_KILLS", "100")),
             kill_every=float(os.environ.get("BENCH_KILL_EVERY", "3")),
             outage_seconds=float(os.environ.get("BENCH_OUTAGE_SECONDS", "600")),
             drain_seconds=float(os.environ.get("BENCH_DRAIN_SECONDS", "120")),
             people=int(os.environ.get("BENCH_PEOPLE", "400")),
             seed=int(os.environ.get("BENCH_SEED", "21")),
+            max_backlog=int(os.environ.get("BENCH_MAX_BACKLOG", "0")) or int(2 * rate),
         )
 
 
@@ -175,7 +180,7 @@ class Fleet:
 class Stream:
     """Open-loop events, one person's in order; every event is sent until a server answers for it."""
 
-    def __init__(self, urls: list[str], token: str, people: int) -> None:
+    def __init__(self, urls: list[str], token: str, people: int, max_backlog: int) -> None:
         self.urls = urls
         self.token = token
         self.people = people
@@ -185,6 +190,9 @@ class Stream:
         self.last: dict[int, Future[None]] = {}
         self.pool = ThreadPoolExecutor(SENDER_THREADS, thread_name_prefix="stream")
         self.stopping = threading.Event()
+        self.max_backlog = max_backlog
+        self.outstanding = 0  # released and not yet answered
+        self.throttled_seconds = 0.0
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -197,6 +205,13 @@ class Stream:
         return session
 
     def _post(self, person: int, number: int, previous: Future[None] | None) -> None:
+        try:
+            self._post_until_answered(person, number, previous)
+        finally:
+            with self._lock:
+                self.outstanding -= 1
+
+    def _post_until_answered(self, person: int, number: int, previous: Future[None] | None) -> None:
         if previous is not None:
             previous.result()
         body = json.dumps({"events": [transferred(person, number)]}).encode()
@@ -222,9 +237,21 @@ class Stream:
             time.sleep(wait)
 
     def run(self, rate: float, until: threading.Event) -> int:
-        """Post at ``rate`` per second until ``until`` is set; returns how many events were released."""
+        """Post at ``rate`` per second until ``until`` is set; returns how many events were released.
+
+        Open loop while the servers keep up; when ``max_backlog`` events are released and not yet answered
+        (servers slower than the rate, on a busy machine), releases wait for answers instead of queueing
+        without bound, and the schedule restarts from there: the campaign then runs at the rate the servers
+        take (reported), and ends on time."""
         start, i = time.monotonic(), 0
         while not until.is_set():
+            if self.outstanding >= self.max_backlog:
+                began = time.monotonic()
+                while self.outstanding >= self.max_backlog and not until.is_set():
+                    time.sleep(0.01)
+                self.throttled_seconds += time.monotonic() - began
+                start = time.monotonic() - i / rate
+                continue
             due = start + i / rate
             now = time.monotonic()
             if due > now:
@@ -232,6 +259,8 @@ class Stream:
             person = i % self.people
             number = self.sent[person]
             self.sent[person] += 1
+            with self._lock:
+                self.outstanding += 1
             self.last[person] = self.pool.submit(self._post, person, number, self.last.get(person))
             i += 1
         return i
@@ -285,18 +314,19 @@ def wait_drained(sink: Sink, stream: Stream, timeout: float) -> float | None:
     return None
 
 
-def phase(stream: Stream, rate: float, body: Any) -> int:
-    """Stream events while ``body()`` runs; returns the number of events released."""
+def phase(stream: Stream, rate: float, body: Any) -> tuple[int, float]:
+    """Stream events while ``body()`` runs; returns the number of events released and the seconds it took."""
     done = threading.Event()
     released: list[int] = []
     sender = threading.Thread(target=lambda: released.append(stream.run(rate, done)), daemon=True)
+    began = time.monotonic()
     sender.start()
     try:
         body()
     finally:
         done.set()
         sender.join()
-    return released[0]
+    return released[0], time.monotonic() - began
 
 
 def run(config: Settings) -> dict[str, Any]:
@@ -309,7 +339,8 @@ def run(config: Settings) -> dict[str, Any]:
             token = run_in_django(env, setup_database, config.people, 0)
             fleet = Fleet(env, ports)
             fleet.start()
-            stream = Stream([f"http://127.0.0.1:{p}/api/v1/custody-events" for p in ports], token, config.people)
+            stream = Stream([f"http://127.0.0.1:{p}/api/v1/custody-events" for p in ports], token, config.people,
+                            config.max_backlog)
             try:
                 print(f"{config.kills} kills, one every {config.kill_every:g} s, under {config.rate:g} events/s ...",
                       flush=True)
@@ -319,7 +350,7 @@ def run(config: Settings) -> dict[str, Any]:
                         time.sleep(config.kill_every)
                         fleet.kill_one(rng)
 
-                released_kills = phase(stream, config.rate, kills)
+                released_kills, kills_seconds = phase(stream, config.rate, kills)
                 stream.finish()
                 drain_kills = wait_drained(sink, stream, config.drain_seconds)
                 after_kills = tally(sink, stream)
@@ -329,7 +360,7 @@ def run(config: Settings) -> dict[str, Any]:
                 stream.last = {}
                 print(f"SMTP outage of {config.outage_seconds:g} s under the same stream ...", flush=True)
                 sink.down()
-                released_outage = phase(stream, config.rate, lambda: time.sleep(config.outage_seconds))
+                released_outage, outage_seconds = phase(stream, config.rate, lambda: time.sleep(config.outage_seconds))
                 stream.finish()
                 sink.up()
                 drain_outage = wait_drained(sink, stream, config.drain_seconds)
@@ -347,12 +378,15 @@ def run(config: Settings) -> dict[str, Any]:
         "database": config.kind,
         "config": {"rate": config.rate, "kills": config.kills, "kill_every_seconds": config.kill_every,
                    "outage_seconds": config.outage_seconds, "drain_seconds": config.drain_seconds,
-                   "people": config.people, "seed": config.seed},
+                   "people": config.people, "seed": config.seed, "max_backlog": config.max_backlog},
         "processes": {"servers": 2, "workers": 2, "scheduler": 1},
         "killed": dict(fleet.killed),
         "server_restart_seconds": {"median": restarts[len(restarts) // 2] if restarts else None,
                                    "max": restarts[-1] if restarts else None},
         "events_released": {"kills": released_kills, "outage": released_outage},
+        "release_rate_per_second": {"kills": round(released_kills / kills_seconds, 1),
+                                    "outage": round(released_outage / outage_seconds, 1)},
+        "sender_waited_for_answers_seconds": round(stream.throttled_seconds, 1),
         "event_resends": stream.resends,
         "after_kills": {**after_kills, "drain_seconds": drain_kills},
         "after_outage": {**final, "drain_seconds_after_smtp_returned": drain_outage},

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
 GENESIS_HASH = "0" * 64
 SEPARATOR = "\x1f"
@@ -92,3 +94,46 @@ def encode(seq: int, at: str, fields: tuple[str, ...], prev_hash: str) -> bytes:
 def entry_hash(seq: int, at: str, fields: tuple[str, ...], prev_hash: str) -> str:
     """The hex SHA-256 that links entry ``seq`` (recorded at canonical time ``at``) to the one before it."""
     return hashlib.sha256(encode(seq, at, fields, prev_hash)).hexdigest()
+
+
+# --- Appending in one PostgreSQL statement ------------------------------------------------------------
+
+# Appends of at most this many entries (a pushed event and the messages it queues, a small batch) are
+# chained by the database in the statement that locks the head; larger ones are hashed here, before the
+# lock is taken, and written in their own statements.
+SQL_APPEND_UP_TO = 64
+
+
+@lru_cache(maxsize=4)
+def append_sql(*, head_table: str, entry_table: str) -> str:
+    """One PostgreSQL statement that locks the chain's head, links the entries after it (hashing each as
+    ``entry_hash`` does, with ``sha256``), inserts them, moves the head and returns each (seq, entry_hash).
+
+    Appends serialise on the head row until their transaction commits; done in one statement, the lock is
+    held for that statement and the commit, not for three round trips to the database and back. Takes
+    ``append_params``. Writes nothing and returns no row when the head row does not exist yet (the first
+    append ever, or after a test emptied the table): the caller creates it and runs the statement again.
+    """
+    columns = ", ".join(f'"{c}"' for c in ("seq", "at", *FIELDS, "prev_hash", "entry_hash"))
+    arrays = ", ".join(["%s::text[]"] * len(FIELDS))
+    named = ", ".join(FIELDS)
+    values = ", ".join(f"v.{f}" for f in FIELDS)
+    # Only names made here and placeholders go into the text; every value is a parameter.
+    return (
+        f'WITH RECURSIVE h AS (SELECT seq, entry_hash AS hash FROM "{head_table}" WHERE id = 1 FOR UPDATE), '  # noqa: S608
+        f"v AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS v({named}, k)), "
+        f"c (k, seq, prev, hash) AS (SELECT 0::bigint, seq, ''::text, hash::text FROM h UNION ALL "
+        f"SELECT c.k + 1, c.seq + 1, c.hash, encode(sha256(convert_to(concat_ws(chr(31), (c.seq + 1)::text, "
+        f"%s::text, {values}, c.hash), 'UTF8')), 'hex') FROM c JOIN v ON v.k = c.k + 1), "
+        f'ins AS (INSERT INTO "{entry_table}" ({columns}) '
+        f"SELECT c.seq, %s::timestamptz, {values}, c.prev, c.hash FROM c JOIN v ON v.k = c.k), "
+        f'head AS (UPDATE "{head_table}" SET seq = l.seq, entry_hash = l.hash '
+        f'FROM (SELECT seq, hash FROM c ORDER BY k DESC LIMIT 1) l WHERE "{head_table}".id = 1) '
+        f"SELECT seq, hash FROM c WHERE k > 0 ORDER BY k"
+    )
+
+
+def append_params(cleaned: Sequence[tuple[str, ...]], at: str, stored_at: datetime) -> list[Any]:
+    """The parameters of ``append_sql``: each field's values as an array, then the canonical time (hashed)
+    and the time stored."""
+    return [*(list(column) for column in zip(*cleaned, strict=True)), at, stored_at]

@@ -47,6 +47,9 @@ def audit_record_many(*, entries: Sequence[AuditEntryIn] | AuditEntries) -> None
         return
     db = transaction.get_connection()  # looked up once: each access to django.db.connection costs
     with transaction.atomic(savepoint=False), db.cursor() as cursor:
+        if db.vendor == "postgresql" and len(cleaned) <= chain.SQL_APPEND_UP_TO:
+            _append_in_sql(cursor, cleaned)
+            return
         first, prev_hash = _head_locked(cursor, lock=db.features.has_select_for_update)
         rows = _chain_rows(cleaned, seq=first, prev_hash=prev_hash, now=timezone.now(), text_time=db.vendor == "sqlite")
         # Raw statements: the ORM's per-row overhead would cost more than hashing and storing the entry.
@@ -56,6 +59,23 @@ def audit_record_many(*, entries: Sequence[AuditEntryIn] | AuditEntries) -> None
         every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
         if last // every > first // every:
             _checkpoint_sign(tree_size=last, newest=[str(row[-1]) for row in rows])
+
+
+def _append_in_sql(cursor: CursorWrapper, cleaned: Sequence[tuple[str, ...]]) -> None:
+    """A few entries appended by one statement (``chain.append_sql``)."""
+    now = timezone.now()
+    sql = chain.append_sql(head_table=AuditHead._meta.db_table, entry_table=AuditEntry._meta.db_table)
+    params = chain.append_params(cleaned, chain.timestamp(now), now)
+    cursor.execute(sql, params)
+    rows = cursor.fetchall()
+    if not rows:  # no head row yet: created once (appenders racing for it get the one row), then appended after
+        AuditHead.objects.get_or_create(pk=1)
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    first, last = int(rows[0][0]) - 1, int(rows[-1][0])
+    every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
+    if last // every > first // every:
+        _checkpoint_sign(tree_size=last, newest=[str(row[1]) for row in rows])
 
 
 def audit_checkpoint_create() -> AuditCheckpoint | None:

@@ -14,7 +14,7 @@ from vinex.audit.unit import Actor, audit_unit
 from vinex.core.database import write_turn
 from vinex.custody.ingest import plan, store
 from vinex.custody.ingest.incoming import RECORDED, IncomingEvent, ItemOutcome
-from vinex.custody.models import Agency, CustodyEvent, Facility
+from vinex.custody.models import Agency, CustodyEvent, EventType, Facility
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ def event_ingest(
     # costs the same reads as making it. Either way holds whether or not the caller has a transaction open.
     draft = _draft(agency, facilities, candidates, screened, received_at) if len(events) > _DRAFT_AHEAD_FROM else None
     with write_turn(), audit_unit(actor=actor) as unit:
-        store.agency_lock(agency.id)
+        store.ingest_lock(agency.id, subject_keys=[c.incoming.data.subject.agency_subject_id for c in candidates],
+                          event_ids=[c.facts.event_id for c in candidates])
         if draft is None:
             draft = _draft(agency, facilities, candidates, screened, received_at)
         elif not _draft_holds(agency, draft):
@@ -89,8 +90,10 @@ def event_ingest(
         notify = plan.events_notifying(draft.plans, followed(asked))
         store.events_write(draft.prepared, notify)
         if recorded is not None:
-            recorded(Recorded(_events_to_notify(agency, facilities, draft.prepared, notify),
-                              plan.contacts_given(draft.plans)))
+            to_notify = _events_to_notify(agency, facilities, draft.prepared, notify)
+            if any(e.type == EventType.RELEASED for e in to_notify):
+                store.release_guard_lock(agency.id)  # the guard counts the agency's releases: one batch at a time
+            recorded(Recorded(to_notify, plan.contacts_given(draft.plans)))
         # The unit writes these (after whatever ``recorded`` added) as the last step of the transaction.
         unit.add_entries(draft.audit)
     return draft.outcomes

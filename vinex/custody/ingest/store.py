@@ -7,6 +7,7 @@ without a list to update; ``bulk`` refuses a column whose field converts its val
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -238,15 +239,52 @@ def _as_read(row: Sequence[Any]) -> list[Any]:
 # --- Writes -----------------------------------------------------------------------------------------
 
 
-_INGEST_LOCK_SPACE = 7301  # PostgreSQL advisory-lock namespace of event ingestion
+_INGEST_LOCK_SPACE = 7301  # PostgreSQL advisory-lock namespace of event ingestion: one key per agency
+_SUBJECT_LOCK_SPACE = 7303  # one key per (agency, subject) and per (agency, event id); 7302 is linkage's merges
+_RELEASE_GUARD_LOCK_SPACE = 7304  # one key per agency, held by a batch whose releases are about to notify
+# Batches naming more subjects and events than this lock the whole agency: one key instead of thousands
+# (PostgreSQL's lock table is shared by every connection).
+_KEYED_LOCKS_UP_TO = 32
 
 
-def agency_lock(agency_id: int) -> None:
-    """On PostgreSQL, one ingest at a time per agency until commit; SQLite's IMMEDIATE transactions already
-    serialise writers."""
+def ingest_lock(agency_id: int, *, subject_keys: Sequence[str], event_ids: Sequence[str]) -> None:
+    """On PostgreSQL, hold until commit what a batch needs to itself: each of its subjects (their history,
+    state and row) and each of its event ids (one agency's id names one event, whichever subject a buggy
+    feed gives it). Two batches about different people of one agency go on side by side; a large batch
+    takes the agency's key exclusively, which every small batch also holds (shared) before its own keys.
+    Keys are taken in one statement in ascending order, so two batches never wait for each other in a
+    circle. SQLite's IMMEDIATE transactions already serialise writers."""
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({_lock_key(agency_id, "s", k) for k in subject_keys}
+                  | {_lock_key(agency_id, "e", e) for e in event_ids})
+    with connection.cursor() as cursor:
+        if len(keys) > _KEYED_LOCKS_UP_TO:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK_SPACE, agency_id])
+            return
+        # Select-list items are evaluated left to right: the agency's shared key first, then ascending keys.
+        cursor.execute(_keyed_lock_sql(len(keys)), [_INGEST_LOCK_SPACE, agency_id,
+                                                    *(v for k in keys for v in (_SUBJECT_LOCK_SPACE, k))])
+
+
+def release_guard_lock(agency_id: int) -> None:
+    """On PostgreSQL, one batch at a time per agency from here to commit: the false-release guard counts the
+    agency's recent releases, and a batch must see those of the batch before it (batches about different
+    people no longer wait for each other otherwise)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK_SPACE, agency_id])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_RELEASE_GUARD_LOCK_SPACE, agency_id])
+
+
+def _lock_key(agency_id: int, kind: str, key: str) -> int:
+    """A stable signed 32-bit key (two different subjects may share one: they then merely wait in turn)."""
+    digest = zlib.crc32(f"{agency_id}\x1f{kind}\x1f{key}".encode())
+    return digest - (1 << 32) if digest >= 1 << 31 else digest
+
+
+@lru_cache(maxsize=_KEYED_LOCKS_UP_TO + 1)
+def _keyed_lock_sql(count: int) -> str:
+    return "SELECT " + ", ".join(["pg_advisory_xact_lock_shared(%s, %s)", *["pg_advisory_xact_lock(%s, %s)"] * count])
 
 
 class Prepared:
