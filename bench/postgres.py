@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.common import BenchEnv, bench_env, remove_env
+
 
 def _admin_connect(url: str) -> Any:
     import psycopg
@@ -35,3 +37,22 @@ def postgres_database(url: str) -> Iterator[str]:
     finally:
         with _admin_connect(admin) as connection:
             connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def bench_env_on(database: str, extra: dict[str, str]) -> Iterator[BenchEnv]:
+    """A benchmark's environment on SQLite (``database == "sqlite"``) or on a fresh PostgreSQL database made
+    from the ``postgres://`` URL ``database`` and dropped afterwards."""
+    if database == "sqlite":
+        env = bench_env(extra=extra)
+        try:
+            yield env
+        finally:
+            remove_env(env)
+        return
+    with postgres_database(database) as url:
+        env = bench_env(extra={**extra, "VINEX_DATABASE_URL": url})
+        try:
+            yield env
+        finally:
+            remove_env(env)

@@ -15,33 +15,18 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from bench.bench_ingest import setup_http_database, workload
-from bench.common import BenchEnv, bench_env, remove_env, run_in_django
-from bench.postgres import postgres_database
+from bench.common import BenchEnv, run_in_django
+from bench.postgres import bench_env_on
 
 TOP = 45
 
 
-@contextlib.contextmanager
-def _env(database: str) -> Iterator[BenchEnv]:
-    extra = {"VINEX_ALLOWED_HOSTS": "testserver", "VINEX_LOG_LEVEL": "ERROR"}
-    if database == "sqlite":
-        env = bench_env(extra=extra)
-        try:
-            yield env
-        finally:
-            remove_env(env)
-        return
-    with postgres_database(database) as url:
-        env = bench_env(extra={**extra, "VINEX_DATABASE_URL": url})
-        try:
-            yield env
-        finally:
-            remove_env(env)
+def _env(database: str) -> contextlib.AbstractContextManager[BenchEnv]:
+    return bench_env_on(database, {"VINEX_ALLOWED_HOSTS": "testserver", "VINEX_LOG_LEVEL": "ERROR"})
 
 
 def profile(batches: int) -> dict[str, Any]:

@@ -16,32 +16,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from typing import Any
 
-from bench.common import BenchEnv, bench_env, remove_env, run_in_django
+from bench.common import BenchEnv, run_in_django
 from bench.latency_single import setup_database, subject_id, transferred
-from bench.postgres import postgres_database
+from bench.postgres import bench_env_on
 
 TOP = 60
 
 
-@contextlib.contextmanager
-def _env(database: str) -> Iterator[BenchEnv]:
-    extra = {"VINEX_ALLOWED_HOSTS": "testserver"}
-    if database == "sqlite":
-        env = bench_env(extra=extra)
-        try:
-            yield env
-        finally:
-            remove_env(env)
-        return
-    with postgres_database(database) as url:
-        env = bench_env(extra={**extra, "VINEX_DATABASE_URL": url})
-        try:
-            yield env
-        finally:
-            remove_env(env)
+def _env(database: str) -> contextlib.AbstractContextManager[BenchEnv]:
+    return bench_env_on(database, {"VINEX_ALLOWED_HOSTS": "testserver"})
 
 
 def profile(people: int, requests: int) -> dict[str, Any]:
