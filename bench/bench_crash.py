@@ -42,9 +42,11 @@ import requests
 from aiosmtpd.controller import Controller
 
 from bench.common import (
+    AgencySessions,
     BenchEnv,
     Service,
     bench_env,
+    database_kind,
     free_port,
     remove_env,
     run_in_django,
@@ -74,7 +76,7 @@ class Settings:
 
     @property
     def kind(self) -> str:
-        return "sqlite" if self.database == "sqlite" else "postgresql"
+        return database_kind(self.database)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -194,15 +196,10 @@ class Stream:
         self.outstanding = 0  # released and not yet answered
         self.throttled_seconds = 0.0
         self._lock = threading.Lock()
-        self._local = threading.local()
+        self._sessions = AgencySessions(token)
 
     def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update({"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-            self._local.session = session
-        return session
+        return self._sessions.get()
 
     def _post(self, person: int, number: int, previous: Future[None] | None) -> None:
         try:

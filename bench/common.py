@@ -21,6 +21,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -50,6 +51,28 @@ def free_port() -> int:
 
 def fernet_key() -> str:
     return Fernet.generate_key().decode()
+
+
+def database_kind(database: str) -> str:
+    """``sqlite`` or ``postgresql``, for a benchmark's ``BENCH_DATABASE`` (``sqlite`` or a postgres:// URL)."""
+    return "sqlite" if database == "sqlite" else "postgresql"
+
+
+class AgencySessions:
+    """An HTTP session per sending thread (a ``requests.Session`` is not safe to share between threads),
+    each authorised with the agency's API key and sending JSON."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self._local = threading.local()
+
+    def get(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update({"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+            self._local.session = session
+        return session
 
 
 @dataclass

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -41,9 +40,11 @@ from typing import Any
 import requests
 
 from bench.common import (
+    AgencySessions,
     BenchEnv,
     Service,
     bench_env,
+    database_kind,
     followed_people_setup,
     free_port,
     percentile,
@@ -79,7 +80,7 @@ class Settings:
 
     @property
     def kind(self) -> str:
-        return "sqlite" if self.database == "sqlite" else "postgresql"
+        return database_kind(self.database)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -162,16 +163,11 @@ class Sender:
     def __init__(self, url: str, token: str) -> None:
         self.url = url
         self.token = token
-        self._local = threading.local()
+        self._sessions = AgencySessions(token)
         self.pool = ThreadPoolExecutor(SENDER_THREADS, thread_name_prefix="sender")
 
     def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update({"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-            self._local.session = session
-        return session
+        return self._sessions.get()
 
     def post_one(self, event: dict[str, Any], post: Post, previous: Future[Post] | None) -> Post:
         if previous is not None:
