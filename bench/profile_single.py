@@ -83,6 +83,11 @@ def profile(people: int, requests: int) -> dict[str, Any]:
         pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative").print_callees(
             os.environ["BENCH_CALLEES"])
         tops.append(out.getvalue())
+    if os.environ.get("BENCH_CALLERS"):  # e.g. "connect": who calls a function on every request
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative").print_callers(
+            os.environ["BENCH_CALLERS"])
+        tops.append(out.getvalue())
     return {"database": connection.vendor, "statements": statements, "cpu_ms": cpu_ms, "requests": requests,
             "profile": tops}
 
