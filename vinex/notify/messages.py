@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -60,8 +61,15 @@ def status_label(status: str) -> str:
 def format_when(moment: datetime, timezone_name: str, language: str) -> str:
     """A time in the facility's zone, named as a reader says it: "EST" in English; in Spanish, whose
     short zone names are mostly missing (babel gives "-0500"), the generic long name ("hora oriental")."""
+    return _format_minute(moment.replace(second=0, microsecond=0), timezone_name, language)
+
+
+@lru_cache(maxsize=2048)
+def _format_minute(minute: datetime, timezone_name: str, language: str) -> str:
+    """Messages show minutes, and the events of a busy hour share them: each minute is formatted once per
+    zone and language (babel's formatting is a good part of rendering a message inside the request)."""
     pattern = "MMM d, y, h:mm a z" if language == "en" else "d MMM y, H:mm '('vvvv')'"
-    return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone_name), locale=language)
+    return format_datetime(minute, pattern, tzinfo=ZoneInfo(timezone_name), locale=language)
 
 
 def event_headline(event_type: str) -> str:

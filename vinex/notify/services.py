@@ -104,7 +104,14 @@ def subscription_create(
 
 
 def unsubscribe_token(*, contact: Contact) -> str:
-    return signing.dumps(contact.pk, salt=UNSUBSCRIBE_SALT, compress=True)
+    return _unsubscribe_token(contact.pk, settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=4096)
+def _unsubscribe_token(contact_id: int, secret_key: str) -> str:
+    """Signed once per contact and key: the link never expires, so the token signed for a contact's last
+    message serves the next one (each event email carries it, and signing is done inside the request)."""
+    return signing.dumps(contact_id, key=secret_key, salt=UNSUBSCRIBE_SALT, compress=True)
 
 
 def unsubscribe_url(*, contact: Contact) -> str:
@@ -235,7 +242,8 @@ def _event_notifications(event: CustodyEvent, subscription: Subscription, contac
             channel=contact.channel,
             language=subscription.registrant.language,
             tier=subscription.tier,
-            unsubscribe_url=unsubscribe_url(contact=contact),
+            # Only an email carries the link (a text message says STOP, a call says how to stop).
+            unsubscribe_url=unsubscribe_url(contact=contact) if contact.channel == "email" else "",
             others=others,
         )
         rows.append(
