@@ -56,14 +56,19 @@ def notification_attempts_count(*, recorded: Iterable[tuple[Notification, Notifi
     (codes, confirmations) are not part of that promise.
     """
     handed: list[tuple[int, datetime]] = []
+    received: dict[int, datetime] = {}
     for notification, status, handed_at in recorded:
         ATTEMPTS.labels(channel=notification.channel, outcome=_OUTCOME.get(status, str(status))).inc()
         if handed_at is not None and notification.event_id is not None:
             handed.append((notification.event_id, handed_at))
+            # The worker's claim reads it with the row; rows from elsewhere are looked up below.
+            if (arrived := getattr(notification, "event_received_at", None)) is not None:
+                received[notification.event_id] = arrived
     if not handed:
         return
-    received = dict(CustodyEvent.objects.filter(pk__in={event_id for event_id, _ in handed})
-                    .values_list("pk", "received_at"))
+    unknown = {event_id for event_id, _ in handed} - received.keys()
+    if unknown:
+        received.update(CustodyEvent.objects.filter(pk__in=unknown).values_list("pk", "received_at"))
     for event_id, handed_at in handed:
         HANDOFF.observe(max(0.0, (handed_at - received[event_id]).total_seconds()))
 

@@ -15,6 +15,7 @@ import ssl
 import threading
 import time
 from email.utils import make_msgid, parseaddr
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -107,7 +108,7 @@ class EmailChannel(Channel):
             body=notification.body, headers=_headers(notification, message_id),
         )
         # With bounces collected, the envelope sender names this message (VERP): its bounce comes back to us.
-        sender = return_path(notification_id=notification.pk) or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        sender = return_path(notification_id=notification.pk) or _bare_address(settings.DEFAULT_FROM_EMAIL)
         smtp.sendmail(sender, [recipient], message)
         self._local.used_at = time.monotonic()
 
@@ -145,3 +146,9 @@ class EmailChannel(Channel):
 
     def close(self) -> None:
         self._drop()
+
+
+@lru_cache(maxsize=8)
+def _bare_address(address: str) -> str:
+    """``name@host`` of a configured ``Name <name@host>``, parsed once rather than for every message."""
+    return parseaddr(address)[1]

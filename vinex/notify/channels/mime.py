@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 
 _CRLF = "\r\n"
 
@@ -20,7 +21,9 @@ def _header_value(value: str) -> str:
     return Header(value.replace("\r", " ").replace("\n", " "), "utf-8").encode()
 
 
+@lru_cache(maxsize=1024)
 def _address(address: str) -> str:
+    """The header form of an address; cached, as every message repeats the sender's."""
     name, email = parseaddr(address)
     if "\n" in email or "\r" in email or not email:
         raise ValueError("not an email address")
