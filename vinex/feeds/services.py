@@ -495,6 +495,7 @@ def roster_import(
     received_at: datetime | None = None,
     progress: Progress | None = None,
     hold_reasons: list[str] | None = None,
+    population: pl.Series | None = None,
 ) -> Snapshot:
     """Import a full roster file for ``facility``: apply it, or hold it for review when it looks wrong.
 
@@ -503,16 +504,18 @@ def roster_import(
     their status. Raises ``RosterFormatError`` when the file has no usable header or shape. ``actor``
     is who delivered the file (the agency's key, a command, the scheduler's connector run).
     ``hold_reasons`` (what a connector found wrong at the edge) hold the snapshot whatever its rows say.
+    ``population`` is the facility's population (``selectors.population_ids``) when the caller already
+    read it, for instance while the file was arriving.
     """
     with collector_paused():
         return _roster_import(facility=facility, path=path, origin=origin, content_type=content_type,
                               content_hash=content_hash, received_at=received_at, progress=progress, actor=actor,
-                              hold_reasons=hold_reasons or [])
+                              hold_reasons=hold_reasons or [], population=population)
 
 
 def _roster_import(*, facility: Facility, path: Path, origin: str, content_type: str, content_hash: str | None,
                    received_at: datetime | None, progress: Progress | None, actor: Actor,
-                   hold_reasons: list[str]) -> Snapshot:
+                   hold_reasons: list[str], population: pl.Series | None) -> Snapshot:
     if content_hash is not None and (latest := _same_as_latest(facility, content_hash)):
         return latest
     received_at = received_at or timezone.now()
@@ -531,7 +534,8 @@ def _roster_import(*, facility: Facility, path: Path, origin: str, content_type:
             content_hash = file_digest(path)
             if latest := _same_as_latest(facility, content_hash):
                 return latest
-        population = selectors.population_ids(facility=facility)
+        if population is None:
+            population = selectors.population_ids(facility=facility)
         parsed = parsing.result()
     if progress:
         progress("parsed", parsed.total_rows)
