@@ -525,7 +525,8 @@ def _roster_import(*, facility: Facility, path: Path, origin: str, content_type:
     kind: Kind | None = "json" if "json" in content_type else "csv" if "csv" in content_type else None
     column_map = agency_column_map(agency=facility.agency)
     with tempfile.TemporaryDirectory(prefix="vinex-roster-") as scratch, ThreadPoolExecutor(1) as pool:
-        # The file is parsed in a thread while this one hashes it and reads the population: polars,
+        # The file is parsed in a thread while this one hashes it and reads the population (unless the
+        # caller has, as the API does while the upload arrives): polars,
         # hashlib, and SQLite or PostgreSQL building the population as one JSON array all work outside
         # the GIL. (A file that turns out to be the latest snapshot again was parsed for nothing.)
         parsing = pool.submit(roster_parse, path, scratch=Path(scratch), facility_code=facility.code,
