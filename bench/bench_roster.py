@@ -14,6 +14,9 @@ judged: on a shared machine one run can measure the neighbours. Reported beside 
 run with the load average, the server's CPU seconds, and its peak memory (the high-water mark of the
 resident set of the server's processes, Django included).
 
+After the runs, one more import of the same roster runs in process with each stage timed (copy and hash,
+parse, population read, diff, building the events, recording them), to show where the time goes.
+
 Targets: median < 3 s end to end over HTTP, >= 10 x the baseline, peak memory < 1.5 GiB.
 Sizes: ``BENCH_ROSTER_ROWS`` (default 1,000,000) and ``BENCH_ROSTER_NAIVE_ROWS`` (default 20,000).
 """
@@ -278,6 +281,53 @@ def naive_import(path: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "peak_rss_bytes": _peak_rss_bytes()}
 
 
+def _timed(module: Any, name: str, totals: dict[str, float], label: str) -> None:
+    """Replace ``module.name`` by a wrapper that adds its wall-clock seconds to ``totals[label]``."""
+    original = getattr(module, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[label] = totals.get(label, 0.0) + time.perf_counter() - started
+
+    setattr(module, name, timed)
+
+
+def stages(path: str) -> dict[str, Any]:
+    """Where the time of one import goes, in process (no HTTP): the same work as the PUT, each stage timed.
+
+    The file is copied and hashed as the endpoint does, then imported. Parsing runs in a thread beside the
+    population read, so those two overlap; the rest follows one after another. ``ingest`` is the events'
+    recording (``events_ingest``), ``events`` building them from the diff.
+    """
+    import tempfile
+
+    from vinex.audit.unit import Actor
+    from vinex.custody.models import Facility
+    from vinex.feeds import parsing, selectors, services
+
+    totals: dict[str, float] = {}
+    for module, name, label in ((services, "roster_parse", "parse"), (selectors, "population_ids", "population"),
+                                (services, "roster_diff", "diff"), (services, "_incoming", "events"),
+                                (services, "events_ingest", "ingest")):
+        _timed(module, name, totals, label)
+    facility = Facility.objects.select_related("agency").get(code="big")
+    cpu = time.process_time()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder, open(path, "rb") as body:
+        copy = Path(folder) / "roster"
+        digest, _ = parsing.copy_stream(body, copy, limit=1 << 40)
+        totals["copy"] = time.perf_counter() - started
+        snapshot = services.roster_import(facility=facility, path=copy, origin="api", content_hash=digest,
+                                          content_type="text/csv", actor=Actor.agency(facility.agency.code))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "events_written": snapshot.booked +
+            snapshot.released, "stage_seconds": {k: round(v, 3) for k, v in totals.items()},
+            "ingest_share": round(totals.get("ingest", 0.0) / seconds, 3)}
+
+
 # --- Report ---------------------------------------------------------------------------------------
 
 
@@ -344,6 +394,14 @@ def main() -> int:
         fast = _fast_runs(env, directory, seeded, (tokens[0], tokens[1]))
         print(f"vinex: median {fast['median_seconds']:.2f} s end to end over HTTP for {ROWS:,} rows (best "
               f"{fast['best_seconds']:.2f} s), peak {fast['peak_rss_bytes_max'] / 2**20:.0f} MiB", flush=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{directory / 'bench.sqlite3'}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(seeded, directory / "bench.sqlite3")
+        split = _in_django(variables, stages, str(directory / "big.csv"))
+        split["load_average_1m"] = _load()
+        print(f"in process: {split['seconds']:.2f} s ({split['cpu_seconds']:.2f} s CPU), stages "
+              f"{split['stage_seconds']}; recording the events is {split['ingest_share']:.0%} of it", flush=True)
+        fast["in_process"] = split
         naive_load = _load()
         naive = _in_django(variables, naive_import, str(directory / "sample.csv"))
         naive["load_average_1m"] = {"before": naive_load, "after": _load()}

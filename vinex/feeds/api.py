@@ -6,14 +6,17 @@ from __future__ import annotations
 import fcntl
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
+import polars as pl
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
@@ -27,6 +30,7 @@ from vinex.audit.unit import Actor
 from vinex.custody.api import AgencyKey, require_scope
 from vinex.custody.models import ApiKey, Facility
 from vinex.custody.schemas import ErrorDetail, ErrorResponse, EventBatchIn, EventBatchOut, EventIn
+from vinex.feeds import selectors
 from vinex.feeds.models import Snapshot
 from vinex.feeds.parsing import RosterFormatError, copy_stream
 from vinex.feeds.release_guard import release_guard_for
@@ -43,6 +47,9 @@ events_router = Router(tags=["agencies"])
 # on the GIL; worse, a thread validating beside one that writes makes the writer wait for the GIL after
 # every row (the database drivers release it around each statement step), slowing both several-fold.
 _ONE_BATCH_AT_A_TIME = threading.Lock()
+# How long a population read while a roster was arriving stays good enough to diff the roster against: about
+# as long as the import itself takes to parse a large roster, during which the population may change anyway.
+_POPULATION_FRESH_SECONDS = 1.0
 
 
 class Overloaded(Exception):
@@ -137,18 +144,36 @@ def roster_put(request: HttpRequest, facility_code: str,
         raise Http404
     with _one_roster_import_per_host(), tempfile.TemporaryDirectory(prefix="vinex-upload-") as folder:
         path = Path(folder) / "roster"
-        try:
-            # Read the request as a stream: request.body would hold the whole roster in memory.
-            digest, _ = copy_stream(request, path, limit=settings.VINEX_ROSTER_MAX_BYTES)
-        except OverflowError:
-            raise HttpError(413, "roster is too large") from None
+        digest, population = _receive(request, path, facility)
         try:
             snapshot = roster_import(facility=facility, path=path, origin="api", content_hash=digest,
                                      content_type=request.content_type or "", actor=Actor.agency(key.agency.code),
-                                     received_at=min(as_of, timezone.now()) if as_of else None)
+                                     received_at=min(as_of, timezone.now()) if as_of else None,
+                                     population=population)
         except RosterFormatError as error:
             raise NinjaValidationError([{"loc": error.loc, "msg": str(error), "type": "invalid_roster"}]) from None
     return snapshot_result(snapshot)
+
+
+def _receive(request: HttpRequest, path: Path, facility: Facility) -> tuple[str, pl.Series | None]:
+    """Copy the body to ``path`` and return its SHA-256, with the facility's population read meanwhile.
+
+    The body is read as a stream (request.body would hold the whole roster in memory) in a thread of its
+    own while the database builds the population outside the GIL, instead of after the upload. A
+    population read long before the upload ended (a slow sender) may have changed since: it is dropped,
+    and the import reads it again.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        receiving = pool.submit(copy_stream, request, path, limit=settings.VINEX_ROSTER_MAX_BYTES)
+        population: pl.Series | None = selectors.population_ids(facility=facility)
+        read_at = time.monotonic()
+        try:
+            digest, _ = receiving.result()
+        except OverflowError:
+            raise HttpError(413, "roster is too large") from None
+    if time.monotonic() - read_at > _POPULATION_FRESH_SECONDS:
+        population = None
+    return digest, population
 
 
 # --- Event batches ----------------------------------------------------------------------------------

@@ -140,8 +140,8 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
     if population is None:
         population = selectors.population_ids(facility=facility)
     ids = rows.select("agency_subject_id", "line")
-    arriving_ids, departures = _sides(ids, population, kept_ids)
-    arrivals = tidy(rows.filter(pl.col("agency_subject_id").is_in(arriving_ids.implode())))
+    new_rows, departures = _sides(ids, population, kept_ids)
+    arrivals = tidy(rows.filter(new_rows))
     pending = _pending_plan(facility, ids, departures)
     dated = _schedule_candidates(facility, rows)
     changed_ids = arrivals.get_column("agency_subject_id").to_list() + departures + [
@@ -168,22 +168,30 @@ def roster_diff(*, facility: Facility, rows: pl.DataFrame, kept_ids: list[str], 
 
 
 def _sides(ids: pl.DataFrame, population: pl.Series, kept_ids: list[str]) -> tuple[pl.Series, list[str]]:
-    """Ids on the roster that nobody holds here yet, and ids held here that the roster lacks.
+    """Which rows of ``ids`` nobody holds here yet (a mask over its rows), and ids held here that the roster lacks.
 
-    One full join tells both sides apart. It is made on 64-bit hashes of the ids, several times
-    cheaper than on the text; a pair joined by equal hashes of different ids (a collision, about
-    once in 10^7 million-row imports) is noticed and the join made again on the text.
+    Both sides are told apart by set membership of 64-bit hashes of the ids, several times cheaper
+    than joining on the text. Each side's ids are distinct, so when no two different ids share a hash
+    the rows found on both sides pair off one to one: as many on each side, with the same checksum (an
+    exclusive or of a second, independent hash). A collision (about once in 10^7 million-row imports)
+    breaks that pairing; it is noticed and both sides are found again on the text.
     """
     key = pl.col("agency_subject_id")
-    listed = ids.select(key, key.hash().alias("_key"), "line")
-    held = population.to_frame().select(key.alias("_held"), key.hash().alias("_key"))
-    both = listed.join(held, on="_key", how="full", coalesce=True)
-    if both.select((key != pl.col("_held")).any()).item():
-        held = population.to_frame().select(key.alias("_held"))
-        both = ids.join(held, left_on="agency_subject_id", right_on="_held", how="full", coalesce=False)
-    arriving = both.filter(pl.col("_held").is_null()).get_column("agency_subject_id")
-    departures = both.filter(key.is_null() & ~pl.col("_held").is_in(kept_ids)).get_column("_held").to_list()
-    return arriving, departures
+    listed = ids.select(key.hash().alias("_key"), key.hash(seed=1).alias("_check"))
+    held = population.to_frame().select(key.hash().alias("_key"), key.hash(seed=1).alias("_check"))
+    arriving = ~listed.get_column("_key").is_in(held.get_column("_key").implode())
+    absent = ~held.get_column("_key").is_in(listed.get_column("_key").implode())
+    if not _pair_off(listed.filter(~arriving), held.filter(~absent)):
+        arriving = ~ids.get_column("agency_subject_id").is_in(population.implode())
+        absent = ~population.is_in(ids.get_column("agency_subject_id").implode())
+    departures = population.filter(absent & ~population.is_in(kept_ids)).to_list()
+    return arriving.fill_null(True), departures
+
+
+def _pair_off(listed: pl.DataFrame, held: pl.DataFrame) -> bool:
+    """Whether the rows both sides have in common plausibly hold the same ids (see ``_sides``)."""
+    checksum = pl.col("_check").bitwise_xor()
+    return len(listed) == len(held) and listed.select(checksum).item() == held.select(checksum).item()
 
 
 def _schedule_candidates(facility: Facility, rows: pl.DataFrame) -> pl.DataFrame:
@@ -487,6 +495,7 @@ def roster_import(
     received_at: datetime | None = None,
     progress: Progress | None = None,
     hold_reasons: list[str] | None = None,
+    population: pl.Series | None = None,
 ) -> Snapshot:
     """Import a full roster file for ``facility``: apply it, or hold it for review when it looks wrong.
 
@@ -495,16 +504,18 @@ def roster_import(
     their status. Raises ``RosterFormatError`` when the file has no usable header or shape. ``actor``
     is who delivered the file (the agency's key, a command, the scheduler's connector run).
     ``hold_reasons`` (what a connector found wrong at the edge) hold the snapshot whatever its rows say.
+    ``population`` is the facility's population (``selectors.population_ids``) when the caller already
+    read it, for instance while the file was arriving.
     """
     with collector_paused():
         return _roster_import(facility=facility, path=path, origin=origin, content_type=content_type,
                               content_hash=content_hash, received_at=received_at, progress=progress, actor=actor,
-                              hold_reasons=hold_reasons or [])
+                              hold_reasons=hold_reasons or [], population=population)
 
 
 def _roster_import(*, facility: Facility, path: Path, origin: str, content_type: str, content_hash: str | None,
                    received_at: datetime | None, progress: Progress | None, actor: Actor,
-                   hold_reasons: list[str]) -> Snapshot:
+                   hold_reasons: list[str], population: pl.Series | None) -> Snapshot:
     if content_hash is not None and (latest := _same_as_latest(facility, content_hash)):
         return latest
     received_at = received_at or timezone.now()
@@ -514,7 +525,8 @@ def _roster_import(*, facility: Facility, path: Path, origin: str, content_type:
     kind: Kind | None = "json" if "json" in content_type else "csv" if "csv" in content_type else None
     column_map = agency_column_map(agency=facility.agency)
     with tempfile.TemporaryDirectory(prefix="vinex-roster-") as scratch, ThreadPoolExecutor(1) as pool:
-        # The file is parsed in a thread while this one hashes it and reads the population: polars,
+        # The file is parsed in a thread while this one hashes it and reads the population (unless the
+        # caller has, as the API does while the upload arrives): polars,
         # hashlib, and SQLite or PostgreSQL building the population as one JSON array all work outside
         # the GIL. (A file that turns out to be the latest snapshot again was parsed for nothing.)
         parsing = pool.submit(roster_parse, path, scratch=Path(scratch), facility_code=facility.code,
@@ -523,7 +535,8 @@ def _roster_import(*, facility: Facility, path: Path, origin: str, content_type:
             content_hash = file_digest(path)
             if latest := _same_as_latest(facility, content_hash):
                 return latest
-        population = selectors.population_ids(facility=facility)
+        if population is None:
+            population = selectors.population_ids(facility=facility)
         parsed = parsing.result()
     if progress:
         progress("parsed", parsed.total_rows)
