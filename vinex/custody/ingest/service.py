@@ -76,14 +76,15 @@ def event_ingest(
     # lock it is only checked against the stored state, and worked out again if that changed meanwhile.
     # A small one (an agency pushing events one at a time) is worked out under the lock: checking a draft
     # costs the same reads as making it. Either way holds whether or not the caller has a transaction open.
-    draft = _draft(agency, facilities, candidates, screened, received_at) if len(events) > _DRAFT_AHEAD_FROM else None
+    ahead = len(events) > _DRAFT_AHEAD_FROM
+    draft = _draft(agency, facilities, candidates, screened, received_at, ahead=True) if ahead else None
     subject_keys = [c.incoming.data.subject.agency_subject_id for c in candidates]
     event_ids = [c.facts.event_id for c in candidates]
     with write_turn(), audit_unit(actor=actor) as unit:
         store.ingest_lock(agency.id, subject_keys=subject_keys, event_ids=event_ids)
         if draft is None:
             draft = _draft(agency, facilities, candidates, screened, received_at)
-        elif not _draft_holds(agency, draft):
+        elif not _draft_unchanged(draft) and not _draft_holds(agency, draft):
             logger.info("custody events changed while a batch was worked out; working it out again",
                         extra={"agency": agency.code, "events": len(events)})
             draft = _draft(agency, facilities, candidates, screened, received_at)
@@ -149,12 +150,15 @@ class _Draft:
     notifying: list[plan.SubjectPlan]
     contacts: list[tuple[plan.SubjectRecord, list[tuple[str, str]]]]
     as_read: dict[str, tuple[Any, ...]]
+    # ``store.commits_seen`` before the reads.
+    commits: int | None
 
 
 def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[plan.Pending],
-           screened: list[ItemOutcome], received_at: datetime) -> _Draft:
+           screened: list[ItemOutcome], received_at: datetime, *, ahead: bool = False) -> _Draft:
     """Duplicates, each subject's history and new state, the outcome of every item and the rows to write."""
     outcomes = list(screened)
+    commits = store.commits_seen() if ahead else None  # before the reads; under the lock nothing can change
     known = store.event_ids_known(agency.id, [item.facts.event_id for item in candidates])
     grouped = plan.by_subject(plan.drop_known(candidates, outcomes, known))
     rows = store.subject_rows(agency.id, list(grouped))
@@ -173,7 +177,14 @@ def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[pla
     changed = [p.subject for p in plans.values() if p.accepted and _identity_changed(p.subject)]
     as_read = {k: p.subject.row for k, p in plans.items() if p.subject.row is not None}
     return _Draft(outcomes, plans, audit, written_at, prepared, changed, plan.notifying(plans),
-                  plan.contacts_carried(plans), as_read)
+                  plan.contacts_carried(plans), as_read, commits)
+
+
+def _draft_unchanged(draft: _Draft) -> bool:
+    """True when no other connection has committed since the draft's reads began (SQLite only): the draft
+    then holds without reading anything again. An agency pushing its batches one after another on one
+    connection, with nobody else writing, is spared the check."""
+    return draft.commits is not None and store.commits_seen() == draft.commits
 
 
 def _draft_holds(agency: Agency, draft: _Draft) -> bool:

@@ -115,6 +115,16 @@ def agency_and_facilities(agency_id: int) -> tuple[Agency, dict[str, Facility]]:
     return agency, facilities
 
 
+def commits_seen() -> int | None:
+    """On SQLite, a number that changes whenever another connection commits (``PRAGMA data_version``): equal
+    before some reads and under the write lock, nothing the reads saw can have changed. None elsewhere."""
+    if connection.vendor != "sqlite":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA data_version")
+        return int(cursor.fetchone()[0])
+
+
 def event_ids_known(agency_id: int, event_ids: Sequence[str]) -> set[str]:
     """Which of these ids the agency's recorded events already carry."""
     return {row[0] for row in _agency_rows(CustodyEvent, ("event_id",), "event_id", agency_id, event_ids)}
