@@ -15,6 +15,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
+import orjson
 from django.db import connection, models
 
 from vinex.core.bulk import ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
@@ -364,17 +365,18 @@ def _events_insert_with_ids(rows: list[list[Any]]) -> list[int]:
 
 def _rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
                  prepared: bool = True) -> None:
-    """INSERT rows (as ``rows_prepare`` gives them, when ``prepared``). On PostgreSQL in one statement, each
-    column's values as an array (``unnest``): the driver interpolates the parameters of every statement it
-    sends, so a statement per row (``executemany``) costs a batch several times the CPU of its rows, under the
-    locks. On SQLite one prepared statement stepped per row is already the cheapest way."""
+    """INSERT rows (as ``rows_prepare`` gives them, when ``prepared``). On PostgreSQL in one statement whose
+    one parameter is the rows as a JSON array of arrays: the driver writes every parameter into the statement's
+    text, quoting in Python, so a statement per row (``executemany``), or an array per column, costs a batch
+    several times the CPU of its rows, under the locks; one string is quoted in C. On SQLite one prepared
+    statement stepped per row is already the cheapest way."""
     if connection.vendor != "postgresql":
         rows_insert(model, columns, rows, prepared=prepared)
         return
     if not rows:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_unnest_insert_sql(model, tuple(columns)), [list(values) for values in zip(*rows, strict=True)])
+        cursor.execute(_json_insert_sql(model, tuple(columns)), [_json_rows(rows)])
 
 
 def _rows_update(model: type[models.Model], columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
@@ -386,36 +388,47 @@ def _rows_update(model: type[models.Model], columns: tuple[str, ...], rows: Sequ
     if not rows:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_unnest_update_sql(model, columns), [list(values) for values in zip(*rows, strict=True)])
+        cursor.execute(_json_update_sql(model, columns), [_json_rows(rows)])
 
 
-@lru_cache(maxsize=64)
-def _unnest_update_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
+def _json_rows(rows: Sequence[Sequence[Any]]) -> str:
+    # Aware times keep their offsets (RFC 3339), which timestamptz reads as the same instants.
+    return orjson.dumps(rows).decode()
+
+
+def _json_values(model: type[models.Model], columns: Sequence[str]) -> str:
+    """Each column's value out of a JSON row ``r``, cast to the column's type."""
     fields = {f.attname: f for f in model._meta.concrete_fields}
-    quote = connection.ops.quote_name
-    names = [quote(fields[c].column) for c in (*columns, "id")]
-    arrays = ", ".join(f"%s::{_array_type(fields[c])}" for c in (*columns, "id"))
-    assignments = ", ".join(f"{name} = v.{name}" for name in names[:-1])
-    table = quote(model._meta.db_table)
-    return (f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "  # noqa: S608
-            f"WHERE {table}.{names[-1]} = v.{names[-1]}")
+    return ", ".join(f"(r->>{i})::{_pg_type(fields[c])}" for i, c in enumerate(columns))
 
 
 @lru_cache(maxsize=16)
-def _unnest_insert_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
+def _json_insert_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
     fields = {f.attname: f for f in model._meta.concrete_fields}
     quote = connection.ops.quote_name
     names = ", ".join(quote(fields[c].column) for c in columns)
-    arrays = ", ".join(f"%s::{_array_type(fields[c])}" for c in columns)
-    return f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    return (f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608
+            f"SELECT {_json_values(model, columns)} FROM json_array_elements(%s::json) AS r")
 
 
-def _array_type(field: models.Field[Any, Any]) -> str:
-    """The PostgreSQL array type of a column's values (a key's is its target's: ``bigint[]``)."""
+@lru_cache(maxsize=64)
+def _json_update_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    quote = connection.ops.quote_name
+    names = [quote(fields[c].column) for c in (*columns, "id")]
+    assignments = ", ".join(f"{name} = v.{name}" for name in names[:-1])
+    table = quote(model._meta.db_table)
+    rows = f"SELECT {_json_values(model, (*columns, 'id'))} FROM json_array_elements(%s::json) AS r"  # noqa: S608
+    return (f"UPDATE {table} SET {assignments} FROM ({rows}) AS v({', '.join(names)}) "  # noqa: S608
+            f"WHERE {table}.{names[-1]} = v.{names[-1]}")
+
+
+def _pg_type(field: models.Field[Any, Any]) -> str:
+    """The PostgreSQL type of a column (a key's is its target's, ``bigint``), to cast its JSON text to."""
     kind = field.db_type(connection)
     if kind is None or not kind.replace(" ", "").replace("(", "").replace(")", "").isalnum():
-        raise ValueError(f"no array type for {field.name} ({kind})")
-    return f"{kind}[]"
+        raise ValueError(f"no type to cast {field.name} to ({kind})")
+    return kind
 
 
 @lru_cache(maxsize=4)
