@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.audit.helpers import record
+from vinex.audit import chain
 from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from vinex.audit.services import (
     AuditEntries,
@@ -52,6 +54,22 @@ def test_a_bulk_append_is_one_run_of_the_same_chain() -> None:
     audit_record_many(entries=[AuditEntryIn("apikey:ab12cd", "agency", "create", "custody_event", str(i))
                                for i in range(5)])
     assert list(AuditEntry.objects.values_list("seq", flat=True).order_by("seq")) == list(range(1, 9))
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db
+def test_a_large_append_links_each_entry_as_the_chain_defines_it() -> None:
+    # More entries than PostgreSQL chains in SQL: hashed here, by the loop that spells out chain.entry_hash.
+    record(2)
+    audit_record_many(entries=[AuditEntryIn("agency:pine", "agency", "create", "custody_event", f"pine:é-{i}",
+                                            purpose="señal" if i % 2 else "")
+                               for i in range(chain.SQL_APPEND_UP_TO + 6)])
+    entries = list(AuditEntry.objects.order_by("seq"))
+    assert len(entries) == chain.SQL_APPEND_UP_TO + 8
+    for before, entry in itertools.pairwise(entries):
+        fields = tuple(getattr(entry, name) for name in chain.FIELDS)
+        assert entry.prev_hash == before.entry_hash
+        assert entry.entry_hash == chain.entry_hash(entry.seq, chain.timestamp(entry.at), fields, entry.prev_hash)
     assert audit_verify().ok
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from tests.actors import ACTOR
 from tests.conftest import event
@@ -79,3 +83,49 @@ def test_a_batch_inside_an_open_transaction_is_worked_out_the_same_way(agency: A
         "accepted", "accepted", "accepted", "duplicate", "pending"]
     s1, s2 = (Subject.objects.get(agency_subject_id=key) for key in ("S-1", "S-2"))
     assert (s1.status, s1.facility_id, s1.last_event_at) == (s2.status, s2.facility_id, s2.last_event_at)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_batch_notices_what_was_recorded_while_it_was_worked_out(
+        agency: Agency, caplog: pytest.LogCaptureFixture) -> None:
+    # Another transaction records one of the batch's events after the batch has been worked out (before the
+    # write lock) and before the batch gets the lock: the batch reports it as a duplicate and records the rest.
+    holding, errors = threading.Event(), []
+
+    def record_one_first() -> None:
+        try:
+            with transaction.atomic():  # holds the write lock (SQLite) or the agency's keys (PostgreSQL)
+                event_ingest(actor=ACTOR, agency=agency, events=incoming(event("b7", "BOOKED", subject="S-7")))
+                holding.set()
+                time.sleep(1)  # meanwhile the batch is worked out, then waits for the lock
+        except BaseException as error:  # surfaced below, a thread cannot fail the test itself
+            errors.append(error)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=record_one_first)
+    other.start()
+    assert holding.wait(timeout=30)
+    with caplog.at_level(logging.INFO, logger="vinex.custody.ingest.service"):
+        outcomes = event_ingest(actor=ACTOR, agency=agency,
+                                events=incoming(*(event(f"b{n}", "BOOKED", subject=f"S-{n}") for n in range(20))))
+    other.join()
+
+    assert not errors
+    assert "working it out again" in caplog.text
+    assert [o.status for o in outcomes] == ["accepted"] * 7 + ["duplicate"] + ["accepted"] * 12
+    assert CustodyEvent.objects.filter(agency=agency).count() == Subject.objects.filter(agency=agency).count() == 20
+
+
+def test_a_large_batch_nobody_wrote_beside_reads_what_is_stored_once(agency: Agency) -> None:
+    # On SQLite nothing another connection committed since the batch was worked out means nothing to check
+    # again under the write lock; PostgreSQL (no such counter) reads again.
+    event_ingest(actor=ACTOR, agency=agency, events=incoming(event("b0", "BOOKED", subject="S-0")))
+    batch = incoming(*(event(f"r{n}", "RELEASED", subject=f"S-{n}", minutes=5) for n in range(20)))
+
+    with CaptureQueriesContext(connection) as statements:
+        outcomes = event_ingest(actor=ACTOR, agency=agency, events=batch)
+
+    assert [o.status for o in outcomes] == ["accepted"] * 20
+    reads = [q["sql"] for q in statements.captured_queries if q["sql"].startswith('SELECT "event_id" FROM')]
+    assert len(reads) == (1 if connection.vendor == "sqlite" else 2)

@@ -419,27 +419,38 @@ def _event_values(agency_id: int, subject: SubjectRecord, item: Pending, receive
 # --- After writing subjects -------------------------------------------------------------------------
 
 
-def people_to_ask(plans: Mapping[str, SubjectPlan]) -> set[int]:
+def notifying(plans: Mapping[str, SubjectPlan]) -> list[SubjectPlan]:
+    """The plans with events worth telling (whoever follows their people, asked under the write lock)."""
+    return [plan for plan in plans.values() if plan.notifies]
+
+
+def people_to_ask(notifying: Iterable[SubjectPlan]) -> set[int]:
     """People whose followers may hear of this batch. People first seen in it got their Person just now:
     nobody can follow them yet, so they are not asked about."""
-    return {plan.subject.values["person_id"] for plan in plans.values()
-            if plan.notifies and plan.subject.stored is not None}
+    return {plan.subject.values["person_id"] for plan in notifying if plan.subject.stored is not None}
 
 
-def events_notifying(plans: Mapping[str, SubjectPlan], followed: set[int]) -> set[str]:
+def events_notifying(notifying: Iterable[SubjectPlan], followed: set[int]) -> set[str]:
     """The new events that produce messages: those worth telling, of people someone follows."""
     notify: set[str] = set()
-    for plan in plans.values():
-        if plan.notifies and plan.subject.values["person_id"] in followed:
+    if not followed:
+        return notify
+    for plan in notifying:
+        if plan.subject.values["person_id"] in followed:
             notify |= plan.notifies
     return notify
 
 
-def contacts_given(plans: Mapping[str, SubjectPlan]) -> dict[int, list[tuple[str, str]]]:
-    """The (kind, value) contacts the accepted events carried, by subject id (known once written)."""
-    given: dict[int, list[tuple[str, str]]] = {}
+def contacts_carried(plans: Mapping[str, SubjectPlan]) -> list[tuple[SubjectRecord, list[tuple[str, str]]]]:
+    """The (kind, value) contacts the accepted events carried, by subject (worked out before the write lock)."""
+    carried = []
     for plan in plans.values():
         values = [(str(c.kind), c.value) for i in plan.accepted for c in i.incoming.data.subject.contacts or ()]
-        if values and plan.subject.values["id"] is not None:
-            given[plan.subject.values["id"]] = values
-    return given
+        if values:
+            carried.append((plan.subject, values))
+    return carried
+
+
+def contacts_given(carried: Iterable[tuple[SubjectRecord, list[tuple[str, str]]]]) -> dict[int, list[tuple[str, str]]]:
+    """``contacts_carried`` by subject id, once the subjects are written."""
+    return {subject.values["id"]: values for subject, values in carried if subject.values["id"] is not None}

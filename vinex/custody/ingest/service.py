@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -75,25 +76,27 @@ def event_ingest(
     # lock it is only checked against the stored state, and worked out again if that changed meanwhile.
     # A small one (an agency pushing events one at a time) is worked out under the lock: checking a draft
     # costs the same reads as making it. Either way holds whether or not the caller has a transaction open.
-    draft = _draft(agency, facilities, candidates, screened, received_at) if len(events) > _DRAFT_AHEAD_FROM else None
+    ahead = len(events) > _DRAFT_AHEAD_FROM
+    draft = _draft(agency, facilities, candidates, screened, received_at, ahead=True) if ahead else None
+    subject_keys = [c.incoming.data.subject.agency_subject_id for c in candidates]
+    event_ids = [c.facts.event_id for c in candidates]
     with write_turn(), audit_unit(actor=actor) as unit:
-        store.ingest_lock(agency.id, subject_keys=[c.incoming.data.subject.agency_subject_id for c in candidates],
-                          event_ids=[c.facts.event_id for c in candidates])
+        store.ingest_lock(agency.id, subject_keys=subject_keys, event_ids=event_ids)
         if draft is None:
             draft = _draft(agency, facilities, candidates, screened, received_at)
-        elif not _draft_holds(agency, draft):
+        elif not _draft_unchanged(draft) and not _draft_holds(agency, draft):
             logger.info("custody events changed while a batch was worked out; working it out again",
                         extra={"agency": agency.code, "events": len(events)})
             draft = _draft(agency, facilities, candidates, screened, received_at)
         store.subjects_write(draft.prepared, draft.written_at)
-        asked = _link(draft.plans, link) | plan.people_to_ask(draft.plans)
-        notify = plan.events_notifying(draft.plans, followed(asked))
+        asked = _link(draft, link) | plan.people_to_ask(draft.notifying)
+        notify = plan.events_notifying(draft.notifying, followed(asked))
         store.events_write(draft.prepared, notify)
         if recorded is not None:
             to_notify = _events_to_notify(agency, facilities, draft.prepared, notify)
             if any(e.type == EventType.RELEASED for e in to_notify):
                 store.release_guard_lock(agency.id)  # the guard counts the agency's releases: one batch at a time
-            recorded(Recorded(to_notify, plan.contacts_given(draft.plans)))
+            recorded(Recorded(to_notify, plan.contacts_given(draft.contacts)))
         # The unit writes these (after whatever ``recorded`` added) as the last step of the transaction.
         unit.add_entries(draft.audit)
     return draft.outcomes
@@ -109,13 +112,14 @@ def _events_to_notify(agency: Agency, facilities: dict[str, Facility], prepared:
     return [*store.events_load(agency.id, list(stored)), *events] if stored else events
 
 
-def _link(plans: dict[str, plan.SubjectPlan], link: Callable[[list[int]], dict[int, int]]) -> set[int]:
+def _link(draft: _Draft, link: Callable[[list[int]], dict[int, int]]) -> set[int]:
     """Let ``link`` match the new and changed subjects; returns the people of the subjects it merged into
     someone known (followers of those may hear of this batch, though the subject is new)."""
-    changed = [p.subject.values["id"] for p in plans.values() if p.accepted and _identity_changed(p.subject)]
-    moved = link(changed) if changed else {}
+    moved = link([s.values["id"] for s in draft.identity_changed]) if draft.identity_changed else {}
     people: set[int] = set()
-    for batch_plan in plans.values():
+    if not moved:
+        return people
+    for batch_plan in draft.plans.values():
         person = moved.get(batch_plan.subject.values["id"])
         if person is not None:
             batch_plan.subject.values["person_id"] = person
@@ -139,12 +143,22 @@ class _Draft:
     audit: AuditEntries
     written_at: datetime
     prepared: store.Prepared
+    # Worked out here rather than under the write lock (they do not change there, but for the ids written):
+    # the subjects whose identity is new or changed (for ``link``), the plans with events worth telling,
+    # the contacts the events carried, and each stored subject's row as read (to check the draft holds).
+    identity_changed: list[plan.SubjectRecord]
+    notifying: list[plan.SubjectPlan]
+    contacts: list[tuple[plan.SubjectRecord, list[tuple[str, str]]]]
+    as_read: dict[str, tuple[Any, ...]]
+    # ``store.commits_seen`` before the reads.
+    commits: int | None
 
 
 def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[plan.Pending],
-           screened: list[ItemOutcome], received_at: datetime) -> _Draft:
+           screened: list[ItemOutcome], received_at: datetime, *, ahead: bool = False) -> _Draft:
     """Duplicates, each subject's history and new state, the outcome of every item and the rows to write."""
     outcomes = list(screened)
+    commits = store.commits_seen() if ahead else None  # before the reads; under the lock nothing can change
     known = store.event_ids_known(agency.id, [item.facts.event_id for item in candidates])
     grouped = plan.by_subject(plan.drop_known(candidates, outcomes, known))
     rows = store.subject_rows(agency.id, list(grouped))
@@ -160,7 +174,17 @@ def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[pla
     )
     written_at = timezone.now()
     prepared = store.Prepared(plan.rows(agency.id, plans, received_at, written_at))
-    return _Draft(outcomes, plans, audit, written_at, prepared)
+    changed = [p.subject for p in plans.values() if p.accepted and _identity_changed(p.subject)]
+    as_read = {k: p.subject.row for k, p in plans.items() if p.subject.row is not None}
+    return _Draft(outcomes, plans, audit, written_at, prepared, changed, plan.notifying(plans),
+                  plan.contacts_carried(plans), as_read, commits)
+
+
+def _draft_unchanged(draft: _Draft) -> bool:
+    """True when no other connection has committed since the draft's reads began (SQLite only): the draft
+    then holds without reading anything again. An agency pushing its batches one after another on one
+    connection, with nobody else writing, is spared the check."""
+    return draft.commits is not None and store.commits_seen() == draft.commits
 
 
 def _draft_holds(agency: Agency, draft: _Draft) -> bool:
@@ -172,5 +196,4 @@ def _draft_holds(agency: Agency, draft: _Draft) -> bool:
         return False
     key = store.SUBJECT_COLUMNS.index("agency_subject_id")
     rows = store.subject_rows(agency.id, list(draft.plans))
-    as_read = {k: p.subject.row for k, p in draft.plans.items() if p.subject.row is not None}
-    return {row[key]: row for row in rows} == as_read
+    return len(rows) == len(draft.as_read) and all(draft.as_read.get(row[key]) == row for row in rows)
