@@ -23,9 +23,11 @@ RESULT_SCHEMA = {"left_id": pl.Utf8, "right_id": pl.Utf8, "probability": pl.Floa
                  "rule": pl.Utf8, "evidence": pl.List(pl.Utf8)}
 _RULE_WORDS = {rule.code: rule.description for rule in LINK_RULES}
 _IDS = ["unique_id_l", "unique_id_r"]
-# Parents and their children are this many years apart, or more (see _contradicted).
+# Parents and their children are this many years apart, or more (see contradiction).
 _GENERATION_YEARS = 12
 # What a name becomes for a child of the other sex: Daniel → Daniela, Danielle; Juan → Juana; Justin → Justine.
+# The very same birthday, written either way round (not a digit apart: 1958 and 1985 are a generation).
+_SAME_BIRTHDAY = ["same date of birth", "date of birth with day and month swapped"]
 _IDENTIFIER_LABELS = ["same A-number", "same FBI number", "same state id"]
 # The model's loosest first-name levels: a typo, or a sibling's name that happens to look alike.
 _FUZZY_FIRST = ["similar first name", "first name somewhat similar"]
@@ -51,7 +53,7 @@ def pairs_score(
     Returns columns ``left_id, right_id, probability, decision, rule, evidence``: ``decision`` is
     ``link`` at or above the link threshold and ``review`` between the review and link thresholds
     (defaults from settings), or above the link threshold when the pair looks like two relatives
-    (``_contradicted``) and no deterministic rule links it; ``rule`` names the deterministic rule
+    (``contradiction``) and no deterministic rule links it; ``rule`` names the deterministic rule
     behind a link, or is null; ``evidence`` lists, in words, what agrees. Raises ``LinkageInputError``
     for records without ids or with an id used twice.
     """
@@ -82,7 +84,7 @@ def _decide(pairs: pl.DataFrame, link_at: float, review_at: float) -> pl.DataFra
     evidence = pl.concat_list(rule_words, pl.col("evidence").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
     automatic = pl.col("probability") >= link_at
     if settings.VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW:
-        automatic &= pl.col("rule_link").is_not_null() | ~_contradicted()
+        automatic &= pl.col("rule_link").is_not_null() | contradiction().is_null()
     return (ruled
             .with_columns(probability=probability, evidence=evidence.list.drop_nulls())
             .filter(pl.col("probability") >= review_at)
@@ -91,8 +93,10 @@ def _decide(pairs: pl.DataFrame, link_at: float, review_at: float) -> pl.DataFra
                     rule="rule_link", evidence="evidence"))
 
 
-def _contradicted() -> pl.Expr:
-    """True where the pair looks like two relatives rather than one person: what the model cannot see.
+def contradiction() -> pl.Expr:
+    """Why the pair looks like two relatives rather than one person, in words, or null: what the model cannot see.
+
+    Reads ``evidence`` and the features of both records (``first_name_l``, ``dob_digits_r``, ``sex_l``...).
 
     The model adds evidence as if fields were independent; within a family they are not. Twins share a
     surname, a birthday and an address, and so outweigh one different first name; a father and a son
@@ -134,14 +138,18 @@ def _contradicted() -> pl.Expr:
     # A first name left out beside the very same birthday, surname and sex is no junior or senior, and no
     # twin of the other sex: a form that lacked the field. (A twin of the same sex would be; the hold-out
     # has none, and custody records seldom lack a first name.)
-    first_left_out = (~first_known & agrees("date_of_birth", ["same date of birth"])
-                      & agrees("last_name", ["same last name"]) & ~sex_differs)
+    first_left_out = (~first_known & agrees("date_of_birth", _SAME_BIRTHDAY)
+                      & agrees("last_name", ["same last name", "similar last name"]) & ~sex_differs)
     name_unknown = (~first_known & ~first_left_out) | (initial_only.fill_null(False) & ~sex_same)
     # A birthday left out beside the same first name and the same A-number, FBI number or state id: a junior
     # has identifiers of his own.
     one_identified = first_strong & agrees("a_number", _IDENTIFIER_LABELS)
-    return (first_contradicts | other_sex | dob_contradicts | (twins_possible & name_unknown)
-            | (household & ~dob_known & ~one_identified))
+    return (pl.when(first_contradicts).then(pl.lit("first names agree at no level"))
+            .when(other_sex).then(pl.lit("first names or sexes of a brother and a sister"))
+            .when(dob_contradicts).then(pl.lit("birthdays agree at no level"))
+            .when(twins_possible & name_unknown).then(pl.lit("one household, a first name missing or an initial"))
+            .when(household & ~dob_known & ~one_identified).then(pl.lit("one household, a birthday missing"))
+            .otherwise(pl.lit(None, dtype=pl.Utf8)))
 
 
 def gendered_names() -> pl.Expr:
