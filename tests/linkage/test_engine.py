@@ -66,7 +66,7 @@ def background() -> pl.DataFrame:
     return people.select("record_id", *INPUT_COLUMNS)
 
 
-def _frame(rows: list[dict[str, str]]) -> pl.DataFrame:
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows).select("record_id", *[c for c in INPUT_COLUMNS if c in rows[0]])
 
 
@@ -76,7 +76,7 @@ def _original(person: tuple[str, ...]) -> dict[str, str]:
             "country_of_birth": country, "sex": sex, "nickname": nickname}
 
 
-def _with_background(rows: list[dict[str, str]]) -> pl.DataFrame:
+def _with_background(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.concat([_frame(rows), background()], how="diagonal")
 
 

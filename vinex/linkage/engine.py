@@ -25,12 +25,12 @@ _RULE_WORDS = {rule.code: rule.description for rule in LINK_RULES}
 _IDS = ["unique_id_l", "unique_id_r"]
 # Parents and their children are this many years apart, or more (see contradiction).
 _GENERATION_YEARS = 12
-# What a name becomes for a child of the other sex: Daniel → Daniela, Danielle; Juan → Juana; Justin → Justine.
 # The very same birthday, written either way round (not a digit apart: 1958 and 1985 are a generation).
 _SAME_BIRTHDAY = ["same date of birth", "date of birth with day and month swapped"]
 _IDENTIFIER_LABELS = ["same A-number", "same FBI number", "same state id"]
 # The model's loosest first-name levels: a typo, or a sibling's name that happens to look alike.
 _FUZZY_FIRST = ["similar first name", "first name somewhat similar"]
+# What a name becomes for a child of the other sex: Daniel → Daniela, Danielle; Juan → Juana; Paul → Pauline.
 # A bare "e" is left out: a final "e" dropped (Kyle, Kyl) is a common typo, and Louis and Louise are rare twins.
 _GENDER_SUFFIXES = ("a", "le", "lle", "ina", "ine", "ette", "ella", "elle")
 
@@ -110,8 +110,11 @@ def contradiction() -> pl.Expr:
     - its dates of birth are both known, agree at no level, and are a generation apart (or beside
       first names that agree only loosely);
     - it shares a surname and an address, or a surname and a birthday, and one side lacks the first
-      name or has only its initial (the field that would tell twins apart); or it shares a surname and
-      an address and one side lacks the birthday (the field that would tell a junior from a senior).
+      name (the field that would tell twins apart), unless the birthday is the very same and the sex
+      not another; or has only its initial beside a sex not known to be the same;
+    - it shares a surname and an address and one side lacks the birthday (the field that would tell a
+      junior from a senior), unless the first names agree and so does an A-number, FBI number or
+      state id.
     A wrong birthday a few years off beside the same first name is a clerk's slip more often than a
     relative (parents do not give two children one name), and is left to the model.
     """

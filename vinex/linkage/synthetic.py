@@ -136,7 +136,7 @@ def _relative(rng: random.Random, vocabulary: _Vocabulary, of: _Person, person_i
     if roll < 0.1:
         person.dob = of.dob  # a twin
         if rng.random() < 0.3:  # twins named alike: Mario and Maria, Daniel and Daniela, Juan and Juana
-            person.first, person.sex = gender_partner(of.first), "f" if of.sex == "m" else "m"
+            person.first, person.sex = _gender_partner(of.first), "f" if of.sex == "m" else "m"
     elif roll < 0.2:  # a son or daughter named after the parent: one name, one address, a generation apart
         person.first, person.sex = of.first, of.sex
         gap, year = rng.randint(18, 40), int(of.dob[:4])
@@ -145,7 +145,7 @@ def _relative(rng: random.Random, vocabulary: _Vocabulary, of: _Person, person_i
     return person
 
 
-def gender_partner(name: str) -> str:
+def _gender_partner(name: str) -> str:
     """The name's counterpart of the other sex, as parents pick for twins: Mario → Maria, Maria → Mario,
     Daniel → Daniela, Simone → Simona. Not a dictionary, a rule: good enough to make near-identical twins."""
     if name.endswith("o"):
