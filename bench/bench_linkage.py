@@ -155,8 +155,7 @@ def review_reasons(left: Path, right: Path, truth: Path | None) -> dict[str, dic
     threshold. Pairs and true pairs per reason; ``truth`` is the synthetic truth CSV, or None for FEBRL4."""
     from django.conf import settings
 
-    from vinex.linkage import model as linkage_model
-    from vinex.linkage.engine import REVIEW, pairs_score
+    from vinex.linkage.engine import REVIEW, contradiction, pairs_score
     from vinex.linkage.features import features_build
 
     records_l, records_r = pl.read_csv(left, infer_schema=False), pl.read_csv(right, infer_schema=False)
@@ -166,20 +165,8 @@ def review_reasons(left: Path, right: Path, truth: Path | None) -> dict[str, dic
     features_r = features_build(records_r).rename(lambda c: f"{c}_r")
     review = (review.join(features_l, left_on="left_id", right_on="unique_id_l")
               .join(features_r, left_on="right_id", right_on="unique_id_r"))
-    labels = {c.name: [level.label for level in c.levels] for c in linkage_model.COMPARISONS}
-
-    def agrees(name: str) -> pl.Expr:
-        return pl.col("evidence").list.eval(pl.element().is_in(labels[name])).list.any()
-
-    def known(feature: str) -> pl.Expr:
-        return pl.col(f"{feature}_l").is_not_null() & pl.col(f"{feature}_r").is_not_null()
-
     below = pl.col("probability") < settings.VINEX_LINKAGE_LINK_THRESHOLD
-    reason = (pl.when(below).then(pl.lit("below the link threshold"))
-              .when(known("first_name") & ~agrees("first_name")).then(pl.lit("first names agree at no level"))
-              .when(known("dob_digits") & ~agrees("date_of_birth")).then(pl.lit("birthdays agree at no level"))
-              .when(~known("first_name")).then(pl.lit("one household, a first name missing"))
-              .otherwise(pl.lit("one household, a birthday missing")))
+    reason = pl.when(below).then(pl.lit("below the link threshold")).otherwise(contradiction())
     counted = review.group_by(reason.alias("reason")).agg(pairs=pl.len(), true=pl.col("true").sum())
     return {row["reason"]: {"pairs": row["pairs"], "true": row["true"]} for row in counted.sort("reason").to_dicts()}
 

@@ -22,8 +22,9 @@ if not 0 < VINEX_LINKAGE_REVIEW_THRESHOLD < VINEX_LINKAGE_LINK_THRESHOLD <= 1:
         f"{VINEX_LINKAGE_REVIEW_THRESHOLD} and {VINEX_LINKAGE_LINK_THRESHOLD}"
     )
 # A pair that looks like two relatives waits for a reviewer however probable the model finds it: first
-# names that agree at no level (twins), birthdays a generation apart (a father and the son named after
-# him), or one household with the first name or birthday missing on one side (engine._contradicted).
+# names that agree at no level or are one name's male and female forms (twins), records of the other
+# sex, birthdays a generation apart (a father and the son named after him), or one household with the
+# first name or birthday missing on one side where nothing else tells them apart (engine.contradiction).
 # Switching this off links more without a person, and risks linking them.
 VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW = env_bool("VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW", default=True)
 # Memory DuckDB may use while matching before it spills to disk (DuckDB's syntax: "2GB", "512MB").

@@ -23,8 +23,16 @@ RESULT_SCHEMA = {"left_id": pl.Utf8, "right_id": pl.Utf8, "probability": pl.Floa
                  "rule": pl.Utf8, "evidence": pl.List(pl.Utf8)}
 _RULE_WORDS = {rule.code: rule.description for rule in LINK_RULES}
 _IDS = ["unique_id_l", "unique_id_r"]
-# Parents and their children are this many years apart, or more (see _contradicted).
+# Parents and their children are this many years apart, or more (see contradiction).
 _GENERATION_YEARS = 12
+# The very same birthday, written either way round (not a digit apart: 1958 and 1985 are a generation).
+_SAME_BIRTHDAY = ["same date of birth", "date of birth with day and month swapped"]
+_IDENTIFIER_LABELS = ["same A-number", "same FBI number", "same state id"]
+# The model's loosest first-name levels: a typo, or a sibling's name that happens to look alike.
+_FUZZY_FIRST = ["similar first name", "first name somewhat similar"]
+# What a name becomes for a child of the other sex: Daniel → Daniela, Danielle; Juan → Juana; Paul → Pauline.
+# A bare "e" is left out: a final "e" dropped (Kyle, Kyl) is a common typo, and Louis and Louise are rare twins.
+_GENDER_SUFFIXES = ("a", "le", "lle", "ina", "ine", "ette", "ella", "elle")
 
 
 def pairs_score(
@@ -45,7 +53,7 @@ def pairs_score(
     Returns columns ``left_id, right_id, probability, decision, rule, evidence``: ``decision`` is
     ``link`` at or above the link threshold and ``review`` between the review and link thresholds
     (defaults from settings), or above the link threshold when the pair looks like two relatives
-    (``_contradicted``) and no deterministic rule links it; ``rule`` names the deterministic rule
+    (``contradiction``) and no deterministic rule links it; ``rule`` names the deterministic rule
     behind a link, or is null; ``evidence`` lists, in words, what agrees. Raises ``LinkageInputError``
     for records without ids or with an id used twice.
     """
@@ -76,7 +84,7 @@ def _decide(pairs: pl.DataFrame, link_at: float, review_at: float) -> pl.DataFra
     evidence = pl.concat_list(rule_words, pl.col("evidence").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
     automatic = pl.col("probability") >= link_at
     if settings.VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW:
-        automatic &= pl.col("rule_link").is_not_null() | ~_contradicted()
+        automatic &= pl.col("rule_link").is_not_null() | contradiction().is_null()
     return (ruled
             .with_columns(probability=probability, evidence=evidence.list.drop_nulls())
             .filter(pl.col("probability") >= review_at)
@@ -85,33 +93,93 @@ def _decide(pairs: pl.DataFrame, link_at: float, review_at: float) -> pl.DataFra
                     rule="rule_link", evidence="evidence"))
 
 
-def _contradicted() -> pl.Expr:
-    """True where the pair looks like two relatives rather than one person: what the model cannot see.
+def contradiction() -> pl.Expr:
+    """Why the pair looks like two relatives rather than one person, in words, or null: what the model cannot see.
+
+    Reads ``evidence`` and the features of both records (``first_name_l``, ``dob_digits_r``, ``sex_l``...).
 
     The model adds evidence as if fields were independent; within a family they are not. Twins share a
     surname, a birthday and an address, and so outweigh one different first name; a father and a son
     named after him share a name and an address, and so outweigh two birthdays a generation apart.
-    So: first names both known that agree at no level; dates of birth both known that agree at no
-    level and are a generation apart (or whose first names agree only loosely); or one household (a
-    surname and an address) with the first name or the birthday missing on one side, the very field
-    that would tell them apart. A wrong birthday a few years off beside the same first name is a
-    clerk's slip more often than a relative, and is left to the model.
+    So a pair waits for a person when
+    - its first names are both known and agree at no level (first and last names swapped with a typo
+      is a level: a clerk's slip, where a twin's name is another name);
+    - its first names are one name's male and female forms, even mistyped (``gendered_names``: Mario
+      and Maria, the names parents give twins), or its sexes are both known and differ beside first
+      names that are not the same name or nickname;
+    - its dates of birth are both known, agree at no level, and are a generation apart (or beside
+      first names that agree only loosely);
+    - it shares a surname and an address, or a surname and a birthday, and one side lacks the first
+      name (the field that would tell twins apart), unless the birthday is the very same and the sex
+      not another; or has only its initial beside a sex not known to be the same;
+    - it shares a surname and an address and one side lacks the birthday (the field that would tell a
+      junior from a senior), unless the first names agree and so does an A-number, FBI number or
+      state id.
+    A wrong birthday a few years off beside the same first name is a clerk's slip more often than a
+    relative (parents do not give two children one name), and is left to the model.
     """
-    first_labels = _labels("first_name")
-    strong_first = ["same first name", "same first name or nickname"]
-    dob_labels = _labels("date_of_birth")
     evidence = pl.col("evidence")
+
+    def agrees(comparison_name: str, labels: list[str] | None = None) -> pl.Expr:
+        return evidence.list.eval(pl.element().is_in(labels or _labels(comparison_name))).list.any()
+
     first_known = pl.col("first_name_l").is_not_null() & pl.col("first_name_r").is_not_null()
     dob_known = pl.col("dob_digits_l").is_not_null() & pl.col("dob_digits_r").is_not_null()
-    first_contradicts = first_known & ~evidence.list.eval(pl.element().is_in(first_labels)).list.any()
+    first_strong = agrees("first_name", ["same first name", "same first name or nickname"])
+    first_contradicts = first_known & ~agrees("first_name")
+    sex_same = (pl.col("sex_l") == pl.col("sex_r")).fill_null(False)
+    sex_differs = (pl.col("sex_l") != pl.col("sex_r")).fill_null(False)
+    other_sex = ((first_known & (gendered_names() | (agrees("first_name", _FUZZY_FIRST) & _endings_a_and_o())))
+                 | (sex_differs & ~first_strong))
     years_apart = (pl.col("dob_digits_l").str.slice(0, 4).cast(pl.Int32, strict=False)
                    - pl.col("dob_digits_r").str.slice(0, 4).cast(pl.Int32, strict=False)).abs()
-    first_strong = evidence.list.eval(pl.element().is_in(strong_first)).list.any()
-    dob_contradicts = (dob_known & ~evidence.list.eval(pl.element().is_in(dob_labels)).list.any()
+    dob_contradicts = (dob_known & ~agrees("date_of_birth")
                        & ((years_apart >= _GENERATION_YEARS).fill_null(True) | ~first_strong))
-    household = (evidence.list.eval(pl.element().is_in(_labels("last_name"))).list.any()
-                 & evidence.list.eval(pl.element().is_in(_labels("address"))).list.any())
-    return first_contradicts | dob_contradicts | (household & (~first_known | ~dob_known))
+    household = agrees("last_name") & agrees("address")
+    twins_possible = household | (agrees("last_name") & agrees("date_of_birth", ["same date of birth"]))
+    initial_only = (pl.col("first_name_l").str.len_chars() == 1) | (pl.col("first_name_r").str.len_chars() == 1)
+    # A first name left out beside the very same birthday, surname and sex is no junior or senior, and no
+    # twin of the other sex: a form that lacked the field. (A twin of the same sex would be; the hold-out
+    # has none, and custody records seldom lack a first name.)
+    first_left_out = (~first_known & agrees("date_of_birth", _SAME_BIRTHDAY)
+                      & agrees("last_name", ["same last name", "similar last name"]) & ~sex_differs)
+    name_unknown = (~first_known & ~first_left_out) | (initial_only.fill_null(False) & ~sex_same)
+    # A birthday left out beside the same first name and the same A-number, FBI number or state id: a junior
+    # has identifiers of his own.
+    one_identified = first_strong & agrees("a_number", _IDENTIFIER_LABELS)
+    return (pl.when(first_contradicts).then(pl.lit("first names agree at no level"))
+            .when(other_sex).then(pl.lit("first names or sexes of a brother and a sister"))
+            .when(dob_contradicts).then(pl.lit("birthdays agree at no level"))
+            .when(twins_possible & name_unknown).then(pl.lit("one household, a first name missing or an initial"))
+            .when(household & ~dob_known & ~one_identified).then(pl.lit("one household, a birthday missing"))
+            .otherwise(pl.lit(None, dtype=pl.Utf8)))
+
+
+def gendered_names() -> pl.Expr:
+    """True where the two first names are one name in its male and female forms (Mario and Maria, Daniel and
+    Danielle, Juan and Juana): the names parents give twins. The model finds them "similar", as it finds
+    a typo; they are two people as often as one, so they never link without a person.
+    """
+    # Without spaces: a space slipped into a name ("laur a") is no other name.
+    first_l = pl.col("first_name_l").str.replace_all(" ", "")
+    first_r = pl.col("first_name_r").str.replace_all(" ", "")
+
+    def extended(short: pl.Expr, long: pl.Expr) -> pl.Expr:
+        return long.str.starts_with(short) & long.str.slice(short.str.len_chars()).is_in(_GENDER_SUFFIXES)
+
+    last_l, last_r = first_l.str.slice(-1), first_r.str.slice(-1)
+    vowel_swapped = ((first_l.str.len_chars() == first_r.str.len_chars())
+                     & (first_l.str.head(-1) == first_r.str.head(-1)) & (last_l != last_r)
+                     & last_l.is_in(["a", "e", "o"]) & last_r.is_in(["a", "e", "o"]))
+    return (first_l != first_r) & (extended(first_l, first_r) | extended(first_r, first_l) | vowel_swapped)
+
+
+def _endings_a_and_o() -> pl.Expr:
+    """One first name ends in ``a`` and the other in ``o``: Guillerma and Guiillermo, a twin's name mistyped.
+    A typo seldom turns one of these letters into the other (they are far apart on a keyboard)."""
+    last_l = pl.col("first_name_l").str.replace_all(" ", "").str.slice(-1)
+    last_r = pl.col("first_name_r").str.replace_all(" ", "").str.slice(-1)
+    return ((last_l == "a") & (last_r == "o")) | ((last_l == "o") & (last_r == "a"))
 
 
 def _labels(comparison_name: str) -> list[str]:

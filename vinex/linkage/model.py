@@ -56,6 +56,18 @@ def _jw(feature: str, at_least: float) -> str:
     return f'jaro_winkler_similarity("{feature}_l", "{feature}_r") >= {at_least}'
 
 
+def _swapped_with_typo() -> str:
+    """First and last names swapped, one or both mistyped (``Joshua Wiechec`` ~ ``Wiechec Jsohua``), or one of
+    them cut to its initial. Both directions must agree: a surname in the first-name field beside another
+    given name is a relative's swapped record (``Carlos Smith`` ~ ``Smith Allan``), not this person's."""
+    first_l, first_r = "split_part(\"first_name_l\", ' ', 1)", "split_part(\"first_name_r\", ' ', 1)"
+    across = f'jaro_winkler_similarity({first_l}, "last_first_r") >= 0.85'
+    back = f'jaro_winkler_similarity("last_first_l", {first_r}) >= 0.85'
+    initial_across = f'length("last_first_r") = 1 AND substr({first_l}, 1, 1) = "last_first_r"'
+    initial_back = f'length({first_r}) = 1 AND substr("last_first_l", 1, 1) = {first_r}'
+    return f"(({across}) AND (({back}) OR ({initial_back}))) OR (({back}) AND ({initial_across}))"
+
+
 def _simple(feature: str, label: str) -> Comparison:
     return Comparison(feature, _null(feature), (Level(label, _eq(feature)),))
 
@@ -66,6 +78,7 @@ COMPARISONS = (
         Level("same first name or nickname", 'list_has_any("first_aliases_l", "first_aliases_r")'),
         Level("first name is the other's last name",
               f"{_eq('first_name', 'last_name')} OR split_part(\"first_name_l\", ' ', 1) = \"last_first_r\""),
+        Level("first and last names swapped, with a typo", _swapped_with_typo()),
         Level("similar first name", _jw("first_name", 0.9)),
         Level("first-name initial agrees",
               '(length("first_name_l") = 1 OR length("first_name_r") = 1) '
@@ -78,6 +91,7 @@ COMPARISONS = (
               "list_has_any(string_split(\"last_name_l\", ' '), string_split(\"last_name_r\", ' '))"),
         Level("last name is the other's first name",
               f"{_eq('last_name', 'first_name')} OR \"last_first_l\" = split_part(\"first_name_r\", ' ', 1)"),
+        Level("last and first names swapped, with a typo", _swapped_with_typo()),
         Level("similar last name", _jw("last_name", 0.92)),
         Level("last name somewhat similar", _jw("last_name", 0.8)),
     )),

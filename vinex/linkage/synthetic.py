@@ -135,12 +135,26 @@ def _relative(rng: random.Random, vocabulary: _Vocabulary, of: _Person, person_i
     roll = rng.random()
     if roll < 0.1:
         person.dob = of.dob  # a twin
+        if rng.random() < 0.3:  # twins named alike: Mario and Maria, Daniel and Daniela, Juan and Juana
+            person.first, person.sex = _gender_partner(of.first), "f" if of.sex == "m" else "m"
     elif roll < 0.2:  # a son or daughter named after the parent: one name, one address, a generation apart
         person.first, person.sex = of.first, of.sex
         gap, year = rng.randint(18, 40), int(of.dob[:4])
         year = year + gap if year + gap <= 2008 else year - gap  # the parent may be the later record
         person.dob = f"{year:04d}{person.dob[4:]}"
     return person
+
+
+def _gender_partner(name: str) -> str:
+    """The name's counterpart of the other sex, as parents pick for twins: Mario → Maria, Maria → Mario,
+    Daniel → Daniela, Simone → Simona. Not a dictionary, a rule: good enough to make near-identical twins."""
+    if name.endswith("o"):
+        return name[:-1] + "a"
+    if name.endswith("a"):
+        return name[:-1] + "o"
+    if name.endswith("e"):
+        return name[:-1] + "a"
+    return name + "a"
 
 
 def _typo(rng: random.Random, word: str) -> str:
