@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -202,28 +202,99 @@ def _on_own_connection(read: Callable[[facts.Window], facts.Notifications],
         connections.close_all()
 
 
-def _latencies(handed_over: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
-    """Per notification handed to its provider: the event's agency and the whole milliseconds (rounded toward
-    zero) from the event's arrival to the hand-over; a slice of notifications at a time, for memory."""
-    sent = handed_over.drop_nulls()
-    micros = pl.col("sent_us") - pl.col("received_us")
-    shape = [pl.col("agency_id").cast(pl.Int64), pl.when(micros >= 0).then(micros // 1000)
-             .otherwise(-((-micros) // 1000)).alias("ms")]
+class _Latencies(NamedTuple):
+    """Delivery latency per agency (``agency_id``, ``n``, ``p50``, ``p90``, ``p99``; agencies without any left
+    out) and over every agency (the percentiles, None when nothing was handed over)."""
+
+    per_agency: pl.DataFrame
+    overall: tuple[int | None, ...]
+
+
+def _latencies(handed_over: pl.DataFrame, events: pl.DataFrame) -> _Latencies:
+    """For the notifications handed to their provider, the whole milliseconds (rounded toward zero) from the
+    event's arrival to the hand-over, by the event's agency: its count and percentiles by nearest rank."""
     where = _event_rows(events)
     if where is None:
-        return sent.lazy().join(events.lazy().select(event_id="id", agency_id="agency_id", received_us="received_us"),
-                                on="event_id").select(shape).collect(engine="streaming")
-    parts = []
-    for piece in sent.iter_slices(_HASH_SLICE):
-        ids = piece.get_column("event_id").to_numpy()
+        return _latencies_joined(handed_over, events)
+    agency_parts, ms_parts = [], []
+    for piece in handed_over.iter_slices(_HASH_SLICE):  # a slice at a time: each holds a few columns of it
+        sent = piece.drop_nulls()
+        ids = sent.get_column("event_id").to_numpy()
         rows = np.full(len(ids), -1, dtype=np.int32)
         inside = ids < len(where)
         rows[inside] = where[ids[inside]]
-        kept = rows >= 0
-        found = rows[kept]
-        parts.append(piece.filter(pl.Series(kept)).with_columns(
-            events.get_column("agency_id").gather(found), events.get_column("received_us").gather(found)).select(shape))
-    return pl.concat(parts) if parts else pl.DataFrame(schema={"agency_id": pl.Int64, "ms": pl.Int64})
+        found = rows[rows >= 0]
+        micros = sent.get_column("sent_us").to_numpy()[rows >= 0] - events.get_column("received_us").gather(
+            found).to_numpy()
+        # Toward zero, as the whole milliseconds of a negative interval (a clock ahead) are counted too.
+        ms = np.abs(micros) // 1000
+        np.negative(ms, out=ms, where=micros < 0)
+        agency_parts.append(events.get_column("agency_id").gather(found).to_numpy())
+        ms_parts.append(ms)
+    agency = np.concatenate(agency_parts) if agency_parts else np.zeros(0, dtype=np.int32)
+    del agency_parts
+    ms = np.concatenate(ms_parts) if ms_parts else np.zeros(0, dtype=np.int64)
+    del ms_parts
+    return _percentiles(agency, ms)
+
+
+def _ranks(n: int) -> list[int]:
+    # The p-th percentile by nearest rank: the smallest value with at least p% of the values at or below it
+    # (integer arithmetic, so 90% of 10 is rank 9 exactly); as positions in the sorted values.
+    return [(n * p + 99) // 100 - 1 for p in PERCENTILES]
+
+
+_NO_LATENCY = pl.DataFrame(schema={"agency_id": pl.Int64, "n": pl.Int64, **{f"p{p}": pl.Int64 for p in PERCENTILES}})
+
+
+def _percentiles(agency: np.ndarray, ms: np.ndarray) -> _Latencies:
+    """Counts and percentiles of ``ms`` per ``agency`` (aligned arrays) and over all of them: the values sorted in
+    one array of (agency, milliseconds) keys, in place, instead of a sort per agency of frames of millions."""
+    if not len(ms):
+        return _Latencies(_NO_LATENCY, (None,) * len(PERCENTILES))
+    low, top = int(ms.min()), int(ms.max())
+    span = top - low + 1
+    if int(agency.min()) < 0 or (int(agency.max()) + 1) * span >= 2**63:  # no room for the key: frames instead
+        return _latencies_grouped(pl.DataFrame({"agency_id": agency.astype(np.int64), "ms": ms}))
+    key = agency.astype(np.int64)
+    key *= span
+    key += ms
+    key -= low
+    del agency
+    overall = ms
+    overall.partition(_ranks(len(overall)))
+    values = tuple(int(overall[k]) for k in _ranks(len(overall)))
+    del overall, ms
+    key.sort()
+    rows = []
+    start = 0
+    while start < len(key):
+        owner = int(key[start]) // span
+        end = int(np.searchsorted(key, (owner + 1) * span, side="left"))
+        rows.append((owner, end - start, *(int(key[start + k]) - owner * span + low for k in _ranks(end - start))))
+        start = end
+    stats = pl.DataFrame(rows, schema=_NO_LATENCY.schema, orient="row")
+    return _Latencies(stats, values)
+
+
+def _latencies_grouped(latencies: pl.DataFrame) -> _Latencies:
+    """``_percentiles`` of a frame of ``agency_id`` and ``ms``, grouped by polars."""
+    stats = latencies.group_by("agency_id").agg(pl.len().cast(pl.Int64).alias("n"), *(
+        _nearest_rank(p).alias(f"p{p}") for p in PERCENTILES))
+    overall = (latencies.select(*(_nearest_rank(p).alias(f"p{p}") for p in PERCENTILES)).row(0)
+               if latencies.height else (None,) * len(PERCENTILES))
+    return _Latencies(stats, tuple(overall))
+
+
+def _latencies_joined(handed_over: pl.DataFrame, events: pl.DataFrame) -> _Latencies:
+    """``_latencies`` by a join, for event ids too sparse for ``_event_rows``."""
+    micros = pl.col("sent_us") - pl.col("received_us")
+    shape = [pl.col("agency_id").cast(pl.Int64), pl.when(micros >= 0).then(micros // 1000)
+             .otherwise(-((-micros) // 1000)).alias("ms")]
+    joined = handed_over.drop_nulls().lazy().join(
+        events.lazy().select(event_id="id", agency_id="agency_id", received_us="received_us"), on="event_id",
+    ).select(shape).collect(engine="streaming")
+    return _latencies_grouped(joined)
 
 
 def _event_rows(events: pl.DataFrame) -> np.ndarray | None:
@@ -281,12 +352,10 @@ def _nearest_rank(p: int) -> pl.Expr:
     return pl.col("ms").sort().get((pl.len() * p + 99) // 100 - 1)
 
 
-def _latency_table(agencies: pl.DataFrame, latencies: pl.DataFrame) -> dict[str, Any]:
+def _latency_table(agencies: pl.DataFrame, latencies: _Latencies) -> dict[str, Any]:
     """n and percentiles per agency. The n column goes through the suppression rule like any count; a row
     whose n is withheld (or is zero) shows no percentile, so nobody learns about fewer than 11 messages."""
-    stats = latencies.group_by("agency_id").agg(pl.len().alias("n"), *(_nearest_rank(p).alias(f"p{p}")
-                                                                       for p in PERCENTILES))
-    joined = agencies.join(stats, on="agency_id", how="left").with_columns(pl.col("n").fill_null(0))
+    joined = agencies.join(latencies.per_agency, on="agency_id", how="left").with_columns(pl.col("n").fill_null(0))
     codes = agencies["agency"].to_list()
     title = TITLES["delivery_latency_by_agency"]
     if not codes:
@@ -298,8 +367,7 @@ def _latency_table(agencies: pl.DataFrame, latencies: pl.DataFrame) -> dict[str,
         shown = n is not None and n > 0
         values.append([n, *((int(row[f"p{p}"]) if shown else None) for p in PERCENTILES)])
         marks.append([mark, *([mark] * len(PERCENTILES))])
-    overall = (latencies.select(*(_nearest_rank(p).alias(f"p{p}") for p in PERCENTILES)).row(0)
-               if latencies.height else (None,) * len(PERCENTILES))
+    overall = latencies.overall
     total = n_column.total
     column_totals = [total, *((int(v) if total and v is not None else None) for v in overall)]
     return {"title": title, "rows": codes, "columns": LATENCY_COLUMNS, "values": values, "suppressed": marks,
