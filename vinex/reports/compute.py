@@ -314,7 +314,7 @@ def _event_rows(events: pl.DataFrame) -> np.ndarray | None:
 def _events_table(agencies: pl.DataFrame, in_quarter: pl.LazyFrame, retracted: pl.DataFrame) -> dict[str, Any]:
     kept = in_quarter.filter((pl.col("type") != history.CORRECTION)
                              & ~pl.col("id").is_in(retracted.get_column("target_id").implode()))
-    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n").collect())
+    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n").collect(engine="streaming"))
               .join(agencies, on="agency_id")
               .with_columns(type=pl.col("type").map_elements(lambda i: history.TYPES[i], return_dtype=pl.String)))
     codes = agencies["agency"].to_list()
@@ -392,7 +392,7 @@ def _quality(agencies: pl.DataFrame, events: pl.DataFrame, contradictions: pl.Da
     before_booking = _wide_ids(in_quarter.join(first_booking, on="subject_id")
                                .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n")
                                .collect(engine="streaming"))
-    in_quarter_subjects = in_quarter.select("subject_id").unique().collect().get_column("subject_id")
+    in_quarter_subjects = in_quarter.select("subject_id").unique().collect(engine="streaming").get_column("subject_id")
     contradictory = _wide_ids(contradictions
                               .filter(pl.col("subject_id").is_in(in_quarter_subjects.implode()))
                               .group_by("agency_id").agg(pl.col("subject_id").n_unique().alias("n")))
