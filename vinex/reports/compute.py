@@ -212,30 +212,52 @@ class _Latencies(NamedTuple):
 
 def _latencies(handed_over: pl.DataFrame, events: pl.DataFrame) -> _Latencies:
     """For the notifications handed to their provider, the whole milliseconds (rounded toward zero) from the
-    event's arrival to the hand-over, by the event's agency: its count and percentiles by nearest rank."""
+    event's arrival to the hand-over, by the event's agency: its count and percentiles by nearest rank.
+
+    Each latency becomes one integer key, agency and milliseconds (``_KEY_SHIFT``), written into one array: the
+    keys sorted in place give every percentile, so that no more than that array and a slice's worth of
+    columns is ever held (a frame per agency sorted by polars took several times that at ten million)."""
     where = _event_rows(events)
     if where is None:
         return _latencies_joined(handed_over, events)
-    agency_parts, ms_parts = [], []
-    for piece in handed_over.iter_slices(_HASH_SLICE):  # a slice at a time: each holds a few columns of it
+    keys = np.empty(handed_over.height, dtype=np.int64)
+    filled = 0
+    for piece in handed_over.iter_slices(_HASH_SLICE):
         sent = piece.drop_nulls()
         ids = sent.get_column("event_id").to_numpy()
         rows = np.full(len(ids), -1, dtype=np.int32)
         inside = ids < len(where)
         rows[inside] = where[ids[inside]]
-        found = rows[rows >= 0]
-        micros = sent.get_column("sent_us").to_numpy()[rows >= 0] - events.get_column("received_us").gather(
+        known = rows >= 0
+        found = rows[known]
+        micros = sent.get_column("sent_us").to_numpy()[known] - events.get_column("received_us").gather(
             found).to_numpy()
-        # Toward zero, as the whole milliseconds of a negative interval (a clock ahead) are counted too.
+        # Toward zero: a negative interval (a clock ahead) counts its whole milliseconds too.
         ms = np.abs(micros) // 1000
         np.negative(ms, out=ms, where=micros < 0)
-        agency_parts.append(events.get_column("agency_id").gather(found).to_numpy())
-        ms_parts.append(ms)
-    agency = np.concatenate(agency_parts) if agency_parts else np.zeros(0, dtype=np.int32)
-    del agency_parts
-    ms = np.concatenate(ms_parts) if ms_parts else np.zeros(0, dtype=np.int64)
-    del ms_parts
-    return _percentiles(agency, ms)
+        part = _latency_keys(events.get_column("agency_id").gather(found).to_numpy(), ms)
+        if part is None:
+            return _latencies_joined(handed_over, events)  # beyond what a key holds: frames instead
+        keys[filled:filled + len(part)] = part
+        filled += len(part)
+    return _percentiles(keys[:filled])
+
+
+def _latency_keys(agency: np.ndarray, ms: np.ndarray) -> np.ndarray | None:
+    """The keys of latencies ``ms`` of ``agency`` (aligned arrays), or None if one is out of a key's range."""
+    if len(ms) and (int(agency.min()) < 0 or int(agency.max()) >= 2**(62 - _KEY_SHIFT)
+                    or int(np.abs(ms).max()) >= 2**(_KEY_SHIFT - 1)):
+        return None
+    keys = agency.astype(np.int64)
+    keys <<= _KEY_SHIFT
+    keys += ms
+    keys += 2**(_KEY_SHIFT - 1)
+    return keys
+
+
+# A key is agency_id * 2**_KEY_SHIFT + milliseconds + 2**(_KEY_SHIFT - 1): latencies of up to 2**41 ms (seventy
+# years) either way, agency ids below 2**20, and the keys' order is by agency, then latency.
+_KEY_SHIFT = 42
 
 
 def _ranks(n: int) -> list[int]:
@@ -247,34 +269,38 @@ def _ranks(n: int) -> list[int]:
 _NO_LATENCY = pl.DataFrame(schema={"agency_id": pl.Int64, "n": pl.Int64, **{f"p{p}": pl.Int64 for p in PERCENTILES}})
 
 
-def _percentiles(agency: np.ndarray, ms: np.ndarray) -> _Latencies:
-    """Counts and percentiles of ``ms`` per ``agency`` (aligned arrays) and over all of them: the values sorted in
-    one array of (agency, milliseconds) keys, in place, instead of a sort per agency of frames of millions."""
-    if not len(ms):
+def _percentiles(keys: np.ndarray) -> _Latencies:
+    """Counts and percentiles per agency and over all agencies of latency ``keys`` (sorted here, in place)."""
+    if not len(keys):
         return _Latencies(_NO_LATENCY, (None,) * len(PERCENTILES))
-    low, top = int(ms.min()), int(ms.max())
-    span = top - low + 1
-    if int(agency.min()) < 0 or (int(agency.max()) + 1) * span >= 2**63:  # no room for the key: frames instead
-        return _latencies_grouped(pl.DataFrame({"agency_id": agency.astype(np.int64), "ms": ms}))
-    key = agency.astype(np.int64)
-    key *= span
-    key += ms
-    key -= low
-    del agency
-    overall = ms
-    overall.partition(_ranks(len(overall)))
-    values = tuple(int(overall[k]) for k in _ranks(len(overall)))
-    del overall, ms
-    key.sort()
-    rows = []
+    keys.sort()
+    offset = 2**(_KEY_SHIFT - 1)
+    rows, segments = [], []
     start = 0
-    while start < len(key):
-        owner = int(key[start]) // span
-        end = int(np.searchsorted(key, (owner + 1) * span, side="left"))
-        rows.append((owner, end - start, *(int(key[start + k]) - owner * span + low for k in _ranks(end - start))))
+    while start < len(keys):
+        owner = int(keys[start]) >> _KEY_SHIFT
+        end = int(np.searchsorted(keys, (owner + 1) << _KEY_SHIFT, side="left"))
+        base = (owner << _KEY_SHIFT) + offset
+        rows.append((owner, end - start, *(int(keys[start + k]) - base for k in _ranks(end - start))))
+        segments.append((keys[start:end], base))
         start = end
-    stats = pl.DataFrame(rows, schema=_NO_LATENCY.schema, orient="row")
-    return _Latencies(stats, values)
+    overall = tuple(_kth(segments, k) for k in _ranks(len(keys)))
+    return _Latencies(pl.DataFrame(rows, schema=_NO_LATENCY.schema, orient="row"), overall)
+
+
+def _kth(segments: list[tuple[np.ndarray, int]], k: int) -> int:
+    """The ``k``-th smallest latency (from 0) of the agencies' sorted ``segments`` of keys together: the
+    smallest latency with more than ``k`` at or below it, found by halving the range of latencies."""
+    low = min(int(keys[0]) - base for keys, base in segments)
+    high = max(int(keys[-1]) - base for keys, base in segments)
+    while low < high:
+        middle = (low + high) // 2
+        at_or_below = sum(int(np.searchsorted(keys, middle + base, side="right")) for keys, base in segments)
+        if at_or_below > k:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def _latencies_grouped(latencies: pl.DataFrame) -> _Latencies:

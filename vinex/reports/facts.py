@@ -164,8 +164,8 @@ def agencies() -> pl.DataFrame:
 
 # Rows are read in ranges of a key, each range made compact (narrow types) before the next is read, so that
 # the reader's wide frame of a whole table never exists: ids per range, and subjects (a few events each).
-_BATCH_IDS = 1_000_000
-_BATCH_SUBJECTS = 250_000
+_BATCH_IDS = 250_000
+_BATCH_SUBJECTS = 62_500
 
 
 def _trim() -> None:
