@@ -220,19 +220,7 @@ def events() -> pl.DataFrame:
              for low in range(first, last + 1, _BATCH_SUBJECTS)]
     if not parts:
         return _finished(pl.DataFrame(schema=_schema(schema)))
-    return _one_chunk(parts)
-
-
-def _one_chunk(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """``parts`` one after the other, each column in one piece of memory (filtering a frame in pieces copies all
-    of it into one first, every time): made column by column, each let go of in ``parts`` once copied, so that
-    the copy never holds more than one column twice. Empties ``parts``."""
-    columns = {}
-    for name in parts[0].columns:
-        columns[name] = pl.concat([part.get_column(name) for part in parts], rechunk=True)
-        parts[:] = [part.drop(name) for part in parts]
-    parts.clear()
-    return pl.DataFrame(columns)
+    return pl.concat(parts, rechunk=False)
 
 
 def _finished(read: pl.DataFrame) -> pl.DataFrame:
