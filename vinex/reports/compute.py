@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -155,7 +155,9 @@ def report_compute(*, quarter: Quarter) -> Computed:
                                                         > LATE_HOURS * _HOUR_US)))
     corrections = _per_agency(events.lazy().filter(received & (pl.col("type") == history.CORRECTION)))
     retracted = history.retractions(events)
-    events = events.drop("received_us", "corrects_id", "names_target")
+    for name in ("received_us", "corrects_id", "names_target"):
+        # In place: ``drop`` runs a query over the frame, which first copies a frame in pieces into one.
+        events.drop_in_place(name)
     folded = history.fold_at(events, retracted, end_us)
     # Lazy: each use filters the events again (cheap) instead of keeping a copy of millions of rows.
     in_quarter = events.lazy().filter(pl.col("occurred_us").is_between(start_us, end_us, closed="left")).select(
@@ -202,28 +204,125 @@ def _on_own_connection(read: Callable[[facts.Window], facts.Notifications],
         connections.close_all()
 
 
-def _latencies(handed_over: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
-    """Per notification handed to its provider: the event's agency and the whole milliseconds (rounded toward
-    zero) from the event's arrival to the hand-over; a slice of notifications at a time, for memory."""
-    sent = handed_over.drop_nulls()
-    micros = pl.col("sent_us") - pl.col("received_us")
-    shape = [pl.col("agency_id").cast(pl.Int64), pl.when(micros >= 0).then(micros // 1000)
-             .otherwise(-((-micros) // 1000)).alias("ms")]
+class _Latencies(NamedTuple):
+    """Delivery latency per agency (``agency_id``, ``n``, ``p50``, ``p90``, ``p99``; agencies without any left
+    out) and over every agency (the percentiles, None when nothing was handed over)."""
+
+    per_agency: pl.DataFrame
+    overall: tuple[int | None, ...]
+
+
+def _latencies(handed_over: pl.DataFrame, events: pl.DataFrame) -> _Latencies:
+    """For the notifications handed to their provider, the whole milliseconds (rounded toward zero) from the
+    event's arrival to the hand-over, by the event's agency: its count and percentiles by nearest rank.
+
+    Each latency becomes one integer key, agency and milliseconds (``_KEY_SHIFT``), written into one array: the
+    keys sorted in place give every percentile, so that no more than that array and a slice's worth of
+    columns is ever held (a frame per agency sorted by polars took several times that at ten million)."""
     where = _event_rows(events)
     if where is None:
-        return sent.lazy().join(events.lazy().select(event_id="id", agency_id="agency_id", received_us="received_us"),
-                                on="event_id").select(shape).collect(engine="streaming")
-    parts = []
-    for piece in sent.iter_slices(_HASH_SLICE):
-        ids = piece.get_column("event_id").to_numpy()
+        return _latencies_joined(handed_over, events)
+    keys = np.empty(handed_over.height, dtype=np.int64)
+    filled = 0
+    for piece in handed_over.iter_slices(_HASH_SLICE):
+        sent = piece.drop_nulls()
+        ids = sent.get_column("event_id").to_numpy()
         rows = np.full(len(ids), -1, dtype=np.int32)
         inside = ids < len(where)
         rows[inside] = where[ids[inside]]
-        kept = rows >= 0
-        found = rows[kept]
-        parts.append(piece.filter(pl.Series(kept)).with_columns(
-            events.get_column("agency_id").gather(found), events.get_column("received_us").gather(found)).select(shape))
-    return pl.concat(parts) if parts else pl.DataFrame(schema={"agency_id": pl.Int64, "ms": pl.Int64})
+        known = rows >= 0
+        found = rows[known]
+        micros = sent.get_column("sent_us").to_numpy()[known] - events.get_column("received_us").gather(
+            found).to_numpy()
+        # Toward zero: a negative interval (a clock ahead) counts its whole milliseconds too.
+        ms = np.abs(micros) // 1000
+        np.negative(ms, out=ms, where=micros < 0)
+        part = _latency_keys(events.get_column("agency_id").gather(found).to_numpy(), ms)
+        if part is None:
+            return _latencies_joined(handed_over, events)  # beyond what a key holds: frames instead
+        keys[filled:filled + len(part)] = part
+        filled += len(part)
+    return _percentiles(keys[:filled])
+
+
+def _latency_keys(agency: np.ndarray, ms: np.ndarray) -> np.ndarray | None:
+    """The keys of latencies ``ms`` of ``agency`` (aligned arrays), or None if one is out of a key's range."""
+    if len(ms) and (int(agency.min()) < 0 or int(agency.max()) >= 2**(62 - _KEY_SHIFT)
+                    or int(np.abs(ms).max()) >= 2**(_KEY_SHIFT - 1)):
+        return None
+    keys = agency.astype(np.int64)
+    keys <<= _KEY_SHIFT
+    keys += ms
+    keys += 2**(_KEY_SHIFT - 1)
+    return keys
+
+
+# A key is agency_id * 2**_KEY_SHIFT + milliseconds + 2**(_KEY_SHIFT - 1): latencies of up to 2**41 ms (seventy
+# years) either way, agency ids below 2**20, and the keys' order is by agency, then latency.
+_KEY_SHIFT = 42
+
+
+def _ranks(n: int) -> list[int]:
+    # The p-th percentile by nearest rank: the smallest value with at least p% of the values at or below it
+    # (integer arithmetic, so 90% of 10 is rank 9 exactly); as positions in the sorted values.
+    return [(n * p + 99) // 100 - 1 for p in PERCENTILES]
+
+
+_NO_LATENCY = pl.DataFrame(schema={"agency_id": pl.Int64, "n": pl.Int64, **{f"p{p}": pl.Int64 for p in PERCENTILES}})
+
+
+def _percentiles(keys: np.ndarray) -> _Latencies:
+    """Counts and percentiles per agency and over all agencies of latency ``keys`` (sorted here, in place)."""
+    if not len(keys):
+        return _Latencies(_NO_LATENCY, (None,) * len(PERCENTILES))
+    keys.sort()
+    offset = 2**(_KEY_SHIFT - 1)
+    rows, segments = [], []
+    start = 0
+    while start < len(keys):
+        owner = int(keys[start]) >> _KEY_SHIFT
+        end = int(np.searchsorted(keys, (owner + 1) << _KEY_SHIFT, side="left"))
+        base = (owner << _KEY_SHIFT) + offset
+        rows.append((owner, end - start, *(int(keys[start + k]) - base for k in _ranks(end - start))))
+        segments.append((keys[start:end], base))
+        start = end
+    overall = tuple(_kth(segments, k) for k in _ranks(len(keys)))
+    return _Latencies(pl.DataFrame(rows, schema=_NO_LATENCY.schema, orient="row"), overall)
+
+
+def _kth(segments: list[tuple[np.ndarray, int]], k: int) -> int:
+    """The ``k``-th smallest latency (from 0) of the agencies' sorted ``segments`` of keys together: the
+    smallest latency with more than ``k`` at or below it, found by halving the range of latencies."""
+    low = min(int(keys[0]) - base for keys, base in segments)
+    high = max(int(keys[-1]) - base for keys, base in segments)
+    while low < high:
+        middle = (low + high) // 2
+        at_or_below = sum(int(np.searchsorted(keys, middle + base, side="right")) for keys, base in segments)
+        if at_or_below > k:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _latencies_grouped(latencies: pl.DataFrame) -> _Latencies:
+    """``_percentiles`` of a frame of ``agency_id`` and ``ms``, grouped by polars."""
+    stats = latencies.group_by("agency_id").agg(pl.len().cast(pl.Int64).alias("n"), *(
+        _nearest_rank(p).alias(f"p{p}") for p in PERCENTILES))
+    overall = (latencies.select(*(_nearest_rank(p).alias(f"p{p}") for p in PERCENTILES)).row(0)
+               if latencies.height else (None,) * len(PERCENTILES))
+    return _Latencies(stats, tuple(overall))
+
+
+def _latencies_joined(handed_over: pl.DataFrame, events: pl.DataFrame) -> _Latencies:
+    """``_latencies`` by a join, for event ids too sparse for ``_event_rows``."""
+    micros = pl.col("sent_us") - pl.col("received_us")
+    shape = [pl.col("agency_id").cast(pl.Int64), pl.when(micros >= 0).then(micros // 1000)
+             .otherwise(-((-micros) // 1000)).alias("ms")]
+    joined = handed_over.drop_nulls().lazy().join(
+        events.lazy().select(event_id="id", agency_id="agency_id", received_us="received_us"), on="event_id",
+    ).select(shape).collect(engine="streaming")
+    return _latencies_grouped(joined)
 
 
 def _event_rows(events: pl.DataFrame) -> np.ndarray | None:
@@ -243,7 +342,7 @@ def _event_rows(events: pl.DataFrame) -> np.ndarray | None:
 def _events_table(agencies: pl.DataFrame, in_quarter: pl.LazyFrame, retracted: pl.DataFrame) -> dict[str, Any]:
     kept = in_quarter.filter((pl.col("type") != history.CORRECTION)
                              & ~pl.col("id").is_in(retracted.get_column("target_id").implode()))
-    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n").collect())
+    counts = (_wide_ids(kept.group_by("agency_id", "type").len("n").collect(engine="streaming"))
               .join(agencies, on="agency_id")
               .with_columns(type=pl.col("type").map_elements(lambda i: history.TYPES[i], return_dtype=pl.String)))
     codes = agencies["agency"].to_list()
@@ -281,12 +380,10 @@ def _nearest_rank(p: int) -> pl.Expr:
     return pl.col("ms").sort().get((pl.len() * p + 99) // 100 - 1)
 
 
-def _latency_table(agencies: pl.DataFrame, latencies: pl.DataFrame) -> dict[str, Any]:
+def _latency_table(agencies: pl.DataFrame, latencies: _Latencies) -> dict[str, Any]:
     """n and percentiles per agency. The n column goes through the suppression rule like any count; a row
     whose n is withheld (or is zero) shows no percentile, so nobody learns about fewer than 11 messages."""
-    stats = latencies.group_by("agency_id").agg(pl.len().alias("n"), *(_nearest_rank(p).alias(f"p{p}")
-                                                                       for p in PERCENTILES))
-    joined = agencies.join(stats, on="agency_id", how="left").with_columns(pl.col("n").fill_null(0))
+    joined = agencies.join(latencies.per_agency, on="agency_id", how="left").with_columns(pl.col("n").fill_null(0))
     codes = agencies["agency"].to_list()
     title = TITLES["delivery_latency_by_agency"]
     if not codes:
@@ -298,8 +395,7 @@ def _latency_table(agencies: pl.DataFrame, latencies: pl.DataFrame) -> dict[str,
         shown = n is not None and n > 0
         values.append([n, *((int(row[f"p{p}"]) if shown else None) for p in PERCENTILES)])
         marks.append([mark, *([mark] * len(PERCENTILES))])
-    overall = (latencies.select(*(_nearest_rank(p).alias(f"p{p}") for p in PERCENTILES)).row(0)
-               if latencies.height else (None,) * len(PERCENTILES))
+    overall = latencies.overall
     total = n_column.total
     column_totals = [total, *((int(v) if total and v is not None else None) for v in overall)]
     return {"title": title, "rows": codes, "columns": LATENCY_COLUMNS, "values": values, "suppressed": marks,
@@ -324,7 +420,7 @@ def _quality(agencies: pl.DataFrame, events: pl.DataFrame, contradictions: pl.Da
     before_booking = _wide_ids(in_quarter.join(first_booking, on="subject_id")
                                .filter(pl.col("occurred_us") < pl.col("booked_us")).group_by("agency_id").len("n")
                                .collect(engine="streaming"))
-    in_quarter_subjects = in_quarter.select("subject_id").unique().collect().get_column("subject_id")
+    in_quarter_subjects = in_quarter.select("subject_id").unique().collect(engine="streaming").get_column("subject_id")
     contradictory = _wide_ids(contradictions
                               .filter(pl.col("subject_id").is_in(in_quarter_subjects.implode()))
                               .group_by("agency_id").agg(pl.col("subject_id").n_unique().alias("n")))

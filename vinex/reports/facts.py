@@ -164,8 +164,8 @@ def agencies() -> pl.DataFrame:
 
 # Rows are read in ranges of a key, each range made compact (narrow types) before the next is read, so that
 # the reader's wide frame of a whole table never exists: ids per range, and subjects (a few events each).
-_BATCH_IDS = 1_000_000
-_BATCH_SUBJECTS = 250_000
+_BATCH_IDS = 250_000
+_BATCH_SUBJECTS = 62_500
 
 
 def _trim() -> None:
@@ -213,17 +213,23 @@ def events() -> pl.DataFrame:
     read_as = {"type": pl.String, "occurred_us": INSTANT, "names_target": pl.Int8}
     schema = {**{k: read_as.get(k, v) for k, v in EVENT_SCHEMA.items() if k != "tie"}, "received_us": INSTANT}
     first, last = _range(CustodyEvent, "subject")
-    parts = []
-    for low in range(first, last + 1, _BATCH_SUBJECTS):
-        parts.append(frame(sql, [low, low + _BATCH_SUBJECTS], schema).with_columns(
-            pl.col("type").replace_strict(_TYPE_INDEX, default=None, return_dtype=pl.Int8)))
-        _trim()
-    empty = pl.DataFrame(schema=_schema(schema)).with_columns(pl.col("type").cast(pl.Int8))
-    read = (pl.concat(parts, rechunk=False) if parts else empty).with_columns(
+    # Each range is finished (typed, ordered, ties ranked) before the next is read: a history never spans two
+    # ranges and the ranges follow each other, so the ranges in turn are the events in history order, and no
+    # step over all of them holds more than a range's worth of memory besides the events themselves.
+    parts = [_finished(frame(sql, [low, low + _BATCH_SUBJECTS], schema))
+             for low in range(first, last + 1, _BATCH_SUBJECTS)]
+    if not parts:
+        return _finished(pl.DataFrame(schema=_schema(schema)))
+    return pl.concat(parts, rechunk=False)
+
+
+def _finished(read: pl.DataFrame) -> pl.DataFrame:
+    """A range of events as read, as ``events`` gives them (in its order)."""
+    _trim()
+    return _with_ties(_sorted(read.with_columns(
+        pl.col("type").replace_strict(_TYPE_INDEX, default=None, return_dtype=pl.Int8),
         pl.col("names_target").cast(pl.Boolean),
-        corrects_id=pl.when(pl.col("corrects_id") != _NONE).then(pl.col("corrects_id")))
-    del parts
-    return _with_ties(_sorted(read))
+        corrects_id=pl.when(pl.col("corrects_id") != _NONE).then(pl.col("corrects_id")))))
 
 
 _TYPE_INDEX = {t: i for i, t in enumerate(TYPES)}

@@ -89,10 +89,13 @@ def retractions(events: pl.DataFrame) -> pl.DataFrame:
     kind = pl.col("type")
     custody = ~kind.is_in([CORRECTION, *HEARINGS])
     previous = _previous(pl.when(custody).then(pl.col("id")))
-    # Only the histories with a correction (few) are walked.
-    corrected = events.filter(kind == CORRECTION).get_column("subject_id").unique()
-    corrections = (events.filter(pl.col("subject_id").is_in(corrected.implode())).with_columns(previous=previous)
-                   .filter(kind == CORRECTION))
+    # Only the histories with a correction (few) are walked, found by the streaming engine: a frame of millions
+    # in several pieces is otherwise copied whole into one before it is filtered. Ordered again after, since
+    # the fill below follows each history's order.
+    corrected = events.lazy().filter(kind == CORRECTION).select("subject_id").unique().collect(engine="streaming")
+    histories = (events.lazy().filter(pl.col("subject_id").is_in(corrected.get_column("subject_id").implode()))
+                 .collect(engine="streaming").sort(_ORDER))
+    corrections = histories.with_columns(previous=previous).filter(kind == CORRECTION)
     target = pl.when(pl.col("names_target")).then(pl.col("corrects_id")).otherwise(pl.col("previous"))
     return (corrections.select(target_id=target, by_us=pl.col("occurred_us"))
             .drop_nulls("target_id").group_by("target_id").agg(pl.col("by_us").min()))
