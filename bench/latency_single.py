@@ -345,8 +345,12 @@ def step(running: Running, rate: float, seconds: float) -> dict[str, Any]:
                                     / max(1, len(posts) - missing)),
         "problems": [p.problem for p in posts if p.problem][:5],
     }
+    # Judged from each event's scheduled release too: past capacity the sender falls behind its schedule
+    # (all its connections busy, or a person's previous event unanswered), and latency counted only from
+    # the POST would hide that wait.
     result["met"] = (missing == 0 and extra == 0 and not result["posts_failed"]
-                     and result["latency_seconds"]["p99"] < TARGET_P99_SECONDS)
+                     and result["latency_seconds"]["p99"] < TARGET_P99_SECONDS
+                     and result["latency_from_schedule_seconds"]["p99"] < TARGET_P99_SECONDS)
     return result
 
 
@@ -448,6 +452,9 @@ def _print_step(s: dict[str, Any]) -> None:
           f"{s['emails_expected']:,} (duplicates {s['duplicate_emails']}, retries {s['retries_after_503_or_429']})")
     print(f"  event -> email: p50 {latency['p50'] * 1000:.0f} ms, p99 {latency['p99'] * 1000:.0f} ms, "
           f"max {latency['max'] * 1000:.0f} ms; POST p50 {post['p50'] * 1000:.1f} ms, p99 {post['p99'] * 1000:.1f} ms")
+    scheduled = s["latency_from_schedule_seconds"]
+    print(f"  from each event's scheduled release: p50 {scheduled['p50'] * 1000:.0f} ms, "
+          f"p99 {scheduled['p99'] * 1000:.0f} ms (releases lagged up to {s['sender_worst_lag_seconds']:.2f} s)")
     print(f"  CPU s: {s['cpu_seconds']}, this benchmark (sender and SMTP) {s['bench_cpu_seconds_sender_and_smtp']}; "
           f"server {s['server_cpu_ms_per_request']:.2f} ms per request; "
           f"{'met' if s['met'] else 'BELOW TARGET'}", flush=True)
