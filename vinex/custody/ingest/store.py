@@ -373,10 +373,7 @@ def _rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequen
     if connection.vendor != "postgresql":
         rows_insert(model, columns, rows, prepared=prepared)
         return
-    if not rows:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(_json_insert_sql(model, tuple(columns)), [_json_rows(rows)])
+    _json_execute(_json_insert_sql(model, tuple(columns)), rows)
 
 
 def _rows_update(model: type[models.Model], columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
@@ -385,15 +382,16 @@ def _rows_update(model: type[models.Model], columns: tuple[str, ...], rows: Sequ
     if connection.vendor != "postgresql":
         rows_update(model, columns, rows, prepared=True)
         return
+    _json_execute(_json_update_sql(model, columns), rows)
+
+
+def _json_execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` with ``rows`` as its one JSON parameter (nothing to do for no rows)."""
     if not rows:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_json_update_sql(model, columns), [_json_rows(rows)])
-
-
-def _json_rows(rows: Sequence[Sequence[Any]]) -> str:
-    # Aware times keep their offsets (RFC 3339), which timestamptz reads as the same instants.
-    return orjson.dumps(rows).decode()
+        # Aware times keep their offsets (RFC 3339), which timestamptz reads as the same instants.
+        cursor.execute(sql, [orjson.dumps(rows).decode()])
 
 
 def _json_values(model: type[models.Model], columns: Sequence[str]) -> str:
