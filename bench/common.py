@@ -9,11 +9,14 @@ in one ``python -m bench`` invocation, each with its own database.
 from __future__ import annotations
 
 import contextlib
+import cProfile
+import io
 import json
 import math
 import multiprocessing
 import os
 import platform
+import pstats
 import shutil
 import signal
 import socket
@@ -321,3 +324,14 @@ def write_results(name: str, results: dict[str, Any]) -> Path:
                 "machine": machine_info(), **results}
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def profile_tops(profiler: cProfile.Profile, top: int, *, heading: str = "") -> list[str]:
+    """A profile's top entries, by cumulative and then by own time, each as printed text."""
+    tops = []
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        out.write(heading)
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        tops.append(out.getvalue())
+    return tops

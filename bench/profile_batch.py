@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bench.bench_ingest import setup_http_database, workload
-from bench.common import BenchEnv, run_in_django
+from bench.common import BenchEnv, profile_tops, run_in_django
 from bench.postgres import bench_env_on
 
 TOP = 45
@@ -35,9 +35,7 @@ def _env(database: str) -> contextlib.AbstractContextManager[BenchEnv]:
 def profile(batches: int) -> dict[str, Any]:
     """Set up, warm up, then measure (call inside ``run_in_django``)."""
     import cProfile
-    import io
     import json
-    import pstats
     import statistics
     import time
 
@@ -110,14 +108,7 @@ def profile(batches: int) -> dict[str, Any]:
     in_turn.append(cProfile.Profile(time.process_time))
     for _ in range(batches):
         post()
-    tops = []
-    for which, order in ((profiler, "cumulative"), (profiler, "tottime"), (in_turn[0], "cumulative"),
-                         (in_turn[0], "tottime")):
-        out = io.StringIO()
-        if which is in_turn[0]:
-            out.write("Inside the write turn only:\n")
-        pstats.Stats(which, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
-        tops.append(out.getvalue())
+    tops = [*profile_tops(profiler, TOP), *profile_tops(in_turn[0], TOP, heading="Inside the write turn only:\n")]
     return {"database": connection.vendor, "statements": statements, "cpu_ms": cpu_ms, "cpu_ms_least": cpu_ms_least,
             "turn_cpu_ms": turn_cpu_ms, "turn_cpu_ms_least": turn_cpu_ms_least, "turn_wall_ms": turn_wall_ms,
             "batches": batches, "profile": tops}

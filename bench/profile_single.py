@@ -18,7 +18,7 @@ import os
 import sys
 from typing import Any
 
-from bench.common import BenchEnv, run_in_django
+from bench.common import BenchEnv, profile_tops, run_in_django
 from bench.latency_single import setup_database, subject_id, transferred
 from bench.postgres import bench_env_on
 
@@ -73,11 +73,7 @@ def profile(people: int, requests: int) -> dict[str, Any]:
         post(done)
         done += 1
     profiler.disable()
-    tops = []
-    for order in ("cumulative", "tottime"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
-        tops.append(out.getvalue())
+    tops = profile_tops(profiler, TOP)
     if os.environ.get("BENCH_CALLEES"):  # e.g. render_event_message: where one function's time goes
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative").print_callees(

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from bench.common import run_in_django
+from bench.common import profile_tops, run_in_django
 from bench.latency_single import setup_database, subject_id, transferred
 from bench.postgres import bench_env_on
 from tests.support.smtp import SmtpServer
@@ -28,8 +28,6 @@ TOP = 50
 def profile(people: int, emails: int, per_round: int) -> dict[str, Any]:
     """Set up, warm up, then measure (call inside ``run_in_django``)."""
     import cProfile
-    import io
-    import pstats
     import threading
     import time
 
@@ -92,11 +90,7 @@ def profile(people: int, emails: int, per_round: int) -> dict[str, Any]:
     worker = Worker(name="profile-worker-2", threads=1)
     rounds(count)
     worker.close()
-    tops = []
-    for order in ("cumulative", "tottime"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(TOP)
-        tops.append(out.getvalue())
+    tops = profile_tops(profiler, TOP)
     return {"cpu_ms": cpu * 1000 / (count * per_round), "emails": count * per_round, "profile": tops}
 
 
