@@ -14,9 +14,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
@@ -26,6 +24,7 @@ from vinex.audit import chain, signing
 from vinex.audit.chain import AuditEntries, AuditEntryIn
 from vinex.audit.merkle import Frontier
 from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from vinex.core.bulk import rows_insert
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +54,8 @@ def audit_record_many(*, entries: Sequence[AuditEntryIn] | AuditEntries) -> None
             return
         first, prev_hash = _head_locked(cursor, lock=db.features.has_select_for_update)
         rows = _chain_rows(cleaned, seq=first, prev_hash=prev_hash, now=timezone.now(), text_time=db.vendor == "sqlite")
-        # Raw statements: the ORM's per-row overhead would cost more than hashing and storing the entry.
-        if db.vendor == "postgresql":
-            # One statement, the entries as one JSON parameter: the driver writes every parameter into the
-            # statement's text, quoting in Python, so one statement per entry (or an array per column) would cost
-            # several times the entries themselves; one string is quoted in C.
-            cursor.execute(_insert_json_sql(), [orjson.dumps(rows).decode()])
-        else:
-            cursor.executemany(_INSERT, rows)
+        # Set-based: the ORM's per-row overhead would cost more than hashing and storing the entry.
+        rows_insert(AuditEntry, _ENTRY_COLUMNS, rows, prepared=True)
         last, last_hash = first + len(rows), str(rows[-1][-1])
         cursor.execute(_UPDATE_HEAD, [last, last_hash])
         every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
@@ -115,19 +108,7 @@ def _checkpoint_interval() -> timedelta:
 # every value goes in as a parameter.
 _HEAD = f'"{AuditHead._meta.db_table}"'
 _ENTRY_COLUMNS = ("seq", "at", *chain.FIELDS, "prev_hash", "entry_hash")
-_COLUMN_LIST = ", ".join(f'"{c}"' for c in _ENTRY_COLUMNS)
-_PLACEHOLDERS = ", ".join(["%s"] * len(_ENTRY_COLUMNS))
-_INSERT = f'INSERT INTO "{AuditEntry._meta.db_table}" ({_COLUMN_LIST}) VALUES ({_PLACEHOLDERS})'  # noqa: S608
 _UPDATE_HEAD = f"UPDATE {_HEAD} SET seq = %s, entry_hash = %s WHERE id = 1"  # noqa: S608
-
-
-@lru_cache(maxsize=1)
-def _insert_json_sql() -> str:
-    """PostgreSQL: the entries' INSERT from one JSON array of rows (each value cast to its column's type)."""
-    fields = {f.column: f for f in AuditEntry._meta.concrete_fields}
-    values = ", ".join(f"(r->>{i})::{fields[c].db_type(connection)}" for i, c in enumerate(_ENTRY_COLUMNS))
-    return (f'INSERT INTO "{AuditEntry._meta.db_table}" ({_COLUMN_LIST}) '  # noqa: S608
-            f"SELECT {values} FROM json_array_elements(%s::json) AS r")
 
 
 def _head_locked(cursor: CursorWrapper, *, lock: bool) -> tuple[int, str]:

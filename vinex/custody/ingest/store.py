@@ -15,7 +15,6 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
-import orjson
 from django.db import connection, models
 
 from vinex.core.bulk import ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
@@ -317,14 +316,14 @@ def subjects_write(prepared: Prepared, written_at: datetime) -> None:
     the plan's records."""
     fresh = prepared.rows.new_subjects
     person_ids = ids_reserve(Person, len(fresh))
-    _rows_insert(Person, ("id", "created_at"), [(pk, written_at) for pk in person_ids], prepared=False)
+    rows_insert(Person, ("id", "created_at"), [(pk, written_at) for pk in person_ids])
     subject_ids = ids_reserve(Subject, len(fresh))
     for new, row, person_id, subject_id in zip(fresh, prepared.new_subject_rows, person_ids, subject_ids, strict=True):
         new.values["person_id"], new.values["id"] = person_id, subject_id
         row[_SUBJECT_ID], row[_SUBJECT_PERSON] = subject_id, person_id
-    _rows_insert(Subject, SUBJECT_COLUMNS, prepared.new_subject_rows)
+    rows_insert(Subject, SUBJECT_COLUMNS, prepared.new_subject_rows, prepared=True)
     for columns, rows in prepared.subject_updates.items():
-        _rows_update(Subject, columns, rows)
+        rows_update(Subject, columns, rows, prepared=True)
 
 
 def events_write(prepared: Prepared, notify: set[str]) -> None:
@@ -335,7 +334,7 @@ def events_write(prepared: Prepared, notify: set[str]) -> None:
     if not notify:  # the commonest case: nothing to mark, nothing to read back
         for (subject, values), row in zip(events, prepared.event_rows, strict=True):
             row[_EVENT_SUBJECT] = values["subject_id"] = subject.values["id"]
-        _rows_insert(CustodyEvent, EVENT_COLUMNS, prepared.event_rows)
+        rows_insert(CustodyEvent, EVENT_COLUMNS, prepared.event_rows, prepared=True)
         return
     for (subject, values), row in zip(events, prepared.event_rows, strict=True):
         row[_EVENT_SUBJECT] = values["subject_id"] = subject.values["id"]
@@ -344,7 +343,7 @@ def events_write(prepared: Prepared, notify: set[str]) -> None:
         for (_, values), pk in zip(events, _events_insert_with_ids(prepared.event_rows), strict=True):
             values["id"] = pk
     else:
-        _rows_insert(CustodyEvent, EVENT_COLUMNS, prepared.event_rows)
+        rows_insert(CustodyEvent, EVENT_COLUMNS, prepared.event_rows, prepared=True)
     stored = notify.difference(values["event_id"] for _, values in events)
     if stored:
         agency_id = events[0][1]["agency_id"]
@@ -359,74 +358,9 @@ def _events_insert_with_ids(rows: list[list[Any]]) -> list[int]:
             cursor.execute(_event_insert_returning_sql(connection.vendor), rows[0])
             return [int(cursor.fetchone()[0])]
     ids = ids_reserve(CustodyEvent, len(rows))
-    _rows_insert(CustodyEvent, ("id", *EVENT_COLUMNS), [[pk, *row] for pk, row in zip(ids, rows, strict=True)])
+    rows_insert(CustodyEvent, ("id", *EVENT_COLUMNS), [[pk, *row] for pk, row in zip(ids, rows, strict=True)],
+                prepared=True)
     return ids
-
-
-def _rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                 prepared: bool = True) -> None:
-    """INSERT rows (as ``rows_prepare`` gives them, when ``prepared``). On PostgreSQL in one statement whose
-    one parameter is the rows as a JSON array of arrays: the driver writes every parameter into the statement's
-    text, quoting in Python, so a statement per row (``executemany``), or an array per column, costs a batch
-    several times the CPU of its rows, under the locks; one string is quoted in C. On SQLite one prepared
-    statement stepped per row is already the cheapest way."""
-    if connection.vendor != "postgresql":
-        rows_insert(model, columns, rows, prepared=prepared)
-        return
-    _json_execute(_json_insert_sql(model, tuple(columns)), rows)
-
-
-def _rows_update(model: type[models.Model], columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> None:
-    """UPDATE prepared rows by id (each row the new values of ``columns``, then the id); on PostgreSQL in one
-    statement, for the reason ``_rows_insert`` gives."""
-    if connection.vendor != "postgresql":
-        rows_update(model, columns, rows, prepared=True)
-        return
-    _json_execute(_json_update_sql(model, columns), rows)
-
-
-def _json_execute(sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Run ``sql`` with ``rows`` as its one JSON parameter (nothing to do for no rows)."""
-    if not rows:
-        return
-    with connection.cursor() as cursor:
-        # Aware times keep their offsets (RFC 3339), which timestamptz reads as the same instants.
-        cursor.execute(sql, [orjson.dumps(rows).decode()])
-
-
-def _json_values(model: type[models.Model], columns: Sequence[str]) -> str:
-    """Each column's value out of a JSON row ``r``, cast to the column's type."""
-    fields = {f.attname: f for f in model._meta.concrete_fields}
-    return ", ".join(f"(r->>{i})::{_pg_type(fields[c])}" for i, c in enumerate(columns))
-
-
-@lru_cache(maxsize=16)
-def _json_insert_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
-    fields = {f.attname: f for f in model._meta.concrete_fields}
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(fields[c].column) for c in columns)
-    return (f"INSERT INTO {quote(model._meta.db_table)} ({names}) "  # noqa: S608
-            f"SELECT {_json_values(model, columns)} FROM json_array_elements(%s::json) AS r")
-
-
-@lru_cache(maxsize=64)
-def _json_update_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
-    fields = {f.attname: f for f in model._meta.concrete_fields}
-    quote = connection.ops.quote_name
-    names = [quote(fields[c].column) for c in (*columns, "id")]
-    assignments = ", ".join(f"{name} = v.{name}" for name in names[:-1])
-    table = quote(model._meta.db_table)
-    rows = f"SELECT {_json_values(model, (*columns, 'id'))} FROM json_array_elements(%s::json) AS r"  # noqa: S608
-    return (f"UPDATE {table} SET {assignments} FROM ({rows}) AS v({', '.join(names)}) "  # noqa: S608
-            f"WHERE {table}.{names[-1]} = v.{names[-1]}")
-
-
-def _pg_type(field: models.Field[Any, Any]) -> str:
-    """The PostgreSQL type of a column (a key's is its target's, ``bigint``), to cast its JSON text to."""
-    kind = field.db_type(connection)
-    if kind is None or not kind.replace(" ", "").replace("(", "").replace(")", "").isalnum():
-        raise ValueError(f"no type to cast {field.name} to ({kind})")
-    return kind
 
 
 @lru_cache(maxsize=4)
