@@ -58,6 +58,10 @@ def _is_busy(error: OperationalError) -> bool:
 #   most one ingest and the senders waiting for it, and when that batch commits the waiting sender is
 #   the only one asking. A sender waits at most for the one batch being written (a few milliseconds for a
 #   single event), however many requests are queued behind it.
+# - ``<db>.write-senders``: a sender holds it shared while it waits for the turn, and the batch at the head
+#   of the queue passes it exclusively before asking for the turn. Without it, when a batch ended the next
+#   one (woken for the queue) could ask for the turn before the woken sender took it, and on a busy machine
+#   a sender needing three turns a round (release, claim, record) lost to batch after batch.
 #
 # A flock is released by the kernel when its process dies, so a crash never leaves a turn held.
 
@@ -76,18 +80,26 @@ def write_turn(*, priority: bool = False) -> Iterator[None]:
     if connection.vendor != "sqlite" or connection.in_atomic_block or in_memory:
         yield
         return
-    with open(f"{name}.write-turn", "a") as turn:
+    with open(f"{name}.write-turn", "a") as turn, open(f"{name}.write-senders", "a") as senders:
         if priority:
+            # Announced while waiting, so that no ingest takes the turn first when it is released.
+            with _flocked(senders, fcntl.LOCK_SH):
+                fcntl.flock(turn, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(turn, fcntl.LOCK_UN)
+            return
+        with open(f"{name}.write-queue", "a") as queue, _flocked(queue):
+            with _flocked(senders):  # passes once no sender waits for the turn
+                pass
             with _flocked(turn):
                 yield
-            return
-        with open(f"{name}.write-queue", "a") as queue, _flocked(queue), _flocked(turn):
-            yield
 
 
 @contextmanager
-def _flocked(handle: IO[str]) -> Iterator[None]:
-    fcntl.flock(handle, fcntl.LOCK_EX)
+def _flocked(handle: IO[str], mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+    fcntl.flock(handle, mode)
     try:
         yield
     finally:
