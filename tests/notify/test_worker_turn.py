@@ -52,6 +52,9 @@ def _blocked_flocks(inodes: dict[int, int]) -> dict[int, int]:
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_sends_before_the_queued_ingest_batches_are_done(agency: Agency,
                                                                      smtp_settings: SmtpServer) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL has no database write lock: the worker's claim skips the rows ingest holds "
+                    "(FOR UPDATE SKIP LOCKED), so there is no turn to wait for")
     ingest(agency, event("b1", "BOOKED"))
     subscribe(agency, email="victim@example.org")
     ingest(agency, event("r1", "RELEASED", minutes=5, reason="bond"))
