@@ -66,7 +66,7 @@ def test_another_record_of_the_same_person_is_no_relative() -> None:
     # A birthday left out beside one household: a junior? Another record of Daniel himself (a nickname, a
     # new town, his birthday) shows nobody else lives there, so the pair links.
     left = [{**_DANIEL, "record_id": "a"}]
-    right = [{**_DANIEL, "record_id": "b", "date_of_birth": None},
+    right: list[dict[str, Any]] = [{**_DANIEL, "record_id": "b", "date_of_birth": None},
              {**_DANIEL, "record_id": "again", "first_name": "Dan", "street": "3 Hill Road", "city": "Wollongong",
               "postcode": "2500"}]
     pair = _pair(left, right)

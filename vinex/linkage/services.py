@@ -50,7 +50,7 @@ _HEARINGS = ("HEARING_SCHEDULED", "HEARING_RESCHEDULED", "HEARING_CANCELLED")
 _STRONG = ("a_number", "fbi_number")
 _LINK = "link"  # engine.LINK: the decision of a pair at or above the link threshold
 _RULE_WORDS = {rule.code: rule.description for rule in LINK_RULES}
-_HELD_ELSEWHERE = "the other record's person is in custody at another agency right now"
+_HELD_APART = "both are in custody right now, at two agencies"
 
 
 # Who links on ingest: vinex itself, inside the agency's transaction (its entries join that unit).
@@ -294,24 +294,30 @@ def _model_pairs(subject_ids: Sequence[int]) -> list[_Pair]:
         if key not in pairs:
             pairs[key] = _Pair(*key, float(row["probability"]), str(row["decision"]), str(row["rule"] or ""),
                                list(row["evidence"] or []), str(row.get("contradiction") or ""))
-    return _held_elsewhere_waits(list(pairs.values()), {i.id: i.agency_id for i in subjects},
-                                 {i.id: i.person_id for i in candidates})
+    return _held_apart_waits(list(pairs.values()), {i.id: i.person_id for i in [*subjects, *candidates]})
 
 
-def _held_elsewhere_waits(pairs: list[_Pair], agency_of: dict[int, int], person_of: dict[int, int]) -> list[_Pair]:
+def _held_apart_waits(pairs: list[_Pair], person_of: dict[int, int]) -> list[_Pair]:
     """A pair that looks like two relatives and would link on its probability (no relative in view) waits for a
-    reviewer after all when the candidate's person is in custody right now at another agency than the
-    subject's: one man is not booked in two places at once, so the subject is more likely his twin or his son.
-    One indexed read of the few such pairs' people."""
-    doubtful = [p for p in pairs if p.decision == _LINK and p.contradiction and p.right in person_of]
+    reviewer after all when its two people are in custody right now at two different agencies: one man is not
+    held in two places at once, so one is more likely the other's twin or son. One indexed read of the few
+    such pairs' people (a handover whose release has not arrived yet waits too: a person decides)."""
+    doubtful = [p for p in pairs if p.decision == _LINK and p.contradiction
+                and p.left in person_of and p.right in person_of]
     if not doubtful:
         return pairs
     held: dict[int, set[int]] = {}
-    for person, agency in rows_select(Subject, ("person_id", "agency_id"), among=(
-            "person_id", sorted({person_of[p.right] for p in doubtful})), where=[("status", CustodyStatus.IN_CUSTODY)]):
+    people = sorted({person_of[i] for p in doubtful for i in (p.left, p.right)})
+    for person, agency in rows_select(Subject, ("person_id", "agency_id"), among=("person_id", people),
+                                      where=[("status", CustodyStatus.IN_CUSTODY)]):
         held.setdefault(person, set()).add(agency)
-    waiting = {(p.left, p.right) for p in doubtful if held.get(person_of[p.right], set()) - {agency_of.get(p.left)}}
-    return [p._replace(decision=Decision.REVIEW.value, evidence=[*p.evidence, _HELD_ELSEWHERE])
+
+    def apart(pair: _Pair) -> bool:
+        here, there = held.get(person_of[pair.left], set()), held.get(person_of[pair.right], set())
+        return any(a != b for a in here for b in there)
+
+    waiting = {(p.left, p.right) for p in doubtful if apart(p)}
+    return [p._replace(decision=Decision.REVIEW.value, evidence=[*p.evidence, _HELD_APART])
             if (p.left, p.right) in waiting else p for p in pairs]
 
 
