@@ -220,7 +220,7 @@ def contradiction() -> pl.Expr:
     The model adds evidence as if fields were independent; within a family they are not. Twins share a
     surname, a birthday and an address, and so outweigh one different first name; a father and a son
     named after him share a name and an address, and so outweigh two birthdays a generation apart.
-    So a pair waits for a person when
+    So a pair looks like two relatives (and waits for a person when one is in view: ``relatives_in_view``) when
     - its first names are both known and agree at no level (first and last names swapped with a typo
       is a level: a clerk's slip, where a twin's name is another name);
     - its first names are one name's male and female forms, even mistyped (``gendered_names``: Mario
