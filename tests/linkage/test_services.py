@@ -237,3 +237,36 @@ def test_a_link_by_name_alone_comes_from_the_job_and_the_victim_hears_the_bookin
     pending_link(now=timezone.now())
     deliver()
     assert len([m for m in mail(smtp_settings) if "was booked into South Texas Detention Center" in m]) == 1
+
+
+def _a_record_a_generation_apart(detention: Agency, settings: Any) -> Subject:
+    """Detention books someone with the county subject's name and A-number but a birthday a generation apart and
+    another country of birth: no rule links them, the model finds them probable (above a link threshold of
+    0.99), and they look like a father and his son; nobody else of the family is in view."""
+    settings.VINEX_LINKAGE_LINK_THRESHOLD = 0.99
+    booked_at(detention, "D-90", first_name="María José", last_name="García Núñez", date_of_birth="1954-05-17",
+              country_of_birth="GT", identifiers={"a_number": "123456789"})
+    return Subject.objects.get(agency=detention)
+
+
+def test_a_pair_that_looks_like_relatives_waits_while_the_other_is_in_custody_elsewhere(
+        agency: Agency, detention: Agency, settings: Any) -> None:
+    county = book(agency, "S-1")  # in custody at the county, now
+    held = _a_record_a_generation_apart(detention, settings)
+    pending_link(now=timezone.now())
+    item = ReviewItem.objects.get()
+    assert {item.left_id, item.right_id} == {county.pk, held.pk}
+    assert "both are in custody right now, at two agencies" in item.evidence
+    assert Subject.objects.get(pk=held.pk).person_id != Subject.objects.get(pk=county.pk).person_id
+
+
+def test_the_same_pair_links_once_the_county_has_let_him_go(agency: Agency, detention: Agency,
+                                                           settings: Any) -> None:
+    county = book(agency, "S-1")
+    handed_over(agency, county)
+    held = _a_record_a_generation_apart(detention, settings)
+    pending_link(now=timezone.now())
+    assert not ReviewItem.objects.exists(), ReviewItem.objects.values("probability", "evidence").get()
+    decision = LinkDecision.objects.get(decision=Decision.LINKED)
+    assert "looks like relatives: birthdays agree at no level" in decision.evidence
+    assert Subject.objects.get(pk=held.pk).person_id == Subject.objects.get(pk=county.pk).person_id

@@ -12,21 +12,32 @@ import re
 
 from django.core.exceptions import ImproperlyConfigured
 
-from vinex.core.config import env_bool, env_float
+from vinex.core.config import env_float
 
-VINEX_LINKAGE_LINK_THRESHOLD = env_float("VINEX_LINKAGE_LINK_THRESHOLD", default=0.999)
+VINEX_LINKAGE_LINK_THRESHOLD = env_float("VINEX_LINKAGE_LINK_THRESHOLD", default=0.997)
 VINEX_LINKAGE_REVIEW_THRESHOLD = env_float("VINEX_LINKAGE_REVIEW_THRESHOLD", default=0.5)
 if not 0 < VINEX_LINKAGE_REVIEW_THRESHOLD < VINEX_LINKAGE_LINK_THRESHOLD <= 1:
     raise ImproperlyConfigured(
         "linkage thresholds need 0 < VINEX_LINKAGE_REVIEW_THRESHOLD < VINEX_LINKAGE_LINK_THRESHOLD <= 1, got "
         f"{VINEX_LINKAGE_REVIEW_THRESHOLD} and {VINEX_LINKAGE_LINK_THRESHOLD}"
     )
-# A pair that looks like two relatives waits for a reviewer however probable the model finds it: first
-# names that agree at no level or are one name's male and female forms (twins), records of the other
-# sex, birthdays a generation apart (a father and the son named after him), or one household with the
-# first name or birthday missing on one side where nothing else tells them apart (engine.contradiction).
-# Switching this off links more without a person, and risks linking them.
-VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW = env_bool("VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW", default=True)
+# A pair that looks like two relatives (engine.contradiction: first names that agree at no level or are one
+# name's male and female forms, records of the other sex, birthdays a generation apart, one household with
+# the first name or birthday missing on one side) may still be probable enough to link. What then:
+# - ``in_view`` (default): it waits for a reviewer when a relative is in view, that is another record of the
+#   same household (surname and street, or surname and birthday) of one side that is not that side's own
+#   person (a twin's record, the father's beside the son's); without one it links on its probability, the
+#   contradiction written in its evidence. The price: a twin whose brother is not (yet) in the data links.
+# - ``always``: it always waits for a reviewer (the strict guard; ``1``/``true`` mean this too).
+# - ``off``: it links on its probability alone (``0``/``false``); don't.
+_MODES = ("always", "in_view", "off")
+_GUARD_WORDS = {"1": "always", "true": "always", "yes": "always", "on": "always",
+                "0": "off", "false": "off", "no": "off"}
+_guard = (os.environ.get("VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW", "") or "in_view").strip().lower()
+VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW = _GUARD_WORDS.get(_guard, _guard)
+if VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW not in _MODES:
+    raise ImproperlyConfigured(
+        f"VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW must be one of always, in_view, off, got {_guard!r}")
 # Memory DuckDB may use while matching before it spills to disk (DuckDB's syntax: "2GB", "512MB").
 VINEX_LINKAGE_MEMORY_LIMIT = os.environ.get("VINEX_LINKAGE_MEMORY_LIMIT", "") or "2GB"
 if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", VINEX_LINKAGE_MEMORY_LIMIT, re.IGNORECASE):

@@ -8,6 +8,7 @@ Deterministic rules decide first (``vinex.linkage.rules``); the trained Splink m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -19,8 +20,17 @@ from vinex.linkage.rules import LINK_RULES, identifier_pairs, rules_apply
 
 LINK = "link"
 REVIEW = "review"
+# What a probable pair that looks like two relatives becomes (VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW).
+ALWAYS, IN_VIEW, OFF = "always", "in_view", "off"
+GUARDS = (ALWAYS, IN_VIEW, OFF)
 RESULT_SCHEMA = {"left_id": pl.Utf8, "right_id": pl.Utf8, "probability": pl.Float64, "decision": pl.Utf8,
-                 "rule": pl.Utf8, "evidence": pl.List(pl.Utf8)}
+                 "rule": pl.Utf8, "evidence": pl.List(pl.Utf8), "contradiction": pl.Utf8}
+# The evidence words of a pair that looks like relatives, and whether one is in view.
+RELATIVES_PREFIX = "looks like relatives: "
+RELATIVE_IN_VIEW = "a relative of the household is in view"
+NO_RELATIVE_IN_VIEW = "no relative of the household in view"
+# More records than this in one "household" (first surname and street, or birthday) are namesakes, not a family.
+_CROWD = 50
 _RULE_WORDS = {rule.code: rule.description for rule in LINK_RULES}
 _IDS = ["unique_id_l", "unique_id_r"]
 # Parents and their children are this many years apart, or more (see contradiction).
@@ -41,6 +51,8 @@ def pairs_score(
     *,
     link_threshold: float | None = None,
     review_threshold: float | None = None,
+    guard: str | None = None,
+    people: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """Pairs of records that may be one person, each with a probability, a decision and the evidence.
 
@@ -50,23 +62,47 @@ def pairs_score(
     is a whole number, otherwise in text order); with ``right``, ``left_id`` is from ``left`` and
     ``right_id`` from ``right``.
 
-    Returns columns ``left_id, right_id, probability, decision, rule, evidence``: ``decision`` is
-    ``link`` at or above the link threshold and ``review`` between the review and link thresholds
-    (defaults from settings), or above the link threshold when the pair looks like two relatives
-    (``contradiction``) and no deterministic rule links it; ``rule`` names the deterministic rule
-    behind a link, or is null; ``evidence`` lists, in words, what agrees. Raises ``LinkageInputError``
-    for records without ids or with an id used twice.
+    Returns columns ``left_id, right_id, probability, decision, rule, evidence, contradiction``:
+    ``decision`` is ``link`` at or above the link threshold and ``review`` between the review and link
+    thresholds (defaults from settings); ``rule`` names the deterministic rule behind a link, or is null;
+    ``evidence`` lists, in words, what agrees; ``contradiction`` says why the pair looks like two relatives
+    (``contradiction``), or is null. What a probable pair that looks like relatives becomes depends on
+    ``guard`` (default ``VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW``): ``always`` review; ``in_view`` review
+    when a relative is in view (``relatives_in_view``), otherwise link; ``off`` link. A deterministic rule
+    links whatever the guard. ``people`` (record id → person) names records already known to be one person
+    (the product's subjects of one person): they are never each other's relatives. Raises
+    ``LinkageInputError`` for records without ids or with an id used twice.
     """
     link_at = settings.VINEX_LINKAGE_LINK_THRESHOLD if link_threshold is None else link_threshold
     review_at = settings.VINEX_LINKAGE_REVIEW_THRESHOLD if review_threshold is None else review_threshold
+    guard = guard or settings.VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW
+    if guard not in GUARDS:
+        raise ValueError(f"guard must be one of {', '.join(GUARDS)}, got {guard!r}")
     features_l = features_build(left, label="left" if right is not None else "the records")
     features_r = features_build(right, label="right") if right is not None else None
-    scored = _model_scores(features_l, features_r, review_at)
-    candidates = scored.join(identifier_pairs(features_l, features_r), on=_IDS, how="full", coalesce=True)
-    decided = _decide(_with_features(candidates, features_l, features_r), link_at, review_at)
+    scored = _scored(features_l, features_r, link_at=link_at, review_at=review_at)
+    decided = _decide(scored, link_at, guard, _viewed(scored, features_l, features_r, link_at, guard, people))
     if features_r is None:
         decided = _in_order(decided, features_l["unique_id"])
     return decided.sort("left_id", "right_id").select(list(RESULT_SCHEMA))
+
+
+def _scored(left: pl.DataFrame, right: pl.DataFrame | None, *, link_at: float, review_at: float,
+            population: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every candidate pair at or above ``review_at`` that no rule blocks: ids, ``probability`` (1.0 for a rule's
+    link), ``rule_link``, ``evidence`` (words) and ``contradiction``, before any decision."""
+    scored = _model_scores(left, right, review_at, population)
+    candidates = scored.join(identifier_pairs(left, right), on=_IDS, how="full", coalesce=True)
+    ruled = rules_apply(_with_features(candidates, left, right)).filter(pl.col("rule_block").is_null())
+    probability = (pl.when(pl.col("rule_link").is_not_null()).then(pl.lit(1.0))
+                   .otherwise(pl.col("match_probability")).fill_null(0.0))
+    rule_words = pl.col("rule_link").replace_strict(_RULE_WORDS, default=None, return_dtype=pl.Utf8)
+    evidence = pl.concat_list(rule_words, pl.col("evidence").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
+    return (ruled
+            .with_columns(probability=probability, evidence=evidence.list.drop_nulls())
+            .filter(pl.col("probability") >= review_at)
+            .with_columns(contradiction=contradiction())
+            .select(*_IDS, "probability", "rule_link", "evidence", "contradiction"))
 
 
 def _with_features(candidates: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None) -> pl.DataFrame:
@@ -76,21 +112,104 @@ def _with_features(candidates: pl.DataFrame, left: pl.DataFrame, right: pl.DataF
             .join(other.rename(lambda c: f"{c}_r"), on="unique_id_r", how="left"))
 
 
-def _decide(pairs: pl.DataFrame, link_at: float, review_at: float) -> pl.DataFrame:
-    ruled = rules_apply(pairs).filter(pl.col("rule_block").is_null())
-    probability = (pl.when(pl.col("rule_link").is_not_null()).then(pl.lit(1.0))
-                   .otherwise(pl.col("match_probability")).fill_null(0.0))
-    rule_words = pl.col("rule_link").replace_strict(_RULE_WORDS, default=None, return_dtype=pl.Utf8)
-    evidence = pl.concat_list(rule_words, pl.col("evidence").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
+def _suspects(scored: pl.DataFrame, link_at: float) -> pl.DataFrame:
+    """The pairs the guard is about: probable enough to link, no rule behind them, and looking like relatives."""
+    return scored.filter((pl.col("probability") >= link_at) & pl.col("rule_link").is_null()
+                         & pl.col("contradiction").is_not_null()).select(_IDS)
+
+
+def _viewed(scored: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None, link_at: float, guard: str,
+            people: Mapping[str, str] | None) -> pl.DataFrame:
+    """``unique_id_l, unique_id_r, relative_in_view`` of the suspects, under the ``in_view`` guard (else empty)."""
+    suspects = _suspects(scored, link_at) if guard == IN_VIEW else scored.head(0).select(_IDS)
+    if suspects.is_empty():
+        return suspects.with_columns(relative_in_view=pl.lit(True))
+    return relatives_in_view(suspects, left, right, link_at=link_at, people=people)
+
+
+def _decide(scored: pl.DataFrame, link_at: float, guard: str, viewed: pl.DataFrame) -> pl.DataFrame:
+    pairs = scored.join(viewed, on=_IDS, how="left")
     automatic = pl.col("probability") >= link_at
-    if settings.VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW:
-        automatic &= pl.col("rule_link").is_not_null() | contradiction().is_null()
-    return (ruled
-            .with_columns(probability=probability, evidence=evidence.list.drop_nulls())
-            .filter(pl.col("probability") >= review_at)
-            .select(left_id="unique_id_l", right_id="unique_id_r", probability="probability",
-                    decision=pl.when(automatic).then(pl.lit(LINK)).otherwise(pl.lit(REVIEW)),
-                    rule="rule_link", evidence="evidence"))
+    relatives = pl.col("contradiction").is_not_null() & pl.col("rule_link").is_null()
+    if guard == ALWAYS:
+        automatic &= ~relatives
+    elif guard == IN_VIEW:
+        automatic &= ~(relatives & pl.col("relative_in_view").fill_null(True))
+    # The contradiction stays in the words a reviewer or an auditor reads, linked or not.
+    seen = (pl.when(~relatives).then(pl.lit(None, dtype=pl.Utf8))
+            .when(pl.col("relative_in_view").fill_null(False)).then(pl.lit(RELATIVE_IN_VIEW))
+            .when(pl.col("relative_in_view").is_not_null()).then(pl.lit(NO_RELATIVE_IN_VIEW))
+            .otherwise(pl.lit(None, dtype=pl.Utf8)))
+    words = pl.concat_list(pl.col("evidence"), pl.lit(RELATIVES_PREFIX) + pl.col("contradiction"), seen)
+    return pairs.select(left_id="unique_id_l", right_id="unique_id_r", probability="probability",
+                        decision=pl.when(automatic).then(pl.lit(LINK)).otherwise(pl.lit(REVIEW)),
+                        rule="rule_link", evidence=words.list.drop_nulls(), contradiction="contradiction")
+
+
+def relatives_in_view(suspects: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame | None, *, link_at: float,
+                      people: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """For each suspect pair (``unique_id_l, unique_id_r`` of the features frames ``left`` and ``right``, or of
+    ``left`` alone when deduplicating), whether a relative of it is in view: ``relative_in_view``.
+
+    A relative in view is another record, in either frame, of the household of one side (the same first
+    surname and street, or the same first surname and birthday) that is neither side and is not that side's
+    own person: not linked to it by the strict pipeline (a rule, or the model at ``link_at`` with nothing
+    that looks like relatives), and not of the same person in ``people``. A twin's record beside his
+    brother's, a father's beside the son's: then two people exist, and the pair may be either of them.
+    A household shared by more than ``_CROWD`` records is a crowd of namesakes, not a household, and shows
+    nobody.
+    """
+    link = right is not None
+    frames = [left.with_columns(key=pl.lit("l:") + pl.col("unique_id"))]
+    if right is not None:
+        frames.append(right.with_columns(key=pl.lit("r:") + pl.col("unique_id")))
+    every = pl.concat(frames)
+    homes = _households(every)
+    pairs = suspects.with_columns(key_l=pl.lit("l:") + pl.col("unique_id_l"),
+                                  key_r=pl.lit("r:" if link else "l:") + pl.col("unique_id_r"))
+    sides = pl.concat([pairs.with_columns(side="key_l"), pairs.with_columns(side="key_r")])
+    mates = (sides.join(homes.rename({"key": "side"}), on="side")
+             .join(homes.rename({"key": "mate"}), on="household")
+             .filter((pl.col("mate") != pl.col("key_l")) & (pl.col("mate") != pl.col("key_r")))
+             .select(*_IDS, "side", "mate").unique())
+    if people:
+        person = pl.col("side").str.slice(2).replace_strict(people, default=None, return_dtype=pl.Utf8)
+        mate_person = pl.col("mate").str.slice(2).replace_strict(people, default=None, return_dtype=pl.Utf8)
+        mates = mates.filter((person != mate_person).fill_null(True))
+    if not mates.is_empty():
+        same = _same_people(every, mates, link_at=link_at)
+        mates = mates.join(same, on=["side", "mate"], how="anti")
+    found = mates.select(_IDS).unique().with_columns(relative_in_view=pl.lit(True))
+    return (suspects.join(found, on=_IDS, how="left")
+            .with_columns(pl.col("relative_in_view").fill_null(False)))
+
+
+def _households(records: pl.DataFrame) -> pl.DataFrame:
+    """``key, household`` for each of a record's households: its first surname with its street, its postcode and
+    city, or its birthday; and its given name and first surname in its city or postcode (a father and the son
+    named after him, when a street is missing or written two ways). Exact keys: equi-joins, whatever the size."""
+    surname = pl.col("last_first")
+
+    def beside(kind: str, *columns: str) -> pl.Expr:
+        known = pl.all_horizontal(surname.is_not_null(), *(pl.col(c).is_not_null() for c in columns))
+        return pl.when(known).then(pl.concat_str(pl.lit(kind), surname, *columns, separator="|"))
+
+    keys = [beside("street", "street_key"), beside("postcode", "postcode", "city"), beside("birthday", "date_of_birth"),
+            beside("name in city", "first_key", "city"), beside("name at postcode", "first_key", "postcode")]
+    homes = (records.select("key", household=pl.concat_list(keys).list.drop_nulls())
+             .explode("household").drop_nulls("household"))
+    return homes.filter(pl.len().over("household") <= _CROWD)
+
+
+def _same_people(every: pl.DataFrame, mates: pl.DataFrame, *, link_at: float) -> pl.DataFrame:
+    """``side, mate`` for the mates that are their side's own person: the strict pipeline links them (records
+    compared as one file, the prior that of all the records)."""
+    keys = pl.concat([mates["side"], mates["mate"]]).unique()
+    subset = every.filter(pl.col("key").is_in(keys.implode())).with_columns(unique_id="key").drop("key")
+    scored = _scored(subset, None, link_at=link_at, review_at=link_at, population=every)
+    linked = scored.filter(pl.col("rule_link").is_not_null() | pl.col("contradiction").is_null())
+    one_way = linked.select(side="unique_id_l", mate="unique_id_r")
+    return pl.concat([one_way, one_way.select(side="mate", mate="side")]).unique()
 
 
 def contradiction() -> pl.Expr:
@@ -101,7 +220,7 @@ def contradiction() -> pl.Expr:
     The model adds evidence as if fields were independent; within a family they are not. Twins share a
     surname, a birthday and an address, and so outweigh one different first name; a father and a son
     named after him share a name and an address, and so outweigh two birthdays a generation apart.
-    So a pair waits for a person when
+    So a pair looks like two relatives (and waits for a person when one is in view: ``relatives_in_view``) when
     - its first names are both known and agree at no level (first and last names swapped with a typo
       is a level: a clerk's slip, where a twin's name is another name);
     - its first names are one name's male and female forms, even mistyped (``gendered_names``: Mario
@@ -201,30 +320,35 @@ def _in_order(pairs: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
     ).drop("rank_l", "rank_r")
 
 
-def _model_scores(left: pl.DataFrame, right: pl.DataFrame | None, review_at: float) -> pl.DataFrame:
+def _model_scores(left: pl.DataFrame, right: pl.DataFrame | None, review_at: float,
+                  population: pl.DataFrame | None = None) -> pl.DataFrame:
     """Splink's probability and evidence for every candidate pair at or above ``review_at``."""
     empty = pl.DataFrame(schema={"unique_id_l": pl.Utf8, "unique_id_r": pl.Utf8, "match_probability": pl.Float64,
                                  "evidence": pl.List(pl.Utf8)})
     if left.height + (right.height if right is not None else 0) < 2 or (right is not None and right.is_empty()):
         return empty
     model = linkage_model.model_load()
-    predictions = model_predict(left, right, threshold=review_at, model=model)
+    predictions = model_predict(left, right, threshold=review_at, model=model, population=population)
     if predictions.is_empty():
         return empty
     return predictions.select(*_IDS, "match_probability", evidence=linkage_model.evidence_expression(model))
 
 
 def model_predict(left: pl.DataFrame, right: pl.DataFrame | None, *, threshold: float,
-                  model: dict[str, Any] | None = None) -> pl.DataFrame:
+                  model: dict[str, Any] | None = None, population: pl.DataFrame | None = None) -> pl.DataFrame:
     """Splink's predictions (ids, ``match_probability``, ``gamma_*``) for features frames, in memory, offline.
 
-    With ``right`` the pairs are across the two frames, ``unique_id_l`` always from ``left``.
+    With ``right`` the pairs are across the two frames, ``unique_id_l`` always from ``left``. ``population``
+    (deduplication only): the features of all the records ``left`` was picked from; these few are scored with
+    the prior and the name frequencies of all of them, as if compared among them all.
     """
     linkage_model.splink_quiet()
     pairs = left.height * (left.height - 1) / 2 if right is None else left.height * right.height
+    smaller_side = left.height if right is None else min(left.height, right.height)
+    if right is None and population is not None:
+        pairs, smaller_side = population.height * (population.height - 1) / 2, population.height
     document = linkage_model.settings_for(model or linkage_model.model_load(), link=right is not None,
-                                          smaller_side=left.height if right is None else min(left.height, right.height),
-                                          pairs=pairs)
+                                          smaller_side=smaller_side, pairs=pairs)
     # Splink (and DuckDB under it) load here, not with the module: a process that forks after loading
     # DuckDB has children that abort when they exit (the web server's workers do), and only the
     # scheduler's linkage job and the CLI ever score.
@@ -236,12 +360,24 @@ def model_predict(left: pl.DataFrame, right: pl.DataFrame | None, *, threshold: 
         if right is not None:
             tables.append(api.register(right.to_arrow(), dataset_display_name="b_right"))
         linker = Linker(tables if right is not None else tables[0], document, log_level=None)
+        if right is None and population is not None:
+            for column in _tf_columns(document):
+                counts = population.group_by(column).len().drop_nulls(column)
+                lookup = counts.select(column, (pl.col("len") / pl.col("len").sum()).alias(f"tf_{column}"))
+                registered = api.register(lookup.to_arrow(), dataset_display_name=f"tf_{column}")
+                linker.table_management.register_term_frequency_lookup(registered, column)
         predicted = linker.inference.predict(threshold_match_probability=threshold)
         frame = pl.from_arrow(predicted.as_pyarrow_table())
     assert isinstance(frame, pl.DataFrame)
     if right is not None and "source_dataset_l" in frame.columns:
         frame = _left_first(frame)
     return frame.select(*_IDS, "match_probability", *linkage_model.weight_columns())
+
+
+def _tf_columns(document: dict[str, Any]) -> list[str]:
+    """The columns whose term frequencies the model's levels adjust by."""
+    return sorted({level["tf_adjustment_column"] for comparison in document["comparisons"]
+                   for level in comparison["comparison_levels"] if level.get("tf_adjustment_column")})
 
 
 def _left_first(frame: pl.DataFrame) -> pl.DataFrame:

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from vinex.audit.unit import Actor, audit_unit
 from vinex.core.bulk import ids_reserve, rows_insert, rows_select, rows_update
-from vinex.custody.models import CustodyEvent, Subject
+from vinex.custody.models import CustodyEvent, CustodyStatus, Subject
 from vinex.linkage import names
 from vinex.linkage.candidates import Identity, agency_states, identifier_leads
 from vinex.linkage.models import (
@@ -50,6 +50,7 @@ _HEARINGS = ("HEARING_SCHEDULED", "HEARING_RESCHEDULED", "HEARING_CANCELLED")
 _STRONG = ("a_number", "fbi_number")
 _LINK = "link"  # engine.LINK: the decision of a pair at or above the link threshold
 _RULE_WORDS = {rule.code: rule.description for rule in LINK_RULES}
+_HELD_APART = "both are in custody right now, at two agencies"
 
 
 # Who links on ingest: vinex itself, inside the agency's transaction (its entries join that unit).
@@ -224,6 +225,7 @@ class _Pair(NamedTuple):
     decision: str  # ``link`` or ``review``
     rule: str
     evidence: list[str]
+    contradiction: str = ""  # why the pair looks like two relatives (``engine.contradiction``), or empty
 
 
 def _rule_pairs(subject_ids: Sequence[int]) -> list[_Pair]:
@@ -282,15 +284,41 @@ def _model_pairs(subject_ids: Sequence[int]) -> list[_Pair]:
         # The model only for the records the rules left open: its cost grows with the records it is given.
         chosen = left.filter(pl.col("record_id").is_in(list({pair[0] for pair in undecided})))
         others = right.filter(pl.col("record_id").is_in(list({pair[1] for pair in undecided})))
-        scored = pl.concat([scored, pairs_score(chosen, others)])
+        # Subjects of one person are his own records, never each other's relatives (engine.relatives_in_view).
+        people = {str(i.id): str(i.person_id) for i in [*subjects, *candidates]}
+        scored = pl.concat([scored, pairs_score(chosen, others, people=people)], how="diagonal_relaxed")
     pairs: dict[tuple[int, int], _Pair] = {}
     for row in scored.sort("probability", "left_id", "right_id", descending=[True, False, False]).iter_rows(
             named=True):
         key = (int(row["left_id"]), int(row["right_id"]))
         if key not in pairs:
             pairs[key] = _Pair(*key, float(row["probability"]), str(row["decision"]), str(row["rule"] or ""),
-                               list(row["evidence"] or []))
-    return list(pairs.values())
+                               list(row["evidence"] or []), str(row.get("contradiction") or ""))
+    return _held_apart_waits(list(pairs.values()), {i.id: i.person_id for i in [*subjects, *candidates]})
+
+
+def _held_apart_waits(pairs: list[_Pair], person_of: dict[int, int]) -> list[_Pair]:
+    """A pair that looks like two relatives and would link on its probability (no relative in view) waits for a
+    reviewer after all when its two people are in custody right now at two different agencies: one man is not
+    held in two places at once, so one is more likely the other's twin or son. One indexed read of the few
+    such pairs' people (a handover whose release has not arrived yet waits too: a person decides)."""
+    doubtful = [p for p in pairs if p.decision == _LINK and p.contradiction
+                and p.left in person_of and p.right in person_of]
+    if not doubtful:
+        return pairs
+    held: dict[int, set[int]] = {}
+    people = sorted({person_of[i] for p in doubtful for i in (p.left, p.right)})
+    for person, agency in rows_select(Subject, ("person_id", "agency_id"), among=("person_id", people),
+                                      where=[("status", CustodyStatus.IN_CUSTODY)]):
+        held.setdefault(person, set()).add(agency)
+
+    def apart(pair: _Pair) -> bool:
+        here, there = held.get(person_of[pair.left], set()), held.get(person_of[pair.right], set())
+        return any(a != b for a in here for b in there)
+
+    waiting = {(p.left, p.right) for p in doubtful if apart(p)}
+    return [p._replace(decision=Decision.REVIEW.value, evidence=[*p.evidence, _HELD_APART])
+            if (p.left, p.right) in waiting else p for p in pairs]
 
 
 def _rules_first(left: pl.DataFrame, right: pl.DataFrame, leads: set[tuple[str, str]]) -> tuple[

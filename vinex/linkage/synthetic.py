@@ -301,24 +301,30 @@ def _record(rng: random.Random, vocabulary: _Vocabulary, person: _Person, *, cop
     }
 
 
-def population_generate(*, people: int, seed: int, copies: tuple[float, ...] = (0.5, 0.15)) -> pl.DataFrame:
+def population_generate(*, people: int, seed: int, copies: tuple[float, ...] = (0.5, 0.15),
+                        relatives: bool = False) -> pl.DataFrame:
     """Records of ``people`` synthetic people: ``record_id``, ``person_id`` (the truth) and INPUT_COLUMNS.
 
     Each share in ``copies`` is the chance of one more record of a person (by default a second record
-    half the time, another one 15 % of the time).
+    half the time, another one 15 % of the time). With ``relatives`` a ``relative_of`` column names the
+    person of the household each relative was drawn beside (null for the others); the records are the same.
     """
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     vocabulary = _Vocabulary(rng)
     rows: list[dict[str, str | int | None]] = []
     person: _Person | None = None
     for person_id in range(people):
+        relative_of = None
         if person is not None and rng.random() < RELATIVE_SHARE:
+            relative_of = person.person_id
             person = _relative(rng, vocabulary, person, person_id)
         else:
             person = _person(rng, vocabulary, person_id)
         count = 1 + sum(rng.random() < share for share in copies)
         for number in range(count):
             record = _record(rng, vocabulary, person, copy=number > 0)
-            rows.append({"record_id": f"r{len(rows)}", "person_id": person_id, **record})
-    schema = {"record_id": pl.Utf8, "person_id": pl.Int64, **dict.fromkeys(INPUT_COLUMNS, pl.Utf8)}
-    return pl.DataFrame(rows, schema=schema)
+            rows.append({"record_id": f"r{len(rows)}", "person_id": person_id, **record, "relative_of": relative_of})
+    schema = {"record_id": pl.Utf8, "person_id": pl.Int64, **dict.fromkeys(INPUT_COLUMNS, pl.Utf8),
+              "relative_of": pl.Int64}
+    frame = pl.DataFrame(rows, schema=schema)
+    return frame if relatives else frame.drop("relative_of")
