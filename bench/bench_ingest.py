@@ -10,7 +10,8 @@ in its own transaction.
 The HTTP measurement runs ``BENCH_ROUNDS`` times (default 3, at least 3) against the same server, each
 round with events of its own; the median round is the figure judged (on a shared machine a neighbour's
 load can slow one round by a third), reported with the best, every round, the server's CPU seconds per
-batch (the figure that survives a neighbour's load) and the load average.
+batch (the figure that survives a neighbour's load), the client threads' (they share the cores), the size
+of the write-ahead log file after the round and the load average.
 
 Targets: a median of at least 20,000 accepted events/s through HTTP on 4 connections, and at least 10
 times the baseline.

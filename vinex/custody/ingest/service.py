@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from vinex.audit.chain import AuditEntries, AuditEntryIn
@@ -132,7 +132,10 @@ class _LogCopy:
             if self._since < self.every:
                 return
             self._since = 0
-        database_tick(now=timezone.now())
+        try:
+            database_tick(now=timezone.now())
+        except DatabaseError:  # the batch is recorded whatever became of the copy: the periodic job copies it
+            logger.exception("copying the write-ahead log back after a batch failed")
 
 
 # About 30 MiB of log per process: a few hash tables of index for readers to search, a copy of a few
