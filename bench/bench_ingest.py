@@ -10,7 +10,8 @@ in its own transaction.
 The HTTP measurement runs ``BENCH_ROUNDS`` times (default 3, at least 3) against the same server, each
 round with events of its own; the median round is the figure judged (on a shared machine a neighbour's
 load can slow one round by a third), reported with the best, every round, the server's CPU seconds per
-batch (the figure that survives a neighbour's load) and the load average.
+batch (the figure that survives a neighbour's load), the client threads' (they share the cores), the size
+of the write-ahead log file after the round and the load average.
 
 Targets: a median of at least 20,000 accepted events/s through HTTP on 4 connections, and at least 10
 times the baseline.
@@ -287,10 +288,19 @@ def post_all(url: str, token: str, bodies: list[tuple[bytes, int]], threads: int
     return time.perf_counter() - started, results
 
 
-def _round(url: str, token: str, load: Workload, server: Service) -> dict[str, Any]:
+def _log_mib(env: BenchEnv) -> float:
+    """The size of SQLite's write-ahead log file: SQLite copies it back inside a commit past 256 MiB, while
+    that batch holds the write turn (a second's stall that once made each round slower than the one before)."""
+    path = env.directory / "bench.sqlite3-wal"
+    return round(path.stat().st_size / 2**20, 1) if path.exists() else 0.0
+
+
+def _round(url: str, token: str, load: Workload, server: Service, env: BenchEnv) -> dict[str, Any]:
     bodies = [(json.dumps({"events": batch}).encode(), len(batch)) for batch in load.batches]
     cpu_before = tree_cpu_seconds(server.process.pid)
+    client_cpu_before = time.process_time()  # the client threads share the two cores with the server
     seconds, results = post_all(url, token, bodies, CLIENT_THREADS)
+    client_cpu = time.process_time() - client_cpu_before
     server_cpu = sum(cpu_used(cpu_before, tree_cpu_seconds(server.process.pid)).values())
     accepted = sum(r.accepted for r in results)
     latencies = [r.seconds for r in results]
@@ -300,6 +310,8 @@ def _round(url: str, token: str, load: Workload, server: Service) -> dict[str, A
         "seconds": seconds,
         "events_per_second": accepted / seconds,
         "server_cpu_seconds_per_batch": server_cpu / len(load.batches),
+        "client_cpu_seconds_per_batch": client_cpu / len(load.batches),
+        "log_mib_after": _log_mib(env),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "request_seconds_p50": percentile(latencies, 50),
         "request_seconds_p99": percentile(latencies, 99),
@@ -324,10 +336,11 @@ def measure_http(env: BenchEnv, loads: list[Workload], warmup: Workload) -> dict
         if warm_problems:  # no point in a full run against a server that fails
             raise server.fail(f"warm-up posts failed: {warm_problems[0][:300]}")
         for number, load in enumerate(loads, 1):
-            rounds.append(_round(url, token, load, server))
+            rounds.append(_round(url, token, load, server, env))
             print(f"  round {number}: {rounds[-1]['events_per_second']:,.0f} events/s, server CPU "
-                  f"{rounds[-1]['server_cpu_seconds_per_batch'] * 1000:.0f} ms per batch, load average "
-                  f"{rounds[-1]['load_average_1m']}", flush=True)
+                  f"{rounds[-1]['server_cpu_seconds_per_batch'] * 1000:.0f} ms per batch (client "
+                  f"{rounds[-1]['client_cpu_seconds_per_batch'] * 1000:.0f} ms), write-ahead log "
+                  f"{rounds[-1]['log_mib_after']} MiB, load average {rounds[-1]['load_average_1m']}", flush=True)
         server.check_alive()
         if any(r["problems"] for r in rounds):
             print(server.fail("some posts failed"))

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
+from vinex.core.database import database_tick
 from vinex.custody.ingest import IncomingEvent, Recorded, event_ingest, payload_hash
 from vinex.custody.models import Agency, CustodyEvent, Subject, SubjectContact
 from vinex.custody.schemas import EventIn
@@ -129,3 +131,44 @@ def test_a_large_batch_nobody_wrote_beside_reads_what_is_stored_once(agency: Age
     assert [o.status for o in outcomes] == ["accepted"] * 20
     reads = [q["sql"] for q in statements.captured_queries if q["sql"].startswith('SELECT "event_id" FROM')]
     assert len(reads) == (1 if connection.vendor == "sqlite" else 2)
+
+
+def _events_in_the_database_file() -> int:
+    """Events the database file itself holds, not counting what the write-ahead log still holds."""
+    import sqlite3
+
+    name = connection.settings_dict["NAME"]
+    with sqlite3.connect(f"file:{name}?immutable=1", uri=True) as reader:  # immutable: the log is not read
+        return int(reader.execute("SELECT count(*) FROM custody_custodyevent").fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_large_batches_copy_the_write_ahead_log_back_once_enough_events_were_written(
+        agency: Agency, monkeypatch: pytest.MonkeyPatch) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL has no write-ahead log for ingest to copy back")
+    from vinex.custody.ingest import service
+
+    monkeypatch.setattr(service, "_log_copy", service._LogCopy(every=50))
+    database_tick(now=timezone.now())  # the schema and the agency into the file, before any event
+    batch = [event(f"a{i}", "BOOKED", subject=f"S-{i}") for i in range(30)]
+    event_ingest(actor=ACTOR, agency=agency, events=incoming(*batch))
+    assert _events_in_the_database_file() == 0  # 30 of 50: still only in the log
+
+    batch = [event(f"b{i}", "BOOKED", subject=f"T-{i}") for i in range(30)]
+    event_ingest(actor=ACTOR, agency=agency, events=incoming(*batch))
+    assert _events_in_the_database_file() == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_inside_a_transaction_leaves_the_log_alone(agency: Agency, monkeypatch: pytest.MonkeyPatch) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL has no write-ahead log for ingest to copy back")
+    from vinex.custody.ingest import service
+
+    monkeypatch.setattr(service, "_log_copy", service._LogCopy(every=10))
+    database_tick(now=timezone.now())
+    with transaction.atomic():
+        event_ingest(actor=ACTOR, agency=agency, events=incoming(
+            *[event(f"a{i}", "BOOKED", subject=f"S-{i}") for i in range(30)]))
+    assert _events_in_the_database_file() == 0

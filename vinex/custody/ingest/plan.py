@@ -445,7 +445,11 @@ def contacts_carried(plans: Mapping[str, SubjectPlan]) -> list[tuple[SubjectReco
     """The (kind, value) contacts the accepted events carried, by subject (worked out before the write lock)."""
     carried = []
     for plan in plans.values():
-        values = [(str(c.kind), c.value) for i in plan.accepted for c in i.incoming.data.subject.contacts or ()]
+        values: list[tuple[str, str]] = []
+        for item in plan.accepted:
+            contacts = item.incoming.data.subject.contacts
+            if contacts:  # few events carry any: no list built per subject for the rest
+                values.extend((str(c.kind), c.value) for c in contacts)
         if values:
             carried.append((plan.subject, values))
     return carried
