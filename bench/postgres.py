@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,13 @@ def backend_cpu_seconds(pid: int) -> float:
 
 
 class BackendCpu:
-    """CPU seconds used by the backends serving one database, sampled in a thread while in use.
+    """CPU seconds used by the backends serving one database (``seconds``), and by the server's own processes
+    that serve every database (``shared_seconds``: WAL writer, checkpointer, background writer), sampled in a
+    thread while in use.
 
         with BackendCpu(url) as backends:
             ...
-        backends.seconds  # over the block
+        backends.seconds, backends.shared_seconds  # over the block
     """
 
     def __init__(self, url: str, every: float = 0.25) -> None:
@@ -91,29 +94,28 @@ class BackendCpu:
         self.database = urlsplit(url).path.lstrip("/")
         self._first: dict[int, float] = {}
         self._last: dict[int, float] = {}
-        self._stop: Any = None
-        self._thread: Any = None
+        self._shared: set[int] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         self.seconds = 0.0
-
-    def _pids(self, connection: Any) -> list[int]:
-        rows = connection.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                                  [self.database]).fetchall()
-        return [int(r[0]) for r in rows]
+        self.shared_seconds = 0.0
 
     def _sample(self, connection: Any, *, first: bool = False) -> None:
-        for pid in self._pids(connection):
+        rows = connection.execute("SELECT pid, datname IS NULL FROM pg_stat_activity "
+                                  "WHERE (datname = %s OR datname IS NULL) AND pid <> pg_backend_pid()",
+                                  [self.database]).fetchall()
+        for pid, shared in rows:
             seconds = backend_cpu_seconds(pid)
             if first:
                 self._first[pid] = seconds
             self._last[pid] = max(seconds, self._last.get(pid, 0.0))
+            if shared:
+                self._shared.add(pid)
 
     def __enter__(self) -> BackendCpu:
-        import threading
-
         admin = urlunsplit(urlsplit(self.url)._replace(path="/postgres"))
         connection = _admin_connect(admin)
         self._sample(connection, first=True)
-        self._stop = threading.Event()
 
         def loop() -> None:
             try:
@@ -129,5 +131,8 @@ class BackendCpu:
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join()
-        self.seconds = sum(last - self._first.get(pid, 0.0) for pid, last in self._last.items())
+        if self._thread is not None:
+            self._thread.join()
+        used = {pid: last - self._first.get(pid, 0.0) for pid, last in self._last.items()}
+        self.seconds = sum(s for pid, s in used.items() if pid not in self._shared)
+        self.shared_seconds = sum(s for pid, s in used.items() if pid in self._shared)
