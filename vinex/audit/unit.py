@@ -132,7 +132,8 @@ def audit_unit(*, actor: Actor, savepoint: bool = True) -> Iterator[AuditUnit]:
             raise
         return
     fields: list[tuple[str, ...]] = []
-    outermost = not db.in_atomic_block  # the block's end is the transaction's commit
+    # The block's end is the transaction's commit (not so under a transaction opened by hand).
+    outermost = not db.in_atomic_block and db.get_autocommit()
     with transaction.atomic(savepoint=savepoint):
         _open[db] = fields
         try:
