@@ -58,7 +58,7 @@ from bench.common import (
     wait_healthy,
     write_results,
 )
-from bench.postgres import postgres_database
+from bench.postgres import BackendCpu, postgres_database
 from bench.procstat import cpu_used, tree_cpu_seconds
 from tests.support.smtp import SmtpServer
 
@@ -281,6 +281,7 @@ class Running:
     server: Service
     workers: list[Service]
     scheduler: Service
+    database_url: str = ""  # PostgreSQL's, whose backends' CPU is counted too
     emails_before: dict[str, int] = field(default_factory=dict)
 
     def processes(self) -> dict[str, Service]:
@@ -298,10 +299,12 @@ def own_cpu_seconds() -> float:
 
 
 def step(running: Running, rate: float, seconds: float) -> dict[str, Any]:
-    cpu_before = cpu_readings(running)
-    own_before = own_cpu_seconds()
-    posts, worst_lag = send_open_loop(running.sender, running.people, rate, seconds)
-    cpu_after = cpu_readings(running)
+    backends = BackendCpu(running.database_url) if running.database_url else contextlib.nullcontext()
+    with backends:
+        cpu_before = cpu_readings(running)
+        own_before = own_cpu_seconds()
+        posts, worst_lag = send_open_loop(running.sender, running.people, rate, seconds)
+        cpu_after = cpu_readings(running)
     own_sending = own_cpu_seconds() - own_before
     wall = max(p.started + p.seconds for p in posts) - min(p.due for p in posts)
     expected = {recipient(n): running.people.sent[n] for n in range(running.people.count)}
@@ -316,6 +319,10 @@ def step(running: Running, rate: float, seconds: float) -> dict[str, Any]:
             missing += 1
     extra = sum(max(0, len(got.get(r, [])) - n) for r, n in expected.items())
     cpu = {name: sum(cpu_used(cpu_before[name], cpu_after[name]).values()) for name in cpu_before}
+    if isinstance(backends, BackendCpu):
+        # The backends serving this database (server and workers alike), and apart the server's processes
+        # that serve every database on it (WAL writer, checkpointer: other users' work shows there too).
+        cpu["postgres"], cpu["postgres_shared"] = backends.seconds, backends.shared_seconds
     per_process = {f"{name}:{pid}": round(s, 3) for name in cpu_before
                    for pid, s in cpu_used(cpu_before[name], cpu_after[name]).items()}
     answered = [p for p in posts if not p.problem]
@@ -345,6 +352,8 @@ def step(running: Running, rate: float, seconds: float) -> dict[str, Any]:
                                     / max(1, len(posts) - missing)),
         "problems": [p.problem for p in posts if p.problem][:5],
     }
+    if "postgres" in cpu:
+        result["postgres_cpu_ms_per_request"] = 1000 * cpu["postgres"] / len(posts) if posts else float("nan")
     # Judged from each event's scheduled release too: past capacity the sender falls behind its schedule
     # (all its connections busy, or a person's previous event unanswered), and latency counted only from
     # the POST would hide that wait.
@@ -410,7 +419,8 @@ def run(config: Settings) -> dict[str, Any]:
                 server, *workers, scheduler = started
                 wait_healthy(base_url, server)
                 sender = Sender(f"{base_url}/api/v1/custody-events", token)
-                running = Running(smtp, sender, People(config.people), server, workers, scheduler)
+                running = Running(smtp, sender, People(config.people), server, workers, scheduler,
+                                  env.variables["VINEX_DATABASE_URL"] if config.kind == "postgresql" else "")
                 try:
                     warm_up(running)
                     steps = []
@@ -457,7 +467,9 @@ def _print_step(s: dict[str, Any]) -> None:
           f"p99 {scheduled['p99'] * 1000:.0f} ms (releases lagged up to {s['sender_worst_lag_seconds']:.2f} s)")
     print(f"  CPU s: {s['cpu_seconds']}, this benchmark (sender and SMTP) {s['bench_cpu_seconds_sender_and_smtp']}; "
           f"server {s['server_cpu_ms_per_request']:.2f} ms per request; "
-          f"{'met' if s['met'] else 'BELOW TARGET'}", flush=True)
+          + (f"PostgreSQL backends {s['postgres_cpu_ms_per_request']:.2f} ms per request; "
+             if "postgres_cpu_ms_per_request" in s else "")
+          + f"{'met' if s['met'] else 'BELOW TARGET'}", flush=True)
     for problem in s["problems"]:
         print(f"  problem: {problem}")
 

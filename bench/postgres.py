@@ -7,7 +7,10 @@ creates ``<name>_bench`` on that server (the way the tests create ``test_<name>`
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -56,3 +59,80 @@ def bench_env_on(database: str, extra: dict[str, str]) -> Iterator[BenchEnv]:
             yield env
         finally:
             remove_env(env)
+
+
+# --- CPU of the PostgreSQL backends -------------------------------------------------------------------
+# On a shared server the postgres processes serve other databases too, so a benchmark counts only the
+# backends connected to its own database: their pids come from pg_stat_activity, their CPU from /proc
+# (readable on the same machine). A backend that exits between two samples loses what it used since the
+# last one, so connections are sampled often; vinex's connections live across requests (CONN_MAX_AGE).
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a backend process has used so far (0 when it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BackendCpu:
+    """CPU seconds used by the backends serving one database (``seconds``), and by the server's own processes
+    that serve every database (``shared_seconds``: WAL writer, checkpointer, background writer), sampled in a
+    thread while in use.
+
+        with BackendCpu(url) as backends:
+            ...
+        backends.seconds, backends.shared_seconds  # over the block
+    """
+
+    def __init__(self, url: str, every: float = 0.25) -> None:
+        self.url = url
+        self.every = every
+        self.database = urlsplit(url).path.lstrip("/")
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._shared: set[int] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.seconds = 0.0
+        self.shared_seconds = 0.0
+
+    def _sample(self, connection: Any, *, first: bool = False) -> None:
+        rows = connection.execute("SELECT pid, datname IS NULL FROM pg_stat_activity "
+                                  "WHERE (datname = %s OR datname IS NULL) AND pid <> pg_backend_pid()",
+                                  [self.database]).fetchall()
+        for pid, shared in rows:
+            seconds = backend_cpu_seconds(pid)
+            if first:
+                self._first[pid] = seconds
+            self._last[pid] = max(seconds, self._last.get(pid, 0.0))
+            if shared:
+                self._shared.add(pid)
+
+    def __enter__(self) -> BackendCpu:
+        admin = urlunsplit(urlsplit(self.url)._replace(path="/postgres"))
+        connection = _admin_connect(admin)
+        self._sample(connection, first=True)
+
+        def loop() -> None:
+            try:
+                while not self._stop.wait(self.every):
+                    self._sample(connection)
+                self._sample(connection)
+            finally:
+                connection.close()
+
+        self._thread = threading.Thread(target=loop, name="backend-cpu", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        used = {pid: last - self._first.get(pid, 0.0) for pid, last in self._last.items()}
+        self.seconds = sum(s for pid, s in used.items() if pid not in self._shared)
+        self.shared_seconds = sum(s for pid, s in used.items() if pid in self._shared)

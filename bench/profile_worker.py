@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.common import profile_tops, run_in_django
 from bench.latency_single import setup_database, subject_id, transferred
-from bench.postgres import bench_env_on
+from bench.postgres import backend_cpu_seconds, bench_env_on
 from tests.support.smtp import SmtpServer
 
 TOP = 50
@@ -31,7 +31,9 @@ def profile(people: int, emails: int, per_round: int) -> dict[str, Any]:
     import threading
     import time
 
+    from django.db import connection
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
 
     from vinex.notify.worker import Worker
 
@@ -64,25 +66,35 @@ def profile(people: int, emails: int, per_round: int) -> dict[str, Any]:
     threading.setprofile(thread_profile)
     worker = Worker(name="profile-worker")
 
+    backend_used = [0.0]  # CPU of the PostgreSQL backend serving the rounds (posting left out)
+
     def rounds(count: int) -> float:
         """CPU seconds of the worker's rounds alone (the process's clock, posting left out)."""
         used = 0.0
         for _ in range(count):
             post_round()
-            started = time.process_time()
+            backend = connection.connection.info.backend_pid if connection.vendor == "postgresql" else 0
+            backend_before, started = backend_cpu_seconds(backend), time.process_time()
             if profiling.is_set():
                 profiler.enable()
             handled = worker.run_once()
             if profiling.is_set():
                 profiler.disable()
             used += time.process_time() - started
+            backend_used[0] += backend_cpu_seconds(backend) - backend_before if backend else 0.0
             if handled != per_round:
                 raise RuntimeError(f"a round handled {handled} of {per_round}")
         return used
 
     rounds(3)  # connections, imports, statement caches
+    post_round()
+    with CaptureQueriesContext(connection) as queries:  # the round's own connection: claims and records
+        worker.run_once()
+    statements = [q["sql"] for q in queries.captured_queries]
     count = max(1, emails // per_round)
+    backend_used[0] = 0.0
     cpu = rounds(count)
+    backend_ms = backend_used[0] * 1000 / (count * per_round)
     worker.close()
     # A fresh worker whose sending thread starts with the profiler on; one thread, so that the process clock
     # the profiler reads runs for one thread at a time (the round's thread waits while it sends).
@@ -91,7 +103,8 @@ def profile(people: int, emails: int, per_round: int) -> dict[str, Any]:
     rounds(count)
     worker.close()
     tops = profile_tops(profiler, TOP)
-    return {"cpu_ms": cpu * 1000 / (count * per_round), "emails": count * per_round, "profile": tops}
+    return {"cpu_ms": cpu * 1000 / (count * per_round), "emails": count * per_round, "profile": tops,
+            "backend_ms": backend_ms, "statements": statements}
 
 
 def main() -> int:
@@ -106,8 +119,11 @@ def main() -> int:
             result = run_in_django(env, profile, people, emails, per_round)
     finally:
         smtp.stop()
+    print(f"{len(result['statements'])} SQL statements in one round of {per_round}:")
+    for sql in result["statements"]:
+        print(f"  {sql[:160]}")
     print(f"worker rounds of {per_round}: {result['cpu_ms']:.2f} ms of CPU per email ({result['emails']} emails, "
-          "no profiler)")
+          "no profiler)" + (f", PostgreSQL backend {result['backend_ms']:.2f} ms" if result["backend_ms"] else ""))
     for text in result["profile"]:
         print(text)
     return 0

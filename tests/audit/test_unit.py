@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -16,8 +17,9 @@ from tests.custody.test_services import ingest
 from tests.factories import subscribe
 from tests.support.smtp import SmtpServer
 from vinex.accounts import matrix
-from vinex.audit.models import AuditEntry, AuditHead
+from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from vinex.audit.unit import Actor, audit_unit
+from vinex.audit.verify import audit_verify
 from vinex.custody.models import Agency
 from vinex.notify.models import Registrant
 from vinex.notify.worker import Worker
@@ -104,6 +106,62 @@ def test_a_unit_with_no_entries_touches_no_audit_table() -> None:
     with CaptureQueriesContext(connection) as queries, audit_unit(actor=OFFICER):
         Registrant.objects.create(language="en")
     assert not [q for q in queries.captured_queries if ENTRY_TABLE in q["sql"] or HEAD_TABLE in q["sql"]]
+
+
+# --- A unit that is the whole transaction -----------------------------------------------------------
+# Its append is the last statement before commit (on PostgreSQL sent together with the commit): these run
+# with real commits, from an empty log, as the server and the workers do.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_units_committing_at_once_keep_one_chain_with_their_work_and_checkpoints(settings: Any) -> None:
+    settings.VINEX_AUDIT_CHECKPOINT_EVERY = 10
+    errors: list[BaseException] = []
+
+    def commit_units(worker: int) -> None:
+        try:
+            for i in range(10):
+                with audit_unit(actor=Actor.system(f"worker-{worker}")) as unit:
+                    registrant = Registrant.objects.create(language="en")
+                    unit.add_many("create", "registrant", [registrant.pk, f"{worker}-{i}"])
+        except BaseException as error:  # surfaced below, a thread cannot fail the test itself
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=commit_units, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(AuditEntry.objects.values_list("seq", flat=True).order_by("seq")) == list(range(1, 81))
+    # Each unit's two entries are consecutive links, written with the registrant they name.
+    logged = _logged()
+    for first, second in zip(logged[::2], logged[1::2], strict=True):
+        assert first[0] == second[0] and Registrant.objects.filter(pk=int(first[4])).exists()
+    assert Registrant.objects.count() == 40
+    checkpoints = sorted(AuditCheckpoint.objects.values_list("tree_size", flat=True))
+    assert checkpoints == [10, 20, 30, 40, 50, 60, 70, 80]
+    result = audit_verify()
+    assert result.ok and result.checkpoints == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_whole_transaction_unit_that_fails_or_is_marked_for_rollback_keeps_nothing() -> None:
+    with pytest.raises(RuntimeError), audit_unit(actor=OFFICER) as unit:
+        Registrant.objects.create(language="en")
+        unit.add("create", "registrant", "1")
+        raise RuntimeError("the work failed")
+    with audit_unit(actor=OFFICER) as unit:
+        Registrant.objects.create(language="en")
+        unit.add("create", "registrant", "2")
+        transaction.set_rollback(True)
+    assert _logged() == []
+    assert not Registrant.objects.exists()
+    with audit_unit(actor=OFFICER) as unit:  # the connection is as good as new
+        unit.add("read", "registration", "r-1")
+    assert [e[4] for e in _logged()] == ["r-1"]
 
 
 # --- The actor comes from the entry point ---------------------------------------------------------

@@ -44,6 +44,21 @@ def test_a_prepared_update_writes_dates_and_leaves_nulls_null(agency: Agency) ->
                                                                                          "Anna")
 
 
+def test_one_row_and_many_rows_are_written_alike_and_a_guard_that_fails_leaves_the_row(agency: Agency) -> None:
+    when = datetime(2026, 3, 1, 9, 30, tzinfo=NEW_YORK_WINTER)
+    ids = ids_reserve(Person, 3)
+    rows_insert(Person, ("id", "created_at"), [(ids[0], when)])  # an event pushed alone takes its own statement
+    rows_insert(Person, ("id", "created_at"), [(ids[1], when), (ids[2], when)])
+    assert set(Person.objects.filter(pk__in=ids).values_list("created_at", flat=True)) == {when}
+    subject = Subject.objects.create(agency=agency, agency_subject_id="S-1", person_id=ids[0], first_name="Ana",
+                                     last_name="Lee")
+    renamed = [("Anna", subject.pk, "Ana")]
+    assert rows_update(Subject, ("first_name",), renamed, match=("id", "first_name")) == 1
+    assert rows_update(Subject, ("first_name",), renamed, match=("id", "first_name")) == 0  # no longer "Ana"
+    subject.refresh_from_db()
+    assert subject.first_name == "Anna"
+
+
 def test_rows_read_back_carry_aware_times() -> None:
     when = datetime(2026, 7, 4, 12, 0, tzinfo=UTC)
     person = Person.objects.create()

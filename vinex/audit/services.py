@@ -28,7 +28,8 @@ from vinex.core.bulk import rows_insert
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AuditEntries", "AuditEntryIn", "audit_checkpoint_create", "audit_record", "audit_record_many", "audit_tick"]
+__all__ = ["AuditEntries", "AuditEntryIn", "audit_checkpoint_create", "audit_record", "audit_record_many",
+           "audit_record_many_and_commit", "audit_tick"]
 
 
 def audit_record(
@@ -61,6 +62,40 @@ def audit_record_many(*, entries: Sequence[AuditEntryIn] | AuditEntries) -> None
         every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
         if last // every > first // every:
             _checkpoint_sign(tree_size=last, newest=[str(row[-1]) for row in rows])
+
+
+def audit_record_many_and_commit(*, entries: AuditEntries) -> None:
+    """Append ``entries`` as the last statement of the caller's outermost transaction, which the caller
+    commits next; on PostgreSQL the append and the commit go to the database together.
+
+    Every append waits for the chain's head row, locked until the appending transaction commits. Sent
+    apart, the commit waited for this process to get the CPU back (and the GIL, with the server's other
+    threads at work) after the append's answer, and every writer queued behind that wait as well as the
+    commit's flush to disk. Sent together, the head is held for the append and the flush only. A
+    checkpoint due at this append is signed just after the commit, in the caller's block (a crash
+    in between leaves it to ``audit_tick``). Anywhere else (SQLite, a batch too large for one statement)
+    this is ``audit_record_many``, and the caller's block commits.
+    """
+    db = transaction.get_connection()
+    cleaned = entries.fields
+    if db.vendor != "postgresql" or not cleaned or len(cleaned) > chain.SQL_APPEND_UP_TO:
+        audit_record_many(entries=entries)
+        return
+    now = timezone.now()
+    sql = chain.append_sql(head_table=AuditHead._meta.db_table, entry_table=AuditEntry._meta.db_table)
+    params = chain.append_params(cleaned, chain.timestamp(now), now)
+    raw = db.connection
+    with db.wrap_database_errors, db.cursor() as head, db.cursor() as append:
+        with raw.pipeline():
+            # The head row exists but on a fresh (or emptied) log; this costs no wait of its own.
+            head.execute(_CREATE_HEAD, [chain.GENESIS_HASH])
+            append.execute(sql, params)
+            raw.commit()
+        rows = append.fetchall()
+    first, last = int(rows[0][0]) - 1, int(rows[-1][0])
+    every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
+    if last // every > first // every:
+        _checkpoint_sign(tree_size=last, newest=[str(row[1]) for row in rows])
 
 
 def _append_in_sql(cursor: CursorWrapper, cleaned: Sequence[tuple[str, ...]]) -> None:
@@ -109,6 +144,7 @@ def _checkpoint_interval() -> timedelta:
 _HEAD = f'"{AuditHead._meta.db_table}"'
 _ENTRY_COLUMNS = ("seq", "at", *chain.FIELDS, "prev_hash", "entry_hash")
 _UPDATE_HEAD = f"UPDATE {_HEAD} SET seq = %s, entry_hash = %s WHERE id = 1"  # noqa: S608
+_CREATE_HEAD = f"INSERT INTO {_HEAD} (id, seq, entry_hash) VALUES (1, 0, %s) ON CONFLICT (id) DO NOTHING"  # noqa: S608
 
 
 def _head_locked(cursor: CursorWrapper, *, lock: bool) -> tuple[int, str]:

@@ -5,9 +5,10 @@ an ``Actor``; it hands that actor to the services it calls, which pass it on. No
 from ambient state, so a service can never record the wrong one because of where it happened to run.
 
 ``audit_unit`` opens the unit of work of the current transaction. Services add entries to it; the
-outermost unit writes them all with one ``audit_record_many`` as the last statement before commit, so
-the audit head row (locked from the first append until commit) is held as briefly as possible and a
-batch costs one append however many services took part. A unit opened inside another one joins it.
+outermost unit writes them all with one append as the last statement before commit (sent with the
+commit itself when the unit's block is the whole transaction), so the audit head row (locked from the
+append until commit) is held as briefly as possible and a batch costs one append however many services
+took part. A unit opened inside another one joins it.
 
 The open unit is found through the database connection: it belongs to the open atomic block, not to
 whoever acts. Each entry carries its own actor.
@@ -24,7 +25,7 @@ from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from vinex.audit.chain import AuditEntries, AuditEntryIn
-from vinex.audit.services import audit_record_many
+from vinex.audit.services import audit_record_many, audit_record_many_and_commit
 
 __all__ = ["Actor", "AuditUnit", "audit_add", "audit_unit"]
 
@@ -131,6 +132,8 @@ def audit_unit(*, actor: Actor, savepoint: bool = True) -> Iterator[AuditUnit]:
             raise
         return
     fields: list[tuple[str, ...]] = []
+    # The block's end is the transaction's commit (not so under a transaction opened by hand).
+    outermost = not db.in_atomic_block and db.get_autocommit()
     with transaction.atomic(savepoint=savepoint):
         _open[db] = fields
         try:
@@ -138,7 +141,12 @@ def audit_unit(*, actor: Actor, savepoint: bool = True) -> Iterator[AuditUnit]:
         finally:
             # Closed before the write: work run at commit (on_commit hooks) belongs to a unit of its own.
             del _open[db]
-        audit_record_many(entries=AuditEntries(tuple(fields)))
+        if db.needs_rollback:
+            return  # the block asked for its work to be undone (set_rollback): its entries go with it
+        if outermost:
+            audit_record_many_and_commit(entries=AuditEntries(tuple(fields)))
+        else:
+            audit_record_many(entries=AuditEntries(tuple(fields)))
 
 
 def audit_add(*, actor: Actor, action: str, object_type: str, object_id: object, purpose: str = "",

@@ -178,6 +178,10 @@ def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Sequenc
     if not rows:
         return
     if connection.vendor == "postgresql":
+        if len(rows) == 1:  # an event pushed alone: a plain statement, prepared once per connection
+            with connection.cursor() as cursor:
+                cursor.execute(_values_insert_sql(model, tuple(columns)), rows[0])
+            return
         _json_execute(_json_insert_sql(model, tuple(columns)), rows)
         return
     names = ", ".join(_column(model, c) for c in columns)
@@ -197,6 +201,10 @@ def rows_update(
     if not rows:
         return 0
     if connection.vendor == "postgresql":
+        if len(rows) == 1:
+            with connection.cursor() as cursor:
+                cursor.execute(_values_update_sql(model, tuple(columns), tuple(match)), rows[0])
+                return int(cursor.rowcount)
         return _json_execute(_json_update_sql(model, tuple(columns), tuple(match)), rows)
     assignments = ", ".join(f"{_column(model, c)} = %s" for c in columns)
     condition = " AND ".join(f"{_column(model, c)} = %s" for c in match)
@@ -236,6 +244,24 @@ def _pg_type(field: models.Field[Any, Any]) -> str:
     if kind is None or not kind.replace(" ", "").replace("(", "").replace(")", "").isalnum():
         raise UnsupportedField(f"no type to cast {field.name} to ({kind})")
     return kind
+
+
+# One row goes as plain parameters instead: with values bound on the server (see settings) the statement is
+# prepared once per connection and PostgreSQL neither parses JSON nor casts text for it.
+
+
+@lru_cache(maxsize=256)
+def _values_insert_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
+    names = ", ".join(_column(model, c) for c in columns)
+    marks = ", ".join(f"%s::{_pg_type(_field(model, c))}" for c in columns)
+    return f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
+
+
+@lru_cache(maxsize=256)
+def _values_update_sql(model: type[models.Model], columns: tuple[str, ...], match: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{_column(model, c)} = %s::{_pg_type(_field(model, c))}" for c in columns)
+    condition = " AND ".join(f"{_column(model, c)} = %s::{_pg_type(_field(model, c))}" for c in match)
+    return f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} WHERE {condition}"  # noqa: S608
 
 
 @lru_cache(maxsize=256)

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +53,10 @@ from vinex.notify.services import notification_receipts_apply
 from vinex.notify.voice import voice_calls_apply_ended
 
 logger = logging.getLogger(__name__)
+
+# How long a round waits, after an outcome, for others to record with it (far less than one SMTP exchange
+# with a slow server, so a crash in the wait can at most send again what was handed over in it).
+_RECORD_GATHER_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -381,8 +385,14 @@ class Worker:
             pending: set[Future[list[SendOutcome]]] = {
                 self._pool.submit(self._deliver_in_order, group, gate) for group in by_contact(claimed)}
             while pending:
-                # Each outcome is written as soon as it is known: a crash later in the round cannot send it again.
+                # Each outcome is written as soon as it is known, with those known within a moment of it: a crash
+                # later in the round cannot send it again. Messages to a nearby server finish within milliseconds
+                # of each other, and one write for several costs one commit and one turn at the audit log's head
+                # (which every writer, ingest included, queues for) instead of one each.
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                if pending:
+                    more, pending = wait(pending, timeout=_RECORD_GATHER_SECONDS, return_when=ALL_COMPLETED)
+                    done |= more
                 self._record([outcome for future in done for outcome in future.result()], gate)
         finally:
             beating.set()
