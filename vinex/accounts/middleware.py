@@ -21,6 +21,10 @@ LAST_SEEN_SESSION_KEY = "vinex_last_seen"
 
 def _expire_if_idle(request: HttpRequest) -> bool:
     """End a signed-in session idle for longer than the limit; True if it was ended now."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        # No session, so nobody signed in: an agency's system on the API sends none, and finding that out
+        # through ``request.user`` would cost every one of its requests the user and session look-ups.
+        return False
     if not request.user.is_authenticated:
         return False
     now = int(time.time())

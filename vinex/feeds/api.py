@@ -243,8 +243,9 @@ def custody_events_post(request: HttpRequest, batch: EventBatchIn) -> HttpRespon
 
 def _batch_record(key: ApiKey, raw_events: list[Any]) -> HttpResponse:
     valid, positions, rejected = _parse_items(raw_events)
-    events_rejected_count(source="api", n=len(rejected))
-    events_rejected.send(sender=_batch_record, agency=key.agency, count=len(rejected), at=timezone.now())
+    if rejected:
+        events_rejected_count(source="api", n=len(rejected))
+        events_rejected.send(sender=_batch_record, agency=key.agency, count=len(rejected), at=timezone.now())
     actor = Actor.agency(key.agency.code)
     ingested = events_ingest(agency=key.agency, events=valid, actor=actor,
                              hold=release_guard_for(agency=key.agency, actor=actor))

@@ -58,6 +58,22 @@ def status_label(status: str) -> str:
     return str(_STATUS_LABELS[CustodyStatus(status)])
 
 
+# The lazy texts of this module's tables, by language. Catalogues do not change while a process runs, so each
+# is looked up once per language instead of through the active language on every message (a dozen lookups a
+# message, inside the request that records the event). Keyed by identity: only this module's constants,
+# which live as long as the process, are passed in.
+_TRANSLATED: dict[tuple[int, str], str] = {}
+
+
+def _in(text: Promise, language: str) -> str:
+    key = (id(text), language)
+    found = _TRANSLATED.get(key)
+    if found is None:
+        with translation.override(language):
+            found = _TRANSLATED[key] = str(text)
+    return found
+
+
 def format_when(moment: datetime, timezone_name: str, language: str) -> str:
     """A time in the facility's zone, named as a reader says it: "EST" in English; in Spanish, whose
     short zone names are mostly missing (babel gives "-0500"), the generic long name ("hora oriental")."""
@@ -129,7 +145,7 @@ _HEADLINES: dict[str, Promise] = {
 }
 
 
-def _sentence(event_type: str, facts: dict[str, str], reason: str, release_known: bool) -> str:
+def _sentence(event_type: str, facts: dict[str, str], reason: str, release_known: bool, language: str) -> str:
     """The one sentence that says what happened."""
     if event_type == EventType.RELEASED and reason == "transferred_to_other_jurisdiction":
         return _("%(name)s was released from %(facility)s to the custody of another agency on %(when)s.") % facts
@@ -137,7 +153,7 @@ def _sentence(event_type: str, facts: dict[str, str], reason: str, release_known
         return _("%(name)s was released in error from %(facility)s on %(when)s.") % facts
     if event_type == EventType.RELEASE_SCHEDULED and release_known:
         return _("%(name)s is scheduled to be released from %(facility)s on %(release)s.") % facts
-    return str(_SENTENCES[EventType(event_type)]) % facts
+    return _in(_SENTENCES[EventType(event_type)], language) % facts
 
 
 def _headline(event_type: str) -> str:
@@ -155,7 +171,7 @@ def _facts(view: Disclosure, language: str, *, name_limit: int | None) -> dict[s
         "to_facility": view.get("to_facility_name") or _("another facility"),
         "when": format_when(view["occurred_at"], tz, language),
         "court": view.get("court_name") or _("the court"),
-        "status": status_label(view["status"]),
+        "status": _in(_STATUS_LABELS[CustodyStatus(view["status"])], language),
         "hearing": format_when(view["hearing_at"], tz, language) if view.get("hearing_at") else "",
         "release": format_release(view["release_at"], tz, language) if view.get("release_at") else "",
     }
@@ -180,7 +196,7 @@ _UNSUBSCRIBE_LEAD = gettext_lazy("To stop these messages, open:")
 
 
 def _email_body(sentence: str, facts: dict[str, str], view: Disclosure, support_line: str,
-                unsubscribe_url: str) -> str:
+                unsubscribe_url: str, language: str) -> str:
     """An event email's plain-text body: the sentence, the facility, agency and status, support, how to stop.
 
     Put together here rather than by a template: it is rendered inside the request that records the event.
@@ -190,13 +206,13 @@ def _email_body(sentence: str, facts: dict[str, str], view: Disclosure, support_
     lines = [
         sentence,
         "",
-        f"{_FACILITY_LABEL}: {facility}",
-        f"{_AGENCY_LABEL}: {view.get('agency_name') or ''}",
-        f"{_STATUS_LABEL}: {facts['status']}",
+        f"{_in(_FACILITY_LABEL, language)}: {facility}",
+        f"{_in(_AGENCY_LABEL, language)}: {view.get('agency_name') or ''}",
+        f"{_in(_STATUS_LABEL, language)}: {facts['status']}",
         "",
         *([support_line, ""] if support_line else [""]),
-        str(_REGISTERED_FOOTER),
-        f"{_UNSUBSCRIBE_LEAD} {unsubscribe_url}",
+        _in(_REGISTERED_FOOTER, language),
+        f"{_in(_UNSUBSCRIBE_LEAD, language)} {unsubscribe_url}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -218,18 +234,18 @@ def render_event_message(
     with translation.override(language):
         if others:
             view = _with_agency(view)
-        headline = _headline(event.type)
+        headline = _in(_HEADLINES[EventType(event.type)], language)
         if channel == "email":
             facts = _facts(view, language, name_limit=None)
-            sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
-            email_body = _email_body(sentence, facts, view, _support_line(view), unsubscribe_url)
+            sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")), language)
+            email_body = _email_body(sentence, facts, view, _support_line(view), unsubscribe_url, language)
             return RenderedMessage(f"event/{event.type}", headline, email_body)
         if channel == "voice":
             facts = _facts(view, language, name_limit=None)
-            sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
+            sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")), language)
             return RenderedMessage(f"event/{event.type}", headline, f"{sentence} {_support_line(view)}".strip())
         facts = _facts(view, language, name_limit=SMS_NAME_MAX)
-        sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")))
+        sentence = _sentence(event.type, facts, view.get("reason", ""), bool(view.get("release_at")), language)
         body = sms_body(sentence, _support_line(view))
         return RenderedMessage(f"event/{event.type}", headline, body)
 

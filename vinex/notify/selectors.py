@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from vinex.custody.models import Subject
 from vinex.notify.models import CallPreference, Channel, Contact, Registrant, Subscription, SubscriptionStatus
@@ -67,23 +67,23 @@ class Followers:
 
     def _read_chunk(self, person_ids: list[int]) -> None:
         subscriptions: dict[int, Follower] = {}
-        with connection.cursor() as cursor:
-            cursor.execute(_followers_sql(connection.vendor, len(person_ids)),
-                           [*_FIXED, *person_ids])
+        db = connections[DEFAULT_DB_ALIAS]  # looked up once (each use of the proxy looks it up again)
+        with db.cursor() as cursor:
+            cursor.execute(_followers_sql(db.vendor, len(person_ids)), [*_FIXED, *person_ids])
             rows = cursor.fetchall()
+        alias = db.alias
         for sub_id, person_id, registrant_id, tier, language, call_preference, agencies, contact_id, channel in rows:
             follower = subscriptions.get(sub_id)
             if follower is None:
-                registrant = Registrant.from_db(connection.alias, _REGISTRANT_FIELDS,
-                                                [registrant_id, language, call_preference])
-                subscription = Subscription.from_db(connection.alias, _SUBSCRIPTION_FIELDS,
+                registrant = Registrant.from_db(alias, _REGISTRANT_FIELDS, [registrant_id, language, call_preference])
+                subscription = Subscription.from_db(alias, _SUBSCRIPTION_FIELDS,
                                                     [sub_id, registrant_id, person_id, tier, _ACTIVE])
                 subscription.registrant = registrant
                 follower = subscriptions[sub_id] = Follower(subscription, [])
                 self.of.setdefault(person_id, []).append(follower)
                 self.agencies[person_id] = agencies
             if contact_id is not None:
-                contact = Contact.from_db(connection.alias, _CONTACT_FIELDS, [contact_id, registrant_id, channel])
+                contact = Contact.from_db(alias, _CONTACT_FIELDS, [contact_id, registrant_id, channel])
                 contact.registrant = follower.subscription.registrant
                 follower.contacts.append(contact)
 

@@ -48,8 +48,9 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Act
     outcomes = event_ingest(agency=agency, events=events, actor=actor, received_at=received_at,
                             followed=followers.followed, recorded=fan_out, link=linker.link)
     events_count(events=events, outcomes=outcomes)
-    events_rejected.send(sender=events_ingest, agency=agency, at=received_at or timezone.now(),
-                         count=sum(o.status == "rejected" for o in outcomes))
+    rejected = sum(o.status == "rejected" for o in outcomes)
+    if rejected:  # as documented: only a batch with rejected events is reported
+        events_rejected.send(sender=events_ingest, agency=agency, at=received_at or timezone.now(), count=rejected)
     return outcomes
 
 
