@@ -74,13 +74,15 @@ def booked(agency: Agency, *subjects: str) -> None:
 
 
 def held_open(first: Pusher, second: Pusher) -> tuple[bool, list[str], list[str]]:
-    """Start ``first``, which stays inside its transaction until ``second`` has finished (or ``WAIT`` has
-    passed); returns whether ``second`` finished meanwhile, and both outcomes."""
+    """Start ``first``, which stays inside its transaction until ``second`` has finished or the wait for it
+    (``WAIT / 4``) has run out; returns whether ``second`` finished meanwhile, and both outcomes."""
     inside, second_done = threading.Event(), threading.Event()
 
     def hold() -> None:
         inside.set()
-        second_done.wait(WAIT / 4)
+        # Longer than the wait for ``second`` below, which lets go of this one as soon as it has looked: a
+        # hold that ran out first would let ``second`` through and look like two pushes side by side.
+        second_done.wait(WAIT)
 
     first.inside = hold
     first.start()
