@@ -137,7 +137,9 @@ else:
     # Server-side binding sends values apart from the statement text, so psycopg can prepare a statement
     # the second time the same text runs (prepare_threshold) and PostgreSQL plans it once per connection
     # instead of on every request: most of a single event's backend CPU was planning.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
+    # Options given in the URL (``?sslmode=require``) are kept, and win.
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2,
+                                       **DATABASES["default"].get("OPTIONS", {})}
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 # Connections live across requests: opening one costs a handshake on PostgreSQL, and on SQLite the
 # pragmas above and a cold page cache.
