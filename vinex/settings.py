@@ -137,9 +137,11 @@ else:
     # Server-side binding sends values apart from the statement text, so psycopg can prepare a statement
     # the second time the same text runs (prepare_threshold) and PostgreSQL plans it once per connection
     # instead of on every request: most of a single event's backend CPU was planning.
-    # Options given in the URL (``?sslmode=require``) are kept, and win.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2,
-                                       **DATABASES["default"].get("OPTIONS", {})}
+    # Options given in the URL (``?sslmode=require``) are kept, and win. A pooler that shares one server
+    # connection among clients and cannot carry prepared statements needs VINEX_DB_PREPARE=0.
+    _prepare = env_bool("VINEX_DB_PREPARE", default=True)
+    _prepared = {"server_side_binding": True, "prepare_threshold": 2} if _prepare else {}
+    DATABASES["default"]["OPTIONS"] = {**_prepared, **DATABASES["default"].get("OPTIONS", {})}
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 # Connections live across requests: opening one costs a handshake on PostgreSQL, and on SQLite the
 # pragmas above and a cold page cache.

@@ -100,3 +100,23 @@ def test_every_response_carries_a_content_security_policy_and_permissions_policy
 def test_the_api_docs_page_loads_its_scripts_from_vinex_itself() -> None:
     page = Client().get("/api/v1/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in page and "cdn." not in page
+
+
+# --- PostgreSQL connection options -------------------------------------------------------------------------
+
+SHOW_DB_OPTIONS = ("import django, json; django.setup(); from django.conf import settings as s; "
+                   "print(json.dumps(s.DATABASES['default']['OPTIONS']))")
+POSTGRES_URL = "postgres://vinex:secret@db.example.org:5432/vinex?sslmode=verify-full"
+
+
+def test_postgresql_prepares_statements_and_keeps_the_url_s_options(tmp_path: Path) -> None:
+    result = run(SHOW_DB_OPTIONS, tmp_path, VINEX_DATABASE_URL=POSTGRES_URL)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"server_side_binding": True, "prepare_threshold": 2,
+                                         "sslmode": "verify-full"}
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler_that_cannot_carry_them(tmp_path: Path) -> None:
+    result = run(SHOW_DB_OPTIONS, tmp_path, VINEX_DATABASE_URL=POSTGRES_URL, VINEX_DB_PREPARE="0")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"sslmode": "verify-full"}
