@@ -7,14 +7,13 @@ creates ``<name>_bench`` on that server (the way the tests create ``test_<name>`
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.common import BenchEnv, bench_env, remove_env
+from bench.procstat import cpu_seconds
 
 
 def _admin_connect(url: str) -> Any:
@@ -68,16 +67,6 @@ def bench_env_on(database: str, extra: dict[str, str]) -> Iterator[BenchEnv]:
 # last one, so connections are sampled often; vinex's connections live across requests (CONN_MAX_AGE).
 
 
-def backend_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a backend process has used so far (0 when it is gone)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class BackendCpu:
     """CPU seconds used by the backends serving one database (``seconds``), and by the server's own processes
     that serve every database (``shared_seconds``: WAL writer, checkpointer, background writer), sampled in a
@@ -105,7 +94,7 @@ class BackendCpu:
                                   "WHERE (datname = %s OR datname IS NULL) AND pid <> pg_backend_pid()",
                                   [self.database]).fetchall()
         for pid, shared in rows:
-            seconds = backend_cpu_seconds(pid)
+            seconds = cpu_seconds(pid)
             if first:
                 self._first[pid] = seconds
             self._last[pid] = max(seconds, self._last.get(pid, 0.0))

@@ -25,6 +25,12 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds one process has used so far (0 when it is gone)."""
+    found = _stat(pid)
+    return found[1] if found is not None else 0.0
+
+
 def tree_cpu_seconds(root: int) -> dict[int, float]:
     """CPU seconds used so far by ``root`` and each live process descended from it, by pid."""
     stats = {}

@@ -20,7 +20,8 @@ from typing import Any
 
 from bench.common import BenchEnv, profile_tops, run_in_django
 from bench.latency_single import setup_database, subject_id, transferred
-from bench.postgres import backend_cpu_seconds, bench_env_on
+from bench.postgres import bench_env_on
+from bench.procstat import cpu_seconds
 
 TOP = 60
 
@@ -62,12 +63,12 @@ def profile(people: int, requests: int) -> dict[str, Any]:
     statements = [q["sql"] for q in queries.captured_queries]
 
     backend = connection.connection.info.backend_pid if connection.vendor == "postgresql" else 0
-    backend_before, started = backend_cpu_seconds(backend), time.process_time()
+    backend_before, started = cpu_seconds(backend), time.process_time()
     for _ in range(requests):
         post(done)
         done += 1
     cpu_ms = (time.process_time() - started) * 1000 / requests
-    backend_ms = (backend_cpu_seconds(backend) - backend_before) * 1000 / requests if backend else 0.0
+    backend_ms = (cpu_seconds(backend) - backend_before) * 1000 / requests if backend else 0.0
 
     profiler = cProfile.Profile(time.process_time)  # CPU, not the waits for the disk or the lock
     profiler.enable()

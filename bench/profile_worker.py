@@ -19,7 +19,8 @@ from typing import Any
 
 from bench.common import profile_tops, run_in_django
 from bench.latency_single import setup_database, subject_id, transferred
-from bench.postgres import backend_cpu_seconds, bench_env_on
+from bench.postgres import bench_env_on
+from bench.procstat import cpu_seconds
 from tests.support.smtp import SmtpServer
 
 TOP = 50
@@ -74,14 +75,14 @@ def profile(people: int, emails: int, per_round: int) -> dict[str, Any]:
         for _ in range(count):
             post_round()
             backend = connection.connection.info.backend_pid if connection.vendor == "postgresql" else 0
-            backend_before, started = backend_cpu_seconds(backend), time.process_time()
+            backend_before, started = cpu_seconds(backend), time.process_time()
             if profiling.is_set():
                 profiler.enable()
             handled = worker.run_once()
             if profiling.is_set():
                 profiler.disable()
             used += time.process_time() - started
-            backend_used[0] += backend_cpu_seconds(backend) - backend_before if backend else 0.0
+            backend_used[0] += cpu_seconds(backend) - backend_before if backend else 0.0
             if handled != per_round:
                 raise RuntimeError(f"a round handled {handled} of {per_round}")
         return used

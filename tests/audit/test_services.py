@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 import itertools
-import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from tests.audit.helpers import record
+from tests.support.threads import on_own_connections
 from vinex.audit import chain
 from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from vinex.audit.services import (
@@ -118,25 +118,13 @@ def test_a_checkpoint_can_be_signed_on_demand() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_processes_appending_at_once_never_fork_the_chain() -> None:
-    errors: list[BaseException] = []
-
     def append_many(worker: int) -> None:
-        try:
-            for i in range(25):
-                with transaction.atomic():
-                    audit_record(actor=f"system:worker-{worker}", role="system", action="update",
-                                 object_type="notification", object_id=str(i))
-        except BaseException as error:  # surfaced below, a thread cannot fail the test itself
-            errors.append(error)
-        finally:
-            connection.close()
+        for i in range(25):
+            with transaction.atomic():
+                audit_record(actor=f"system:worker-{worker}", role="system", action="update",
+                             object_type="notification", object_id=str(i))
 
-    threads = [threading.Thread(target=append_many, args=(w,)) for w in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    on_own_connections(append_many, 4)
     assert list(AuditEntry.objects.values_list("seq", flat=True).order_by("seq")) == list(range(1, 101))
     assert audit_verify().ok
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from tests.conftest import event
 from tests.custody.test_services import ingest
 from tests.factories import subscribe
 from tests.support.smtp import SmtpServer
+from tests.support.threads import on_own_connections
 from vinex.accounts import matrix
 from vinex.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from vinex.audit.unit import Actor, audit_unit
@@ -116,25 +116,14 @@ def test_a_unit_with_no_entries_touches_no_audit_table() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_units_committing_at_once_keep_one_chain_with_their_work_and_checkpoints(settings: Any) -> None:
     settings.VINEX_AUDIT_CHECKPOINT_EVERY = 10
-    errors: list[BaseException] = []
 
     def commit_units(worker: int) -> None:
-        try:
-            for i in range(10):
-                with audit_unit(actor=Actor.system(f"worker-{worker}")) as unit:
-                    registrant = Registrant.objects.create(language="en")
-                    unit.add_many("create", "registrant", [registrant.pk, f"{worker}-{i}"])
-        except BaseException as error:  # surfaced below, a thread cannot fail the test itself
-            errors.append(error)
-        finally:
-            connection.close()
+        for i in range(10):
+            with audit_unit(actor=Actor.system(f"worker-{worker}")) as unit:
+                registrant = Registrant.objects.create(language="en")
+                unit.add_many("create", "registrant", [registrant.pk, f"{worker}-{i}"])
 
-    threads = [threading.Thread(target=commit_units, args=(w,)) for w in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    on_own_connections(commit_units, 4)
     assert list(AuditEntry.objects.values_list("seq", flat=True).order_by("seq")) == list(range(1, 81))
     # Each unit's two entries are consecutive links, written with the registrant they name.
     logged = _logged()

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tests.actors import ACTOR
 from tests.conftest import T0, event
 from tests.factories import subscribe
+from tests.support.threads import on_own_connections
 from vinex.custody import statemachine as sm
 from vinex.custody.models import Agency, CustodyEvent, Subject
 from vinex.custody.schemas import EventIn
@@ -226,25 +227,14 @@ def test_a_known_subject_keeps_what_a_newer_event_leaves_out(agency: Agency) -> 
 def _at_once(*batches: list[dict[str, Any]]) -> list[list[str]]:
     """Ingest each batch from its own thread (and database connection), all starting together."""
     results: list[list[str]] = [[] for _ in batches]
-    errors: list[BaseException] = []
     start = threading.Barrier(len(batches))
     agency = Agency.objects.get(code="pine")
 
     def send(position: int) -> None:
-        try:
-            start.wait()
-            results[position] = ingest(agency, *batches[position])
-        except BaseException as error:  # surfaced below, a thread cannot fail the test itself
-            errors.append(error)
-        finally:
-            connection.close()
+        start.wait()
+        results[position] = ingest(agency, *batches[position])
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(batches))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    on_own_connections(send, len(batches))
     return results
 
 

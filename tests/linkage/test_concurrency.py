@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tests.actors import ACTOR
 from tests.linkage.test_services import booked_at
+from tests.support.threads import on_own_connections
 from vinex.custody.ingest import IncomingEvent, event_ingest, payload_hash
 from vinex.custody.models import Agency, Subject
 from vinex.custody.schemas import EventIn
@@ -58,29 +59,20 @@ def test_two_agencies_linking_the_same_people_at_once_both_succeed(agency: Agenc
         _hearing(f"U-{n}", 3 * PAIRS + n, None) for n in range(PAIRS)]
     # Both transactions have written their subjects before either links: the moment a deadlock needs.
     both_written = threading.Barrier(2, timeout=30)
-    errors: list[BaseException] = []
+    sends = ((agency, county), (detention, custody))
 
-    def send(target: Agency, raws: list[dict[str, object]]) -> None:
+    def send(position: int) -> None:
         def link(subject_ids: list[int]) -> dict[int, int]:
             both_written.wait()
             return SubjectLinker().link(subject_ids)
 
-        try:
-            incoming = [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws]
-            outcomes = event_ingest(agency=target, events=incoming, actor=ACTOR, link=link,
-                                    followed=lambda ids: person_ids_followed(person_ids=ids))
-            assert {o.status for o in outcomes} == {"accepted"}, [o.errors for o in outcomes]
-        except BaseException as error:  # surfaced below, a thread cannot fail the test itself
-            errors.append(error)
-        finally:
-            connection.close()
+        target, raws = sends[position]
+        incoming = [IncomingEvent(EventIn.model_validate(r), payload_hash(r)) for r in raws]
+        outcomes = event_ingest(agency=target, events=incoming, actor=ACTOR, link=link,
+                                followed=lambda ids: person_ids_followed(person_ids=ids))
+        assert {o.status for o in outcomes} == {"accepted"}, [o.errors for o in outcomes]
 
-    threads = [threading.Thread(target=send, args=args) for args in ((agency, county), (detention, custody))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    on_own_connections(send, len(sends))
     # What one batch left to avoid waiting, the job links seconds later: every pair ends up one person.
     pending_link(now=timezone.now())
     person = dict(Subject.objects.values_list("agency_subject_id", "person_id"))

@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -59,9 +60,7 @@ def audit_record_many(*, entries: Sequence[AuditEntryIn] | AuditEntries) -> None
         rows_insert(AuditEntry, _ENTRY_COLUMNS, rows, prepared=True)
         last, last_hash = first + len(rows), str(rows[-1][-1])
         cursor.execute(_UPDATE_HEAD, [last, last_hash])
-        every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
-        if last // every > first // every:
-            _checkpoint_sign(tree_size=last, newest=[str(row[-1]) for row in rows])
+        _checkpoint_if_passed(first=first, last=last, newest=[str(row[-1]) for row in rows])
 
 
 def audit_record_many_and_commit(*, entries: AuditEntries) -> None:
@@ -81,9 +80,7 @@ def audit_record_many_and_commit(*, entries: AuditEntries) -> None:
     if db.vendor != "postgresql" or not cleaned or len(cleaned) > chain.SQL_APPEND_UP_TO:
         audit_record_many(entries=entries)
         return
-    now = timezone.now()
-    sql = chain.append_sql(head_table=AuditHead._meta.db_table, entry_table=AuditEntry._meta.db_table)
-    params = chain.append_params(cleaned, chain.timestamp(now), now)
+    sql, params = _append_statement(cleaned)
     raw = db.connection
     with db.wrap_database_errors, db.cursor() as head, db.cursor() as append:
         with raw.pipeline():
@@ -92,27 +89,40 @@ def audit_record_many_and_commit(*, entries: AuditEntries) -> None:
             append.execute(sql, params)
             raw.commit()
         rows = append.fetchall()
-    first, last = int(rows[0][0]) - 1, int(rows[-1][0])
-    every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
-    if last // every > first // every:
-        _checkpoint_sign(tree_size=last, newest=[str(row[1]) for row in rows])
+    _appended(rows)
 
 
 def _append_in_sql(cursor: CursorWrapper, cleaned: Sequence[tuple[str, ...]]) -> None:
     """A few entries appended by one statement (``chain.append_sql``)."""
-    now = timezone.now()
-    sql = chain.append_sql(head_table=AuditHead._meta.db_table, entry_table=AuditEntry._meta.db_table)
-    params = chain.append_params(cleaned, chain.timestamp(now), now)
+    sql, params = _append_statement(cleaned)
     cursor.execute(sql, params)
     rows = cursor.fetchall()
     if not rows:  # no head row yet: created once (appenders racing for it get the one row), then appended after
         AuditHead.objects.get_or_create(pk=1)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    _appended(rows)
+
+
+def _append_statement(cleaned: Sequence[tuple[str, ...]]) -> tuple[str, list[Any]]:
+    """``chain.append_sql`` and its parameters for these entries, stamped now."""
+    now = timezone.now()
+    sql = chain.append_sql(head_table=AuditHead._meta.db_table, entry_table=AuditEntry._meta.db_table)
+    return sql, chain.append_params(cleaned, chain.timestamp(now), now)
+
+
+def _appended(rows: Sequence[Sequence[Any]]) -> None:
+    """After ``chain.append_sql`` returned its (seq, entry hash) rows: sign a checkpoint if one fell due."""
     first, last = int(rows[0][0]) - 1, int(rows[-1][0])
+    _checkpoint_if_passed(first=first, last=last, newest=[str(row[1]) for row in rows])
+
+
+def _checkpoint_if_passed(*, first: int, last: int, newest: list[str]) -> None:
+    """Sign a checkpoint when the log grew past a multiple of ``VINEX_AUDIT_CHECKPOINT_EVERY`` (from ``first``
+    entries to ``last``; ``newest`` the hashes of the entries just appended)."""
     every = settings.VINEX_AUDIT_CHECKPOINT_EVERY
     if last // every > first // every:
-        _checkpoint_sign(tree_size=last, newest=[str(row[1]) for row in rows])
+        _checkpoint_sign(tree_size=last, newest=newest)
 
 
 def audit_checkpoint_create() -> AuditCheckpoint | None:

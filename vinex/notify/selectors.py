@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import connection, models, transaction
 
 from vinex.custody.models import Subject
 from vinex.notify.models import CallPreference, Channel, Contact, Registrant, Subscription, SubscriptionStatus
@@ -67,7 +67,7 @@ class Followers:
 
     def _read_chunk(self, person_ids: list[int]) -> None:
         subscriptions: dict[int, Follower] = {}
-        db = connections[DEFAULT_DB_ALIAS]  # looked up once (each use of the proxy looks it up again)
+        db = transaction.get_connection()  # looked up once (each use of the proxy looks it up again)
         with db.cursor() as cursor:
             cursor.execute(_followers_sql(db.vendor, len(person_ids)), [*_FIXED, *person_ids])
             rows = cursor.fetchall()

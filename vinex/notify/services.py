@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core import signing
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
@@ -211,7 +211,7 @@ def _notifications_insert(rows: Sequence[Notification]) -> None:
         return
     # The connection itself, not the ``connection`` proxy: each field's conversion asks it for its
     # operations and features, and through the proxy every ask is a lookup of this thread's connection.
-    db = connections[DEFAULT_DB_ALIAS]
+    db = transaction.get_connection()
     sql, fields = _notification_insert(db.vendor)
     values = [[f.get_db_prep_save(f.pre_save(row, True), db) for f in fields] for row in rows]
     with db.cursor() as cursor:

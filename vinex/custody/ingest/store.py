@@ -331,11 +331,6 @@ def events_write(prepared: Prepared, notify: set[str]) -> None:
     do now: an early event held until this batch explained it). When some of the new events notify, each
     new event's id is set in its values (as ``id``), for ``events_built``."""
     events = prepared.rows.events
-    if not notify:  # the commonest case: nothing to mark, nothing to read back
-        for (subject, values), row in zip(events, prepared.event_rows, strict=True):
-            row[_EVENT_SUBJECT] = values["subject_id"] = subject.values["id"]
-        rows_insert(CustodyEvent, EVENT_COLUMNS, prepared.event_rows, prepared=True)
-        return
     for (subject, values), row in zip(events, prepared.event_rows, strict=True):
         row[_EVENT_SUBJECT] = values["subject_id"] = subject.values["id"]
         row[_EVENT_NOTIFIED] = values["notified"] = values["event_id"] in notify
