@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
@@ -28,11 +29,13 @@ def wsgi_call(method: str, path: str, body: bytes = b"", **headers: str) -> tupl
     setup_testing_defaults(environ)
     answer: dict[str, Any] = {}
 
-    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None,
+                       /) -> Callable[[bytes], object]:
         answer["status"] = int(status.split()[0])
         answer["headers"] = {}
         for name, value in response_headers:
             answer["headers"].setdefault(name.lower(), []).append(value)
+        return io.BytesIO().write  # the body comes back from the call, not through write()
 
     chunks = application(environ, start_response)
     try:
