@@ -2,8 +2,8 @@
 
 The same set-up as the single-event latency benchmark (``BENCH_PEOPLE`` people in custody at ``main``,
 each followed by their own verified email registrant), then TRANSFERRED events are posted one per request
-through Django's test client: middleware, authentication, parsing, ingest, the outbox rows, the audit
-entries and the commit, but no HTTP server and no worker. Printed: the SQL statements of one request, CPU
+to the WSGI application ``vinex serve`` runs: middleware, authentication, parsing, ingest, the outbox rows,
+the audit entries and the commit, but no HTTP server and no worker. Printed: the SQL statements of one request, CPU
 milliseconds per request without the profiler (the figure to compare), and the profile's top entries by
 cumulative and by own time.
 
@@ -14,8 +14,11 @@ cumulative and by own time.
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bench.common import BenchEnv, profile_tops, run_in_django
@@ -30,28 +33,50 @@ def _env(database: str) -> contextlib.AbstractContextManager[BenchEnv]:
     return bench_env_on(database, {"VINEX_ALLOWED_HOSTS": "testserver"})
 
 
+def wsgi_post(application: Callable[..., Iterable[bytes]], path: str, body: bytes, token: str) -> tuple[str, bytes]:
+    """POST ``body`` (JSON) to ``path`` of a WSGI application, as an HTTP server would: status and content."""
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
+               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "testserver",
+               "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+               "HTTP_AUTHORIZATION": f"Bearer {token}", "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
+               "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.multithread": True,
+               "wsgi.multiprocess": True, "wsgi.run_once": False}
+    answer: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
+        answer.append(status)
+        return io.BytesIO().write
+
+    chunks = application(environ, start_response)
+    try:
+        content = b"".join(chunks)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+    return answer[0], content
+
+
 def profile(people: int, requests: int) -> dict[str, Any]:
     """Set up, warm up, then measure (call inside ``run_in_django``)."""
     import cProfile
-    import io
     import pstats
     import time
 
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     token = setup_database(people, 0)
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    from vinex.wsgi import application
+
     sent = [0] * people
 
     def post(n: int) -> None:
         person = n % people
         event = transferred(person, sent[person], key=subject_id(person))
         sent[person] += 1
-        response = client.post("/api/v1/custody-events", {"events": [event]}, content_type="application/json")
-        if response.status_code != 200 or b'"accepted":1' not in response.content:
-            raise RuntimeError(f"post failed: {response.status_code} {response.content[:300]!r}")
+        status, content = wsgi_post(application, "/api/v1/custody-events", json.dumps({"events": [event]}).encode(),
+                                    token)
+        if not status.startswith("200") or b'"accepted":1' not in content:
+            raise RuntimeError(f"post failed: {status} {content[:300]!r}")
 
     done = 0
     for _ in range(50):  # imports, the key memory, the statement caches
