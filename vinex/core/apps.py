@@ -5,3 +5,8 @@ class CoreConfig(AppConfig):
     name = "vinex.core"
     label = "core"
     verbose_name = "vinex core"
+
+    def ready(self) -> None:
+        from vinex.core.connections import skip_fresh_health_checks
+
+        skip_fresh_health_checks()
