@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from tests.actors import ACTOR
@@ -27,6 +29,17 @@ def event(event_id: str, type_: str, *, subject: str = "S-1", minutes: int = 0, 
         "subject": {"agency_subject_id": subject, "first_name": "Robin", "last_name": "Quill"},
         **extra,
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _lock_files_removed() -> Iterator[None]:
+    """The writers' lock files beside the test database (``<db>.write-turn`` and the like) go with it."""
+    yield
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        name = Path(database["TEST"]["NAME"])
+        for lock_file in name.parent.glob(f"{name.name}.*"):
+            lock_file.unlink(missing_ok=True)
 
 
 @pytest.fixture
