@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO
 
 from django.db import OperationalError, connection
 
@@ -80,7 +80,7 @@ def write_turn(*, priority: bool = False) -> Iterator[None]:
     if connection.vendor != "sqlite" or connection.in_atomic_block or in_memory:
         yield
         return
-    with open(f"{name}.write-turn", "a") as turn, open(f"{name}.write-senders", "a") as senders:
+    with _lock_file(f"{name}.write-turn") as turn, _lock_file(f"{name}.write-senders") as senders:
         if priority:
             # Announced while waiting, so that no ingest takes the turn first when it is released.
             with _flocked(senders, fcntl.LOCK_SH):
@@ -90,7 +90,7 @@ def write_turn(*, priority: bool = False) -> Iterator[None]:
             finally:
                 fcntl.flock(turn, fcntl.LOCK_UN)
             return
-        with open(f"{name}.write-queue", "a") as queue, _flocked(queue):
+        with _lock_file(f"{name}.write-queue") as queue, _flocked(queue):
             with _flocked(senders):  # passes once no sender waits for the turn
                 pass
             with _flocked(turn):
@@ -98,7 +98,18 @@ def write_turn(*, priority: bool = False) -> Iterator[None]:
 
 
 @contextmanager
-def _flocked(handle: IO[str], mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+def _lock_file(path: str) -> Iterator[int]:
+    """A descriptor of its own on ``path`` (created if missing), for flock: a raw descriptor rather than a
+    Python file object, which costs several times the two system calls, on every write of every request."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    try:
+        yield descriptor
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def _flocked(handle: int, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
     fcntl.flock(handle, mode)
     try:
         yield
