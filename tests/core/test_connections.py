@@ -6,11 +6,22 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.signals import request_finished, request_started
-from django.db import connection, connections
+from django.db import close_old_connections, connection, connections
 
 import vinex.core.connections as kept
 
 pytestmark = pytest.mark.django_db(transaction=True)  # Django's own request-end check needs autocommit
+
+
+@pytest.fixture(params=["django's check first", "django's check last"], autouse=True)
+def receivers_order(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Either order of Django's request-start check and ours (Django's test client, for one, disconnects
+    its check around each request and connects it again, after ours)."""
+    if request.param == "django's check last":
+        for signal in (request_started, request_finished):
+            signal.disconnect(close_old_connections)
+            signal.connect(close_old_connections)
+    yield
 
 
 @pytest.fixture

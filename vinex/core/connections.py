@@ -24,22 +24,23 @@ _FINISHED_AT = "_vinex_finished_at"  # set on Django's connection wrapper, per t
 def _request_finished(**kwargs: Any) -> None:
     now = monotonic()
     for wrapper in connections.all(initialized_only=True):
-        # After Django's own request-end check, which closed a connection that failed or grew too old.
+        # A connection that failed, or that Django's own request-end check closed, is not marked.
         if wrapper.connection is not None and not wrapper.errors_occurred:
             setattr(wrapper, _FINISHED_AT, now)
 
 
 def _request_started(**kwargs: Any) -> None:
+    # Django's check runs only while ``health_check_enabled``, which nothing but its connect() sets; its
+    # request-start receiver resets ``health_check_done`` instead, so the order of the two does not matter.
     now = monotonic()
     for wrapper in connections.all(initialized_only=True):
-        # django-stubs does not declare health_check_done (Django 4.1+).
-        if (wrapper.connection is not None and not wrapper.health_check_done  # type: ignore[attr-defined]
-                and not wrapper.errors_occurred
-                and now - getattr(wrapper, _FINISHED_AT, -FRESH_SECONDS) < FRESH_SECONDS):
-            wrapper.health_check_done = True  # type: ignore[attr-defined]
+        if wrapper.connection is None or not wrapper.settings_dict.get("CONN_HEALTH_CHECKS"):
+            continue
+        fresh = not wrapper.errors_occurred and now - getattr(wrapper, _FINISHED_AT, -FRESH_SECONDS) < FRESH_SECONDS
+        wrapper.health_check_enabled = not fresh  # type: ignore[attr-defined]  # not in django-stubs
 
 
 def skip_fresh_health_checks() -> None:
-    """Connect the receivers (after Django's ``close_old_connections``, which must run first)."""
+    """Connect the receivers, in whatever order beside Django's ``close_old_connections``."""
     request_finished.connect(_request_finished, dispatch_uid="vinex.core.connections.finished")
     request_started.connect(_request_started, dispatch_uid="vinex.core.connections.started")
