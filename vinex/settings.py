@@ -88,12 +88,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 # What a request under /api/ runs (vinex.site.handler picks the chain by path): the same list without what
-# only a browser needs. API clients send keys, not cookies, and read JSON, not pages, yet sessions, CSRF,
-# sign-in, one-time codes, messages, static files, htmx and lock-outs cost a single-event POST about a
-# tenth of its CPU.
+# only a browser needs. API clients send keys and read JSON, not pages, yet CSRF, sign-in, one-time codes,
+# messages, static files, htmx and lock-outs cost a single-event POST about a tenth of its CPU. Sessions
+# stay: the locator's search counts a client's session when it carries one, whichever way it searches.
 BROWSER_ONLY_MIDDLEWARE = frozenset({
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",

@@ -8,8 +8,12 @@ from typing import Any
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.conf import settings as django_settings
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 
+from vinex.custody.models import Agency
 from vinex.wsgi import application
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +22,11 @@ SECURITY_HEADERS = ("Content-Security-Policy", "Permissions-Policy", "X-Content-
                     "Referrer-Policy", "Cross-Origin-Opener-Policy")
 
 
-def wsgi_call(method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, dict[str, list[str]], bytes]:
+def wsgi_call(method: str, path: str, body: bytes = b"", query: str = "",
+              **headers: str) -> tuple[int, dict[str, list[str]], bytes]:
     """``path`` asked of the WSGI application the server runs: status, headers (by lower-case name), body."""
-    environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(body),
+    environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+                               "wsgi.input": io.BytesIO(body),
                                "CONTENT_LENGTH": str(len(body)), "SERVER_NAME": "testserver",
                                "HTTP_HOST": "testserver"}
     environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
@@ -37,11 +43,18 @@ def wsgi_call(method: str, path: str, body: bytes = b"", **headers: str) -> tupl
             answer["headers"].setdefault(name.lower(), []).append(value)
         return io.BytesIO().write  # the body comes back from the call, not through write()
 
-    chunks = application(environ, start_response)
+    # As Django's test client does: closing "old" connections at the request's ends would close the test's.
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
     try:
-        content = b"".join(chunks)
+        chunks = application(environ, start_response)
+        try:
+            content = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
     finally:
-        getattr(chunks, "close", lambda: None)()
+        for signal in (request_started, request_finished):
+            signal.connect(close_old_connections)
     return answer["status"], answer["headers"], content
 
 
@@ -50,6 +63,7 @@ def wsgi_call(method: str, path: str, body: bytes = b"", **headers: str) -> tupl
     ("POST", "/api/v1/custody-events", b'{"events": []}'),  # no key: 401
     ("GET", "/api/v1/no-such-thing", b""),
     ("POST", "/api/v1/registrations", b"{not json"),
+    ("GET", "/api/v1/docs", b""),
 ])
 def test_an_api_request_answers_as_it_would_through_the_whole_middleware_list(method: str, path: str,
                                                                                body: bytes) -> None:
@@ -62,12 +76,18 @@ def test_an_api_request_answers_as_it_would_through_the_whole_middleware_list(me
         assert headers[name.lower()] == [whole.headers[name]]
 
 
-def test_an_api_request_gets_no_cookie_even_from_a_signed_in_browser() -> None:
-    status, headers, _ = wsgi_call("GET", "/api/v1/openapi.json", cookie="sessionid=abc; csrftoken=x")
+def test_a_locator_search_through_the_api_counts_in_the_session_the_client_carries(agency: Agency,
+                                                                                   settings: Any) -> None:
+    settings.VINEX_LOCATOR_SESSION_RATE = "2/minute"
+    browser = Client()
+    browser.post("/search/", {"kind": "a_number", "a_number-a_number": "A123456789",
+                              "a_number-country_of_birth": "MX"})  # the page's search starts a session
+    cookie = f"{django_settings.SESSION_COOKIE_NAME}={browser.cookies[django_settings.SESSION_COOKIE_NAME].value}"
 
-    assert status == 200
-    assert "set-cookie" not in headers
-    assert not any("cookie" in value.lower() for value in headers.get("vary", []))
+    codes = [wsgi_call("GET", "/api/v1/locator", query="a_number=123456789&country_of_birth=MX", cookie=cookie)[0]
+             for _ in range(2)]
+
+    assert codes == [200, 429]
 
 
 def test_pages_keep_the_browser_middleware() -> None:
