@@ -10,8 +10,9 @@ import polars as pl
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from vinex.linkage.engine import ALWAYS, pairs_score
+from vinex.linkage.engine import pairs_score
 from vinex.linkage.features import INPUT_COLUMNS
+from vinex.linkage.guards import ALWAYS
 from vinex.linkage.synthetic import population_generate
 
 # People whose names carry what real records get wrong: nicknames, compound surnames, accents.

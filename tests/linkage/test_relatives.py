@@ -11,8 +11,9 @@ import polars as pl
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from vinex.linkage.engine import ALWAYS, IN_VIEW, NO_RELATIVE_IN_VIEW, OFF, RELATIVE_IN_VIEW, pairs_score
+from vinex.linkage.engine import NO_RELATIVE_IN_VIEW, RELATIVE_IN_VIEW, pairs_score
 from vinex.linkage.features import INPUT_COLUMNS
+from vinex.linkage.guards import ALWAYS, IN_VIEW, OFF
 
 from .test_engine import _frame, _with_background
 

@@ -13,6 +13,7 @@ import re
 from django.core.exceptions import ImproperlyConfigured
 
 from vinex.core.config import env_float
+from vinex.linkage import guards
 
 VINEX_LINKAGE_LINK_THRESHOLD = env_float("VINEX_LINKAGE_LINK_THRESHOLD", default=0.997)
 VINEX_LINKAGE_REVIEW_THRESHOLD = env_float("VINEX_LINKAGE_REVIEW_THRESHOLD", default=0.5)
@@ -30,14 +31,13 @@ if not 0 < VINEX_LINKAGE_REVIEW_THRESHOLD < VINEX_LINKAGE_LINK_THRESHOLD <= 1:
 #   contradiction written in its evidence. The price: a twin whose brother is not (yet) in the data links.
 # - ``always``: it always waits for a reviewer (the strict guard; ``1``/``true`` mean this too).
 # - ``off``: it links on its probability alone (``0``/``false``); don't.
-_MODES = ("always", "in_view", "off")
-_GUARD_WORDS = {"1": "always", "true": "always", "yes": "always", "on": "always",
-                "0": "off", "false": "off", "no": "off"}
-_guard = (os.environ.get("VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW", "") or "in_view").strip().lower()
+_GUARD_WORDS = {"1": guards.ALWAYS, "true": guards.ALWAYS, "yes": guards.ALWAYS, "on": guards.ALWAYS,
+                "0": guards.OFF, "false": guards.OFF, "no": guards.OFF}
+_guard = (os.environ.get("VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW", "") or guards.IN_VIEW).strip().lower()
 VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW = _GUARD_WORDS.get(_guard, _guard)
-if VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW not in _MODES:
+if VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW not in guards.GUARDS:
     raise ImproperlyConfigured(
-        f"VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW must be one of always, in_view, off, got {_guard!r}")
+        f"VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW must be one of {', '.join(guards.GUARDS)}, got {_guard!r}")
 # Memory DuckDB may use while matching before it spills to disk (DuckDB's syntax: "2GB", "512MB").
 VINEX_LINKAGE_MEMORY_LIMIT = os.environ.get("VINEX_LINKAGE_MEMORY_LIMIT", "") or "2GB"
 if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", VINEX_LINKAGE_MEMORY_LIMIT, re.IGNORECASE):

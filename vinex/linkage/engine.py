@@ -16,13 +16,11 @@ from django.conf import settings
 
 from vinex.linkage import model as linkage_model
 from vinex.linkage.features import features_build
+from vinex.linkage.guards import ALWAYS, GUARDS, IN_VIEW
 from vinex.linkage.rules import LINK_RULES, identifier_pairs, rules_apply
 
 LINK = "link"
 REVIEW = "review"
-# What a probable pair that looks like two relatives becomes (VINEX_LINKAGE_CONTRADICTIONS_TO_REVIEW).
-ALWAYS, IN_VIEW, OFF = "always", "in_view", "off"
-GUARDS = (ALWAYS, IN_VIEW, OFF)
 RESULT_SCHEMA = {"left_id": pl.Utf8, "right_id": pl.Utf8, "probability": pl.Float64, "decision": pl.Utf8,
                  "rule": pl.Utf8, "evidence": pl.List(pl.Utf8), "contradiction": pl.Utf8}
 # The evidence words of a pair that looks like relatives, and whether one is in view.
