@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -88,6 +88,14 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def _children_when(pid: int, wanted: Callable[[list[int]], bool], timeout: float = 30) -> list[int]:
+    """``pid``'s children once ``wanted`` holds of them, or as they are when ``timeout`` runs out."""
+    deadline = time.monotonic() + timeout
+    while not wanted(found := _children(pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
 @pytest.mark.parametrize("threads", [1, 4], ids=["gunicorn-sync", "granian"])
 def test_the_server_answers_replaces_a_dead_process_and_stops_on_sigterm(tmp_path: Path, threads: int) -> None:
     with _serve(tmp_path, threads) as (process, base_url):
@@ -96,12 +104,11 @@ def test_the_server_answers_replaces_a_dead_process_and_stops_on_sigterm(tmp_pat
         assert response.json() == {"status": "ok", "database": "ok"}
         assert "Content-Security-Policy" in response.headers
 
-        before = _children(process.pid)
+        # One process answering does not mean the other has started yet (on a busy machine it may not have).
+        before = _children_when(process.pid, lambda found: len(found) == 2)
         assert len(before) == 2, before
         os.kill(before[0], signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (len(now := _children(process.pid)) == 2 and now != before):
-            time.sleep(0.2)
+        now = _children_when(process.pid, lambda found: len(found) == 2 and found != before)
         assert len(now) == 2 and before[0] not in now, f"the killed process was not replaced: {before} → {now}"
         assert _healthy(base_url)
 
