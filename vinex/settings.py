@@ -269,6 +269,9 @@ if VINEX_SERVER not in ("", "gunicorn", "granian"):
 # Seconds a server process remembers a key that authenticated (0: look it up on every request). A revoked
 # key, or a key whose scopes changed, is refused or limited at most this long after the change.
 VINEX_APIKEY_CACHE_SECONDS = env_int("VINEX_APIKEY_CACHE_SECONDS", default=5)
+# Seconds a server process remembers an agency and its facilities between batches (0: read them for every
+# batch). A new facility is read at once; a changed name or support line reaches messages at most this late.
+VINEX_AGENCY_CACHE_SECONDS = env_int("VINEX_AGENCY_CACHE_SECONDS", default=5)
 
 # --- Metrics (/metrics, Prometheus) ---------------------------------------------------------------
 # Counters live in one directory per host that every vinex process writes to (vinex.core.metrics);

@@ -7,6 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "vinex core"
 
     def ready(self) -> None:
-        from vinex.core.connections import skip_fresh_health_checks
+        from vinex.core.connections import read_times_compiled, skip_fresh_health_checks
 
         skip_fresh_health_checks()
+        read_times_compiled()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, connection
 from django.utils import timezone
 
 from vinex.audit.chain import AuditEntries, AuditEntryIn
@@ -71,7 +71,24 @@ def event_ingest(
     ``actor``'s audit unit; each new event is recorded as created by ``agency:<code>``, whoever delivered it.
     """
     received_at = received_at or timezone.now()
-    agency, facilities = store.agency_and_facilities(agency.id)
+    named = {code for e in events for code in (e.data.facility_code, e.data.to_facility_code) if code}
+    agency, facilities, remembered = store.agency_and_facilities(agency.id, named)
+    try:
+        return _record(agency, facilities, events, actor, received_at, followed, recorded, link)
+    except IntegrityError:
+        # A facility this process remembered was deleted meanwhile (only one no event names can be): the
+        # transaction is rolled back, and the batch is worked out again from what is stored now.
+        if not remembered or connection.in_atomic_block:
+            raise
+        store.agency_forget(agency.id)
+        agency, facilities, _ = store.agency_and_facilities(agency.id)
+        return _record(agency, facilities, events, actor, received_at, followed, recorded, link)
+
+
+def _record(agency: Agency, facilities: dict[str, Facility], events: Sequence[IncomingEvent], actor: Actor,
+            received_at: datetime, followed: Callable[[set[int]], set[int]],
+            recorded: Callable[[Recorded], None] | None,
+            link: Callable[[list[int]], dict[int, int]]) -> list[ItemOutcome]:
     screened = [ItemOutcome(e.data.event_id, "accepted") for e in events]
     candidates = plan.screen(agency.code, facilities, events, screened)
     # A large batch is worked out before taking the write lock, which other batches wait for; under the

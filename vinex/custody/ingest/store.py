@@ -7,14 +7,17 @@ without a list to update; ``bulk`` refuses a column whose field converts its val
 
 from __future__ import annotations
 
+import threading
+import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import connection, models
 
 from vinex.core.bulk import ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
@@ -96,9 +99,47 @@ def _agency_sql(vendor: str) -> str:
             f"WHERE a.{quote('id')} = %s")
 
 
-def agency_and_facilities(agency_id: int) -> tuple[Agency, dict[str, Facility]]:
-    """The agency as stored now (the caller's copy may be a few seconds old: messages name its support line)
-    and its facilities by code, in one statement."""
+def agency_and_facilities(agency_id: int, codes: Iterable[str] = ()) -> tuple[Agency, dict[str, Facility], bool]:
+    """The agency and its facilities by code, in one statement, or as this process read them less than
+    ``VINEX_AGENCY_CACHE_SECONDS`` ago when those name every facility in ``codes``; the last value says which.
+
+    An agency pushing single events sends hundreds a second, and reading these each time was a tenth of a
+    request. A facility the agency has just added is read at once (its code is not among those remembered);
+    a change to the agency's name or support line reaches its messages within the lifetime, and at once in
+    the process that made it (``agency_forget``).
+    """
+    lifetime = settings.VINEX_AGENCY_CACHE_SECONDS
+    now = time.monotonic()
+    with _RECENT_AGENCIES_LOCK:
+        remembered = _RECENT_AGENCIES.get(agency_id)
+    if remembered is not None and remembered[0] > now and remembered[2].keys() >= set(codes):
+        return remembered[1], remembered[2], True
+    agency, facilities = _agency_and_facilities_read(agency_id)
+    if lifetime > 0:
+        with _RECENT_AGENCIES_LOCK:
+            if len(_RECENT_AGENCIES) >= _RECENT_AGENCIES_MAX:
+                _RECENT_AGENCIES.clear()
+            _RECENT_AGENCIES[agency_id] = (now + lifetime, agency, facilities)
+    return agency, facilities, False
+
+
+def agency_forget(agency_id: int | None = None) -> None:
+    """Read the agency (every agency, with None) again on its next batch."""
+    with _RECENT_AGENCIES_LOCK:
+        if agency_id is None:
+            _RECENT_AGENCIES.clear()
+        else:
+            _RECENT_AGENCIES.pop(agency_id, None)
+
+
+# What ``agency_and_facilities`` read, by agency id: (until, agency, facilities). The instances are shared by the
+# process's threads, which only read them.
+_RECENT_AGENCIES: dict[int, tuple[float, Agency, dict[str, Facility]]] = {}
+_RECENT_AGENCIES_LOCK = threading.Lock()
+_RECENT_AGENCIES_MAX = 4096
+
+
+def _agency_and_facilities_read(agency_id: int) -> tuple[Agency, dict[str, Facility]]:
     width = len(Agency._meta.concrete_fields)
     with connection.cursor() as cursor:
         cursor.execute(_agency_sql(connection.vendor), [agency_id])
