@@ -43,6 +43,8 @@ def nobody_links(subject_ids: list[int]) -> dict[int, int]:
 # Batches of more events than this are worked out before the write lock is taken (see event_ingest).
 _DRAFT_AHEAD_FROM = 16
 
+_SUBJECT_KEY = store.SUBJECT_COLUMNS.index("agency_subject_id")
+
 # A subject whose row changes in one of these may now be recognisable as someone another agency holds.
 _IDENTITY_FIELDS = ("first_name", "last_name", "date_of_birth", "country_of_birth", "a_number", "fbi_number",
                     "state_id")
@@ -217,9 +219,10 @@ def _draft(agency: Agency, facilities: dict[str, Facility], candidates: list[pla
     """Duplicates, each subject's history and new state, the outcome of every item and the rows to write."""
     outcomes = list(screened)
     commits = store.commits_seen() if ahead else None  # before the reads; under the lock nothing can change
-    known = store.event_ids_known(agency.id, [item.facts.event_id for item in candidates])
+    keys = list(dict.fromkeys(item.incoming.data.subject.agency_subject_id for item in candidates))
+    known, read = store.events_known_and_subjects(agency.id, [item.facts.event_id for item in candidates], keys)
     grouped = plan.by_subject(plan.drop_known(candidates, outcomes, known))
-    rows = store.subject_rows(agency.id, list(grouped))
+    rows = [row for row in read if row[_SUBJECT_KEY] in grouped]  # not those whose every event was known
     subjects = plan.subjects_known(store.SUBJECT_COLUMNS, rows, store.facility_codes(facilities, rows))
     for key, items in grouped.items():
         if key not in subjects:
@@ -252,6 +255,5 @@ def _draft_holds(agency: Agency, draft: _Draft) -> bool:
     new_ids = [o.event_id for o in draft.outcomes if o.status in RECORDED and o.event_id is not None]
     if store.event_ids_known(agency.id, new_ids):
         return False
-    key = store.SUBJECT_COLUMNS.index("agency_subject_id")
     rows = store.subject_rows(agency.id, list(draft.plans))
-    return len(rows) == len(draft.as_read) and all(draft.as_read.get(row[key]) == row for row in rows)
+    return len(rows) == len(draft.as_read) and all(draft.as_read.get(row[_SUBJECT_KEY]) == row for row in rows)
