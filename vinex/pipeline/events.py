@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from vinex.audit.unit import Actor
 from vinex.custody.contacts import subject_contacts_record
-from vinex.custody.ingest import IncomingEvent, ItemOutcome, Recorded, event_ingest
+from vinex.custody.ingest import FacilitiesChanged, IncomingEvent, ItemOutcome, Recorded, event_ingest
 from vinex.custody.models import Agency, CustodyEvent
 from vinex.linkage.services import SubjectLinker
 from vinex.notify.selectors import Followers
@@ -35,6 +35,19 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Act
     unit's entries last. ``hold`` (the false-release guard of pushed batches) gets the events about to
     notify, inside the transaction, and returns those that may; it records the rest for review.
     """
+    try:
+        outcomes = _recorded(agency, events, actor, received_at, hold)
+    except FacilitiesChanged:  # rolled back whole; the agency is read again this time
+        outcomes = _recorded(agency, events, actor, received_at, hold)
+    events_count(events=events, outcomes=outcomes)
+    rejected = sum(o.status == "rejected" for o in outcomes)
+    if rejected:  # as documented: only a batch with rejected events is reported
+        events_rejected.send(sender=events_ingest, agency=agency, at=received_at or timezone.now(), count=rejected)
+    return outcomes
+
+
+def _recorded(agency: Agency, events: Sequence[IncomingEvent], actor: Actor, received_at: datetime | None,
+              hold: Callable[[list[CustodyEvent]], list[CustodyEvent]] | None) -> list[ItemOutcome]:
     linker = SubjectLinker()
     # Read once: who follows the batch's people decides which events notify, then whom they notify.
     followers = Followers()
@@ -45,13 +58,8 @@ def events_ingest(*, agency: Agency, events: Sequence[IncomingEvent], actor: Act
         _fan_out(recorded, actor=actor, followers=followers)
         linker.followers_catch_up(notified=recorded.events_to_notify)
 
-    outcomes = event_ingest(agency=agency, events=events, actor=actor, received_at=received_at,
-                            followed=followers.followed, recorded=fan_out, link=linker.link)
-    events_count(events=events, outcomes=outcomes)
-    rejected = sum(o.status == "rejected" for o in outcomes)
-    if rejected:  # as documented: only a batch with rejected events is reported
-        events_rejected.send(sender=events_ingest, agency=agency, at=received_at or timezone.now(), count=rejected)
-    return outcomes
+    return event_ingest(agency=agency, events=events, actor=actor, received_at=received_at,
+                        followed=followers.followed, recorded=fan_out, link=linker.link)
 
 
 def _fan_out(recorded: Recorded, *, actor: Actor, followers: Followers) -> None:

@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
-from vinex.custody.ingest import IncomingEvent, event_ingest, payload_hash, store
-from vinex.custody.models import Agency, Facility
+from vinex.custody.ingest import FacilitiesChanged, IncomingEvent, event_ingest, payload_hash, store
+from vinex.custody.models import Agency, Facility, Subject
 from vinex.custody.schemas import EventIn
 from vinex.notify.models import Notification
 from vinex.pipeline import events_ingest
@@ -105,8 +105,26 @@ def test_a_facility_deleted_by_another_process_rejects_the_event_instead_of_fail
     with connection.cursor() as cursor:  # no signal: as another process's admin would (no event names it)
         cursor.execute(f'DELETE FROM "{Facility._meta.db_table}" WHERE id = %s', [extra.pk])  # noqa: S608
 
+    with pytest.raises(FacilitiesChanged):  # nothing written; the agency is read again next time
+        event_ingest(actor=ACTOR, agency=agency, events=incoming(event("b2", "BOOKED", subject="S-2", facility="west")))
     [outcome] = event_ingest(actor=ACTOR, agency=agency,
                              events=incoming(event("b2", "BOOKED", subject="S-2", facility="west")))
 
     assert outcome.status == "rejected"
     assert outcome.errors[0]["type"] == "unknown_facility"
+    assert not Subject.objects.filter(agency_subject_id="S-2").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_pipeline_the_batch_is_run_again_and_the_event_rejected(agency: Agency) -> None:
+    extra = Facility.objects.create(agency=agency, code="west", name="West Unit", timezone="UTC")
+    events_ingest(actor=ACTOR, agency=agency, events=incoming(event("b1", "BOOKED")))
+    with connection.cursor() as cursor:
+        cursor.execute(f'DELETE FROM "{Facility._meta.db_table}" WHERE id = %s', [extra.pk])  # noqa: S608
+
+    outcomes = events_ingest(actor=ACTOR, agency=agency, events=incoming(
+        event("b2", "BOOKED", subject="S-2", facility="west"), event("t1", "TRANSFERRED", minutes=5,
+                                                                     to_facility_code="annex")))
+
+    assert [o.status for o in outcomes] == ["rejected", "accepted"]
+    assert outcomes[0].errors[0]["type"] == "unknown_facility"

@@ -3,6 +3,6 @@ reads and writes, the only SQL of ingest) and ``service`` (the locks and the tra
 ``incoming`` holds the items a batch is made of and the outcome of each."""
 
 from vinex.custody.ingest.incoming import IncomingEvent, ItemOutcome, payload_hash
-from vinex.custody.ingest.service import Recorded, event_ingest
+from vinex.custody.ingest.service import FacilitiesChanged, Recorded, event_ingest
 
-__all__ = ["IncomingEvent", "ItemOutcome", "Recorded", "event_ingest", "payload_hash"]
+__all__ = ["FacilitiesChanged", "IncomingEvent", "ItemOutcome", "Recorded", "event_ingest", "payload_hash"]

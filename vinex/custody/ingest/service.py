@@ -22,6 +22,11 @@ from vinex.custody.models import Agency, CustodyEvent, EventType, Facility
 logger = logging.getLogger(__name__)
 
 
+class FacilitiesChanged(Exception):
+    """A facility ``event_ingest`` remembered is gone: nothing of the batch was written, and the agency will be
+    read again, so the same call (with fresh callbacks: theirs saw a transaction that was rolled back) works."""
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """What a batch wrote that others act on, handed over before its transaction commits."""
@@ -77,14 +82,12 @@ def event_ingest(
     agency, facilities, remembered = store.agency_and_facilities(agency.id, named)
     try:
         return _record(agency, facilities, events, actor, received_at, followed, recorded, link)
-    except IntegrityError:
-        # A facility this process remembered was deleted meanwhile (only one no event names can be): the
-        # transaction is rolled back, and the batch is worked out again from what is stored now.
+    except IntegrityError as error:
+        # A facility this process remembered was deleted meanwhile (only one no event names can be).
         if not remembered or connection.in_atomic_block:
             raise
         store.agency_forget(agency.id)
-        agency, facilities, _ = store.agency_and_facilities(agency.id)
-        return _record(agency, facilities, events, actor, received_at, followed, recorded, link)
+        raise FacilitiesChanged(f"a facility of agency {agency.code} was deleted while remembered") from error
 
 
 def _record(agency: Agency, facilities: dict[str, Facility], events: Sequence[IncomingEvent], actor: Actor,
