@@ -112,7 +112,7 @@ def agency_and_facilities(agency_id: int, codes: Iterable[str] = ()) -> tuple[Ag
     now = time.monotonic()
     with _RECENT_AGENCIES_LOCK:
         remembered = _RECENT_AGENCIES.get(agency_id)
-    if remembered is not None and remembered[0] > now and remembered[2].keys() >= set(codes):
+    if lifetime > 0 and remembered is not None and remembered[0] > now and remembered[2].keys() >= set(codes):
         return remembered[1], remembered[2], True
     agency, facilities = _agency_and_facilities_read(agency_id)
     if lifetime > 0:
@@ -209,15 +209,17 @@ _SMALL = 16  # keys of a small batch; a statement per size is kept for up to thi
 
 
 @lru_cache(maxsize=4 * _SMALL)
-def _agency_rows_sql(model: type[models.Model], columns: tuple[str, ...], key: str, count: int,
-                     vendor: str) -> tuple[str, tuple[int, ...]]:
+def _agency_rows_sql(model: type[models.Model], columns: tuple[str, ...], key: str, count: int, vendor: str, *,
+                     nulls_before: int = 0, nulls_after: int = 0) -> tuple[str, tuple[int, ...]]:
+    """The statement and the positions of the times to make aware in its rows; the select list can have NULLs
+    around the columns (to line it up with another in a union)."""
     fields = {f.attname: f for f in model._meta.concrete_fields}
     quote = connection.ops.quote_name
-    names = ", ".join(quote(fields[c].column) for c in columns)
+    names = ", ".join(["NULL"] * nulls_before + [quote(fields[c].column) for c in columns] + ["NULL"] * nulls_after)
     marks = ", ".join(["%s"] * count)
     sql = (f"SELECT {names} FROM {quote(model._meta.db_table)} "  # noqa: S608
            f"WHERE {quote(fields['agency_id'].column)} = %s AND {quote(fields[key].column)} IN ({marks})")
-    times = tuple(i for i, c in enumerate(columns)
+    times = tuple(nulls_before + i for i, c in enumerate(columns)
                   if vendor == "sqlite" and fields[c].get_internal_type() == "DateTimeField")
     return sql, times
 
@@ -240,11 +242,10 @@ def events_known_and_subjects(agency_id: int, event_ids: Sequence[str],
 def _known_and_subjects_sql(keys: int, event_ids: int, vendor: str) -> tuple[str, tuple[int, ...]]:
     # The subjects first: SQLite takes the columns' declared types (which say how to read times) from there,
     # PostgreSQL the types of the other branch's NULLs. The last column tells the branches apart.
-    subjects, times = _agency_rows_sql(Subject, SUBJECT_COLUMNS, "agency_subject_id", keys, vendor)
-    known, _ = _agency_rows_sql(CustodyEvent, ("event_id",), "event_id", event_ids, vendor)
-    blanks = "NULL, " * len(SUBJECT_COLUMNS)
-    subjects = subjects.replace(" FROM ", ", NULL FROM ", 1)
-    return f"{subjects} UNION ALL {known.replace('SELECT ', f'SELECT {blanks}', 1)}", times
+    subjects, times = _agency_rows_sql(Subject, SUBJECT_COLUMNS, "agency_subject_id", keys, vendor, nulls_after=1)
+    known, _ = _agency_rows_sql(CustodyEvent, ("event_id",), "event_id", event_ids, vendor,
+                                nulls_before=len(SUBJECT_COLUMNS))
+    return f"{subjects} UNION ALL {known}", times
 
 
 def facility_codes(facilities: Mapping[str, Facility], rows: Sequence[tuple[Any, ...]]) -> dict[int | None, str]:
