@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 from bench.common import BenchEnv, profile_tops, run_in_django
 from bench.latency_single import setup_database, subject_id, transferred
@@ -35,12 +36,11 @@ def _env(database: str) -> contextlib.AbstractContextManager[BenchEnv]:
 
 def wsgi_post(application: Callable[..., Iterable[bytes]], path: str, body: bytes, token: str) -> tuple[str, bytes]:
     """POST ``body`` (JSON) to ``path`` of a WSGI application, as an HTTP server would: status and content."""
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
-               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "testserver",
-               "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
-               "HTTP_AUTHORIZATION": f"Bearer {token}", "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
-               "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.multithread": True,
-               "wsgi.multiprocess": True, "wsgi.run_once": False}
+    environ: dict[str, Any] = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "testserver",
+                               "HTTP_HOST": "testserver", "REMOTE_ADDR": "127.0.0.1",
+                               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                               "HTTP_AUTHORIZATION": f"Bearer {token}", "wsgi.input": io.BytesIO(body)}
+    setup_testing_defaults(environ)  # the rest of what a server sets, as the handler's tests do
     answer: list[str] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
