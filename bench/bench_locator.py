@@ -2,7 +2,7 @@
 
 1,000,000 subjects (with a few minors, protected people and people released long ago, as in life)
 are written with raw ``executemany`` into a temporary SQLite database. Then 10,000 searches of each
-kind (A-number + country, full name + country, booking number + agency) go through the locator
+kind (A-number + country, full name + country, booking number + agency + last name) go through the locator
 selector, and 1,000 through ``GET /api/v1/locator`` with Django's test client (routing, validation,
 the database-backed rate limit, the audit entry for each person shown and JSON included). About one
 search in ten names nobody.
@@ -170,7 +170,8 @@ def _queries(kind: str, targets: list[int | None]) -> list[Any]:
         elif kind == "name":
             queries.append(ByName(f"  {facts['first_name'].upper()} ", facts["last_name"].lower(), facts["country"]))
         else:
-            queries.append(ByBooking("bench", facts["booking"]))
+            # A booking number alone finds nobody: the last name is the second fact the locator asks for.
+            queries.append(ByBooking("bench", facts["booking"], last_name=facts["last_name"]))
     return queries
 
 

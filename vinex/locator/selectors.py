@@ -98,7 +98,9 @@ LIMIT %s
 def _match(query: LocatorQuery) -> tuple[str, list[Any]]:
     """The exact-match condition of one search kind, and its parameters."""
     if isinstance(query, ByANumber):
-        return "s.a_number = %s AND s.country_of_birth = %s", [query.a_number, query.country_of_birth]
+        # Written as the partial index's own condition, so that SQLite sees it may use the index.
+        return ("s.a_number = %s AND s.country_of_birth = %s AND NOT (s.a_number = '')",
+                [query.a_number, query.country_of_birth])
     if isinstance(query, ByBooking):
         condition = "s.agency_id IN (SELECT id FROM {agency} WHERE code = %s) AND s.booking_number = %s"
         params: list[Any] = [query.agency_code, query.booking_number]
