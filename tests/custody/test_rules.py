@@ -30,14 +30,22 @@ def test_an_a_number_in_other_digits_or_with_control_characters_is_refused(writt
         subject(identifiers={"a_number": written})
 
 
-@pytest.mark.parametrize("written", ["0", "1990-01-02T00:00:00", "1990-1-2", "19900102"])
-def test_a_date_of_birth_is_a_date_written_yyyy_mm_dd(written: str) -> None:
+@pytest.mark.parametrize("written", ["0", "1990-01-02T00:00:00", "1990-1-2", "19900102", 0, 631238400])
+def test_a_date_of_birth_is_a_date_written_yyyy_mm_dd(written: str | int) -> None:
     with pytest.raises(ValidationError):
         subject(date_of_birth=written)
     assert str(subject(date_of_birth=" 1990-01-02 ").date_of_birth) == "1990-01-02"
 
 
-@pytest.mark.parametrize("written", ["ß", "ﬅ", "\x1fMX"])
+@pytest.mark.parametrize(("written", "why"), [("2019-02-29", "day value is outside expected range"),
+                                              ("1990-13-01", "month value is outside expected range")])
+def test_a_date_of_birth_that_does_not_exist_is_refused_with_the_reason(written: str, why: str) -> None:
+    with pytest.raises(ValidationError, match=why):
+        subject(date_of_birth=written)
+
+
+# "ſv" and "ıt" upper-case to SV and IT, and are still refused: only ASCII letters name a country.
+@pytest.mark.parametrize("written", ["ß", "ﬅ", "\x1fMX", "ſv", "ıt", "ZZ", "EU"])
 def test_a_country_is_two_ascii_letters(written: str) -> None:
     with pytest.raises(ValidationError, match="ISO 3166-1 alpha-2"):
         subject(country_of_birth=written)

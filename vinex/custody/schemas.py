@@ -72,6 +72,13 @@ class SubjectIn(StrictSchema):
     contacts: list[SubjectContactIn] | None = Field(None, max_length=5)
 
 
+# Types that need no field beyond those every event has (see EventIn._fields_the_type_needs).
+_NEEDS_NOTHING_MORE = frozenset(EventType) - {
+    EventType.TRANSFERRED, EventType.RELEASE_SCHEDULED, EventType.HEARING_SCHEDULED, EventType.HEARING_RESCHEDULED,
+    EventType.HEARING_CANCELLED,
+}
+
+
 class EventIn(StrictSchema):
     event_id: EventId
     type: EventType
@@ -89,7 +96,11 @@ class EventIn(StrictSchema):
     def _fields_the_type_needs(self) -> EventIn:
         if self.occurred_at > datetime.now(UTC) + FUTURE_TOLERANCE:
             raise ValueError("occurred_at is in the future")
-        if self.type == EventType.TRANSFERRED:
+        kind = self.type
+        plain = kind in _NEEDS_NOTHING_MORE and not self.to_facility_code
+        if plain and (not self.reason or kind == EventType.RELEASED):
+            return self  # most events (bookings, releases): every check below would pass
+        if kind == EventType.TRANSFERRED:
             if not self.to_facility_code:
                 raise ValueError("a TRANSFERRED event needs to_facility_code")
             if self.to_facility_code == self.facility_code:
