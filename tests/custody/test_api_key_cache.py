@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.actors import ACTOR
+from vinex.core import memory
 from vinex.custody import api as custody_api
 from vinex.custody.models import Agency, ApiKey
 from vinex.custody.services import apikey_create
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _forget_keys() -> None:
-    custody_api._RECENT_KEYS.clear()
+    custody_api._RECENT_KEYS.forget()
 
 
 def test_a_key_is_looked_up_once_while_remembered(agency: Agency, settings: Any) -> None:
@@ -40,7 +41,7 @@ def test_a_revoked_key_is_refused_once_the_memory_expires(agency: Agency, settin
     assert custody_api.apikey_recently_authenticated(token) is not None
     ApiKey.objects.filter(pk=key.pk).update(revoked_at="2026-01-01T00:00:00Z")
     later = time.monotonic() + 6
-    monkeypatch.setattr(custody_api.time, "monotonic", lambda: later)
+    monkeypatch.setattr(memory.time, "monotonic", lambda: later)
     assert custody_api.apikey_recently_authenticated(token) is None
 
 
@@ -58,4 +59,4 @@ def test_a_wrong_token_is_never_remembered(agency: Agency, settings: Any) -> Non
     wrong = token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
     assert custody_api.apikey_recently_authenticated(wrong) is None
     assert custody_api.apikey_recently_authenticated(wrong) is None
-    assert custody_api._RECENT_KEYS == {}
+    assert len(custody_api._RECENT_KEYS) == 0

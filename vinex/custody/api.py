@@ -7,8 +7,6 @@ The endpoints live with what they do (``vinex.feeds.api`` takes events and roste
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -16,6 +14,7 @@ from ninja.errors import AuthorizationError, HttpError
 from ninja.security import HttpBearer
 
 from vinex.audit.failures import client_hash, failure_record, failures_exceeded
+from vinex.core.memory import Remembered
 from vinex.custody.models import ApiKey
 from vinex.custody.services import apikey_authenticate
 
@@ -23,9 +22,7 @@ from vinex.custody.services import apikey_authenticate
 # hundreds of requests a second with one key, and looking it up (a join and, once a minute, a write)
 # each time was a tenth of a request's cost. Only successes are kept, so every failure is still
 # looked up and audited; a revoked key or a changed scope takes effect within the cache's lifetime.
-_RECENT_KEYS: dict[bytes, tuple[float, ApiKey]] = {}
-_RECENT_KEYS_LOCK = threading.Lock()
-_RECENT_KEYS_MAX = 1024
+_RECENT_KEYS: Remembered[bytes, ApiKey] = Remembered(size=1024)
 
 
 class AgencyKey(HttpBearer):
@@ -53,24 +50,17 @@ def _client_address(request: HttpRequest) -> str:
 def _remembered(token: str) -> ApiKey | None:
     if settings.VINEX_APIKEY_CACHE_SECONDS <= 0:
         return None
-    digest = hashlib.sha256(token.encode()).digest()
-    with _RECENT_KEYS_LOCK:
-        remembered = _RECENT_KEYS.get(digest)
-    return remembered[1] if remembered is not None and remembered[0] > time.monotonic() else None
+    return _RECENT_KEYS.get(hashlib.sha256(token.encode()).digest())
 
 
 def apikey_recently_authenticated(token: str, *, client: str = "") -> ApiKey | None:
     """``apikey_authenticate``, remembered for ``VINEX_APIKEY_CACHE_SECONDS`` (0: never remembered)."""
-    lifetime = settings.VINEX_APIKEY_CACHE_SECONDS
     remembered = _remembered(token)
     if remembered is not None:
         return remembered
     key = apikey_authenticate(token=token, client=client)
-    if key is not None and lifetime > 0:
-        with _RECENT_KEYS_LOCK:
-            if len(_RECENT_KEYS) >= _RECENT_KEYS_MAX:
-                _RECENT_KEYS.clear()
-            _RECENT_KEYS[hashlib.sha256(token.encode()).digest()] = (time.monotonic() + lifetime, key)
+    if key is not None:
+        _RECENT_KEYS.put(hashlib.sha256(token.encode()).digest(), key, settings.VINEX_APIKEY_CACHE_SECONDS)
     return key
 
 

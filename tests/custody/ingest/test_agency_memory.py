@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.actors import ACTOR
 from tests.conftest import event
 from tests.factories import subscribe
+from vinex.core import memory
 from vinex.custody.ingest import FacilitiesChanged, IncomingEvent, event_ingest, payload_hash, store
 from vinex.custody.models import Agency, Facility, Subject
 from vinex.custody.schemas import EventIn
@@ -87,7 +88,7 @@ def test_a_change_made_elsewhere_shows_once_the_memory_expires(agency: Agency, s
     assert "+1 555 010 0100" in _message_of(agency, event("t1", "TRANSFERRED", minutes=5, to_facility_code="annex"))
 
     later = time.monotonic() + 6
-    monkeypatch.setattr(store.time, "monotonic", lambda: later)
+    monkeypatch.setattr(memory.time, "monotonic", lambda: later)
 
     assert "+1 555 010 0199" in _message_of(agency, event("r1", "RELEASED", minutes=10))
 

@@ -7,8 +7,6 @@ without a list to update; ``bulk`` refuses a column whose field converts its val
 
 from __future__ import annotations
 
-import threading
-import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,6 +19,7 @@ from django.conf import settings
 from django.db import connection, models
 
 from vinex.core.bulk import ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
+from vinex.core.memory import Remembered
 from vinex.custody import statemachine as sm
 from vinex.custody.ingest.plan import Rows
 from vinex.custody.models import Agency, CustodyEvent, Facility, Person, Subject
@@ -109,34 +108,22 @@ def agency_and_facilities(agency_id: int, codes: Iterable[str] = ()) -> tuple[Ag
     the process that made it (``agency_forget``).
     """
     lifetime = settings.VINEX_AGENCY_CACHE_SECONDS
-    now = time.monotonic()
-    with _RECENT_AGENCIES_LOCK:
-        remembered = _RECENT_AGENCIES.get(agency_id)
-    if lifetime > 0 and remembered is not None and remembered[0] > now and remembered[2].keys() >= set(codes):
-        return remembered[1], remembered[2], True
+    remembered = _RECENT_AGENCIES.get(agency_id) if lifetime > 0 else None
+    if remembered is not None and remembered[1].keys() >= set(codes):
+        return remembered[0], remembered[1], True
     agency, facilities = _agency_and_facilities_read(agency_id)
-    if lifetime > 0:
-        with _RECENT_AGENCIES_LOCK:
-            if len(_RECENT_AGENCIES) >= _RECENT_AGENCIES_MAX:
-                _RECENT_AGENCIES.clear()
-            _RECENT_AGENCIES[agency_id] = (now + lifetime, agency, facilities)
+    _RECENT_AGENCIES.put(agency_id, (agency, facilities), lifetime)
     return agency, facilities, False
 
 
 def agency_forget(agency_id: int | None = None) -> None:
     """Read the agency (every agency, with None) again on its next batch."""
-    with _RECENT_AGENCIES_LOCK:
-        if agency_id is None:
-            _RECENT_AGENCIES.clear()
-        else:
-            _RECENT_AGENCIES.pop(agency_id, None)
+    _RECENT_AGENCIES.forget(agency_id)
 
 
-# What ``agency_and_facilities`` read, by agency id: (until, agency, facilities). The instances are shared by the
-# process's threads, which only read them.
-_RECENT_AGENCIES: dict[int, tuple[float, Agency, dict[str, Facility]]] = {}
-_RECENT_AGENCIES_LOCK = threading.Lock()
-_RECENT_AGENCIES_MAX = 4096
+# What ``agency_and_facilities`` read, by agency id. The instances are shared by the process's threads, which
+# only read them.
+_RECENT_AGENCIES: Remembered[int, tuple[Agency, dict[str, Facility]]] = Remembered(size=4096)
 
 
 def _agency_and_facilities_read(agency_id: int) -> tuple[Agency, dict[str, Facility]]:
