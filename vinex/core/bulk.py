@@ -159,12 +159,18 @@ def rows_select(
             test = " AND ".join([*conditions, f"{_column(model, among[0])} IN ({', '.join(['%s'] * len(part))})"])
             cursor.execute(f"SELECT {names} FROM {table} WHERE {test}", [*fixed, *part])  # noqa: S608
             found.extend(cursor.fetchall())
-    if not readers:
+    return rows_aware(found, readers)
+
+
+def rows_aware(found: Sequence[Sequence[Any]], times: Sequence[int]) -> list[tuple[Any, ...]]:
+    """Rows as read, as tuples, the datetimes at positions ``times`` made aware (SQLite gives back naive UTC, as
+    Django stored it)."""
+    if not times:
         return [tuple(row) for row in found]
     converted = []
     for row in found:
         cells = list(row)
-        for i in readers:
+        for i in times:
             if cells[i] is not None:
                 cells[i] = _aware(cells[i])
         converted.append(tuple(cells))

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connection, models
 
-from vinex.core.bulk import ids_reserve, rows_insert, rows_prepare, rows_select, rows_update
+from vinex.core.bulk import ids_reserve, rows_aware, rows_insert, rows_prepare, rows_select, rows_update
 from vinex.core.memory import Remembered
 from vinex.custody import statemachine as sm
 from vinex.custody.ingest.plan import Rows
@@ -175,21 +175,7 @@ def _agency_rows(model: type[models.Model], columns: tuple[str, ...], key: str, 
     with connection.cursor() as cursor:
         cursor.execute(sql, [agency_id, *keys])
         found = cursor.fetchall()
-    return _utc(found, times)
-
-
-def _utc(found: Sequence[Sequence[Any]], times: tuple[int, ...]) -> list[tuple[Any, ...]]:
-    """Rows as read, the values at ``times`` made aware: SQLite gives back naive UTC, as Django stored it."""
-    if not times:
-        return [tuple(row) for row in found]
-    rows = []
-    for row in found:
-        cells = list(row)
-        for i in times:
-            if cells[i] is not None:
-                cells[i] = cells[i].replace(tzinfo=UTC)
-        rows.append(tuple(cells))
-    return rows
+    return rows_aware(found, times)
 
 
 _SMALL = 16  # keys of a small batch; a statement per size is kept for up to this many
@@ -222,7 +208,7 @@ def events_known_and_subjects(agency_id: int, event_ids: Sequence[str],
         cursor.execute(sql, [agency_id, *keys, agency_id, *event_ids])
         found = cursor.fetchall()
     known = {row[-1] for row in found if row[-1] is not None}
-    return known, _utc([row[:-1] for row in found if row[-1] is None], times)
+    return known, rows_aware([row[:-1] for row in found if row[-1] is None], times)
 
 
 @lru_cache(maxsize=4 * _SMALL)
